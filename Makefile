@@ -1,0 +1,127 @@
+# meterflow: a non-recursive Makefile. Each directory adds its sources in
+# <dir>/module.mk; this file holds the flags, the variants and the targets.
+#
+#   make              release build into build/bin/
+#   make test         installs deps (as root), builds, runs the whole suite,
+#                     then the ASan+UBSan suite (make check)
+#   make check        the suite under ASan+UBSan (build/san/)
+#   make demo         the fleet on a simulated feed
+#   make bench        benchmarks; figures printed and written to bench/results/
+#   make SANITIZE=address,undefined   a sanitizer variant in build/san/
+
+VERSION := 0.1.0
+CC      ?= cc
+AR      ?= ar
+
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+VARIANT := release
+BINDIR  := build/bin
+OPT     := -O2 -g
+else
+VARIANT := san
+BINDIR  := build/san/bin
+OPT     := -O1 -g -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+OBJDIR  := build/$(VARIANT)/obj
+LIBDIR  := build/$(VARIANT)/lib
+TESTDIR := build/$(VARIANT)/tests
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wold-style-definition -Wpointer-arith -Wformat=2 -Wwrite-strings -Wvla \
+        -Wundef -Wcast-align -Wimplicit-fallthrough -fno-common
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DMF_VERSION='"$(VERSION)"' \
+            -Icommon -I/usr/include/postgresql
+CFLAGS   += -std=c11 $(OPT) $(WARN) -MMD -MP
+LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+LDLIBS   := -lrdkafka -lpq -lmicrohttpd -lcjson -lcrypto -lz -lpthread -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Filled in by the module.mk files.
+PROGRAMS    :=
+LIBS        :=
+TEST_LIBS   :=
+
+.PHONY: all
+all: programs
+
+# $(call mf_lib,name,sources): a static library build/<variant>/lib/lib<name>.a
+define mf_lib
+$(LIBDIR)/lib$(1).a: $(patsubst %.c,$(OBJDIR)/%.o,$(2))
+	@mkdir -p $$(@D)
+	$(Q)rm -f $$@ && $(AR) rcs $$@ $$^
+endef
+
+# $(call mf_program,name,main.c,libs...): build/bin/<name> from main.c over libs
+define mf_program
+PROGRAMS += $(BINDIR)/$(1)
+$(BINDIR)/$(1): $(OBJDIR)/$(2:.c=.o) $(foreach l,$(3),$(LIBDIR)/lib$(l).a)
+	@mkdir -p $$(@D)
+	@echo "  LD    $$@"
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$^ $(LDLIBS)
+endef
+
+include $(wildcard */module.mk)
+
+.PHONY: programs
+programs: $(PROGRAMS)
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+-include $(shell find build/$(VARIANT)/obj -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- set-up
+DEBIAN_PKGS := build-essential clang librdkafka-dev libpq-dev libmicrohttpd-dev \
+               libcjson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev zlib1g-dev \
+               postgresql postgresql-contrib python3 python3-yaml python3-jsonschema \
+               wrk gnuplot-nox curl procps
+
+.PHONY: deps
+deps:
+	@tools/deps.sh $(DEBIAN_PKGS)
+
+# ---------------------------------------------------------------- tests
+.PHONY: test check test-run fuzz
+test: deps
+	$(MAKE) all tests
+	tests/lib/run-tests.sh build/bin build/release/tests
+	$(MAKE) check
+
+check:
+	$(MAKE) SANITIZE=address,undefined all tests
+	MF_SANITIZED=1 tests/lib/run-tests.sh build/san/bin build/san/tests
+
+# ---------------------------------------------------------------- demo, bench
+.PHONY: demo bench
+demo: deps all
+	tools/demo.sh
+
+bench: deps all
+	bench/bench.sh
+
+# ---------------------------------------------------------------- style
+.PHONY: format format-check lint check-headers
+SRCS_ALL = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(SRCS_ALL)
+format-check:
+	clang-format --dry-run --Werror $(SRCS_ALL)
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --suppress=missingIncludeSystem -Icommon $(filter %.c,$(SRCS_ALL))
+check-headers:
+	@for h in $(filter %.h,$(SRCS_ALL)); do \
+	    echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) -I. -std=c11 $(WARN) -x c -fsyntax-only - || exit 1; \
+	done
+
+.PHONY: clean
+clean:
+	rm -rf build

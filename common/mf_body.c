@@ -1,0 +1,317 @@
+/*
+ * mf_body: splits a request body into readings. Counting comes first, so a
+ * body with too many items is refused before any work is done on it.
+ */
+#include "mf_body.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mf_csv.h"
+#include "mf_time.h"
+#include "mf_common.h"
+
+#define FAIL(status, ...)                                                                          \
+    do {                                                                                           \
+        snprintf(errbuf, errlen, __VA_ARGS__);                                                     \
+        return (status);                                                                           \
+    } while (0)
+
+int mf_body_format_of(const char *ct)
+{
+    static const struct {
+        const char *type;
+        enum mf_body_format fmt;
+    } types[] = {
+        {"application/json", MF_BODY_JSON},     {"application/x-ndjson", MF_BODY_NDJSON},
+        {"application/ndjson", MF_BODY_NDJSON}, {"application/jsonlines", MF_BODY_NDJSON},
+        {"text/csv", MF_BODY_CSV},
+    };
+    if (!ct)
+        return -1;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, "; ");
+    for (size_t i = 0; i < MF_ARRAY_LEN(types); i++)
+        if (strlen(types[i].type) == n && strncasecmp(ct, types[i].type, n) == 0)
+            return (int)types[i].fmt;
+    return -1;
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static enum mf_body_status parse_json(const char *body, size_t len, size_t max_items,
+                                      mf_body_item_fn *item_fn, void *opaque, char *errbuf,
+                                      size_t errlen)
+{
+    char err[160];
+    struct mf_reading r;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+
+    if (!root)
+        FAIL(MF_BODY_BAD, "body is not JSON");
+    if (cJSON_IsObject(root)) {
+        if (mf_reading_from_json(root, &r, err, sizeof err) == MF_OK)
+            item_fn(opaque, 0, &r, NULL);
+        else
+            item_fn(opaque, 0, NULL, err);
+    } else if (cJSON_IsArray(root)) {
+        size_t n = (size_t)cJSON_GetArraySize(root);
+        if (n > max_items) {
+            cJSON_Delete(root);
+            FAIL(MF_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", n, max_items);
+        }
+        if (n == 0) {
+            cJSON_Delete(root);
+            FAIL(MF_BODY_BAD, "empty array: no readings");
+        }
+        size_t i = 0;
+        for (const cJSON *c = root->child; c; c = c->next, i++) {
+            if (mf_reading_from_json(c, &r, err, sizeof err) == MF_OK)
+                item_fn(opaque, i, &r, NULL);
+            else
+                item_fn(opaque, i, NULL, err);
+        }
+    } else {
+        cJSON_Delete(root);
+        FAIL(MF_BODY_BAD, "body is neither a reading object nor an array of them");
+    }
+    cJSON_Delete(root);
+    return MF_BODY_OK;
+}
+
+/* ---------------------------------------------------------------- NDJSON */
+
+static int blank_line(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+static enum mf_body_status parse_ndjson(const char *body, size_t len, size_t max_items,
+                                        mf_body_item_fn *item_fn, void *opaque, char *errbuf,
+                                        size_t errlen)
+{
+    const char *end = body + len;
+    size_t count = 0;
+
+    for (const char *p = body; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        if (!blank_line(p, (size_t)(e - p)))
+            count++;
+        p = nl ? nl + 1 : end;
+    }
+    if (count > max_items)
+        FAIL(MF_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", count, max_items);
+    if (count == 0)
+        FAIL(MF_BODY_BAD, "empty body: no readings");
+
+    size_t index = 0;
+    for (const char *p = body; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        if (!blank_line(p, (size_t)(e - p))) {
+            char err[160];
+            struct mf_reading r;
+            cJSON *root;
+            if (mf_reading_parse(p, (size_t)(e - p), &root, &r, err, sizeof err) == MF_OK) {
+                item_fn(opaque, index, &r, NULL);
+                cJSON_Delete(root);
+            } else {
+                item_fn(opaque, index, NULL, err);
+            }
+            index++;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return MF_BODY_OK;
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+enum column { COL_METER_ID, COL_TS, COL_VALUE, COL_UNIT, COL_INTERVAL, NCOLS };
+static const char *const column_names[NCOLS] = {"meter_id", "ts", "value", "unit", "interval_s"};
+
+/* A number as JSON writes it: no hex, no inf/nan, nothing after it. */
+static int csv_number(const char *s, size_t n, double *out)
+{
+    char tmp[64];
+    if (n == 0 || n >= sizeof tmp)
+        return MF_EDATA;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("+-0123456789.eE", s[i]) || s[i] == '\0')
+            return MF_EDATA;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    if (*end || !isfinite(v))
+        return MF_EDATA;
+    *out = v;
+    return MF_OK;
+}
+
+static int csv_reading(const struct mf_csv *c, const int *col, struct mf_reading *r, char *err,
+                       size_t errlen)
+{
+    const struct mf_csv_field *f[NCOLS] = {NULL};
+    for (int k = 0; k < NCOLS; k++)
+        if (col[k] >= 0)
+            f[k] = &c->f[col[k]];
+
+    memset(r, 0, sizeof *r);
+    if (mf_meter_id_check(f[COL_METER_ID]->s, f[COL_METER_ID]->n, err, errlen) != MF_OK)
+        return MF_EDATA;
+    memcpy(r->meter_id, f[COL_METER_ID]->s, f[COL_METER_ID]->n);
+    if (f[COL_TS]->n == 0) {
+        snprintf(err, errlen, "missing field 'ts'");
+        return MF_EDATA;
+    }
+    if (mf_time_parse_text(f[COL_TS]->s, f[COL_TS]->n, &r->ts_ms, err, errlen) != MF_OK)
+        return MF_EDATA;
+    if (f[COL_VALUE]->n == 0) {
+        snprintf(err, errlen, "missing field 'value'");
+        return MF_EDATA;
+    }
+    if (csv_number(f[COL_VALUE]->s, f[COL_VALUE]->n, &r->value) != MF_OK) {
+        snprintf(err, errlen, "value is not a finite number");
+        return MF_EDATA;
+    }
+    if (f[COL_UNIT] && f[COL_UNIT]->n) {
+        if (f[COL_UNIT]->n > MF_UNIT_TEXT_MAX) {
+            snprintf(err, errlen, "unit longer than %d characters", MF_UNIT_TEXT_MAX);
+            return MF_EDATA;
+        }
+        memcpy(r->unit_text, f[COL_UNIT]->s, f[COL_UNIT]->n);
+        r->unit = mf_unit_parse(r->unit_text, f[COL_UNIT]->n);
+    }
+    if (f[COL_INTERVAL] && f[COL_INTERVAL]->n) {
+        double v;
+        if (csv_number(f[COL_INTERVAL]->s, f[COL_INTERVAL]->n, &v) != MF_OK || v != floor(v)) {
+            snprintf(err, errlen, "interval_s is not a whole number");
+            return MF_EDATA;
+        }
+        if (v < 1 || v > MF_INTERVAL_MAX_S) {
+            snprintf(err, errlen, "interval_s out of range 1..%d", MF_INTERVAL_MAX_S);
+            return MF_EDATA;
+        }
+        r->interval_s = (int32_t)v;
+    }
+    return MF_OK;
+}
+
+static enum mf_body_status parse_csv(const char *body, size_t len, size_t max_items,
+                                     mf_body_item_fn *item_fn, void *opaque, char *errbuf,
+                                     size_t errlen)
+{
+    struct mf_csv c;
+    char err[160];
+    int col[NCOLS];
+    enum mf_body_status st = MF_BODY_OK;
+    int rc;
+
+    /* Count data rows first: a cheap pass that bounds the work. */
+    mf_csv_init(&c, body, len);
+    size_t rows = 0;
+    while ((rc = mf_csv_next(&c, err, sizeof err)) != 0)
+        rows++;
+    mf_csv_release(&c);
+    if (rows == 0)
+        FAIL(MF_BODY_BAD, "empty body: no CSV header");
+    if (rows - 1 > max_items)
+        FAIL(MF_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", rows - 1, max_items);
+
+    mf_csv_init(&c, body, len);
+    if (mf_csv_next(&c, err, sizeof err) != 1) {
+        snprintf(errbuf, errlen, "bad CSV header: %s", err);
+        st = MF_BODY_BAD;
+        goto out;
+    }
+    for (int k = 0; k < NCOLS; k++)
+        col[k] = -1;
+    if (c.nfields > MF_CSV_MAX_FIELDS) {
+        snprintf(errbuf, errlen, "CSV header has %zu columns, at most %d", c.nfields,
+                 MF_CSV_MAX_FIELDS);
+        st = MF_BODY_BAD;
+        goto out;
+    }
+    size_t ncols = c.nfields;
+    for (size_t i = 0; i < ncols; i++) {
+        int k;
+        for (k = 0; k < NCOLS; k++)
+            if (strlen(column_names[k]) == c.f[i].n &&
+                strncasecmp(column_names[k], c.f[i].s, c.f[i].n) == 0)
+                break;
+        if (k == NCOLS) {
+            snprintf(errbuf, errlen,
+                     "unknown CSV column '%.*s' (want meter_id,ts,value[,unit][,interval_s])",
+                     (int)(c.f[i].n > 40 ? 40 : c.f[i].n), c.f[i].s);
+            st = MF_BODY_BAD;
+            goto out;
+        }
+        if (col[k] >= 0) {
+            snprintf(errbuf, errlen, "duplicate CSV column '%s'", column_names[k]);
+            st = MF_BODY_BAD;
+            goto out;
+        }
+        col[k] = (int)i;
+    }
+    for (int k = COL_METER_ID; k <= COL_VALUE; k++) {
+        if (col[k] < 0) {
+            snprintf(errbuf, errlen, "CSV header lacks the column '%s'", column_names[k]);
+            st = MF_BODY_BAD;
+            goto out;
+        }
+    }
+    if (rows == 1) {
+        snprintf(errbuf, errlen, "CSV body has a header but no readings");
+        st = MF_BODY_BAD;
+        goto out;
+    }
+
+    size_t index = 0;
+    while ((rc = mf_csv_next(&c, err, sizeof err)) != 0) {
+        struct mf_reading r;
+        if (rc < 0) {
+            item_fn(opaque, index++, NULL, err);
+        } else if (c.nfields != ncols) {
+            snprintf(err, sizeof err, "line %zu: %zu fields, the header has %zu", c.line,
+                     c.nfields, ncols);
+            item_fn(opaque, index++, NULL, err);
+        } else if (csv_reading(&c, col, &r, err, sizeof err) == MF_OK) {
+            item_fn(opaque, index++, &r, NULL);
+        } else {
+            item_fn(opaque, index++, NULL, err);
+        }
+    }
+out:
+    mf_csv_release(&c);
+    return st;
+}
+
+enum mf_body_status mf_body_parse(enum mf_body_format fmt, const char *body, size_t len,
+                                  size_t max_items, mf_body_item_fn *item_fn, void *opaque,
+                                  char *errbuf, size_t errlen)
+{
+    if (len == 0)
+        FAIL(MF_BODY_BAD, "empty body");
+    if (!mf_utf8_valid(body, len))
+        FAIL(MF_BODY_BAD, "body is not valid UTF-8");
+    switch (fmt) {
+    case MF_BODY_JSON:
+        return parse_json(body, len, max_items, item_fn, opaque, errbuf, errlen);
+    case MF_BODY_NDJSON:
+        return parse_ndjson(body, len, max_items, item_fn, opaque, errbuf, errlen);
+    case MF_BODY_CSV:
+        return parse_csv(body, len, max_items, item_fn, opaque, errbuf, errlen);
+    }
+    FAIL(MF_BODY_BAD, "unknown body format");
+}
