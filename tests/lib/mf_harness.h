@@ -1,0 +1,122 @@
+/*
+ * mf_harness: what integration and fault tests need to run the real
+ * programs: child processes, the local broker with its fault commands, a
+ * throw-away PostgreSQL, HTTP calls (libcurl) and reading topics back.
+ *
+ * Tests find the binaries in $MF_BIN_DIR (set by run-tests.sh; default
+ * build/bin) and the repo in $MF_TOP. Helpers abort the test (exit 1 with
+ * a message) on set-up failures: a test that cannot set up is a failure,
+ * never a pass. Thread: main.
+ */
+#ifndef MF_HARNESS_H
+#define MF_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---------------------------------------------------------------- processes */
+
+struct mf_proc {
+    pid_t pid;
+    int in_fd;   /* its stdin (write end), or -1 */
+    int out_fd;  /* its stdout (read end), or -1 */
+    char name[64];
+};
+
+/*
+ * Starts $MF_BIN_DIR/<prog> (or a path with '/') with argv[1..] = args
+ * (NULL-terminated, may be NULL) and the extra environment env ("K=V",
+ * NULL-terminated). stdin/stdout are pipes; stderr goes to
+ * $MF_TEST_LOGDIR/<name>.log or is inherited.
+ */
+struct mf_proc *mf_proc_start(const char *prog, const char *const *args, const char *const *env);
+/* Reads one line of its stdout into buf (without the newline); 0 or -1 on timeout/EOF. */
+int mf_proc_readline(struct mf_proc *p, char *buf, size_t len, int timeout_ms);
+/* Sends a signal. */
+void mf_proc_signal(struct mf_proc *p, int sig);
+/* Waits up to timeout_ms; returns the exit status (0..255), 128+signal, or -1 on timeout. */
+int mf_proc_wait(struct mf_proc *p, int timeout_ms);
+/* SIGTERM, wait up to timeout_ms, then SIGKILL; returns the status; frees p. */
+int mf_proc_stop(struct mf_proc *p, int timeout_ms);
+/* 1 while running. */
+int mf_proc_alive(struct mf_proc *p);
+
+/* ---------------------------------------------------------------- the stack */
+
+struct mf_broker {
+    struct mf_proc *proc;
+    char bootstrap[256];
+};
+
+/* Starts mf-localbroker with n brokers. */
+struct mf_broker *mf_broker_start(int nbrokers);
+/* Sends a fault command ("down 1"); returns 0 when it answered ok. */
+int mf_broker_cmd(struct mf_broker *b, const char *cmd);
+void mf_broker_stop(struct mf_broker *b);
+
+struct mf_pgtmp {
+    char dir[256];
+    char dsn[256];
+};
+
+/* A throw-away PostgreSQL (tests/lib/pgtmp.sh); NULL and exit 77 if none. */
+struct mf_pgtmp *mf_pgtmp_start(void);
+/* "stop", "kill", "restart" or "destroy" (destroy also frees). */
+int mf_pgtmp_do(struct mf_pgtmp *pg, const char *verb);
+/* Runs SQL through psql; returns the first column of the first row (static buffer) or NULL. */
+const char *mf_pgtmp_query(struct mf_pgtmp *pg, const char *sql);
+
+/* A free TCP port on 127.0.0.1. */
+unsigned mf_free_port(void);
+/* Polls http://127.0.0.1:<port><path> until it answers 200; 0 or -1 on timeout. */
+int mf_wait_http_ok(unsigned port, const char *path, int timeout_ms);
+
+/* ---------------------------------------------------------------- HTTP */
+
+struct mf_http_resp {
+    long code;
+    char *body;         /* NUL-terminated; free with mf_http_resp_release */
+    char retry_after[32];
+};
+
+/* Performs a request (body may be NULL for GET); headers is NULL-terminated "K: V". */
+int mf_http(const char *method, const char *url, const char *const *headers, const char *body,
+            size_t len, struct mf_http_resp *resp);
+void mf_http_resp_release(struct mf_http_resp *resp);
+
+/* ---------------------------------------------------------------- Kafka */
+
+struct mf_rec {
+    int32_t partition;
+    int64_t offset;
+    char *key;   /* NUL-terminated copies */
+    char *value;
+    size_t value_len;
+    char *headers; /* "k=v\n" per header */
+};
+
+struct mf_recs {
+    struct mf_rec *v;
+    size_t n, cap;
+};
+
+/*
+ * Reads a topic from the beginning of every partition (no group) until
+ * `want` records arrived (want < 0: until idle_ms passes with nothing new)
+ * or timeout_ms. Records are appended to out.
+ */
+void mf_kafka_read_topic(const char *bootstrap, const char *topic, long want, int idle_ms,
+                         int timeout_ms, struct mf_recs *out);
+void mf_recs_release(struct mf_recs *r);
+/* The value of header `name` of a record (static buffer), or NULL. */
+const char *mf_rec_header(const struct mf_rec *r, const char *name);
+
+/* Produces records synchronously (acks=all); keys/values NUL-terminated. */
+void mf_kafka_produce(const char *bootstrap, const char *topic, const char *const *keys,
+                      const char *const *values, size_t n);
+
+/* Aborts the test with a message. */
+void mf_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+#endif
