@@ -68,6 +68,25 @@ endef
 
 include $(wildcard */module.mk)
 
+# Tests and benchmarks link every library (program libraries before common);
+# the linker keeps only what each one uses.
+ALL_LINK_LIBS := $(foreach l,$(LIBS) mftest mfcommon,$(LIBDIR)/lib$(l).a)
+
+# $(call mf_linked,source,outdir): one test or bench binary per source file
+define mf_linked
+$(2)/$(basename $(notdir $(1))): $(OBJDIR)/$(1:.c=.o) $(ALL_LINK_LIBS)
+	@mkdir -p $$(@D)
+	@echo "  LD    $$@"
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$< $(ALL_LINK_LIBS) -lcmocka -lcurl $(LDLIBS)
+endef
+$(foreach t,$(TEST_SRCS),$(eval $(call mf_linked,$(t),$(TESTDIR))))
+$(foreach b,$(BENCH_SRCS),$(eval $(call mf_linked,$(b),$(BINDIR))))
+PROGRAMS  += $(foreach b,$(BENCH_SRCS),$(BINDIR)/$(basename $(notdir $(b))))
+TEST_BINS := $(foreach t,$(TEST_SRCS),$(TESTDIR)/$(basename $(notdir $(t))))
+
+.PHONY: tests
+tests: $(TEST_BINS) $(PROGRAMS)
+
 .PHONY: programs
 programs: $(PROGRAMS)
 
