@@ -1,0 +1,509 @@
+/*
+ * gw_http: the request state machine.
+ *
+ *   first call   route, method, drain, auth, content type, declared size
+ *   body calls   append to a bounded buffer (past the limit: discard, 413)
+ *   last call    parse items, check meter globs, queue to Kafka, suspend
+ *   resumed      all records settled: 202/400, or 503 if Kafka failed any
+ */
+#include "gw_http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gw_auth.h"
+#include "gw_publish.h"
+#include "mf_body.h"
+#include "mf_buf.h"
+#include "mf_http.h"
+#include "mf_log.h"
+#include "mf_metrics.h"
+#include "mf_time.h"
+#include "mf_common.h"
+
+#define READINGS_PATH "/v1/readings"
+
+enum req_state { RECEIVING, WAITING, SETTLED };
+
+/* Where one serialized reading sits in a request's output buffers. */
+struct item {
+    uint32_t val_off, val_len;
+    uint32_t key_off, key_len;
+};
+
+struct gw_req {
+    struct gw_req *next_free;
+    struct gw_server *srv;
+    struct MHD_Connection *conn;
+    enum req_state state;
+    int fmt;
+    int too_large;
+    const struct gw_token *token;
+    int64_t start_us;
+    struct mf_buf body;   /* the request body, bounded */
+    struct mf_buf out;    /* serialized readings */
+    struct mf_buf keys;   /* their meter IDs */
+    struct mf_buf items;  /* struct item[] */
+    struct mf_buf errors; /* the JSON "errors" array's elements */
+    size_t accepted, rejected;
+    char forbidden[MF_METER_ID_MAX + 1];
+    struct gw_batch batch;
+};
+
+struct gw_server {
+    struct MHD_Daemon *daemon;
+    struct gw_server_opts o;
+    unsigned port;
+    struct gw_publisher *pub;
+    const struct gw_auth *auth;
+    atomic_int draining;
+    atomic_size_t inflight;
+    pthread_mutex_t pool_lock;
+    struct gw_req *pool; /* recycled requests: buffers keep their memory */
+};
+
+/* ---------------------------------------------------------------- metrics */
+
+static const unsigned known_codes[] = {202, 400, 401, 403, 404, 405, 413, 415, 500, 503};
+static struct mf_metric *code_series[MF_ARRAY_LEN(known_codes)];
+static struct mf_metric *readings_accepted, *readings_rejected, *readings_failed, *duration;
+
+void gw_http_metrics_init(void)
+{
+    static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                    0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+    mf_metrics_register("meterflow_gw_requests_total", MF_METRIC_COUNTER,
+                        "HTTP requests answered, by status code.", NULL, 0);
+    mf_metrics_register("meterflow_gw_readings_total", MF_METRIC_COUNTER,
+                        "Readings received, by outcome: accepted (acknowledged by Kafka), "
+                        "rejected (invalid, listed in the answer), failed (answered 503).",
+                        NULL, 0);
+    mf_metrics_register("meterflow_gw_request_duration_seconds", MF_METRIC_HISTOGRAM,
+                        "Time from a request's first byte to its answer.", bounds,
+                        MF_ARRAY_LEN(bounds));
+    for (size_t i = 0; i < MF_ARRAY_LEN(known_codes); i++) {
+        char code[8];
+        snprintf(code, sizeof code, "%u", known_codes[i]);
+        code_series[i] = mf_metric1("meterflow_gw_requests_total", "code", code);
+    }
+    readings_accepted = mf_metric1("meterflow_gw_readings_total", "outcome", "accepted");
+    readings_rejected = mf_metric1("meterflow_gw_readings_total", "outcome", "rejected");
+    readings_failed = mf_metric1("meterflow_gw_readings_total", "outcome", "failed");
+    duration = mf_metric("meterflow_gw_request_duration_seconds", NULL);
+}
+
+static void count_code(unsigned code)
+{
+    for (size_t i = 0; i < MF_ARRAY_LEN(known_codes); i++) {
+        if (known_codes[i] == code) {
+            mf_metric_inc(code_series[i]);
+            return;
+        }
+    }
+    char c[8];
+    snprintf(c, sizeof c, "%u", code);
+    mf_metric_inc(mf_metric1("meterflow_gw_requests_total", "code", c));
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static struct gw_req *req_get(struct gw_server *s, struct MHD_Connection *c)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    struct gw_req *q = s->pool;
+    if (q)
+        s->pool = q->next_free;
+    pthread_mutex_unlock(&s->pool_lock);
+    if (!q) {
+        q = mf_xcalloc(1, sizeof *q);
+        mf_buf_init(&q->body, s->o.max_body_bytes);
+        mf_buf_init(&q->out, SIZE_MAX);
+        mf_buf_init(&q->keys, SIZE_MAX);
+        mf_buf_init(&q->items, SIZE_MAX);
+        mf_buf_init(&q->errors, SIZE_MAX);
+    }
+    q->srv = s;
+    q->conn = c;
+    q->state = RECEIVING;
+    q->fmt = -1;
+    q->too_large = 0;
+    q->token = NULL;
+    q->start_us = now_us();
+    q->accepted = q->rejected = 0;
+    q->forbidden[0] = '\0';
+    mf_buf_reset(&q->body);
+    mf_buf_reset(&q->out);
+    mf_buf_reset(&q->keys);
+    mf_buf_reset(&q->items);
+    mf_buf_reset(&q->errors);
+    return q;
+}
+
+static void req_put(struct gw_server *s, struct gw_req *q)
+{
+    /* A huge body's memory is not kept around for the next small request. */
+    if (q->body.cap > (1u << 20))
+        mf_buf_release(&q->body);
+    if (q->out.cap > (4u << 20)) {
+        mf_buf_release(&q->out);
+        mf_buf_release(&q->errors);
+    }
+    pthread_mutex_lock(&s->pool_lock);
+    q->next_free = s->pool;
+    s->pool = q;
+    pthread_mutex_unlock(&s->pool_lock);
+}
+
+/*
+ * Queues a JSON response. retry_after adds Retry-After (503s); close_conn
+ * ends a keep-alive connection (while draining, so clients go elsewhere).
+ */
+static enum MHD_Result respond(struct gw_server *s, struct MHD_Connection *c, unsigned code,
+                               const char *body, size_t len, int retry_after, int close_conn,
+                               int64_t start_us)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", s->o.retry_after_s);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    if (code == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (code == 405)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
+    if (close_conn)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    count_code(code);
+    if (start_us)
+        mf_metric_observe(duration, (double)(now_us() - start_us) / 1e6);
+    return ok;
+}
+
+/* {"error":"..."} responses for whole-request failures. */
+static enum MHD_Result respond_error(struct gw_server *s, struct MHD_Connection *c, unsigned code,
+                                     const char *msg, int64_t start_us)
+{
+    struct mf_buf b = MF_BUF_INIT;
+    mf_buf_appends(&b, "{\"error\":");
+    mf_buf_append_json_str(&b, msg, strlen(msg));
+    mf_buf_appends(&b, "}\n");
+    int draining = atomic_load(&s->draining);
+    enum MHD_Result rc = respond(s, c, code, b.data, b.len, code == 503, draining, start_us);
+    mf_buf_release(&b);
+    return rc;
+}
+
+static void on_item(void *opaque, size_t index, const struct mf_reading *r, const char *err)
+{
+    struct gw_req *q = opaque;
+
+    if (!r) {
+        if (q->errors.len)
+            mf_buf_appendc(&q->errors, ',');
+        mf_buf_appendf(&q->errors, "{\"index\":%zu,\"error\":", index);
+        mf_buf_append_json_str(&q->errors, err, strlen(err));
+        mf_buf_appendc(&q->errors, '}');
+        q->rejected++;
+        return;
+    }
+    if (q->token && !gw_auth_allows(q->token, r->meter_id)) {
+        if (!q->forbidden[0])
+            memcpy(q->forbidden, r->meter_id, sizeof q->forbidden);
+        return;
+    }
+    struct item it;
+    it.val_off = (uint32_t)q->out.len;
+    mf_reading_to_json(r, &q->out);
+    it.val_len = (uint32_t)(q->out.len - it.val_off);
+    it.key_off = (uint32_t)q->keys.len;
+    it.key_len = (uint32_t)strlen(r->meter_id);
+    mf_buf_append(&q->keys, r->meter_id, it.key_len);
+    mf_buf_append(&q->items, &it, sizeof it);
+    q->accepted++;
+}
+
+/* Thread: the delivery thread (or ours, when everything settled at once). */
+static void on_settled(struct gw_batch *b, void *opaque)
+{
+    struct gw_req *q = opaque;
+    (void)b;
+    q->state = SETTLED;
+    MHD_resume_connection(q->conn);
+}
+
+/* The answer with the accepted/rejected counts and the item errors. */
+static enum MHD_Result respond_summary(struct gw_req *q, unsigned code)
+{
+    struct mf_buf b = MF_BUF_INIT;
+    mf_buf_appendf(&b, "{\"accepted\":%zu,\"rejected\":%zu,\"errors\":[", q->accepted,
+                   q->rejected);
+    mf_buf_append(&b, q->errors.data, q->errors.len);
+    mf_buf_appends(&b, "]}\n");
+    enum MHD_Result rc = respond(q->srv, q->conn, code, b.data, b.len, 0, 0, q->start_us);
+    mf_buf_release(&b);
+    return rc;
+}
+
+/* The body is complete: parse, authorize, publish, suspend. */
+static enum MHD_Result process_body(struct gw_req *q)
+{
+    struct gw_server *s = q->srv;
+    char err[256];
+
+    if (q->too_large) {
+        snprintf(err, sizeof err, "body larger than %zu bytes", s->o.max_body_bytes);
+        return respond_error(s, q->conn, 413, err, q->start_us);
+    }
+    enum mf_body_status st = mf_body_parse((enum mf_body_format)q->fmt, q->body.data ? q->body.data : "",
+                                           q->body.len, s->o.max_readings, on_item, q, err,
+                                           sizeof err);
+    if (st == MF_BODY_TOO_MANY)
+        return respond_error(s, q->conn, 413, err, q->start_us);
+    if (st != MF_BODY_OK)
+        return respond_error(s, q->conn, 400, err, q->start_us);
+    if (q->forbidden[0]) {
+        snprintf(err, sizeof err, "token '%s' may not write meter '%s'", q->token->name,
+                 q->forbidden);
+        return respond_error(s, q->conn, 403, err, q->start_us);
+    }
+    mf_metric_add(readings_rejected, (double)q->rejected);
+    if (q->accepted == 0)
+        return respond_summary(q, 400);
+    if (!gw_publisher_has_room(s->pub, q->accepted)) {
+        mf_metric_add(readings_failed, (double)q->accepted);
+        return respond_error(s, q->conn, 503, "the Kafka producer queue is full", q->start_us);
+    }
+
+    char ts[MF_TIME_STRLEN];
+    mf_time_format(mf_now_ms(), ts);
+    const char *source = q->token ? q->token->name : "anonymous";
+    const struct item *items = (const struct item *)(void *)q->items.data;
+
+    gw_batch_init(&q->batch, on_settled, q);
+    q->state = WAITING;
+    atomic_fetch_add(&s->inflight, 1);
+    MHD_suspend_connection(q->conn);
+    size_t queued = 0;
+    for (; queued < q->accepted; queued++) {
+        const struct item *it = &items[queued];
+        if (gw_publish(s->pub, &q->batch, q->keys.data + it->key_off, it->key_len,
+                       q->out.data + it->val_off, it->val_len, ts, source) != MF_OK)
+            break;
+    }
+    if (queued < q->accepted) {
+        /* Refused mid-request: what was queued still settles; the answer is 503. */
+        atomic_fetch_add(&q->batch.failed, q->accepted - queued);
+        if (atomic_exchange(&q->batch.error_set, 1) == 0)
+            snprintf(q->batch.first_error, sizeof q->batch.first_error,
+                     "the Kafka producer queue is full");
+    }
+    gw_batch_seal(&q->batch); /* may resume the connection right away */
+    return MHD_YES;
+}
+
+/* Everything settled: answer 202, or 503 if Kafka did not acknowledge all. */
+static enum MHD_Result answer_settled(struct gw_req *q)
+{
+    struct gw_server *s = q->srv;
+    size_t failed = atomic_load(&q->batch.failed);
+    enum MHD_Result rc;
+
+    atomic_fetch_sub(&s->inflight, 1);
+    if (failed == 0) {
+        mf_metric_add(readings_accepted, (double)q->accepted);
+        rc = respond_summary(q, 202);
+    } else {
+        char err[256];
+        snprintf(err, sizeof err,
+                 "Kafka did not acknowledge %zu of %zu readings (%s); retry the request", failed,
+                 q->accepted, q->batch.first_error);
+        MF_LOG_WARN("http", "%s", err);
+        mf_metric_add(readings_failed, (double)q->accepted);
+        rc = respond_error(s, q->conn, 503, err, q->start_us);
+    }
+    q->state = RECEIVING;
+    return rc;
+}
+
+/* /readyz: a broker answers and we are not shutting down. Thread: any. */
+static int ready(void *opaque, char *why, size_t whylen)
+{
+    struct gw_server *s = opaque;
+    if (atomic_load(&s->draining)) {
+        snprintf(why, whylen, "shutting down");
+        return 0;
+    }
+    if (!gw_publisher_connected(s->pub)) {
+        snprintf(why, whylen, "no Kafka broker answers");
+        return 0;
+    }
+    return 1;
+}
+
+/* The first call of a request: everything decidable from its headers. */
+static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c, const char *url,
+                                  const char *method, void **con_cls)
+{
+    if (strcmp(url, READINGS_PATH) != 0) {
+        if (mf_admin_answer(c, method, url, ready, s))
+            return MHD_YES;
+        return respond_error(s, c, 404, "not found: the API is POST /v1/readings", 0);
+    }
+    if (strcmp(method, "POST") != 0)
+        return respond_error(s, c, 405, "method not allowed: use POST", 0);
+    if (atomic_load(&s->draining))
+        return respond_error(s, c, 503, "shutting down", 0);
+
+    struct gw_req *q = req_get(s, c);
+    *con_cls = q;
+    if (s->auth) {
+        const char *tok;
+        size_t n;
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!gw_auth_bearer(h, &tok, &n))
+            return respond_error(s, c, 401, "missing bearer token", q->start_us);
+        q->token = gw_auth_lookup(s->auth, tok, n);
+        if (!q->token)
+            return respond_error(s, c, 401, "unknown token", q->start_us);
+    }
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    q->fmt = mf_body_format_of(ct);
+    if (q->fmt < 0)
+        return respond_error(s, c, 415,
+                             "unsupported Content-Type: use application/json, "
+                             "application/x-ndjson or text/csv",
+                             q->start_us);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (!errno && !*end && n > s->o.max_body_bytes) {
+            char err[96];
+            snprintf(err, sizeof err, "body larger than %zu bytes", s->o.max_body_bytes);
+            return respond_error(s, c, 413, err, q->start_us);
+        }
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_size, void **con_cls)
+{
+    struct gw_server *s = cls;
+    struct gw_req *q = *con_cls;
+    (void)version;
+
+    if (!q)
+        return first_call(s, c, url, method, con_cls);
+    if (q->state == SETTLED)
+        return answer_settled(q);
+    if (*upload_size) {
+        if (!q->too_large && mf_buf_append(&q->body, upload_data, *upload_size) != MF_OK)
+            q->too_large = 1; /* keep reading, then answer 413 */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (q->state == RECEIVING)
+        return process_body(q);
+    return MHD_YES; /* WAITING: resumed spuriously */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct gw_server *s = cls;
+    struct gw_req *q = *con_cls;
+    (void)c;
+    (void)toe;
+    if (q) {
+        *con_cls = NULL;
+        req_put(s, q);
+    }
+}
+
+/* ---------------------------------------------------------------- server */
+
+struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publisher *pub,
+                                  const struct gw_auth *auth, char *errbuf, size_t errlen)
+{
+    struct gw_server *s = mf_xcalloc(1, sizeof *s);
+    s->o = *o;
+    s->pub = pub;
+    s->auth = auth;
+    pthread_mutex_init(&s->pool_lock, NULL);
+    int fd = mf_http_listen(o->addr, 1024, &s->port, errbuf, errlen);
+    if (fd < 0)
+        goto fail;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, o->threads, MHD_OPTION_CONNECTION_LIMIT,
+        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        close(fd);
+        snprintf(errbuf, errlen, "cannot start the HTTP server on %s", o->addr);
+        goto fail;
+    }
+    return s;
+fail:
+    pthread_mutex_destroy(&s->pool_lock);
+    free(s);
+    return NULL;
+}
+
+unsigned gw_server_port(const struct gw_server *s)
+{
+    return s->port;
+}
+
+void gw_server_drain(struct gw_server *s)
+{
+    atomic_store(&s->draining, 1);
+}
+
+size_t gw_server_inflight(struct gw_server *s)
+{
+    return atomic_load(&s->inflight);
+}
+
+void gw_server_destroy(struct gw_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->daemon);
+    while (s->pool) {
+        struct gw_req *q = s->pool;
+        s->pool = q->next_free;
+        mf_buf_release(&q->body);
+        mf_buf_release(&q->out);
+        mf_buf_release(&q->keys);
+        mf_buf_release(&q->items);
+        mf_buf_release(&q->errors);
+        free(q);
+    }
+    pthread_mutex_destroy(&s->pool_lock);
+    free(s);
+}
