@@ -67,7 +67,9 @@ $$;
 -- first lists what is missing; only then does the call take a
 -- transaction-scoped advisory lock per table and re-check each name, so two
 -- callers never race on the same CREATE. duplicate_table / unique_violation
--- are still caught for DDL run by hand without the lock.
+-- are still caught for DDL run by hand without the lock. A hand-made
+-- partition under another name that overlaps ours is NOT caught: ATTACH
+-- fails with "would overlap", loudly, as a broken naming scheme should.
 --
 -- Each partition is created detached and then ATTACHed: ATTACH PARTITION
 -- needs only a SHARE UPDATE EXCLUSIVE lock on the parent, where
