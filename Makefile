@@ -31,7 +31,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wold-style-definition -Wpointer-arith -Wformat=2 -Wwrite-strings -Wvla \
         -Wundef -Wcast-align -Wimplicit-fallthrough -fno-common
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DMF_VERSION='"$(VERSION)"' \
-            -Icommon -I/usr/include/postgresql
+            -Icommon -Iingest-gw -Istream-worker -Iaggregator -Itests/lib -I/usr/include/postgresql
 CFLAGS   += -std=c11 $(OPT) $(WARN) -MMD -MP
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS   := -lrdkafka -lpq -lmicrohttpd -lcjson -lcrypto -lz -lpthread -lm

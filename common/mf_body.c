@@ -283,7 +283,7 @@ static enum mf_body_status parse_csv(const char *body, size_t len, size_t max_it
         if (rc < 0) {
             item_fn(opaque, index++, NULL, err);
         } else if (c.nfields != ncols) {
-            snprintf(err, sizeof err, "line %zu: %zu fields, the header has %zu", c.line,
+            snprintf(err, sizeof err, "line %zu: %zu fields, the header has %zu", c.line_of_row,
                      c.nfields, ncols);
             item_fn(opaque, index++, NULL, err);
         } else if (csv_reading(&c, col, &r, err, sizeof err) == MF_OK) {

@@ -56,6 +56,7 @@ int mf_csv_next(struct mf_csv *c, char *errbuf, size_t errlen)
         return -1;
     char *out = c->scratch.data;
     c->nfields = 0;
+    size_t row_line = c->line; /* a quoted newline moves c->line on */
 
     for (;;) {
         const char *s;
@@ -67,7 +68,7 @@ int mf_csv_next(struct mf_csv *c, char *errbuf, size_t errlen)
             s = out;
             for (;;) {
                 if (c->p >= c->end) {
-                    snprintf(errbuf, errlen, "line %zu: unterminated quoted field", c->line);
+                    snprintf(errbuf, errlen, "line %zu: unterminated quoted field", row_line);
                     return -1;
                 }
                 if (*c->p == '"') {
@@ -87,7 +88,7 @@ int mf_csv_next(struct mf_csv *c, char *errbuf, size_t errlen)
             while (c->p < c->end && (is_blank(*c->p) || *c->p == '\r'))
                 c->p++;
             if (c->p < c->end && *c->p != ',' && *c->p != '\n') {
-                snprintf(errbuf, errlen, "line %zu: text after a closing quote", c->line);
+                snprintf(errbuf, errlen, "line %zu: text after a closing quote", row_line);
                 skip_line(c);
                 return -1;
             }
@@ -100,7 +101,7 @@ int mf_csv_next(struct mf_csv *c, char *errbuf, size_t errlen)
                 e--;
             n = (size_t)(e - s);
             if (memchr(s, '"', n)) {
-                snprintf(errbuf, errlen, "line %zu: quote inside an unquoted field", c->line);
+                snprintf(errbuf, errlen, "line %zu: quote inside an unquoted field", row_line);
                 skip_line(c);
                 return -1;
             }
@@ -110,10 +111,10 @@ int mf_csv_next(struct mf_csv *c, char *errbuf, size_t errlen)
             c->f[c->nfields].n = n;
         }
         c->nfields++;
-        if (c->p >= c->end)
-            return 1;
-        if (*c->p == '\n') {
-            c->p++;
+        if (c->p >= c->end || *c->p == '\n') {
+            if (c->p < c->end)
+                c->p++;
+            c->line_of_row = row_line;
             return 1;
         }
         c->p++; /* the comma */

@@ -24,7 +24,8 @@ struct mf_csv_field {
 
 struct mf_csv {
     const char *p, *end;
-    size_t line;             /* 1-based line number of the row just read */
+    size_t line;             /* 1-based line number reached so far */
+    size_t line_of_row;      /* the line the row just read started on */
     struct mf_buf scratch;   /* unescaped quoted fields */
     struct mf_csv_field f[MF_CSV_MAX_FIELDS];
     size_t nfields;          /* fields in the row just read (may exceed the array) */

@@ -67,8 +67,12 @@ struct mf_proc *mf_proc_start(const char *prog, const char *const *args, const c
         argv[argc++] = args[i];
     argv[argc] = NULL;
 
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+    if (pipe(in) < 0 || pipe(out) < 0)
         mf_die("pipe: %s", strerror(errno));
+    for (int i = 0; i < 2; i++) {
+        fcntl(in[i], F_SETFD, FD_CLOEXEC);
+        fcntl(out[i], F_SETFD, FD_CLOEXEC);
+    }
     struct mf_proc *p = mf_xcalloc(1, sizeof *p);
     const char *base = strrchr(prog, '/') ? strrchr(prog, '/') + 1 : prog;
     snprintf(p->name, sizeof p->name, "%s", base);
@@ -316,15 +320,18 @@ struct sink {
     size_t len;
 };
 
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+static void sink_add(struct sink *s, const void *p, size_t n)
 {
-    struct sink *s = ud;
-    size_t n = size * nmemb;
     s->data = mf_xrealloc(s->data, s->len + n + 1);
-    memcpy(s->data + s->len, ptr, n);
+    memcpy(s->data + s->len, p, n);
     s->len += n;
     s->data[s->len] = '\0';
-    return n;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    sink_add(ud, ptr, size * nmemb);
+    return size * nmemb;
 }
 
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
@@ -450,11 +457,11 @@ void mf_kafka_read_topic(const char *bootstrap, const char *topic, long want, in
             const void *val;
             size_t vlen;
             for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &vlen) == 0; i++) {
-                write_cb((char *)name, 1, strlen(name), &hs);
-                write_cb("=", 1, 1, &hs);
+                sink_add(&hs, name, strlen(name));
+                sink_add(&hs, "=", 1);
                 if (val)
-                    write_cb((char *)val, 1, vlen, &hs);
-                write_cb("\n", 1, 1, &hs);
+                    sink_add(&hs, val, vlen);
+                sink_add(&hs, "\n", 1);
             }
         }
         r->headers = hs.data ? hs.data : mf_xstrdup("");
