@@ -1,0 +1,148 @@
+/*
+ * wk_config: the stream-worker's configuration table. Adding a variable is
+ * one row here plus its field in struct wk_config; --help and the errors
+ * follow from the row.
+ */
+#include "wk_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mf_common.h"
+
+#define OFF(f) offsetof(struct wk_config, f)
+#define UNB    1, 0 /* min > max: unbounded */
+
+const struct mf_cfg_row wk_config_rows[] = {
+    {"KAFKA_BROKERS", MF_CFG_STR, "localhost:9092", UNB, OFF(brokers), 0, NULL,
+     "Kafka bootstrap servers"},
+    {"LOG_LEVEL", MF_CFG_ENUM, "info", UNB, OFF(log_level), 0, "debug|info|warn|error",
+     "lowest level logged"},
+    {"PG_DSN", MF_CFG_STR, NULL, UNB, OFF(pg_dsn), MF_CFG_REQUIRED | MF_CFG_SECRET, NULL,
+     "PostgreSQL connection string (the meters registry)"},
+    {"METRICS_ADDR", MF_CFG_ADDR, "0.0.0.0:9100", UNB, OFF(metrics_addr), 0, NULL,
+     "listen address of /metrics, /healthz and /readyz"},
+    {"GROUP_ID", MF_CFG_STR, "stream-worker", UNB, OFF(group_id), 0, NULL,
+     "Kafka consumer group of the workers"},
+    {"WORKER_ID", MF_CFG_STR, "", UNB, OFF(worker_id), 0, NULL,
+     "this worker's name (client.id, DLQ header worker.id); empty = hostname"},
+    {"TOPIC_RAW", MF_CFG_STR, "meter.readings.raw", UNB, OFF(topic_raw), 0, NULL,
+     "input topic of raw readings"},
+    {"TOPIC_VALIDATED", MF_CFG_STR, "meter.readings.validated", UNB, OFF(topic_validated), 0,
+     NULL, "output topic of validated readings"},
+    {"TOPIC_QUARANTINE", MF_CFG_STR, "meter.readings.quarantine", UNB, OFF(topic_quarantine), 0,
+     NULL, "output topic of rejected readings"},
+    {"TOPIC_DLQ", MF_CFG_STR, "meter.readings.dlq", UNB, OFF(topic_dlq), 0, NULL,
+     "dead-letter topic (original bytes, headers say why)"},
+    {"TOPIC_ALERTS", MF_CFG_STR, "meter.alerts", UNB, OFF(topic_alerts), 0, NULL,
+     "output topic of alerts"},
+    {"TOPIC_STATE", MF_CFG_STR, "meter.state.changelog", UNB, OFF(topic_state), 0, NULL,
+     "compacted changelog of per-meter state"},
+    {"REGISTRY_REFRESH_S", MF_CFG_INT, "60", 1, 86400, OFF(registry_refresh_s), 0, NULL,
+     "seconds between reloads of the meters registry"},
+    {"TS_CHECK", MF_CFG_BOOL, "on", UNB, OFF(ts_check), 0, NULL,
+     "future_timestamp and backdated checks against the clock (off to replay history)"},
+    {"WK_BATCH_MAX", MF_CFG_INT, "20000", 1, 1000000, OFF(batch_max), 0, NULL,
+     "records per batch (outputs, state and offsets are written per batch)"},
+    {"WK_BATCH_MS", MF_CFG_INT, "100", 1, 60000, OFF(batch_ms), 0, NULL,
+     "longest time a batch collects records, ms"},
+    {"WK_RETRY_BACKOFF_MS", MF_CFG_STR, "1000,5000,15000", UNB, OFF(retry_backoff_ms), 0, NULL,
+     "waits before retrying a record whose processing failed, then DLQ processing_failed"},
+    {"WK_RESTORE_TIMEOUT_S", MF_CFG_INT, "120", 1, 3600, OFF(restore_timeout_s), 0, NULL,
+     "longest time to read a partition's state from the changelog"},
+    {"WK_SHUTDOWN_TIMEOUT_S", MF_CFG_INT, "25", 1, 600, OFF(shutdown_timeout_s), 0, NULL,
+     "deadline for finishing the batch on SIGTERM"},
+    {"RULE_SPIKE_PCT", MF_CFG_DBL, "500", 0, 1e9, OFF(spike_pct), 0, NULL,
+     "rate of change: an increase of more than this % flags spike"},
+    {"RULE_DROP_PCT", MF_CFG_DBL, "90", 0, 100, OFF(drop_pct), 0, NULL,
+     "rate of change: a decrease of more than this % flags drop"},
+    {"RULE_ROC_MIN_KW", MF_CFG_DBL, "0.05", 0, 1e9, OFF(roc_min_kw), 0, NULL,
+     "rate of change applies only when the larger reading is at least this, kW"},
+    {"RULE_GAP_SHORT_S", MF_CFG_INT, "14400", 1, 1e9, OFF(gap_short_s), 0, NULL,
+     "a gap this long or longer raises missing_short (shorter ones are interpolated)"},
+    {"RULE_GAP_LONG_S", MF_CFG_INT, "86400", 1, 1e9, OFF(gap_long_s), 0, NULL,
+     "a gap this long or longer raises missing_extended"},
+    {"RULE_ZERO_S", MF_CFG_INT, "172800", 1, 1e9, OFF(zero_s), 0, NULL,
+     "zero_value fault after this many seconds of 0 kW"},
+    {"RULE_STUCK_S", MF_CFG_INT, "86400", 1, 1e9, OFF(stuck_s), 0, NULL,
+     "stuck_value fault after this many seconds of the same non-zero value"},
+    {"RULE_OVERLOAD_N", MF_CFG_INT, "6", 1, 1e9, OFF(overload_n), 0, NULL,
+     "overload fault after this many readings above max_kw in a row"},
+    {"RULE_LOWVAR_CV", MF_CFG_DBL, "0.01", 0, 1e9, OFF(lowvar_cv), 0, NULL,
+     "low_variance fault when the coefficient of variation is below this"},
+    {"RULE_LOWVAR_DAYS", MF_CFG_INT, "7", 1, 7, OFF(lowvar_days), 0, NULL,
+     "full UTC days the low_variance coefficient covers"},
+    {"RULE_FUTURE_S", MF_CFG_INT, "3600", 0, 1e9, OFF(future_s), 0, NULL,
+     "a reading more than this far ahead of the clock is rejected future_timestamp"},
+    {"RULE_BACKDATED_S", MF_CFG_INT, "3600", 0, 1e12, OFF(backdated_s), 0, NULL,
+     "a reading more than this far behind the clock is flagged backdated"},
+    {"RULE_DEFAULT_MAX_KW", MF_CFG_DBL, "20", 0, 1e12, OFF(default_max_kw), 0, NULL,
+     "max_kw of a registry row that has none"},
+    {"RULE_DEFAULT_INTERVAL_S", MF_CFG_INT, "60", 1, 86400, OFF(default_interval_s), 0, NULL,
+     "interval of a reading when neither it nor the registry gives one"},
+    {"RULE_UNIT_KW_BELOW", MF_CFG_DBL, "10", UNB, OFF(unit_kw_below), 0, NULL,
+     "no unit: a value below this is taken as kW"},
+    {"RULE_UNIT_W_ABOVE", MF_CFG_DBL, "1000", UNB, OFF(unit_w_above), 0, NULL,
+     "no unit: a value above this is taken as W (between: unit_ambiguous)"},
+};
+
+const size_t wk_config_nrows = MF_ARRAY_LEN(wk_config_rows);
+
+void wk_config_finish(struct wk_config *cfg)
+{
+    if (!cfg->worker_id || cfg->worker_id[0] == '\0') {
+        char host[256];
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "stream-worker");
+        host[sizeof host - 1] = '\0';
+        free(cfg->worker_id);
+        cfg->worker_id = mf_xstrdup(host);
+    }
+}
+
+int wk_config_load(struct wk_config *cfg, char *errbuf, size_t errlen)
+{
+    int64_t b[8];
+    if (mf_config_load(wk_config_rows, wk_config_nrows, cfg, errbuf, errlen) != MF_OK)
+        return MF_EDATA;
+    if (wk_config_backoffs(cfg->retry_backoff_ms, b, 8) < 0) {
+        snprintf(errbuf, errlen, "invalid WK_RETRY_BACKOFF_MS '%s': want ms,ms,...",
+                 cfg->retry_backoff_ms);
+        return MF_EDATA;
+    }
+    if (cfg->gap_long_s < cfg->gap_short_s) {
+        snprintf(errbuf, errlen, "invalid RULE_GAP_LONG_S '%lld': below RULE_GAP_SHORT_S",
+                 (long long)cfg->gap_long_s);
+        return MF_EDATA;
+    }
+    wk_config_finish(cfg);
+    return MF_OK;
+}
+
+void wk_config_release(struct wk_config *cfg)
+{
+    mf_config_release(wk_config_rows, wk_config_nrows, cfg);
+}
+
+int wk_config_backoffs(const char *s, int64_t *out, int max)
+{
+    int n = 0;
+    if (!s || *s == '\0')
+        return 0;
+    for (const char *p = s;;) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || n >= max)
+            return -1;
+        out[n++] = v;
+        if (*end == '\0')
+            return n;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+}

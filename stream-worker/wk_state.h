@@ -1,0 +1,109 @@
+/*
+ * wk_state: the per-meter state of the partitions this worker owns, and its
+ * changelog encoding.
+ *
+ * One struct wk_state per meter (last reading, fault runs, the low_variance
+ * day buckets, the source offset of the last record it includes), kept in
+ * one dense array indexed by a wk_map: no per-meter malloc, and
+ * sizeof(struct wk_state) stays under 256 bytes. The store is owned by the
+ * worker's main thread; pointers into it are valid until the next
+ * wk_store_get_or_add or wk_store_drop_partition.
+ *
+ * Changelog value (meter.state.changelog, key = meter_id), version 1,
+ * little-endian, fixed 168 bytes:
+ *   u8 version=1, u8 flags, u8 faults, u8 reserved, i32 partition,
+ *   i64 offset, i64 last_ts, f64 last_kw, i64 zero_since, i64 stuck_since,
+ *   i64 over_since, u32 over_n, i32 day, i32 first_day, i32 lv_since,
+ *   8 x {u32 n, f32 mean, f32 m2}
+ * A reader refuses other versions (a newer worker's state is never
+ * misread); an empty value (tombstone) deletes the meter.
+ */
+#ifndef WK_STATE_H
+#define WK_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mf_reading.h"
+#include "wk_map.h"
+
+#define WK_BUCKETS 8 /* the current UTC day and the 7 before it */
+
+/* struct wk_state.flags */
+enum {
+    WK_ST_HAS_LAST = 1 << 0, /* last_ts/last_kw hold an in-order reading */
+    WK_ST_LAST_OK = 1 << 1,  /* that reading was within physical limits */
+    WK_ST_ZERO_RUN = 1 << 2, /* zero_since holds the start of a 0 kW run */
+    WK_ST_STUCK_RUN = 1 << 3, /* stuck_since holds the start of a same-value run */
+    WK_ST_HAS_DAYS = 1 << 4, /* day/first_day/b[] are set */
+    WK_ST_DIRTY = 1 << 7,    /* changed in this batch (never written to the changelog) */
+};
+
+/* struct wk_state.faults: active fault bits, one per fault (wk_rules' table order). */
+enum {
+    WK_FAULT_ZERO = 1 << 0,
+    WK_FAULT_STUCK = 1 << 1,
+    WK_FAULT_OVERLOAD = 1 << 2,
+    WK_FAULT_LOWVAR = 1 << 3,
+};
+
+struct wk_bucket {
+    uint32_t n;
+    float mean; /* Welford per day: float keeps the state small; CV 0.01 needs ~4 digits */
+    float m2;
+};
+
+struct wk_state {
+    char meter_id[MF_METER_ID_MAX + 1];
+    uint8_t id_len;
+    uint8_t flags;
+    uint8_t faults;
+    int32_t partition;   /* raw partition its records come from */
+    int64_t offset;      /* source offset of the last record included; -1 none */
+    int64_t last_ts;     /* ms, valid with WK_ST_HAS_LAST */
+    double last_kw;
+    int64_t zero_since;  /* ts of the first reading of the 0 kW run (WK_ST_ZERO_RUN) */
+    int64_t stuck_since; /* ts where the run of one non-zero value began (WK_ST_STUCK_RUN) */
+    int64_t over_since;  /* ts of the first reading of the over-max run */
+    uint32_t over_n;     /* readings above max_kw in a row */
+    int32_t day;         /* UTC day (days since epoch) of the newest bucket */
+    int32_t first_day;   /* UTC day of the meter's first reading */
+    int32_t lv_since;    /* first day of the window that raised low_variance */
+    struct wk_bucket b[WK_BUCKETS]; /* b[d % 8] = day d, for day-7 .. day */
+};
+
+#define WK_STATE_WIRE_LEN 168
+#define WK_STATE_VERSION  1
+
+struct wk_store {
+    struct wk_state *v; /* dense; owned */
+    uint32_t n, cap;
+    struct wk_map map;
+};
+
+void wk_store_init(struct wk_store *s);
+void wk_store_release(struct wk_store *s);
+
+/* The state of a meter, or NULL. */
+struct wk_state *wk_store_get(struct wk_store *s, const char *id, size_t len);
+/*
+ * The state of a meter, created empty (offset -1, in partition) if absent.
+ * *created tells which (may be NULL).
+ */
+struct wk_state *wk_store_get_or_add(struct wk_store *s, const char *id, size_t len,
+                                     int32_t partition, int *created);
+/* Removes one meter; no-op if absent. */
+void wk_store_del(struct wk_store *s, const char *id, size_t len);
+/* Drops every meter of a partition (revoked); returns how many. */
+uint32_t wk_store_drop_partition(struct wk_store *s, int32_t partition);
+
+/* Encodes st's durable part into out (WK_STATE_WIRE_LEN bytes). */
+void wk_state_encode(const struct wk_state *st, unsigned char *out);
+/*
+ * Decodes a changelog value for the meter `id` into st. MF_OK, or MF_EDATA
+ * (wrong length or version) with the reason in errbuf.
+ */
+int wk_state_decode(const unsigned char *in, size_t len, const char *id, size_t idlen,
+                    struct wk_state *st, char *errbuf, size_t errlen);
+
+#endif
