@@ -1388,10 +1388,10 @@ class Fleet:
 
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="mf-deploy-")
-        # pgtmp chowns its DIR to postgres when run as root, so the DIR must
-        # not sit inside our 0700 temp directory.
-        self.pgdir = os.path.join(tempfile.gettempdir(), "mf-deploy-pg-%d-%d" % (
-            os.getpid(), int(time.time() * 1000) % 1000000))
+        # A mktemp directory of its own for PostgreSQL: run as root, pgtmp
+        # hands its DIR to the postgres user, who could not reach it inside
+        # our 0700 directory. pgtmp accepts an empty existing DIR.
+        self.pgdir = tempfile.mkdtemp(prefix="mf-deploy-pg-")
         self.pg_started = False
         self.procs = []            # (name, Popen, log path)
         self.broker = None
@@ -1505,6 +1505,8 @@ class Fleet:
         if self.pg_started:
             subprocess.run([os.path.join(TOP, "tests", "lib", "pgtmp.sh"), "destroy", self.pgdir],
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        else:
+            os.rmdir(self.pgdir)        # still empty: pgtmp never ran
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
