@@ -102,7 +102,8 @@ struct ctx {
     bool in_limits;    /* rule 5 passed */
     uint32_t n_interp; /* rule 7's candidate, kept only if nothing rejects the reading */
     int interp_quality;
-    int64_t t0; /* the previous reading, the interpolation's start */
+    bool long_gap; /* rule 7 saw a gap of RULE_GAP_SHORT_S or more */
+    int64_t t0;    /* the previous reading, the interpolation's start */
     double v0;
 };
 
@@ -262,6 +263,7 @@ static int rule_gaps(struct ctx *c)
         }
         return NEXT;
     }
+    c->long_gap = true;
     struct wk_alert a = {0};
     a.since = c->st->last_ts;
     a.hours = (double)d / MS_HOUR;
@@ -287,6 +289,9 @@ static int fault_zero(struct ctx *c, struct wk_alert *a)
     struct wk_state *st = c->st;
     int64_t ts = c->r->ts_ms;
 
+    /* After a reported gap nobody knows what the meter read: the run starts again. */
+    if (c->long_gap)
+        st->flags &= (uint8_t)~WK_ST_ZERO_RUN;
     if (c->res->value_kw == 0) {
         if (!(st->flags & WK_ST_ZERO_RUN)) {
             st->flags |= WK_ST_ZERO_RUN;
@@ -318,7 +323,7 @@ static int fault_stuck(struct ctx *c, struct wk_alert *a)
     int64_t ts = c->r->ts_ms;
     double v = c->res->value_kw;
 
-    if (v != 0 && has_last(c) && same_value(v, st->last_kw)) {
+    if (v != 0 && has_last(c) && !c->long_gap && same_value(v, st->last_kw)) {
         if (!(st->flags & WK_ST_STUCK_RUN)) {
             st->flags |= WK_ST_STUCK_RUN;
             st->stuck_since = st->last_ts; /* the run began with the previous reading */
@@ -488,7 +493,7 @@ void wk_rules_apply(const struct wk_rules_cfg *cfg, const struct mf_reading *r,
                     const struct wk_meter *reg, struct wk_state *st, int64_t now_ms,
                     struct wk_result *res)
 {
-    struct ctx c = {cfg, r, reg, st, now_ms, res, false, 0, 0, 0, 0};
+    struct ctx c = {cfg, r, reg, st, now_ms, res, false, 0, 0, false, 0, 0};
 
     memset(res, 0, sizeof *res);
     res->interval_s = r->interval_s          ? r->interval_s
