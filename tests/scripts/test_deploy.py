@@ -1806,26 +1806,37 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rep = Report()
     print("deploy: checking %s (programs from %s)" % (rel(DEPLOY), BIN))
-    check_parse(rep)
-    check_kustomize(rep)
-    check_compose(rep)
-    check_compose_topics(rep)
-    check_strimzi_topics(rep)
-    check_broker_topics(rep)
-    check_connectors(rep)
-    check_connect_schema(rep)
-    check_connect_readme(rep)
-    check_deployments(rep)
-    check_keda(rep)
-    check_secrets(rep)
-    check_env(rep)
-    check_rules(rep)
-    check_dashboard(rep)
-    check_metrics_contract(rep)
-    runtime = check_dockerfile(rep)
-    check_runtime_packages(rep, runtime)
-    check_exported_metrics(rep)
-    check_readme(rep)
+
+    def run(fn, *args):
+        # A manifest malformed in a way a check did not foresee (a missing
+        # key, a string where a number belongs) fails that check, counted,
+        # instead of ending the run with a traceback.
+        try:
+            return fn(rep, *args)
+        except Exception as e:  # noqa: BLE001 - reported as a failed check
+            rep.check("%s completes" % fn.__name__, ["%s: %s" % (type(e).__name__, e)])
+            return None
+
+    run(check_parse)
+    run(check_kustomize)
+    run(check_compose)
+    run(check_compose_topics)
+    run(check_strimzi_topics)
+    run(check_broker_topics)
+    run(check_connectors)
+    run(check_connect_schema)
+    run(check_connect_readme)
+    run(check_deployments)
+    run(check_keda)
+    run(check_secrets)
+    run(check_env)
+    run(check_rules)
+    run(check_dashboard)
+    run(check_metrics_contract)
+    runtime = run(check_dockerfile)
+    run(check_runtime_packages, runtime)
+    run(check_exported_metrics)
+    run(check_readme)
     if rep.failed:
         print()
         print("failed checks:")
