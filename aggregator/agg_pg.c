@@ -264,6 +264,13 @@ void agg_pg_disconnect(struct agg_pg *pg)
     pg->conn = NULL;
 }
 
+/* Server notices ("relation already exists, skipping") as debug log lines, not raw stderr. */
+static void notice_cb(void *arg, const char *msg)
+{
+    (void)arg;
+    MF_LOG_DEBUG("pg", "%.*s", (int)strcspn(msg, "\n"), msg);
+}
+
 int agg_pg_connect(struct agg_pg *pg, char *errbuf, size_t errlen)
 {
     if (agg_pg_connected(pg))
@@ -272,6 +279,7 @@ int agg_pg_connect(struct agg_pg *pg, char *errbuf, size_t errlen)
     pg->conn = mf_pg_connect(pg->dsn, "aggregator", errbuf, errlen);
     if (!pg->conn)
         return MF_ERETRY;
+    PQsetNoticeProcessor(pg->conn, notice_cb, NULL);
     /*
      * The staging tables live as long as the session; ON COMMIT DELETE ROWS
      * empties them at every commit, so a batch never sees the last one's

@@ -434,6 +434,11 @@ static void maintain(struct app *a)
         }
         a->next_retention = now + (ok ? RETENTION_EVERY_MS : 60000);
     }
+    /* The last batch's publishes were acknowledged: a restart need not repeat them. */
+    if (a->outbox_clear_pending && a->nassigned) {
+        if (agg_pg_outbox_clear(a->pg, a->assigned, a->nassigned, err, sizeof err) == MF_OK)
+            a->outbox_clear_pending = false;
+    }
     if (now - a->last_pg_ok >= PING_IDLE_MS) {
         if (agg_pg_ping(a->pg, err, sizeof err) == MF_OK) {
             a->last_pg_ok = now;
