@@ -1,0 +1,661 @@
+/*
+ * wk_worker: batches, the three-step delivery protocol, restore on
+ * assignment, and the metrics. Everything runs on the main thread: the
+ * rebalance and delivery callbacks fire inside rd_kafka_consumer_poll and
+ * rd_kafka_flush, which the main thread calls.
+ */
+#include "wk_worker.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "mf_kafka.h"
+#include "mf_log.h"
+#include "mf_metrics.h"
+#include "mf_signal.h"
+#include "mf_time.h"
+#include "wk_proc.h"
+#include "wk_registry.h"
+#include "mf_common.h"
+
+#define MAX_PARTS      1024   /* raw partitions this worker can own */
+#define FLUSH_MS       60000  /* > message.timeout.ms: every message gets its report */
+#define WATERMARK_MS   10000
+
+struct wk_worker {
+    const struct wk_config *cfg;
+    rd_kafka_t *consumer, *producer, *restorer;
+    rd_kafka_topic_t *rkt[WK_T_COUNT];
+    const char *topic_names[WK_T_COUNT];
+    struct wk_proc *proc;
+    struct wk_refresher *refresher;
+    atomic_int has_registry, member;
+    int fatal;
+    int pending;                   /* records processed since the last finished batch */
+    int64_t next_off[MAX_PARTS];   /* next offset to commit per raw partition; -1 none */
+    unsigned char owned[MAX_PARTS]; /* partitions whose state we hold */
+    atomic_int dr_errors;
+    /* metric series, looked up once */
+    struct mf_metric *m_outcome[4], *m_flags[WK_F_COUNT], *m_alerts[WK_A_COUNT][2];
+    struct mf_metric *m_state, *m_restore, *m_registry, *m_event_lag, *m_skipped;
+};
+
+static const char *const outcome_names[4] = {"validated", "quarantine", "dlq", "interpolated"};
+
+void wk_worker_metrics_init(void)
+{
+    static const double restore_bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120};
+    mf_metrics_register("meterflow_worker_records_total", MF_METRIC_COUNTER,
+                        "Worker outputs by outcome (validated, quarantine, dlq, interpolated).",
+                        NULL, 0);
+    mf_metrics_register("meterflow_worker_flags_total", MF_METRIC_COUNTER,
+                        "Rule flags and rejection reasons fired, by name.", NULL, 0);
+    mf_metrics_register("meterflow_worker_alerts_total", MF_METRIC_COUNTER,
+                        "Alerts emitted, by type and state.", NULL, 0);
+    mf_metrics_register("meterflow_worker_state_meters", MF_METRIC_GAUGE,
+                        "Meters whose state this worker holds.", NULL, 0);
+    mf_metrics_register("meterflow_worker_restore_seconds", MF_METRIC_HISTOGRAM,
+                        "Time to restore assigned partitions' state from the changelog.",
+                        restore_bounds, MF_ARRAY_LEN(restore_bounds));
+    mf_metrics_register("meterflow_worker_registry_meters", MF_METRIC_GAUGE,
+                        "Meters in the registry snapshot in use.", NULL, 0);
+    mf_metrics_register("meterflow_event_lag_seconds", MF_METRIC_GAUGE,
+                        "Wall clock minus the newest event time processed.", NULL, 0);
+    mf_metrics_register("meterflow_worker_skipped_total", MF_METRIC_COUNTER,
+                        "Records skipped because their meter's state already included them.",
+                        NULL, 0);
+}
+
+static void lookup_metrics(struct wk_worker *w)
+{
+    for (int i = 0; i < 4; i++)
+        w->m_outcome[i] = mf_metric1("meterflow_worker_records_total", "outcome", outcome_names[i]);
+    for (int f = 0; f < WK_F_COUNT; f++)
+        w->m_flags[f] = mf_metric1("meterflow_worker_flags_total", "flag", wk_flags[f].name);
+    for (int a = 0; a < WK_A_COUNT; a++)
+        for (int s = 0; s < 2; s++)
+            w->m_alerts[a][s] = mf_metric2("meterflow_worker_alerts_total", "type",
+                                           wk_alert_types[a].type, "state",
+                                           s ? "cleared" : "raised");
+    w->m_state = mf_metric("meterflow_worker_state_meters", NULL);
+    w->m_restore = mf_metric("meterflow_worker_restore_seconds", NULL);
+    w->m_registry = mf_metric("meterflow_worker_registry_meters", NULL);
+    w->m_event_lag = mf_metric("meterflow_event_lag_seconds", NULL);
+    w->m_skipped = mf_metric("meterflow_worker_skipped_total", NULL);
+}
+
+/* Adds the processor's counters to the metrics (after a batch is committed). */
+static void publish_counts(struct wk_worker *w)
+{
+    struct wk_counts c;
+    wk_proc_take_counts(w->proc, &c);
+    for (int i = 0; i < 4; i++)
+        if (c.outcome[i])
+            mf_metric_add(w->m_outcome[i], (double)c.outcome[i]);
+    for (int f = 0; f < WK_F_COUNT; f++)
+        if (c.flags[f])
+            mf_metric_add(w->m_flags[f], (double)c.flags[f]);
+    for (int a = 0; a < WK_A_COUNT; a++)
+        for (int s = 0; s < 2; s++)
+            if (c.alerts[a][s])
+                mf_metric_add(w->m_alerts[a][s], (double)c.alerts[a][s]);
+    if (c.skipped)
+        mf_metric_add(w->m_skipped, (double)c.skipped);
+    if (c.newest_ts > 0)
+        mf_metric_set(w->m_event_lag, (double)(mf_now_ms() - c.newest_ts) / 1000.0);
+    mf_metric_set(w->m_state, wk_proc_store(w->proc)->n);
+}
+
+/* ---------------------------------------------------------------- producing */
+
+/* Delivery reports. Thread: main (inside rd_kafka_flush/poll). */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct wk_worker *w = opaque;
+    (void)rk;
+    if (!m->err)
+        return;
+    if (atomic_fetch_add(&w->dr_errors, 1) == 0)
+        MF_LOG_ERROR("deliver", "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                     rd_kafka_err2str(m->err));
+    mf_metric_inc(mf_metric1("meterflow_kafka_delivery_errors_total", "topic",
+                             rd_kafka_topic_name(m->rkt)));
+}
+
+/* wk_output_fn: queues one output (copied) on the producer. */
+static int produce(void *opaque, const struct wk_output *o)
+{
+    struct wk_worker *w = opaque;
+    rd_kafka_resp_err_t err;
+
+    for (;;) {
+        rd_kafka_headers_t *h = NULL;
+        if (o->topic == WK_T_DLQ) {
+            char p[16], off[24];
+            snprintf(p, sizeof p, "%d", o->src_p);
+            snprintf(off, sizeof off, "%lld", (long long)o->src_o);
+            h = rd_kafka_headers_new(6);
+            rd_kafka_header_add(h, "error.code", -1, o->err_code, -1);
+            rd_kafka_header_add(h, "error.message", -1, o->err_msg, -1);
+            rd_kafka_header_add(h, "source.topic", -1, w->cfg->topic_raw, -1);
+            rd_kafka_header_add(h, "source.partition", -1, p, -1);
+            rd_kafka_header_add(h, "source.offset", -1, off, -1);
+            rd_kafka_header_add(h, "worker.id", -1, w->cfg->worker_id, -1);
+        }
+        if (h)
+            err = rd_kafka_producev(
+                w->producer, RD_KAFKA_V_RKT(w->rkt[o->topic]), RD_KAFKA_V_PARTITION(o->partition),
+                RD_KAFKA_V_KEY(o->key, o->keylen), RD_KAFKA_V_VALUE((void *)o->value, o->len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        else
+            err = rd_kafka_producev(
+                w->producer, RD_KAFKA_V_RKT(w->rkt[o->topic]), RD_KAFKA_V_PARTITION(o->partition),
+                RD_KAFKA_V_KEY(o->key, o->keylen), RD_KAFKA_V_VALUE((void *)o->value, o->len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err && h)
+            rd_kafka_headers_destroy(h); /* a failed produce takes nothing */
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(w->producer, 10); /* serve delivery reports, then retry */
+    }
+    if (err) {
+        MF_LOG_ERROR("deliver", "cannot produce to %s: %s", w->topic_names[o->topic],
+                     rd_kafka_err2str(err));
+        return MF_ERETRY;
+    }
+    return MF_OK;
+}
+
+/* Waits until every queued message has its delivery report; MF_OK if all succeeded. */
+static int wait_delivered(struct wk_worker *w)
+{
+    rd_kafka_resp_err_t err = rd_kafka_flush(w->producer, FLUSH_MS);
+    int errors = atomic_exchange(&w->dr_errors, 0);
+    if (err) {
+        MF_LOG_ERROR("deliver", "flush: %s (%d messages still queued)", rd_kafka_err2str(err),
+                     rd_kafka_outq_len(w->producer));
+        return MF_ERETRY;
+    }
+    return errors ? MF_ERETRY : MF_OK;
+}
+
+/* ---------------------------------------------------------------- restore */
+
+/* Applies one changelog record to the store. */
+static void restore_record(struct wk_worker *w, const rd_kafka_message_t *m)
+{
+    struct wk_store *store = wk_proc_store(w->proc);
+    char err[160];
+    struct wk_state tmp;
+
+    if (!m->key || m->key_len < 1 || m->key_len > MF_METER_ID_MAX)
+        return;
+    if (!m->payload || m->len == 0) {
+        wk_store_del(store, m->key, m->key_len); /* a tombstone */
+        return;
+    }
+    if (wk_state_decode(m->payload, m->len, m->key, m->key_len, &tmp, err, sizeof err) != MF_OK) {
+        MF_LOG_WARN("restore", "changelog %d/%lld: %s; record ignored", m->partition,
+                    (long long)m->offset, err);
+        return;
+    }
+    struct wk_state *st = wk_store_get_or_add(store, m->key, m->key_len, m->partition, NULL);
+    *st = tmp;
+    st->partition = m->partition; /* the changelog partition is the raw one */
+}
+
+/*
+ * Reads changelog partitions parts[0..n) from the beginning to their high
+ * watermarks into the store. MF_OK, or MF_ERETRY when the broker did not
+ * answer in WK_RESTORE_TIMEOUT_S.
+ */
+static int restore(struct wk_worker *w, const int32_t *parts, int n)
+{
+    int64_t t0 = mf_mono_ms(), deadline = t0 + w->cfg->restore_timeout_s * 1000;
+    int64_t *want = mf_xcalloc(MAX_PARTS, sizeof *want);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+    int remaining = 0, rc = MF_OK;
+    uint32_t before = wk_proc_store(w->proc)->n;
+
+    if (n == 0)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_query_watermark_offsets(w->restorer, w->cfg->topic_state, parts[i],
+                                                       &lo, &hi, WATERMARK_MS)) &&
+               mf_mono_ms() < deadline)
+            MF_LOG_WARN("restore", "watermarks of %s/%d: %s; retrying", w->cfg->topic_state,
+                        parts[i], rd_kafka_err2str(err));
+        if (err) {
+            rc = MF_ERETRY;
+            goto out;
+        }
+        if (hi > lo) {
+            want[parts[i]] = hi;
+            rd_kafka_topic_partition_list_add(list, w->cfg->topic_state, parts[i])->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+            remaining++;
+        }
+    }
+    if (remaining == 0)
+        goto out;
+    rd_kafka_assign(w->restorer, list);
+    while (remaining > 0) {
+        if (mf_mono_ms() > deadline) {
+            rc = MF_ERETRY;
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->restorer, 200);
+        if (!m)
+            continue;
+        int32_t p = m->partition;
+        int done = 0;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            done = p >= 0 && p < MAX_PARTS && want[p] > 0 && m->offset >= want[p];
+        } else if (m->err) {
+            MF_LOG_WARN("restore", "%s", rd_kafka_message_errstr(m));
+        } else {
+            restore_record(w, m);
+            done = p >= 0 && p < MAX_PARTS && want[p] > 0 && m->offset + 1 >= want[p];
+        }
+        if (done) {
+            want[p] = 0;
+            remaining--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(w->restorer, NULL);
+out:
+    if (rc == MF_OK) {
+        double secs = (double)(mf_mono_ms() - t0) / 1000.0;
+        mf_metric_observe(w->m_restore, secs);
+        MF_LOG_INFO("restore", "restored %d partition(s) of %s: %u meters in %.3f s", n,
+                    w->cfg->topic_state, wk_proc_store(w->proc)->n - before, secs);
+    } else {
+        MF_LOG_ERROR("restore", "cannot read %s within %lld s", w->cfg->topic_state,
+                     (long long)w->cfg->restore_timeout_s);
+    }
+    mf_metric_set(w->m_state, wk_proc_store(w->proc)->n);
+    rd_kafka_topic_partition_list_destroy(list);
+    free(want);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+static void reset_batch(struct wk_worker *w)
+{
+    for (int p = 0; p < MAX_PARTS; p++)
+        w->next_off[p] = -1;
+    w->pending = 0;
+}
+
+static void drop_partition(struct wk_worker *w, int32_t p)
+{
+    uint32_t n = wk_store_drop_partition(wk_proc_store(w->proc), p);
+    w->owned[p] = 0;
+    MF_LOG_DEBUG("state", "dropped partition %d (%u meters)", p, n);
+}
+
+/* Step 3: commit the next offsets of the batch's partitions (synchronously). */
+static void commit(struct wk_worker *w)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+    for (int p = 0; p < MAX_PARTS; p++)
+        if (w->next_off[p] >= 0)
+            rd_kafka_topic_partition_list_add(list, w->cfg->topic_raw, p)->offset = w->next_off[p];
+    if (list->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(w->consumer, list, 0);
+        /* Not fatal: the states already cover these records, and the next commit moves on. */
+        if (err)
+            MF_LOG_WARN("deliver", "commit: %s", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * After a failed delivery: forget the batch, read the states back from
+ * the changelog and seek to the committed offsets, so the batch is redone.
+ */
+static void redo_from_changelog(struct wk_worker *w)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int32_t owned[MAX_PARTS];
+    int n = 0;
+
+    MF_LOG_ERROR("deliver", "batch not delivered: redoing it from the changelog and the "
+                            "committed offsets");
+    wk_proc_discard_dirty(w->proc);
+    struct wk_counts drop;
+    wk_proc_take_counts(w->proc, &drop);
+    reset_batch(w);
+    for (int p = 0; p < MAX_PARTS; p++) {
+        if (!w->owned[p])
+            continue;
+        wk_store_drop_partition(wk_proc_store(w->proc), p);
+        owned[n++] = p;
+    }
+    if (restore(w, owned, n) != MF_OK) {
+        w->fatal = 1;
+        return;
+    }
+    if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        w->fatal = 1;
+        return;
+    }
+    if (parts->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_committed(w->consumer, parts, WATERMARK_MS);
+        if (!err) {
+            for (int i = 0; i < parts->cnt; i++)
+                if (parts->elems[i].offset < 0)
+                    parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(w->consumer, parts, WATERMARK_MS);
+            if (e) {
+                MF_LOG_ERROR("deliver", "seek: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                w->fatal = 1;
+            }
+        } else {
+            MF_LOG_ERROR("deliver", "committed offsets: %s", rd_kafka_err2str(err));
+            w->fatal = 1;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/*
+ * Steps 1-3 for the records processed so far. MF_OK, or MF_ERETRY when a
+ * delivery failed (nothing of the batch was committed; the caller decides
+ * how to redo it).
+ */
+static int finish_batch(struct wk_worker *w)
+{
+    if (!w->pending)
+        return MF_OK;
+    if (wait_delivered(w) != MF_OK) /* 1: the outputs */
+        return MF_ERETRY;
+    if (wk_proc_flush_states(w->proc) != MF_OK || wait_delivered(w) != MF_OK) /* 2: the states */
+        return MF_ERETRY;
+    commit(w); /* 3 */
+    publish_counts(w);
+    reset_batch(w);
+    return MF_OK;
+}
+
+/* ---------------------------------------------------------------- rebalance */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct wk_worker *w = opaque;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        unsigned char now[MAX_PARTS] = {0};
+        int32_t fresh[MAX_PARTS];
+        int nfresh = 0;
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t p = parts->elems[i].partition;
+            MF_ASSERT(p >= 0 && p < MAX_PARTS);
+            now[p] = 1;
+            if (!w->owned[p])
+                fresh[nfresh++] = p;
+        }
+        /* Kept partitions keep their state: it was flushed at the revocation just before. */
+        for (int p = 0; p < MAX_PARTS; p++)
+            if (w->owned[p] && !now[p])
+                drop_partition(w, p);
+        if (restore(w, fresh, nfresh) != MF_OK) {
+            w->fatal = 1;
+            for (int i = 0; i < nfresh; i++)
+                drop_partition(w, fresh[i]);
+            rd_kafka_assign(rk, NULL);
+            return;
+        }
+        memcpy(w->owned, now, sizeof now);
+        MF_LOG_INFO("group", "assigned %d partition(s) of %s (%d new)", parts->cnt,
+                    w->cfg->topic_raw, nfresh);
+        rd_kafka_assign(rk, parts);
+        atomic_store(&w->member, 1);
+        return;
+    }
+    /* Revoked (or lost): finish the batch before anyone else may take the partitions. */
+    int lost = rd_kafka_assignment_lost(rk);
+    if (lost || finish_batch(w) != MF_OK) {
+        MF_LOG_WARN("group", "%s: dropping the batch and all state",
+                    lost ? "assignment lost" : "batch not delivered at revocation");
+        wk_proc_discard_dirty(w->proc);
+        struct wk_counts drop;
+        wk_proc_take_counts(w->proc, &drop);
+        reset_batch(w);
+        for (int p = 0; p < MAX_PARTS; p++)
+            if (w->owned[p])
+                drop_partition(w, p);
+    }
+    if (lost)
+        atomic_store(&w->member, 0);
+    MF_LOG_INFO("group", "revoked %d partition(s)", parts->cnt);
+    rd_kafka_assign(rk, NULL);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+int wk_worker_ready(void *opaque, char *why, size_t whylen)
+{
+    struct wk_worker *w = opaque;
+    if (!atomic_load(&w->has_registry)) {
+        snprintf(why, whylen, "no meter registry yet");
+        return 0;
+    }
+    if (!atomic_load(&w->member)) {
+        snprintf(why, whylen, "not a consumer group member yet");
+        return 0;
+    }
+    return 1;
+}
+
+static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errbuf,
+                              size_t errlen)
+{
+    char why[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof why);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errbuf, errlen, "cannot create a Kafka client: %s", why);
+    }
+    return rk;
+}
+
+struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_t errlen)
+{
+    struct wk_worker *w = mf_xcalloc(1, sizeof *w);
+    rd_kafka_conf_t *conf = NULL;
+    char group[512];
+    struct wk_rules_cfg rc;
+    int64_t backoff[8];
+    int nbackoff = wk_config_backoffs(cfg->retry_backoff_ms, backoff, 8);
+
+    w->cfg = cfg;
+    reset_batch(w);
+    lookup_metrics(w);
+    wk_rules_cfg_from(&rc, cfg);
+    w->proc = wk_proc_new(&rc, backoff, nbackoff < 0 ? 0 : nbackoff, produce, w);
+
+    /* the group member */
+    conf = mf_kafka_conf_new(MF_KAFKA_CONSUMER, cfg->brokers, cfg->worker_id, cfg->group_id,
+                             errbuf, errlen);
+    if (!conf)
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, w);
+    w->consumer = new_client(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
+    conf = NULL; /* rd_kafka_new owns it, or it was destroyed */
+    if (!w->consumer)
+        goto fail;
+    rd_kafka_poll_set_consumer(w->consumer);
+
+    /* the producer of outputs and states */
+    conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, cfg->brokers, cfg->worker_id, NULL, errbuf,
+                             errlen);
+    if (!conf)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, w);
+    w->producer = new_client(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    conf = NULL;
+    if (!w->producer)
+        goto fail;
+    w->topic_names[WK_T_VALIDATED] = cfg->topic_validated;
+    w->topic_names[WK_T_QUARANTINE] = cfg->topic_quarantine;
+    w->topic_names[WK_T_DLQ] = cfg->topic_dlq;
+    w->topic_names[WK_T_ALERTS] = cfg->topic_alerts;
+    w->topic_names[WK_T_STATE] = cfg->topic_state;
+    for (int t = 0; t < WK_T_COUNT; t++)
+        w->rkt[t] = rd_kafka_topic_new(w->producer, w->topic_names[t], NULL);
+
+    /* the changelog reader: assign() only, never commits, no lag statistics */
+    snprintf(group, sizeof group, "%s.restore", cfg->group_id);
+    conf = mf_kafka_conf_new(MF_KAFKA_CONSUMER, cfg->brokers, cfg->worker_id, group, errbuf,
+                             errlen);
+    if (!conf || mf_kafka_conf_set(conf, "enable.partition.eof", "true", "restore", errbuf,
+                                   errlen) != MF_OK ||
+        mf_kafka_conf_set(conf, "statistics.interval.ms", "0", "restore", errbuf, errlen) !=
+            MF_OK)
+        goto fail;
+    w->restorer = new_client(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
+    conf = NULL;
+    if (!w->restorer)
+        goto fail;
+
+    w->refresher = wk_refresher_start(cfg->pg_dsn, cfg->registry_refresh_s, cfg->default_max_kw);
+    return w;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    wk_worker_destroy(w);
+    return NULL;
+}
+
+void wk_worker_destroy(struct wk_worker *w)
+{
+    if (!w)
+        return;
+    wk_refresher_stop(w->refresher);
+    if (w->restorer)
+        rd_kafka_destroy(w->restorer);
+    if (w->consumer)
+        rd_kafka_destroy(w->consumer);
+    for (int t = 0; t < WK_T_COUNT; t++)
+        if (w->rkt[t])
+            rd_kafka_topic_destroy(w->rkt[t]);
+    if (w->producer)
+        rd_kafka_destroy(w->producer);
+    wk_proc_destroy(w->proc);
+    free(w);
+}
+
+/* Swaps in a newer registry snapshot, if the refresher has one. */
+static void take_registry(struct wk_worker *w)
+{
+    struct wk_registry *reg = wk_refresher_take(w->refresher);
+    if (!reg)
+        return;
+    if (!atomic_load(&w->has_registry))
+        MF_LOG_INFO("registry", "registry loaded: %zu meters", wk_registry_count(reg));
+    mf_metric_set(w->m_registry, (double)wk_registry_count(reg));
+    wk_proc_set_registry(w->proc, reg);
+    atomic_store(&w->has_registry, 1);
+}
+
+/* Collects records for up to WK_BATCH_MAX / WK_BATCH_MS, then finishes the batch. */
+static void run_batch(struct wk_worker *w)
+{
+    int64_t deadline = mf_mono_ms() + w->cfg->batch_ms;
+    int64_t n = 0;
+
+    while (n < w->cfg->batch_max && !mf_stop_requested && !w->fatal) {
+        int64_t left = deadline - mf_mono_ms();
+        if (left <= 0)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, left > 100 ? 100 : (int)left);
+        if (!m)
+            continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                MF_LOG_WARN("consume", "%s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        int32_t p = m->partition;
+        if (p < 0 || p >= MAX_PARTS || !w->owned[p]) {
+            rd_kafka_message_destroy(m); /* a leftover of a revoked partition */
+            continue;
+        }
+        int rc = wk_proc_record(w->proc, p, m->offset, m->key, m->key_len, m->payload, m->len,
+                                mf_now_ms());
+        w->next_off[p] = m->offset + 1;
+        w->pending = 1;
+        rd_kafka_message_destroy(m);
+        if (rc != MF_OK) {
+            redo_from_changelog(w);
+            return;
+        }
+        n++;
+    }
+    if (finish_batch(w) != MF_OK)
+        redo_from_changelog(w);
+}
+
+int wk_worker_run(struct wk_worker *w)
+{
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    int logged = 0;
+
+    /* No registry, no rules: every record would be unknown_meter. */
+    while (!mf_stop_requested && !atomic_load(&w->has_registry)) {
+        take_registry(w);
+        if (wk_refresher_fatal(w->refresher))
+            return 1;
+        if (!atomic_load(&w->has_registry)) {
+            if (!logged++)
+                MF_LOG_INFO("registry", "waiting for the meter registry before consuming");
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (mf_stop_requested)
+        return 0;
+
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, w->cfg->topic_raw, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(w->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        MF_LOG_FATAL("group", "subscribe to %s: %s", w->cfg->topic_raw, rd_kafka_err2str(err));
+        return 1;
+    }
+    MF_LOG_INFO("group", "consuming %s as %s in group %s", w->cfg->topic_raw, w->cfg->worker_id,
+                w->cfg->group_id);
+
+    while (!mf_stop_requested && !w->fatal) {
+        take_registry(w);
+        if (wk_refresher_fatal(w->refresher) || atomic_load(&mf_kafka_fatal)) {
+            w->fatal = 1;
+            break;
+        }
+        run_batch(w);
+    }
+
+    /* SIGTERM: the batch is finished; leave the group (its revocation finds nothing pending). */
+    if (!w->fatal && finish_batch(w) != MF_OK)
+        w->fatal = 1;
+    MF_LOG_INFO("group", "leaving the group");
+    rd_kafka_consumer_close(w->consumer);
+    rd_kafka_flush(w->producer, (int)w->cfg->shutdown_timeout_s * 1000);
+    return w->fatal ? 1 : 0;
+}
