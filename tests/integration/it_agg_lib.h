@@ -215,23 +215,33 @@ struct itg_agg {
     unsigned port;
 };
 
-/* Starts an aggregator on the stack; extra is one more "K=V" or NULL. */
+/*
+ * Starts an aggregator on the stack with the test settings plus extra
+ * ("K=V", NULL-terminated, may be NULL; later ones override). A short
+ * session timeout lets the group notice a killed member in seconds.
+ */
 static ITG_UNUSED struct itg_agg itg_start_agg(const char *bootstrap, const char *dsn,
-                                               const char *extra, const char *extra2)
+                                               const char *const *extra)
 {
-    static char env[12][320];
+    static char env[24][320];
+    const char *e[25];
+    size_t n = 0;
     struct itg_agg a;
     a.port = mf_free_port();
-    snprintf(env[0], sizeof env[0], "KAFKA_BROKERS=%s", bootstrap);
-    snprintf(env[1], sizeof env[1], "PG_DSN=%s", dsn);
-    snprintf(env[2], sizeof env[2], "METRICS_ADDR=127.0.0.1:%u", a.port);
-    snprintf(env[3], sizeof env[3], "AGG_IDLE_FLUSH_S=1");
-    snprintf(env[4], sizeof env[4], "AGG_BATCH_MS=200");
-    snprintf(env[5], sizeof env[5], "AGG_BATCH_MAX=1500");
-    snprintf(env[6], sizeof env[6], "LOG_LEVEL=info");
-    snprintf(env[7], sizeof env[7], "%s", extra ? extra : "AGG_LATENESS_S=120");
-    snprintf(env[8], sizeof env[8], "%s", extra2 ? extra2 : "AGG_LATENESS_S=120");
-    const char *e[] = {env[0], env[1], env[2], env[3], env[4], env[5], env[6], env[7], env[8], NULL};
+    snprintf(env[n++], sizeof env[0], "KAFKA_BROKERS=%s", bootstrap);
+    snprintf(env[n++], sizeof env[0], "PG_DSN=%s", dsn);
+    snprintf(env[n++], sizeof env[0], "METRICS_ADDR=127.0.0.1:%u", a.port);
+    snprintf(env[n++], sizeof env[0], "AGG_IDLE_FLUSH_S=1");
+    snprintf(env[n++], sizeof env[0], "AGG_BATCH_MS=200");
+    snprintf(env[n++], sizeof env[0], "AGG_BATCH_MAX=1500");
+    snprintf(env[n++], sizeof env[0], "KAFKA_SESSION_TIMEOUT_MS=3000");
+    snprintf(env[n++], sizeof env[0], "KAFKA_HEARTBEAT_INTERVAL_MS=500");
+    snprintf(env[n++], sizeof env[0], "LOG_LEVEL=info");
+    for (size_t k = 0; extra && extra[k] && n < 24; k++)
+        snprintf(env[n++], sizeof env[0], "%s", extra[k]);
+    for (size_t k = 0; k < n; k++)
+        e[k] = env[k];
+    e[n] = NULL;
     a.proc = mf_proc_start("aggregator", NULL, e);
     if (mf_wait_http_ok(a.port, "/healthz", 30000) != 0)
         mf_die("aggregator did not come up");
@@ -287,6 +297,39 @@ static ITG_UNUSED int itg_wait_done(PGconn **c, const char *dsn, long long total
     printf("# waited: rollup_1m %lld, rollup_1h %lld readings (want %lld), %lld open, %lld in outbox\n",
            n1, n2, total, open, ob);
     return -1;
+}
+
+/* Readings in rollup_1h so far (-1 when PostgreSQL does not answer). */
+static ITG_UNUSED long long itg_progress(PGconn **c, const char *dsn)
+{
+    return itg_sql_num(c, dsn, "SELECT coalesce(sum(count), 0) FROM rollup_1h");
+}
+
+/* Waits until rollup_1h holds at least want readings; the count, or -1 on timeout. */
+static ITG_UNUSED long long itg_wait_progress(PGconn **c, const char *dsn, long long want,
+                                              int timeout_ms)
+{
+    int64_t deadline = mf_mono_ms() + timeout_ms;
+    while (mf_mono_ms() < deadline) {
+        long long n = itg_progress(c, dsn);
+        if (n >= want)
+            return n;
+        usleep(20000);
+    }
+    return -1;
+}
+
+/* /readyz's status code (0 when it does not answer). */
+static ITG_UNUSED long itg_readyz(unsigned port)
+{
+    char url[128];
+    struct mf_http_resp r;
+    long code = 0;
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/readyz", port);
+    if (mf_http("GET", url, NULL, NULL, 0, &r) == 0)
+        code = r.code;
+    mf_http_resp_release(&r);
+    return code;
 }
 
 /* ---------------------------------------------------------------- the checks */

@@ -34,7 +34,8 @@ int main(void)
      * to the wall clock, which would make the whole 2024 stream late).
      */
     itg_produce(broker->bootstrap, s.v, 0, n1);
-    struct itg_agg agg = itg_start_agg(broker->bootstrap, pgt->dsn, "AGG_IDLE_FLUSH_S=3", NULL);
+    const char *const env[] = {"AGG_IDLE_FLUSH_S=3", NULL};
+    struct itg_agg agg = itg_start_agg(broker->bootstrap, pgt->dsn, env);
     c = itg_pg(pgt->dsn);
     itg_check(itg_wait_done(&c, pgt->dsn, (long long)n1, 90000) == 0,
               "phase 1: %zu readings in both tables, every window closed", n1);
