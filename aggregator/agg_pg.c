@@ -284,8 +284,14 @@ int agg_pg_connect(struct agg_pg *pg, char *errbuf, size_t errlen)
      * The staging tables live as long as the session; ON COMMIT DELETE ROWS
      * empties them at every commit, so a batch never sees the last one's
      * rows, even after an error. Temp tables are not WAL-logged.
-     * synchronous_commit stays as configured: the offsets in the same
-     * transaction are the exactly-once record, so a commit must be durable.
+     * synchronous_commit is forced on for this session: the offsets in the
+     * batch transaction are the exactly-once record, and we tell Kafka and
+     * the rollup topics about a commit as soon as it returns. A server
+     * default of off could lose an acknowledged commit in a crash; the
+     * rollups would stay consistent with their offsets, but a partition
+     * whose first commit was lost would fall back to Kafka's committed
+     * offset, which had already moved past it (records skipped), and a
+     * published revision could be published again with other content.
      */
     struct mf_buf sql = MF_BUF_INIT;
     mf_buf_appends(&sql, "CREATE TEMP TABLE IF NOT EXISTS agg_stage ("
@@ -300,7 +306,8 @@ int agg_pg_connect(struct agg_pg *pg, char *errbuf, size_t errlen)
                          " meter_id text NOT NULL, ts timestamptz NOT NULL,"
                          " value_kw float8 NOT NULL, quality int NOT NULL, tier text NOT NULL)"
                          " ON COMMIT DELETE ROWS;"
-                         "SET TimeZone = 'UTC'");
+                         "SET TimeZone = 'UTC';"
+                         "SET synchronous_commit = on");
     int rc = mf_pg_exec(pg->conn, sql.data, errbuf, errlen);
     mf_buf_release(&sql);
     if (rc != MF_OK)
