@@ -98,7 +98,7 @@ $(OBJDIR)/%.o: %.c
 -include $(shell find build/$(VARIANT)/obj -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------- set-up
-DEBIAN_PKGS := build-essential clang librdkafka-dev libpq-dev libmicrohttpd-dev \
+DEBIAN_PKGS := build-essential clang libclang-rt-14-dev librdkafka-dev libpq-dev libmicrohttpd-dev \
                libcjson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev zlib1g-dev \
                postgresql postgresql-contrib python3 python3-yaml python3-jsonschema \
                wrk gnuplot-nox curl procps

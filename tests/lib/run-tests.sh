@@ -16,6 +16,9 @@ export MF_BIN_DIR="$(cd "$BINDIR" && pwd)"
 export MF_TOP="$(pwd)"
 TIMEOUT=${MF_TEST_TIMEOUT:-300}
 LOGDIR=$(mktemp -d /tmp/mf-tests.XXXXXX)
+# Programs started by tests log to files here, not into the test output.
+export MF_TEST_LOGDIR="$LOGDIR/programs"
+mkdir -p "$MF_TEST_LOGDIR"
 pass=0; fail=0; skip=0; failed=""
 
 run_one() {
