@@ -460,7 +460,10 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, o->threads, MHD_OPTION_CONNECTION_LIMIT,
-        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED,
+        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        /* libmicrohttpd zeroes this pool for every request, and bodies live in
+         * our own buffer: 16 KiB holds any sane header block (nginx uses 8). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);

@@ -1,0 +1,191 @@
+/*
+ * bench_agg: validated readings per second into the PostgreSQL rollups
+ * (both widths) for one aggregator's pipeline, PostgreSQL commit latency
+ * p50/p99, and memory per open window.
+ *
+ * The readings are real: the UCI household's 1-minute active power
+ * (/work/shared/data, read in place; exit 77 when absent), replayed for
+ * 10,000 meters, each from its own offset in the series, one reading per
+ * meter per minute in event-time order (the worst case for rollup_1m:
+ * every reading makes a 1-minute row, and every such row is closed and
+ * goes to the outbox two minutes later).
+ *
+ * What is timed is the aggregator's own path from record bytes to a
+ * committed transaction: agg_record_parse (JSON), agg_state_add
+ * (pre-merge), agg_state_build (closes), agg_pg_ensure_for_batch and
+ * agg_pg_commit (COPY, upserts, closes, outbox, status, positions), plus
+ * the rollup JSON of every window to publish. Kafka is left out (the
+ * local broker is librdkafka's mock; bench-aggregator.sh runs the real
+ * binary end to end against it). Figures are printed, never asserted.
+ *
+ *   bench_agg [METERS [MINUTES [BATCH]]]   defaults 10000 100 20000
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <zlib.h>
+
+#include "mf_buf.h"
+#include "mf_harness.h"
+#include "mf_time.h"
+#include "agg_pg.h"
+#include "agg_publish.h"
+#include "agg_record.h"
+#include "agg_state.h"
+#include "mf_common.h"
+
+#define DATA "/work/shared/data/uci_household_power_consumption_head.txt.gz"
+
+static double *load_series(size_t *n)
+{
+    gzFile f = gzopen(DATA, "rb");
+    char line[512];
+    size_t cap = 16384;
+    double *v = mf_xmalloc(cap * sizeof *v);
+    *n = 0;
+    if (!f) {
+        printf("skip: %s not found\n", DATA);
+        exit(77);
+    }
+    gzgets(f, line, sizeof line); /* header */
+    while (gzgets(f, line, sizeof line)) {
+        /* Date;Time;Global_active_power;... ; '?' marks a missing minute. */
+        char *p = strchr(line, ';');
+        p = p ? strchr(p + 1, ';') : NULL;
+        if (!p || p[1] == '?')
+            continue;
+        char *end;
+        double x = strtod(p + 1, &end);
+        if (end == p + 1)
+            continue;
+        if (*n == cap)
+            v = mf_xrealloc(v, (cap *= 2) * sizeof *v);
+        v[(*n)++] = x;
+    }
+    gzclose(f);
+    return v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    long meters = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
+    long minutes = argc > 2 ? strtol(argv[2], NULL, 10) : 100;
+    long batch = argc > 3 ? strtol(argv[3], NULL, 10) : 20000;
+    size_t nseries;
+    double *series = load_series(&nseries);
+    char err[512];
+
+    struct mf_pgtmp *pgt = mf_pgtmp_start();
+    struct agg_pg *pg = agg_pg_new(pgt->dsn, "bench", "meter.readings.validated");
+    if (agg_pg_migrate(pg, err, sizeof err) < 0)
+        mf_die("migrate: %s", err);
+    struct agg_state *st = agg_state_new((size_t)batch, 120000, 30000);
+    for (int p = 0; p < 12; p++)
+        agg_state_assign(st, p, -1, AGG_WM_NONE, 0);
+
+    /* The records as Kafka would carry them, built before the clock starts. */
+    size_t n = (size_t)(meters * minutes);
+    char **recs = mf_xmalloc(n * sizeof *recs);
+    int32_t *parts = mf_xmalloc(n * sizeof *parts);
+    int64_t t0 = 1710460800000; /* 2024-03-15T00:00:00Z */
+    int64_t *next_o = mf_xcalloc(12, sizeof *next_o);
+    size_t bytes = 0;
+    for (long t = 0, k = 0; t < minutes; t++) {
+        for (long m = 0; m < meters; m++, k++) {
+            char id[16], ts[MF_TIME_STRLEN];
+            snprintf(id, sizeof id, "MTR-%05ld", m);
+            int32_t p = (int32_t)(m % 12);
+            double v = series[((size_t)m * 7919 + (size_t)t) % nseries];
+            mf_time_format(t0 + t * 60000 + (m % 60) * 1000, ts);
+            recs[k] = mf_xmalloc(400);
+            snprintf(recs[k], 400,
+                     "{\"meter_id\":\"%s\",\"ts\":\"%s\",\"value_kw\":%.3f,\"source_value\":%.3f,"
+                     "\"source_unit\":\"kW\",\"interval_s\":60,\"energy_kwh\":%.6f,"
+                     "\"quality\":100,\"tier\":\"premium\",\"flags\":[],\"reasons\":[],"
+                     "\"interpolated\":false,\"src\":{\"p\":%d,\"o\":%lld,\"i\":0}}",
+                     id, ts, v, v, v / 60.0, p, (long long)next_o[p]++);
+            parts[k] = p;
+            bytes += strlen(recs[k]);
+        }
+    }
+    printf("# %zu readings (%ld meters x %ld min, %.0f bytes each), batches of %ld\n", n, meters,
+           minutes, (double)bytes / (double)n, batch);
+
+    double *lat = mf_xmalloc((n / (size_t)batch + 8) * sizeof *lat);
+    size_t nlat = 0, published = 0, max_open = 0, max_bytes = 0;
+    struct agg_rows rows = {0};
+    struct mf_buf json = MF_BUF_INIT;
+    int64_t off[12] = {0};
+    int64_t start = mf_mono_ms();
+    for (size_t k = 0; k <= n; k++) {
+        if (k < n) {
+            struct agg_record r;
+            bool late;
+            int exp;
+            if (agg_record_parse(recs[k], strlen(recs[k]), &r, err, sizeof err) != MF_OK)
+                mf_die("parse: %s", err);
+            agg_state_add(st, parts[k], off[parts[k]]++, &r, 0, &late, &exp);
+            if (!agg_state_batch_full(st))
+                continue;
+        }
+        struct agg_batch b;
+        if (!agg_state_build(st, &b))
+            continue;
+        if (agg_pg_ensure_for_batch(pg, &b, err, sizeof err) != MF_OK)
+            mf_die("partitions: %s", err);
+        rows.n = 0;
+        int64_t c0 = mf_mono_us();
+        if (agg_pg_commit(pg, &b, true, NULL, 0, &rows, err, sizeof err) != MF_OK)
+            mf_die("commit: %s", err);
+        lat[nlat++] = (double)(mf_mono_us() - c0) / 1000.0;
+        agg_state_committed(st);
+        for (size_t i = 0; i < rows.n; i++) {
+            mf_buf_reset(&json);
+            agg_rollup_json(&rows.v[i], &json);
+        }
+        published += rows.n;
+        if (agg_state_open_windows(st) > max_open) {
+            max_open = agg_state_open_windows(st);
+            max_bytes = agg_state_memory_bytes(st);
+        }
+    }
+    double secs = (double)(mf_mono_ms() - start) / 1000.0;
+    qsort(lat, nlat, sizeof *lat, cmp_double);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+
+    printf("readings/s into rollup_1m + rollup_1h: %.0f (%zu readings in %.2f s)\n",
+           (double)n / secs, n, secs);
+    printf("commit latency per batch: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu commits)\n",
+           lat[nlat / 2], lat[(nlat * 99) / 100 < nlat ? (nlat * 99) / 100 : nlat - 1],
+           lat[nlat - 1], nlat);
+    printf("windows closed and encoded for publishing: %zu\n", published);
+    printf("open windows (peak): %zu, state memory %zu bytes = %.1f bytes per open window\n",
+           max_open, max_bytes, max_open ? (double)max_bytes / (double)max_open : 0.0);
+    printf("batch map (fixed by AGG_BATCH_MAX=%ld): %zu bytes; peak RSS %ld MiB\n", batch,
+           (size_t)batch * 2 * (sizeof(struct agg_entry) + 2 * sizeof(uint32_t)) +
+               (size_t)batch * (sizeof(struct agg_status) + sizeof(void *)),
+           ru.ru_maxrss / 1024);
+
+    for (size_t k = 0; k < n; k++)
+        free(recs[k]);
+    free(recs);
+    free(parts);
+    free(lat);
+    free(next_o);
+    free(series);
+    mf_buf_release(&json);
+    agg_rows_release(&rows);
+    agg_state_destroy(st);
+    agg_pg_destroy(pg);
+    mf_pgtmp_do(pgt, "destroy");
+    return 0;
+}
