@@ -17,7 +17,7 @@ struct src_seen {
     const char *value; /* first copy, borrowed from the recs */
 };
 
-static int src_cmp(const void *a, const void *b)
+__attribute__((unused)) static int src_cmp(const void *a, const void *b)
 {
     const struct src_seen *x = a, *y = b;
     if (x->p != y->p)
@@ -35,7 +35,7 @@ struct verdict {
  * Collects the srcs of outputs (several topics), sorted. Fails the test on
  * a repeat that differs from its first copy.
  */
-static struct verdict check_outputs(struct mf_recs *const *topics, int ntopics,
+__attribute__((unused)) static struct verdict check_outputs(struct mf_recs *const *topics, int ntopics,
                                     struct src_seen **out)
 {
     struct verdict v = {0};
@@ -68,7 +68,7 @@ static struct verdict check_outputs(struct mf_recs *const *topics, int ntopics,
 }
 
 /* 1 if the sorted distinct srcs hold (p, o) with any index. */
-static int has_source(const struct src_seen *s, size_t n, int p, long long o)
+__attribute__((unused)) static int has_source(const struct src_seen *s, size_t n, int p, long long o)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -82,7 +82,7 @@ static int has_source(const struct src_seen *s, size_t n, int p, long long o)
 }
 
 /* Distinct srcs of alerts of a type and state. */
-static int alert_count(struct mf_recs *alerts, const char *meter, const char *type,
+__attribute__((unused)) static int alert_count(struct mf_recs *alerts, const char *meter, const char *type,
                        const char *state)
 {
     struct src_seen seen[64];
@@ -110,7 +110,7 @@ static int alert_count(struct mf_recs *alerts, const char *meter, const char *ty
  * meter STUCK spread evenly through it. Returns the count; free with
  * free_stream.
  */
-static size_t build_stream(int meters, int per_meter, int stuck_n, char ***keysp, char ***valsp)
+__attribute__((unused)) static size_t build_stream(int meters, int per_meter, int stuck_n, char ***keysp, char ***valsp)
 {
     size_t total = (size_t)meters * per_meter + stuck_n;
     char **vals = mf_xcalloc(total, sizeof *vals), **keys = mf_xcalloc(total, sizeof *keys);
@@ -139,7 +139,7 @@ static size_t build_stream(int meters, int per_meter, int stuck_n, char ***keysp
     return total;
 }
 
-static void free_stream(char **keys, char **vals, size_t n)
+__attribute__((unused)) static void free_stream(char **keys, char **vals, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(keys[i]);
@@ -150,7 +150,7 @@ static void free_stream(char **keys, char **vals, size_t n)
 }
 
 /* Registers the stream's meters. */
-static void register_stream(struct wk_stack *s, int meters)
+__attribute__((unused)) static void register_stream(struct wk_stack *s, int meters)
 {
     sql(s, "INSERT INTO meters (meter_id, interval_s) SELECT 'K' || lpad(g::text, 3, '0'), 60 "
            "FROM generate_series(0, %d) g",
@@ -163,7 +163,7 @@ static void register_stream(struct wk_stack *s, int meters)
  * 150 s), checks repeats are identical, and returns the verdict; fails the
  * test if a source record has no output.
  */
-static struct verdict wait_all_outputs(struct wk_stack *s, size_t total, struct mf_recs *quar_out)
+__attribute__((unused)) static struct verdict wait_all_outputs(struct wk_stack *s, size_t total, struct mf_recs *quar_out)
 {
     struct mf_recs raw = {0}, val = {0}, quar = {0};
     struct verdict v = {0};
