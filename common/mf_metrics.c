@@ -6,6 +6,8 @@
  */
 #include "mf_metrics.h"
 
+#include <stdbool.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -23,6 +25,7 @@ struct mf_metric {
     _Atomic uint64_t value;  /* counter/gauge value; histogram sum */
     _Atomic uint64_t count;  /* histogram count */
     _Atomic uint64_t *hits;  /* histogram: per-bucket (not cumulative), nbounds + 1 */
+    bool hidden;             /* cleared: not rendered until looked up again (under lock) */
 };
 
 struct family {
@@ -129,6 +132,8 @@ struct mf_metric *mf_metric(const char *family, const char *const *labels)
     for (m = f->series; m; m = m->next)
         if (strcmp(m->labels, key.data) == 0)
             break;
+    if (m)
+        m->hidden = false;
     if (!m) {
         m = mf_xcalloc(1, sizeof *m);
         m->fam = f;
@@ -195,9 +200,14 @@ void mf_metrics_clear_family(const char *family)
 {
     pthread_mutex_lock(&lock);
     struct family *f = find_family(family);
-    /* Series may be cached by callers: they are unlinked, never freed. */
-    if (f)
-        f->series = NULL;
+    /*
+     * Series may be cached by callers, so they are never freed; they are
+     * hidden instead, and a later lookup of the same labels shows the same
+     * series again. Unlinking them would leak one series per label set per
+     * clear (the Kafka lag gauge clears every statistics round).
+     */
+    for (struct mf_metric *m = f ? f->series : NULL; m; m = m->next)
+        m->hidden = true;
     pthread_mutex_unlock(&lock);
 }
 
@@ -248,7 +258,8 @@ void mf_metrics_render(struct mf_buf *out)
         mf_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
                        type_names[f->type]);
         for (const struct mf_metric *m = f->series; m; m = m->next)
-            render_series(out, f, m);
+            if (!m->hidden)
+                render_series(out, f, m);
     }
     pthread_mutex_unlock(&lock);
 }
