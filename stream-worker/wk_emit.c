@@ -56,6 +56,16 @@ int wk_emit_double(struct mf_buf *b, double v)
     return mf_buf_append_double(b, v);
 }
 
+/*
+ * energy_kwh is kW * interval / 3600, rarely a short decimal: written to
+ * 1e-9 kWh (a microwatt-hour), which is below any meter's resolution and
+ * keeps it on the fast path of wk_emit_double.
+ */
+static double energy_rounded(double e)
+{
+    return fabs(e) < 1e6 ? nearbyint(e * 1e9) / 1e9 : e;
+}
+
 static int put_src(struct mf_buf *b, struct wk_src s)
 {
     int rc = mf_buf_appends(b, "\"src\":{\"p\":");
@@ -167,7 +177,7 @@ int wk_emit_scored(struct mf_buf *b, const struct mf_reading *r, const struct wk
     rc |= mf_buf_appends(b, ",\"interval_s\":");
     rc |= mf_buf_append_int(b, res->interval_s);
     rc |= mf_buf_appends(b, ",\"energy_kwh\":");
-    rc |= res->has_kw ? wk_emit_double(b, res->energy_kwh) : mf_buf_appends(b, "null");
+    rc |= res->has_kw ? wk_emit_double(b, energy_rounded(res->energy_kwh)) : mf_buf_appends(b, "null");
     rc |= mf_buf_appends(b, ",\"quality\":");
     rc |= mf_buf_append_int(b, res->quality);
     rc |= mf_buf_appends(b, ",\"tier\":\"");
@@ -197,7 +207,7 @@ int wk_emit_interp(struct mf_buf *b, const struct mf_reading *r, const struct wk
     rc |= mf_buf_appends(b, ",\"source_unit\":\"kW\",\"interval_s\":");
     rc |= mf_buf_append_int(b, res->interval_s);
     rc |= mf_buf_appends(b, ",\"energy_kwh\":");
-    rc |= wk_emit_double(b, kw * res->interval_s / 3600.0);
+    rc |= wk_emit_double(b, energy_rounded(kw * res->interval_s / 3600.0));
     rc |= mf_buf_appends(b, ",\"quality\":");
     rc |= mf_buf_append_int(b, res->interp_quality);
     rc |= mf_buf_appends(b, ",\"tier\":\"");

@@ -88,7 +88,7 @@ static void grow(struct wk_map *m)
 
 void wk_map_put(struct wk_map *m, const char *key, size_t len, uint32_t hash, uint32_t idx)
 {
-    if (!m->slots || (uint64_t)(m->count + 1) * 2 > (uint64_t)m->mask + 1)
+    if (!m->slots || (uint64_t)(m->count + 1) * 4 > ((uint64_t)m->mask + 1) * 3)
         grow(m);
     uint32_t i = find_slot(m, key, len, hash);
     MF_ASSERT(m->slots[i].idx1 == 0);

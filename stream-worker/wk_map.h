@@ -3,7 +3,7 @@
  * index into the caller's dense array.
  *
  * The map stores only {hash, index} pairs (8 bytes a slot, linear probing,
- * load kept at or below 1/2 so a probe is short), never the key itself: it
+ * load kept at or below 3/4 so a probe stays short), never the key itself: it
  * asks the owner for the key of an index through key_fn, so each key lives
  * once, in the owner's element. That keeps a meter's state under 256 bytes
  * (DESIGN asks it of the benchmark) and makes deletion a backward shift,

@@ -52,7 +52,7 @@ struct wk_proc_h {
     } while (0)
 
 /* Starts the broker and PostgreSQL, applies the migrations with `stream-worker migrate`. */
-static void stack_start(struct wk_stack *s)
+__attribute__((unused)) static void stack_start(struct wk_stack *s)
 {
     memset(s, 0, sizeof *s);
     s->pg = mf_pgtmp_start(); /* exits 77 when PostgreSQL is not installed */
@@ -67,14 +67,14 @@ static void stack_start(struct wk_stack *s)
     free(m);
 }
 
-static void stack_stop(struct wk_stack *s)
+__attribute__((unused)) static void stack_stop(struct wk_stack *s)
 {
     mf_broker_stop(s->broker);
     mf_pgtmp_do(s->pg, "destroy");
 }
 
 /* Runs SQL (the test's own text). */
-static void sql(struct wk_stack *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+__attribute__((unused)) static void sql(struct wk_stack *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 __attribute__((unused)) static void sql(struct wk_stack *s, const char *fmt, ...)
 {
     char q[8192];
@@ -89,7 +89,7 @@ __attribute__((unused)) static void sql(struct wk_stack *s, const char *fmt, ...
  * Starts a worker named id with extra "K=V" settings (NULL-terminated, may
  * be NULL); waits until /readyz says ready unless wait_ready is 0.
  */
-static struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *const *extra,
+__attribute__((unused)) static struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *const *extra,
                                       int wait_ready)
 {
     struct wk_proc_h *w = mf_xcalloc(1, sizeof *w);
@@ -115,7 +115,7 @@ static struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const 
 }
 
 /* SIGTERM and wait; returns the exit status. Frees w. */
-static int worker_stop(struct wk_proc_h *w)
+__attribute__((unused)) static int worker_stop(struct wk_proc_h *w)
 {
     int st = mf_proc_stop(w->proc, 40000);
     free(w);
@@ -162,14 +162,14 @@ __attribute__((unused)) static double worker_metric_wait(struct wk_proc_h *w, co
 }
 
 /* Produces readings keyed by their meter (values are NUL-terminated JSON or junk). */
-static void produce_keyed(struct wk_stack *s, const char *const *keys, const char *const *vals,
+__attribute__((unused)) static void produce_keyed(struct wk_stack *s, const char *const *keys, const char *const *vals,
                           size_t n)
 {
     mf_kafka_produce(s->broker->bootstrap, T_RAW, keys, vals, n);
 }
 
 /* Reads a whole topic: until `want` records, or idle for idle_ms when want < 0. */
-static void read_all(struct wk_stack *s, const char *topic, long want, struct mf_recs *out)
+__attribute__((unused)) static void read_all(struct wk_stack *s, const char *topic, long want, struct mf_recs *out)
 {
     mf_kafka_read_topic(s->broker->bootstrap, topic, want, 3000, 60000, out);
 }
