@@ -1,0 +1,20 @@
+#!/bin/sh
+# bench-aggregator.sh: the aggregator's benchmark (issue #4).
+#
+#   bench/bench-aggregator.sh [METERS [MINUTES [BATCH]]]   defaults 10000 100 20000
+#
+# Runs build/bin/bench_agg against a throw-away PostgreSQL (tests/lib/pgtmp.sh)
+# with the UCI household's real 1-minute readings replayed for METERS meters
+# (read in place from /work/shared/data; skipped with exit 77 when absent).
+# Prints readings/s into rollup_1m + rollup_1h, commit latency p50/p99 and
+# memory per open window, and keeps a copy in bench/results/ (not in git).
+# Figures only: nothing is asserted. Run it on a quiet machine.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+[ -x build/bin/bench_agg ] || make build/bin/bench_agg || exit 1
+mkdir -p bench/results
+out=bench/results/aggregator-$(date -u +%Y%m%dT%H%M%SZ).txt
+MF_TOP=$(pwd) build/bin/bench_agg "$@" | tee "$out"
+rc=$?
+[ $rc -eq 77 ] && echo "bench-aggregator: skipped (no data or no PostgreSQL)"
+exit $rc
