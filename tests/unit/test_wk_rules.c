@@ -54,7 +54,7 @@ struct run {
 
 #define FAILC(run, ...)                                                                            \
     do {                                                                                           \
-        char m_[2048];                                                                              \
+        char m_[4096];                                                                              \
         snprintf(m_, sizeof m_, __VA_ARGS__);                                                      \
         fail_msg("%s:%d: case '%s': %s", (run)->c->file, (run)->line, (run)->c->name, m_);         \
     } while (0)
@@ -183,7 +183,7 @@ static void check_expect(struct run *run, char *args)
 
 static void check_alerts(struct run *run, const char *want)
 {
-    char have[2048] = "";
+    char have[1024] = "";
     for (int i = 0; i < run->nalerts; i++) {
         size_t o = strlen(have);
         snprintf(have + o, sizeof have - o, "%s%s:%s", o ? "," : "",
