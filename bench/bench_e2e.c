@@ -1,0 +1,368 @@
+/*
+ * bench_e2e: the whole pipeline under load, driven through ingest-gw.
+ *
+ * Phase 1 (max): sender threads post batches of 500 readings for a fleet
+ * of meters as fast as the fleet takes them (they pause while the workers
+ * are more than --max-lag source records behind: the local broker keeps
+ * only ~5 MiB a partition). Every second it samples what the gateway
+ * acknowledged, what the workers finished (their records_total counters)
+ * and what reached PostgreSQL (sum(count) of rollup_1m), and reports the
+ * steady rate of each stage.
+ *
+ * Phase 2 (latency): the same load at half the slowest stage's rate, plus a
+ * probe reading for a fresh meter every 20 ms. A probe's latency is its
+ * meter_current_status.updated_at (the aggregator's transaction) minus the
+ * wall-clock time its POST was sent: gateway + Kafka + worker + Kafka +
+ * aggregator + PostgreSQL.
+ *
+ *   bench_e2e --gw URL --pg DSN --worker-metrics URL[,URL] [--meters N]
+ *             [--max-seconds S] [--lat-seconds S] [--max-lag N]
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+#include "mf_buf.h"
+#include "mf_time.h"
+#include "mf_common.h"
+
+#define SENDERS 4
+#define BATCH 500
+#define PROBES_MAX 4096
+#define START_MS 1704067200000LL /* 2024-01-01: history, so TS_CHECK=off */
+
+static const char *gw_url, *pg_dsn, *worker_metrics;
+static int meters = 10000, max_seconds = 20, lat_seconds = 15;
+static long max_lag = 150000;
+
+static atomic_long sent;        /* readings the gateway acknowledged (202) */
+static atomic_long failed;      /* readings in non-202 answers */
+static atomic_long processed;   /* source records the workers finished */
+static atomic_int stop_senders;
+static double pace_per_s;       /* 0 = as fast as allowed */
+
+static size_t sink(char *p, size_t s, size_t n, void *ud)
+{
+    struct mf_buf *b = ud;
+    if (b)
+        mf_buf_append(b, p, s * n);
+    return s * n;
+}
+
+/* Sum of the workers' finished source records, from their /metrics. */
+static long scrape_processed(CURL *c)
+{
+    long total = 0;
+    char *urls = mf_xstrdup(worker_metrics), *save = NULL;
+    for (char *u = strtok_r(urls, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+        struct mf_buf b = MF_BUF_INIT;
+        curl_easy_setopt(c, CURLOPT_URL, u);
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        if (curl_easy_perform(c) == CURLE_OK && b.data) {
+            static const char *const outcomes[] = {"validated", "quarantine", "dlq"};
+            for (size_t k = 0; k < 3; k++) {
+                char pat[96];
+                snprintf(pat, sizeof pat, "meterflow_worker_records_total{outcome=\"%s\"} ",
+                         outcomes[k]);
+                const char *p = strstr(b.data, pat);
+                if (p)
+                    total += (long)strtod(p + strlen(pat), NULL);
+            }
+        }
+        mf_buf_release(&b);
+    }
+    free(urls);
+    return total;
+}
+
+static long pg_aggregated(PGconn *pg)
+{
+    PGresult *r = PQexec(pg, "SELECT coalesce(sum(count), 0) FROM rollup_1m");
+    long v = PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return v;
+}
+
+static long post(CURL *c, const char *body, size_t len)
+{
+    long code = 0;
+    curl_easy_setopt(c, CURLOPT_URL, gw_url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    if (curl_easy_perform(c) != CURLE_OK)
+        return -1;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    return code;
+}
+
+static CURL *new_handle(struct curl_slist **hdrs)
+{
+    CURL *c = curl_easy_init();
+    *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    *hdrs = curl_slist_append(*hdrs, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    return c;
+}
+
+/* Where each sender is in its meters' time line; kept across phases, so a
+ * meter's readings never repeat a timestamp (that would be a duplicate). */
+static long rounds[SENDERS];
+static int nexts[SENDERS] = {0, 1, 2, 3};
+
+/* Sender k owns meters i with i % SENDERS == k: each meter's readings stay in order. */
+static void *sender(void *arg)
+{
+    long k = (long)arg;
+    struct curl_slist *hdrs;
+    CURL *c = new_handle(&hdrs);
+    struct mf_buf body = MF_BUF_INIT;
+    long round = rounds[k];
+    int next = nexts[k];
+    int64_t t0 = mf_mono_ms();
+    long mine = 0;
+
+    while (!atomic_load(&stop_senders)) {
+        while (atomic_load(&sent) - atomic_load(&processed) > max_lag &&
+               !atomic_load(&stop_senders))
+            usleep(5000);
+        if (pace_per_s > 0) {
+            double due_ms = (double)mine / (pace_per_s / SENDERS) * 1000.0;
+            while ((double)(mf_mono_ms() - t0) < due_ms && !atomic_load(&stop_senders))
+                usleep(1000);
+        }
+        mf_buf_reset(&body);
+        mf_buf_appendc(&body, '[');
+        for (int i = 0; i < BATCH; i++) {
+            char ts[MF_TIME_STRLEN];
+            mf_time_format(START_MS + round * 60000, ts);
+            mf_buf_appendf(&body,
+                           "%s{\"meter_id\":\"BENCH-%05d\",\"ts\":\"%s\",\"value\":%.3f,"
+                           "\"unit\":\"kW\",\"interval_s\":60}",
+                           i ? "," : "", next, ts, 0.5 + (double)((next * 7 + round) % 97) / 50);
+            next += SENDERS;
+            if (next >= meters) {
+                next = (int)k;
+                round++;
+            }
+        }
+        mf_buf_appendc(&body, ']');
+        long code = post(c, body.data, body.len);
+        if (code == 202)
+            atomic_fetch_add(&sent, BATCH);
+        else
+            atomic_fetch_add(&failed, BATCH);
+        mine += BATCH;
+    }
+    rounds[k] = round;
+    nexts[k] = next;
+    mf_buf_release(&body);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void *processed_poller(void *arg)
+{
+    (void)arg;
+    CURL *c = curl_easy_init();
+    while (!atomic_load(&stop_senders)) {
+        atomic_store(&processed, scrape_processed(c));
+        usleep(200000);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void register_meters(PGconn *pg, int probes)
+{
+    PGresult *r = PQexec(pg, "COPY meters (meter_id, max_kw, interval_s, active) FROM STDIN");
+    MF_ASSERT(PQresultStatus(r) == PGRES_COPY_IN);
+    PQclear(r);
+    char line[96];
+    for (int i = 0; i < meters; i++) {
+        int n = snprintf(line, sizeof line, "BENCH-%05d\t20\t60\tt\n", i);
+        PQputCopyData(pg, line, n);
+    }
+    for (int i = 0; i < probes; i++) {
+        int n = snprintf(line, sizeof line, "PROBE-%05d\t20\t60\tt\n", i);
+        PQputCopyData(pg, line, n);
+    }
+    PQputCopyEnd(pg, NULL);
+    r = PQgetResult(pg);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "bench_e2e: registering meters: %s", PQerrorMessage(pg));
+        exit(1);
+    }
+    PQclear(r);
+}
+
+struct stage_rates {
+    double gw, worker, agg;
+};
+
+/* Runs the senders for secs seconds; returns each stage's steady rate (after a 3 s warm-up). */
+static struct stage_rates run_load(PGconn *pg, int secs)
+{
+    pthread_t th[SENDERS], poller;
+    struct stage_rates out = {0, 0, 0};
+    atomic_store(&stop_senders, 0);
+    pthread_create(&poller, NULL, processed_poller, NULL);
+    for (long k = 0; k < SENDERS; k++)
+        pthread_create(&th[k], NULL, sender, (void *)k);
+    long s0 = 0, p0 = 0, a0 = 0;
+    int64_t t0 = 0;
+    for (int t = 0; t < secs; t++) {
+        sleep(1);
+        long s = atomic_load(&sent), p = atomic_load(&processed), a = pg_aggregated(pg);
+        fprintf(stderr, "  t=%2ds  gateway acked %8ld  workers done %8ld  in rollups %8ld\n", t + 1,
+                s, p, a);
+        if (t == 2) {
+            s0 = s, p0 = p, a0 = a;
+            t0 = mf_mono_ms();
+        }
+        if (t == secs - 1 && t0) {
+            double dt = (double)(mf_mono_ms() - t0) / 1000.0;
+            out.gw = (double)(s - s0) / dt;
+            out.worker = (double)(p - p0) / dt;
+            out.agg = (double)(a - a0) / dt;
+        }
+    }
+    atomic_store(&stop_senders, 1);
+    for (int k = 0; k < SENDERS; k++)
+        pthread_join(th[k], NULL);
+    pthread_join(poller, NULL);
+    return out;
+}
+
+/* Waits until the workers and PostgreSQL hold everything that was sent. */
+static void drain(PGconn *pg)
+{
+    CURL *c = curl_easy_init();
+    for (int i = 0; i < 600; i++) {
+        long p = scrape_processed(c), a = pg_aggregated(pg);
+        if (p >= atomic_load(&sent) && a >= atomic_load(&sent))
+            break;
+        usleep(500000);
+    }
+    curl_easy_cleanup(c);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--gw"))
+            gw_url = argv[i + 1];
+        else if (!strcmp(argv[i], "--pg"))
+            pg_dsn = argv[i + 1];
+        else if (!strcmp(argv[i], "--worker-metrics"))
+            worker_metrics = argv[i + 1];
+        else if (!strcmp(argv[i], "--meters"))
+            meters = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--max-seconds"))
+            max_seconds = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--lat-seconds"))
+            lat_seconds = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--max-lag"))
+            max_lag = strtol(argv[i + 1], NULL, 10);
+    }
+    if (!gw_url || !pg_dsn || !worker_metrics || meters < SENDERS) {
+        fprintf(stderr, "usage: bench_e2e --gw URL --pg DSN --worker-metrics URL[,URL] "
+                        "[--meters N] [--max-seconds S] [--lat-seconds S] [--max-lag N]\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_ALL);
+    PGconn *pg = PQconnectdb(pg_dsn);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "bench_e2e: %s", PQerrorMessage(pg));
+        return 1;
+    }
+    int nprobes = lat_seconds * 50;
+    if (nprobes > PROBES_MAX)
+        nprobes = PROBES_MAX;
+    register_meters(pg, nprobes);
+
+    fprintf(stderr, "phase 1: as fast as the fleet takes it, %d s, %d meters\n", max_seconds,
+            meters);
+    struct stage_rates max = run_load(pg, max_seconds);
+    drain(pg);
+    double slowest = fmin(max.gw, fmin(max.worker, max.agg));
+
+    fprintf(stderr, "phase 2: %.0f readings/s (half the slowest stage) + a probe every 20 ms\n",
+            slowest / 2);
+    pace_per_s = slowest / 2;
+    pthread_t th[SENDERS], poller;
+    atomic_store(&stop_senders, 0);
+    pthread_create(&poller, NULL, processed_poller, NULL);
+    for (long k = 0; k < SENDERS; k++)
+        pthread_create(&th[k], NULL, sender, (void *)k);
+    struct curl_slist *hdrs;
+    CURL *c = new_handle(&hdrs);
+    static int64_t sent_at[PROBES_MAX];
+    int probes = 0;
+    int64_t end = mf_mono_ms() + lat_seconds * 1000;
+    while (mf_mono_ms() < end && probes < nprobes) {
+        char body[160], ts[MF_TIME_STRLEN];
+        mf_time_format(START_MS, ts);
+        int n = snprintf(body, sizeof body,
+                         "{\"meter_id\":\"PROBE-%05d\",\"ts\":\"%s\",\"value\":1,\"unit\":\"kW\"}",
+                         probes, ts);
+        sent_at[probes] = mf_now_ms();
+        if (post(c, body, (size_t)n) == 202)
+            atomic_fetch_add(&sent, 1);
+        probes++;
+        usleep(20000);
+    }
+    atomic_store(&stop_senders, 1);
+    for (int k = 0; k < SENDERS; k++)
+        pthread_join(th[k], NULL);
+    pthread_join(poller, NULL);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    drain(pg);
+
+    /* Latency per probe from PostgreSQL's own clock (same machine). */
+    double *lat = mf_xcalloc((size_t)probes, sizeof *lat);
+    int got = 0;
+    PGresult *r = PQexec(pg, "SELECT substr(meter_id, 7)::int, "
+                             "(extract(epoch FROM updated_at) * 1000)::bigint "
+                             "FROM meter_current_status WHERE meter_id LIKE 'PROBE-%'");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
+        int idx = (int)strtol(PQgetvalue(r, i, 0), NULL, 10);
+        long long at = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        if (idx >= 0 && idx < probes)
+            lat[got++] = (double)(at - sent_at[idx]);
+    }
+    PQclear(r);
+    qsort(lat, (size_t)got, sizeof *lat, cmp_double);
+    double p50 = got ? lat[got / 2] : NAN, p99 = got ? lat[(int)(got * 0.99)] : NAN;
+
+    printf("pipeline, max: gateway acked %.0f readings/s; workers processed %.0f records/s; "
+           "aggregated into PostgreSQL %.0f readings/s\n",
+           max.gw, max.worker, max.agg);
+    printf("pipeline, latency at %.0f readings/s: ingest -> rollup transaction p50 %.0f ms, "
+           "p99 %.0f ms (%d of %d probes)\n",
+           slowest / 2, p50, p99, got, probes);
+    printf("readings not acknowledged by the gateway (non-202): %ld\n", atomic_load(&failed));
+    free(lat);
+    PQfinish(pg);
+    return got == probes && probes > 0 ? 0 : 1;
+}
