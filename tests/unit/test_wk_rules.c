@@ -406,5 +406,12 @@ int main(void)
     }
     int rc = _cmocka_run_group_tests("wk_rules", tests, n, NULL, NULL);
     free(tests);
+    for (size_t i = 0; i < n; i++) {
+        for (int l = 0; l < cases[i].n; l++)
+            free(cases[i].lines[l]);
+        free(cases[i].lines);
+        free(cases[i].lineno);
+    }
+    free(cases);
     return rc;
 }
