@@ -18,7 +18,11 @@
  * local broker is librdkafka's mock; bench-aggregator.sh runs the real
  * binary end to end against it). Figures are printed, never asserted.
  *
- *   bench_agg [METERS [MINUTES [BATCH]]]   defaults 10000 100 20000
+ *   bench_agg [METERS [MINUTES [BATCH [PER_MINUTE]]]]   defaults 10000 100 20000 1
+ *
+ * PER_MINUTE > 1 replays the series faster (PER_MINUTE readings per meter
+ * per minute of event time, each the next value of the series): denser
+ * meters, several readings per 1-minute row.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +91,9 @@ int main(int argc, char **argv)
     long meters = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
     long minutes = argc > 2 ? strtol(argv[2], NULL, 10) : 100;
     long batch = argc > 3 ? strtol(argv[3], NULL, 10) : 20000;
+    long per = argc > 4 ? strtol(argv[4], NULL, 10) : 1;
+    if (meters < 1 || minutes < 1 || batch < 1 || per < 1 || per > 60)
+        mf_die("usage: bench_agg [METERS [MINUTES [BATCH [PER_MINUTE (1..60)]]]]");
     size_t nseries;
     double *series = load_series(&nseries);
     char err[512];
@@ -100,32 +107,32 @@ int main(int argc, char **argv)
         agg_state_assign(st, p, -1, AGG_WM_NONE, 0);
 
     /* The records as Kafka would carry them, built before the clock starts. */
-    size_t n = (size_t)(meters * minutes);
+    size_t n = (size_t)(meters * minutes * per);
     char **recs = mf_xmalloc(n * sizeof *recs);
     int32_t *parts = mf_xmalloc(n * sizeof *parts);
     int64_t t0 = 1710460800000; /* 2024-03-15T00:00:00Z */
     int64_t *next_o = mf_xcalloc(12, sizeof *next_o);
     size_t bytes = 0;
-    for (long t = 0, k = 0; t < minutes; t++) {
+    for (long t = 0, k = 0; t < minutes * per; t++) {
         for (long m = 0; m < meters; m++, k++) {
             char id[32], ts[MF_TIME_STRLEN];
             snprintf(id, sizeof id, "MTR-%05ld", m);
             int32_t p = (int32_t)(m % 12);
             double v = series[((size_t)m * 7919 + (size_t)t) % nseries];
-            mf_time_format(t0 + t * 60000 + (m % 60) * 1000, ts);
+            mf_time_format(t0 + t * (60000 / per) + (m % 60) * (1000 / per), ts);
             recs[k] = mf_xmalloc(400);
             snprintf(recs[k], 400,
                      "{\"meter_id\":\"%s\",\"ts\":\"%s\",\"value_kw\":%.3f,\"source_value\":%.3f,"
                      "\"source_unit\":\"kW\",\"interval_s\":60,\"energy_kwh\":%.6f,"
                      "\"quality\":100,\"tier\":\"premium\",\"flags\":[],\"reasons\":[],"
                      "\"interpolated\":false,\"src\":{\"p\":%d,\"o\":%lld,\"i\":0}}",
-                     id, ts, v, v, v / 60.0, p, (long long)next_o[p]++);
+                     id, ts, v, v, v / (60.0 * (double)per), p, (long long)next_o[p]++);
             parts[k] = p;
             bytes += strlen(recs[k]);
         }
     }
-    printf("# %zu readings (%ld meters x %ld min, %.0f bytes each), batches of %ld\n", n, meters,
-           minutes, (double)bytes / (double)n, batch);
+    printf("# %zu readings (%ld meters x %ld min x %ld a minute, %.0f bytes each), batches of %ld\n",
+           n, meters, minutes, per, (double)bytes / (double)n, batch);
 
     double *lat = mf_xmalloc((n / (size_t)batch + 8) * sizeof *lat);
     size_t nlat = 0, published = 0, max_open = 0, max_bytes = 0;
