@@ -1,0 +1,34 @@
+/*
+ * sim_score: how well the fleet saw the trouble that was injected.
+ *
+ * Reads the truth file (sim_truth), every alert on meter.alerts from the
+ * beginning (its own consumer, no group, until each partition's end as it
+ * was when scoring started), drops repeats by (meter_id, type, state, src)
+ * (a worker killed between its outputs and its changelog repeats them with
+ * the same src), and prints per alert type: injected, expected (by the
+ * worker's own definition, see sim_truth), detected, missed and false
+ * alarms (raised for a meter whose injected trouble does not lead to that
+ * type). Reading-level checks compare the workers' flag and outcome
+ * counters (their /metrics) with the injected counts: the validated and
+ * quarantine topics are never read in full, since the local broker keeps
+ * only the newest 5 MiB of a partition. Thread: main.
+ */
+#ifndef SIM_SCORE_H
+#define SIM_SCORE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct sim_score_opts {
+    const char *truth;        /* truth file (required) */
+    const char *brokers;      /* Kafka bootstrap (required) */
+    const char *metrics;      /* comma list of the workers' /metrics URLs, or NULL */
+    const char *topic_alerts; /* default meter.alerts */
+    int timeout_s;            /* reading alerts gives up after this long */
+    bool kv;                  /* also print "key=value" lines for scripts */
+};
+
+/* Prints the score on out. 0, or 2 for a set-up error (message on stderr). */
+int sim_score(const struct sim_score_opts *o, FILE *out);
+
+#endif
