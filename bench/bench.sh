@@ -7,7 +7,8 @@
 #                      two stream-workers and the aggregator driven by
 #                      bench_e2e through the gateway; peak RSS of each process
 #
-# BENCH_SECONDS (default 10) sets the length of each timed run.
+# BENCH_SECONDS (default 10) sets the length of each timed run;
+# BENCH_ONLY=e2e runs only the whole-fleet part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECONDS:-10}
@@ -16,12 +17,15 @@ BIN=build/bin
 mkdir -p bench/results
 echo "== make bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB" | tee -a "$RESULTS"
 
-bench/bench-gw.sh "$SECS" "$RESULTS"
-[ -x bench/bench-worker.sh ] && bench/bench-worker.sh 2>&1 | tee -a "$RESULTS"
-[ -x bench/bench-aggregator.sh ] && bench/bench-aggregator.sh 2>&1 | tee -a "$RESULTS"
+if [ "${BENCH_ONLY:-}" != e2e ]; then
+    bench/bench-gw.sh "$SECS" "$RESULTS"
+    bench/bench-worker.sh 2>&1 | tee -a "$RESULTS"
+    bench/bench-aggregator.sh 2>&1 | tee -a "$RESULTS"
+fi
 
 # ---------------------------------------------------------------- the fleet
 work=$(mktemp -d /tmp/mf-bench-e2e.XXXXXX)
+chmod 755 "$work" # the PostgreSQL server runs as postgres when we are root
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

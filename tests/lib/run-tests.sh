@@ -1,17 +1,23 @@
-#!/bin/sh
+#!/bin/bash
 # Runs every test of the suite, each in its own process with a timeout,
-# and prints one closing line: "tests: N passed, M failed, K skipped".
+# MF_TEST_JOBS at a time (default 3: the integration tests mostly wait on
+# brokers and timers, not on the CPU), and prints one closing line:
+# "tests: N passed, M failed, K skipped".
 #
 #   run-tests.sh BINDIR TESTDIR [FILTER]
 #
 # Tests are the compiled binaries in TESTDIR (cmocka unit tests, then
 # integration and fault tests) and the scripts tests/scripts/test_*.{sh,py}.
-# A test passes with exit 0, is skipped with exit 77, fails otherwise.
-# Output of a failing test is shown; of a passing one, only its last line.
+# With MF_SANITIZED=1 (make check) the scripts that exercise no C code of
+# ours under the sanitizers (SQL, schemas, deploy manifests; the fuzzers are
+# sanitized builds already) are left to the release run.
+# A test passes with exit 0, is skipped with exit 77, fails otherwise; the
+# output of a failing test is shown, of a passing one only its last line.
 set -u
 BINDIR=$1
 TESTDIR=$2
 FILTER=${3:-}
+JOBS=${MF_TEST_JOBS:-3}
 export MF_BIN_DIR="$(cd "$BINDIR" && pwd)"
 export MF_TOP="$(pwd)"
 TIMEOUT=${MF_TEST_TIMEOUT:-300}
@@ -19,39 +25,71 @@ LOGDIR=$(mktemp -d /tmp/mf-tests.XXXXXX)
 # Programs started by tests log to files here, not into the test output.
 export MF_TEST_LOGDIR="$LOGDIR/programs"
 mkdir -p "$MF_TEST_LOGDIR"
-pass=0; fail=0; skip=0; failed=""
 
+tests=()
+for kind in test_ it_ ft_; do
+    for t in "$TESTDIR"/${kind}*; do
+        [ -x "$t" ] && tests+=("$t")
+    done
+done
+if [ "${MF_SANITIZED:-0}" != 1 ]; then
+    for t in tests/scripts/test_*.sh tests/scripts/test_*.py; do
+        [ -x "$t" ] && tests+=("$t")
+    done
+fi
+
+# One test: runs it, writes "<status> <name> <secs>" to its .result file.
 run_one() {
-    name=$1; shift
-    case "$name" in *"$FILTER"*) ;; *) return ;; esac
+    local t=$1 name log start rc secs status
+    name=$(basename "$t")
     log="$LOGDIR/$name.log"
     start=$(date +%s)
-    timeout -k 10 "$TIMEOUT" "$@" >"$log" 2>&1
+    timeout -k 10 "$TIMEOUT" "$t" >"$log" 2>&1 </dev/null
     rc=$?
     secs=$(( $(date +%s) - start ))
-    if [ $rc -eq 0 ]; then
-        pass=$((pass + 1))
-        printf '  PASS  %-32s %3ss  %s\n' "$name" "$secs" "$(tail -n 1 "$log" | cut -c1-80)"
-    elif [ $rc -eq 77 ]; then
-        skip=$((skip + 1))
-        printf '  SKIP  %-32s %3ss  %s\n' "$name" "$secs" "$(tail -n 1 "$log" | cut -c1-80)"
-    else
-        fail=$((fail + 1)); failed="$failed $name"
-        [ $rc -eq 124 ] && echo "(timed out after ${TIMEOUT}s)" >>"$log"
+    case $rc in
+        0) status=PASS ;;
+        77) status=SKIP ;;
+        124) status=FAIL; echo "(timed out after ${TIMEOUT}s)" >>"$log" ;;
+        *) status=FAIL ;;
+    esac
+    echo "$status $name $secs $rc" >"$LOGDIR/$name.result"
+}
+
+report() {
+    local name=$1 status secs rc
+    read -r status _ secs rc <"$LOGDIR/$name.result"
+    if [ "$status" = FAIL ]; then
         printf '  FAIL  %-32s %3ss  exit %s\n' "$name" "$secs" "$rc"
-        sed 's/^/      | /' "$log" | tail -n 60
+        sed 's/^/      | /' "$LOGDIR/$name.log" | tail -n 60
+    else
+        printf '  %s  %-32s %3ss  %s\n' "$status" "$name" "$secs" \
+            "$(tail -n 1 "$LOGDIR/$name.log" | cut -c1-80)"
     fi
 }
 
-for kind in test_ it_ ft_; do
-    for t in "$TESTDIR"/${kind}*; do
-        [ -x "$t" ] || continue
-        run_one "$(basename "$t")" "$t"
-    done
+running=0
+for t in "${tests[@]}"; do
+    case "$(basename "$t")" in *"$FILTER"*) ;; *) continue ;; esac
+    if [ "$running" -ge "$JOBS" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+    run_one "$t" &
+    running=$((running + 1))
 done
-for t in tests/scripts/test_*.sh tests/scripts/test_*.py; do
-    [ -x "$t" ] || continue
-    run_one "$(basename "$t")" "$t"
+wait
+
+pass=0; fail=0; skip=0; failed=""
+for r in "$LOGDIR"/*.result; do
+    [ -e "$r" ] || continue
+    name=$(basename "$r" .result)
+    report "$name"
+    case "$(cut -d' ' -f1 "$r")" in
+        PASS) pass=$((pass + 1)) ;;
+        SKIP) skip=$((skip + 1)) ;;
+        *) fail=$((fail + 1)); failed="$failed $name" ;;
+    esac
 done
 
 echo

@@ -258,8 +258,9 @@ check_cols meter_current_status "meter_id text NO, ts timestamp with time zone N
 check_cols sink_offsets "consumer_group text NO, topic text NO, partition integer NO, next_offset bigint NO"
 check_cols source_positions "consumer_group text NO, partition integer NO, src_partition integer NO, src_offset bigint NO, src_index integer NO"
 
-expect "primary keys are the contract's" \
-    "meter_current_status|meter_id
+expect "primary keys are the contract's (and the aggregator's own tables')" \
+    "agg_watermarks|consumer_group,partition
+meter_current_status|meter_id
 meters|meter_id
 rollup_1h|meter_id,window_start
 rollup_1m|meter_id,window_start
