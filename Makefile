@@ -110,12 +110,12 @@ deps:
 # ---------------------------------------------------------------- tests
 .PHONY: test check test-run fuzz
 test: deps
-	$(MAKE) all tests
+	$(MAKE) -j2 all tests
 	tests/lib/run-tests.sh build/bin build/release/tests
 	$(MAKE) check
 
 check:
-	$(MAKE) SANITIZE=address,undefined all tests
+	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	MF_SANITIZED=1 tests/lib/run-tests.sh build/san/bin build/san/tests
 
 # ---------------------------------------------------------------- demo, bench
