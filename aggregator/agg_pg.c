@@ -160,12 +160,13 @@ static void build_sql(struct agg_pg *pg)
                           " updated_at = now()"
                           " RETURNING meter_id, window_start, closed, revision, ");
         agg_funcs_columns(b, "");
-        mf_buf_appendf(b, "), ob AS (INSERT INTO agg_outbox"
-                          " (consumer_group, partition, width, meter_id, window_start)"
-                          " SELECT $1, s.part, '%s', up.meter_id, up.window_start"
+        mf_buf_appendf(b, "), ob AS (INSERT INTO agg_outbox_keys"
+                          " (consumer_group, partition, width, meter_ids, window_starts)"
+                          " SELECT $1, s.part, '%s', array_agg(up.meter_id),"
+                          " array_agg(up.window_start)"
                           " FROM up JOIN agg_stage s ON s.width = %d"
                           " AND s.meter_id = up.meter_id AND s.window_start = up.window_start"
-                          " WHERE up.closed)"
+                          " WHERE up.closed GROUP BY s.part)"
                           " SELECT meter_id, " EPOCH_MS("window_start") ", revision, ",
                        name, w);
         agg_funcs_columns(b, "");
@@ -187,22 +188,34 @@ static void build_sql(struct agg_pg *pg)
                           " RETURNING k.part, r.meter_id, r.window_start, r.revision, ",
                        t);
         agg_funcs_columns(b, "r.");
-        mf_buf_appendf(b, "), ob AS (INSERT INTO agg_outbox"
-                          " (consumer_group, partition, width, meter_id, window_start)"
-                          " SELECT $1, part, '%s', meter_id, window_start FROM c)"
+        mf_buf_appendf(b, "), ob AS (INSERT INTO agg_outbox_keys"
+                          " (consumer_group, partition, width, meter_ids, window_starts)"
+                          " SELECT $1, part, '%s', array_agg(meter_id), array_agg(window_start)"
+                          " FROM c GROUP BY part)"
                           " SELECT meter_id, " EPOCH_MS("window_start") ", revision, ",
                        name);
         agg_funcs_columns(b, "");
         mf_buf_appends(b, " FROM c");
 
+        /*
+         * The outbox's keys: agg_outbox_keys (008) and, for rows an older
+         * version left behind, agg_outbox (007). A window in both is
+         * published twice, which the topics allow (same revision, same row).
+         */
         b = &pg->outbox_sql[w];
-        mf_buf_appendf(b, "SELECT r.meter_id, " EPOCH_MS("r.window_start") ", r.revision, ");
-        agg_funcs_columns(b, "r.");
-        mf_buf_appendf(b, " FROM agg_outbox o JOIN %s r ON r.meter_id = o.meter_id"
-                          " AND r.window_start = o.window_start"
+        mf_buf_appendf(b, "WITH k AS (SELECT k.meter_id, k.window_start FROM agg_outbox_keys o,"
+                          " unnest(o.meter_ids, o.window_starts) AS k(meter_id, window_start)"
                           " WHERE o.consumer_group = $1 AND o.partition = ANY($2::int[])"
-                          " AND o.width = '%s' AND r.closed",
-                       t, name);
+                          " AND o.width = '%s'"
+                          " UNION ALL SELECT meter_id, window_start FROM agg_outbox"
+                          " WHERE consumer_group = $1 AND partition = ANY($2::int[])"
+                          " AND width = '%s')"
+                          " SELECT r.meter_id, " EPOCH_MS("r.window_start") ", r.revision, ",
+                       name, name);
+        agg_funcs_columns(b, "r.");
+        mf_buf_appendf(b, " FROM k JOIN %s r ON r.meter_id = k.meter_id"
+                          " AND r.window_start = k.window_start WHERE r.closed",
+                       t);
     }
 }
 
@@ -470,7 +483,8 @@ int agg_pg_outbox_read(struct agg_pg *pg, const int32_t *parts, size_t n, struct
 }
 
 static const char clear_sql[] =
-    "DELETE FROM agg_outbox WHERE consumer_group = $1 AND partition = ANY($2::int[])";
+    "WITH old AS (DELETE FROM agg_outbox WHERE consumer_group = $1 AND partition = ANY($2::int[]))"
+    " DELETE FROM agg_outbox_keys WHERE consumer_group = $1 AND partition = ANY($2::int[])";
 
 int agg_pg_outbox_clear(struct agg_pg *pg, const int32_t *parts, size_t n, char *errbuf,
                         size_t errlen)
