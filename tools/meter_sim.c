@@ -56,7 +56,7 @@ static const char usage_text[] =
     "  --topic T             raw topic [meter.readings.raw]\n"
     "  --threads K           sender threads [4]\n"
     "  --lag-metrics URLS    the workers' and aggregator's /metrics, comma-separated\n"
-    "  --max-lag N           pause while the fleet is this many readings behind [100000]\n"
+    "  --max-lag N           pause while the fleet is this many readings behind [50000]\n"
     "  --truth FILE          write the truth file (what was injected, what to expect)\n"
     "  --progress            one progress line a second on stderr\n"
     "  --drain [--drain-timeout S]  after sending, wait until the fleet caught up [120]\n"

@@ -214,7 +214,10 @@ static int read_alerts(const struct sim_score_opts *o, struct alerts *a)
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, err, sizeof err) ||
         rd_kafka_conf_set(conf, "client.id", "meter-sim-score", err, sizeof err) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err)) {
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err) ||
+        /* assign() needs a group handle; this one never joins, commits or subscribes. */
+        rd_kafka_conf_set(conf, "group.id", "meter-sim-score", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err)) {
         fprintf(stderr, "meter-sim: %s\n", err);
         rd_kafka_conf_destroy(conf);
         return 2;
@@ -250,8 +253,10 @@ static int read_alerts(const struct sim_score_opts *o, struct alerts *a)
             open++;
         }
     }
-    if (open && rd_kafka_assign(rk, parts)) {
-        fprintf(stderr, "meter-sim: cannot assign '%s'\n", o->topic_alerts);
+    rd_kafka_resp_err_t aerr = open ? rd_kafka_assign(rk, parts) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (aerr) {
+        fprintf(stderr, "meter-sim: cannot assign '%s': %s\n", o->topic_alerts,
+                rd_kafka_err2str(aerr));
         goto out;
     }
     int64_t deadline = mf_mono_ms() + (int64_t)o->timeout_s * 1000;

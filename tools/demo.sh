@@ -1,0 +1,360 @@
+#!/bin/bash
+# tools/demo.sh: the whole fleet on a realistic simulated feed (`make demo`).
+#
+# Starts the local broker and a throw-away PostgreSQL, applies the
+# migrations, registers the simulated meters, starts ingest-gw, two
+# stream-workers and the aggregator, replays two simulated days through the
+# gateway (plus malformed records straight to Kafka) with meter-sim, waits
+# until the fleet has caught up, prints a summary, writes report/ (summary,
+# PNGs) and stops everything. Whatever happens (an error, Ctrl-C), the trap
+# stops every process it started and destroys the PostgreSQL cluster.
+#
+# Environment (for smaller runs, e.g. tests/scripts/test_demo.sh):
+#   DEMO_METERS [5000]  DEMO_HOURS [48]  DEMO_SEED [42]
+#   DEMO_START [2024-03-11T00:00:00Z]  DEMO_REPORT [report]  MF_BIN_DIR [build/bin]
+#   DEMO_DRAIN_TIMEOUT [120] seconds the fleet gets to catch up after the replay
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+BIN=${MF_BIN_DIR:-build/bin}
+METERS=${DEMO_METERS:-5000}
+HOURS=${DEMO_HOURS:-48}
+SEED=${DEMO_SEED:-42}
+START=${DEMO_START:-2024-03-11T00:00:00Z}
+REPORT=${DEMO_REPORT:-report}
+DRAIN_TIMEOUT=${DEMO_DRAIN_TIMEOUT:-120}
+SIM_FLEET=(--meters "$METERS" --seed "$SEED" --start "$START" --hours "$HOURS")
+
+T0=$(date +%s)
+WORK=$(mktemp -d /tmp/mf-demo.XXXXXX)
+chmod 711 "$WORK" # PostgreSQL runs as postgres under it (pgtmp.sh)
+PIDS=()    # every background process we started, in start order
+NAMES=()
+PGDIR=""
+
+say() { printf '%s\n' "$*"; }
+step() { printf '\n== %s\n' "$*"; }
+die() {
+    printf 'demo: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------- clean-up
+
+# Stops the programs newest first (SIGTERM, 30 s, then SIGKILL), then the
+# database. Runs on every exit: normal, error, Ctrl-C, SIGTERM.
+stop_all() {
+    local i pid name rc deadline
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
+        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
+    done
+    deadline=$(($(date +%s) + 30))
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]} name=${NAMES[i]}
+        while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            say "demo: $name did not stop within 30 s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        rc=0
+        wait "$pid" 2>/dev/null || rc=$?
+        STOP_RC[$i]=$rc
+    done
+    PIDS=()
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    stop_all
+    [ -n "$PGDIR" ] && tests/lib/pgtmp.sh destroy "$PGDIR" >/dev/null 2>&1
+    if [ $rc -ne 0 ] && [ -d "$WORK" ]; then
+        mkdir -p "$REPORT/logs" && cp "$WORK"/*.log "$REPORT/logs/" 2>/dev/null
+        say "demo: failed (exit $rc); program logs in $REPORT/logs/" >&2
+    fi
+    rm -rf "$WORK"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'say "demo: interrupted; stopping everything" >&2; exit 130' INT TERM
+
+# start NAME CMD...: a background program, stdout+stderr to $WORK/NAME.log
+start() {
+    local name=$1
+    shift
+    "$@" >"$WORK/$name.log" 2>&1 &
+    PIDS+=($!)
+    NAMES+=("$name")
+}
+
+# wait_http URL NAME: until it answers 200 (15 s)
+wait_http() {
+    local i
+    for i in $(seq 150); do
+        curl -fs -o /dev/null "$1" && return 0
+        sleep 0.1
+    done
+    die "$2 did not become ready ($1); see its log"
+}
+
+free_ports() {
+    python3 -c '
+import socket
+s = [socket.socket() for _ in range(int(__import__("sys").argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
+}
+
+# metric URL FAMILY [LABEL VALUE]: the sum of a family's samples
+metric() {
+    curl -fs "$1" 2>/dev/null | awk -v fam="$2" -v lab="${3:-}" -v val="${4:-}" '
+        $0 !~ /^#/ {
+            name = $1; sub(/\{.*/, "", name)
+            if (name != fam) next
+            if (lab != "" && index($0, lab "=\"" val "\"") == 0) next
+            s += $NF
+        }
+        END { printf "%.0f\n", s }'
+}
+
+psql_q() { psql "$DSN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+for p in mf-localbroker ingest-gw stream-worker aggregator meter-sim; do
+    [ -x "$BIN/$p" ] || die "$BIN/$p not built (run make)"
+done
+for p in psql gnuplot curl python3; do
+    command -v "$p" >/dev/null || die "$p not found (make deps installs it)"
+done
+
+say "meterflow demo: $METERS simulated meters, $HOURS h from $START, seed $SEED"
+
+# ---------------------------------------------------------------- the stack
+
+step "starting the local Kafka (mf-localbroker) and a throw-away PostgreSQL"
+"$BIN/mf-localbroker" >"$WORK/broker.out" 2>"$WORK/broker.log" &
+PIDS+=($!)
+NAMES+=(mf-localbroker)
+for i in $(seq 100); do
+    [ -s "$WORK/broker.out" ] && break
+    sleep 0.1
+done
+BROKERS=$(head -n 1 "$WORK/broker.out")
+[ -n "$BROKERS" ] || die "mf-localbroker printed no bootstrap address"
+say "broker: $BROKERS"
+PGDIR="$WORK/pg"
+DSN=$(tests/lib/pgtmp.sh start "$PGDIR") || die "PostgreSQL did not start"
+say "postgres: $(printf '%s' "$DSN" | sed 's/password=[^ ]*/password=***/')"
+
+step "applying migrations and registering the simulated meters"
+PG_DSN=$DSN "$BIN/aggregator" migrate >"$WORK/migrate.log" 2>&1 || die "migrations failed"
+say "migrations: $(psql_q 'SELECT count(*) FROM schema_migrations') applied"
+"$BIN/meter-sim" registry "${SIM_FLEET[@]}" |
+    psql "$DSN" -X -q -v ON_ERROR_STOP=1 -c '\copy meters (meter_id, class, max_kw, interval_s, vacant, neighborhood, region, active) FROM STDIN WITH (FORMAT csv, HEADER true)'
+say "registry: $(psql_q 'SELECT count(*) FROM meters') meters" \
+    "($(psql_q "SELECT count(*) FROM meters WHERE NOT active") inactive," \
+    "$(psql_q "SELECT count(*) FROM meters WHERE vacant") vacant," \
+    "$(psql_q "SELECT count(*) FROM meters WHERE max_kw < 20") with max_kw < 20)"
+
+TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s demo-sim *\n' "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)" >"$WORK/tokens"
+
+read -r GW_PORT W1_PORT W2_PORT AGG_PORT <<<"$(free_ports 4)"
+GW=http://127.0.0.1:$GW_PORT
+W1=http://127.0.0.1:$W1_PORT/metrics
+W2=http://127.0.0.1:$W2_PORT/metrics
+AGG=http://127.0.0.1:$AGG_PORT/metrics
+# Fresher consumer-lag gauges than the default 5 s, for the progress line.
+export KAFKA_STATISTICS_INTERVAL_MS=1000
+
+step "starting ingest-gw, two stream-workers and the aggregator"
+say "History is replayed, so the workers run with TS_CHECK=off: readings from"
+say "2024 are neither future_timestamp nor flagged backdated against today's clock."
+start ingest-gw env KAFKA_BROKERS="$BROKERS" HTTP_ADDR="127.0.0.1:$GW_PORT" \
+    GW_TOKENS_FILE="$WORK/tokens" "$BIN/ingest-gw"
+for w in 1 2; do
+    port_var=W${w}_PORT
+    start "stream-worker-$w" env KAFKA_BROKERS="$BROKERS" PG_DSN="$DSN" TS_CHECK=off \
+        METRICS_ADDR="127.0.0.1:${!port_var}" WORKER_ID="worker-$w" "$BIN/stream-worker"
+done
+start aggregator env KAFKA_BROKERS="$BROKERS" PG_DSN="$DSN" METRICS_ADDR="127.0.0.1:$AGG_PORT" \
+    AGG_IDLE_FLUSH_S=5 "$BIN/aggregator"
+wait_http "$GW/readyz" ingest-gw
+wait_http "http://127.0.0.1:$W1_PORT/readyz" stream-worker-1
+wait_http "http://127.0.0.1:$W2_PORT/readyz" stream-worker-2
+wait_http "http://127.0.0.1:$AGG_PORT/readyz" aggregator
+say "gateway $GW; worker metrics :$W1_PORT :$W2_PORT; aggregator metrics :$AGG_PORT"
+
+# ---------------------------------------------------------------- the replay
+
+step "replaying $HOURS simulated hours through ingest-gw (malformed records straight to Kafka)"
+T_SIM=$(date +%s)
+"$BIN/meter-sim" run "${SIM_FLEET[@]}" --gw "$GW" --token "$TOKEN" --brokers "$BROKERS" \
+    --lag-metrics "$W1,$W2,$AGG" --truth "$WORK/truth.jsonl" --progress --drain \
+    --drain-timeout "$DRAIN_TIMEOUT" 2>&1 | tee "$WORK/sim.log" | grep --line-buffered '^sim:' ||
+    die "meter-sim run failed; see above"
+SIM_SECS=$(($(date +%s) - T_SIM))
+
+# ---------------------------------------------------------------- the summary
+
+step "scoring the alerts against the injected trouble"
+"$BIN/meter-sim" score --truth "$WORK/truth.jsonl" --brokers "$BROKERS" --metrics "$W1,$W2" \
+    --kv >"$WORK/score.txt" || die "meter-sim score failed"
+
+GEN=$(sed -n 's/^sim: sent \([0-9]*\) readings.*/\1/p' "$WORK/sim.log" | tail -n 1)
+MALF=$(sed -n 's/.*malformed to Kafka \([0-9]*\).*/\1/p' "$WORK/sim.log" | tail -n 1)
+RESENT=$(sed -n 's/.*resent after 503 \([0-9]*\).*/\1/p' "$WORK/sim.log" | tail -n 1)
+GW_ACC=$(metric "$GW/metrics" meterflow_gw_readings_total outcome accepted)
+GW_REJ=$(metric "$GW/metrics" meterflow_gw_readings_total outcome rejected)
+wk() { echo $(($(metric "$W1" "$@") + $(metric "$W2" "$@"))); }
+VAL=$(wk meterflow_worker_records_total outcome validated)
+QUA=$(wk meterflow_worker_records_total outcome quarantine)
+DLQ=$(wk meterflow_worker_records_total outcome dlq)
+INT=$(wk meterflow_worker_records_total outcome interpolated)
+SUM=$((VAL + QUA + DLQ))
+IN=$((GW_ACC + MALF))
+R1M=$(psql_q 'SELECT count(*) FROM rollup_1m')
+R1H=$(psql_q 'SELECT count(*) FROM rollup_1h')
+PREM=$(psql_q 'SELECT coalesce(sum(premium), 0) FROM rollup_1h')
+STD=$(psql_q 'SELECT coalesce(sum(standard), 0) FROM rollup_1h')
+AGG_N=$(psql_q 'SELECT coalesce(sum(count), 0) FROM rollup_1h')
+AGG_WIN=$(metric "$AGG" meterflow_agg_windows_total)
+ALERTS_DET=$(awk '/^score.alert/ { for (i = 2; i <= NF; i++) if ($i ~ /^detected=/) { sub(/detected=/, "", $i); s += $i } } END { print s + 0 }' "$WORK/score.txt")
+ALERTS_EXP=$(awk '/^score.alert/ { for (i = 2; i <= NF; i++) if ($i ~ /^expected=/) { sub(/expected=/, "", $i); s += $i } } END { print s + 0 }' "$WORK/score.txt")
+ALERTS_FALSE=$(awk '/^score.alert/ { for (i = 2; i <= NF; i++) if ($i ~ /^false=/) { sub(/false=/, "", $i); s += $i } } END { print s + 0 }' "$WORK/score.txt")
+
+mkdir -p "$REPORT"
+rm -f "$REPORT"/*.png "$REPORT"/summary.txt "$REPORT"/facts.env
+rm -rf "$REPORT/logs"
+if [ "$SUM" -eq "$IN" ]; then
+    ACCOUNTED="yes: every record in ended in exactly one of validated, quarantine, DLQ"
+else
+    ACCOUNTED="NO: $IN in, $SUM out"
+fi
+
+PEAKS_SQL="WITH fleet AS (
+  SELECT window_start, sum(avg_kw) AS fleet_kw, count(*) AS meters
+    FROM rollup_1h_stats GROUP BY window_start),
+ranked AS (
+  SELECT *, rank() OVER (PARTITION BY date_trunc('day', window_start) ORDER BY fleet_kw DESC) AS r
+    FROM fleet)
+SELECT to_char(window_start AT TIME ZONE 'UTC', 'Dy YYYY-MM-DD HH24:MI') AS \"hour (UTC)\",
+       round(fleet_kw::numeric, 0) AS fleet_kw, meters
+  FROM ranked WHERE r <= 3 ORDER BY window_start::date, r"
+ANALYST_SQL="SELECT m.region,
+       count(DISTINCT r.meter_id)             AS meters,
+       round(sum(r.energy_kwh)::numeric, 0)    AS energy_kwh,
+       round((sum(r.quality_sum) / sum(r.count))::numeric, 1) AS avg_quality
+  FROM rollup_1h r JOIN meters m USING (meter_id)
+ GROUP BY m.region ORDER BY m.region"
+
+{
+    echo "meterflow demo summary ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+    echo "fleet: $METERS simulated meters, $HOURS h from $START (seed $SEED), replayed in ${SIM_SECS} s"
+    echo
+    echo "Readings in"
+    printf '  %-44s %10s\n' "generated by meter-sim" "$GEN"
+    printf '  %-44s %10s\n' "accepted by ingest-gw (Kafka acked)" "$GW_ACC"
+    printf '  %-44s %10s\n' "rejected by ingest-gw (4xx items)" "$GW_REJ"
+    printf '  %-44s %10s\n' "resent after a 503 (become duplicates)" "${RESENT:-0}"
+    printf '  %-44s %10s\n' "malformed, straight to Kafka" "$MALF"
+    echo "Where each went (stream-workers, by source record)"
+    printf '  %-44s %10s\n' "validated" "$VAL"
+    printf '  %-44s %10s\n' "quarantine" "$QUA"
+    printf '  %-44s %10s\n' "dead-letter (DLQ)" "$DLQ"
+    printf '  %-44s %10s\n' "total = accepted + malformed?" "$SUM"
+    echo "  accounted for: $ACCOUNTED"
+    printf '  %-44s %10s\n' "interpolated (extra readings filling gaps)" "$INT"
+    echo "Quality tiers"
+    printf '  %-44s %10s\n' "premium (>= 90), in the rollups" "$PREM"
+    printf '  %-44s %10s\n' "standard (70..89), in the rollups" "$STD"
+    printf '  %-44s %10s\n' "quarantine (< 70 or rejected)" "$QUA"
+    echo
+    grep -v '^score\.' "$WORK/score.txt"
+    echo
+    echo "Rollups (aggregator -> PostgreSQL)"
+    printf '  %-44s %10s\n' "rollup_1m rows" "$R1M"
+    printf '  %-44s %10s\n' "rollup_1h rows" "$R1H"
+    printf '  %-44s %10s\n' "readings in the 1 h rollups" "$AGG_N"
+    printf '  %-44s %10s\n' "windows closed and published (1m + 1h)" "$AGG_WIN"
+    echo
+    echo "Top-3 fleet peak hours of each day (sum of the meters' avg_kw)"
+    psql "$DSN" -X -q -P footer=off -c "$PEAKS_SQL" |
+        sed 's/^/  /'
+    echo
+    echo "An analyst query: energy and average quality by region"
+    echo "$ANALYST_SQL" | sed 's/^/  | /'
+    psql "$DSN" -X -q -P footer=off -c "$ANALYST_SQL" | sed 's/^/  /'
+} >"$REPORT/summary.txt"
+
+# ---------------------------------------------------------------- the report
+
+psql "$DSN" -X -q -A -t -F ' ' -c "
+SELECT to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI'),
+       round(sum(avg_kw)::numeric, 2), round((sum(quality_sum) / sum(count))::numeric, 2),
+       round((100.0 * sum(premium) / sum(count))::numeric, 2)
+  FROM rollup_1h_stats GROUP BY window_start ORDER BY window_start" >"$REPORT/hourly.dat"
+cp "$WORK/truth.jsonl" "$REPORT/truth.jsonl"
+gnuplot <<EOF || die "gnuplot failed"
+set terminal pngcairo size 1000,450 font "DejaVu Sans,10"
+set xdata time
+set timefmt "%Y-%m-%dT%H:%M"
+set format x "%a\n%H:%M"
+set grid
+set key top left
+set output "$REPORT/fleet_load.png"
+set title "Fleet load per hour: $METERS simulated meters (sum of the meters' hourly average kW)"
+set ylabel "kW"
+plot "$REPORT/hourly.dat" using 1:2 with lines lw 2 lc rgb "#1f77b4" title "fleet kW"
+set output "$REPORT/quality.png"
+set title "Quality of the validated readings per hour"
+set ylabel "average quality (0-100)"
+set y2label "premium share (%)"
+set ytics nomirror
+set y2tics
+plot "$REPORT/hourly.dat" using 1:3 axes x1y1 with lines lw 2 lc rgb "#2ca02c" title "average quality", \
+     "$REPORT/hourly.dat" using 1:4 axes x1y2 with lines lw 1 lc rgb "#ff7f0e" title "premium share (right axis)"
+EOF
+
+cat >"$REPORT/facts.env" <<EOF
+generated=$GEN
+gw_accepted=$GW_ACC
+gw_rejected=$GW_REJ
+malformed=$MALF
+validated=$VAL
+quarantine=$QUA
+dlq=$DLQ
+interpolated=$INT
+accounted=$([ "$SUM" -eq "$IN" ] && echo 1 || echo 0)
+alerts_expected=$ALERTS_EXP
+alerts_detected=$ALERTS_DET
+alerts_false=$ALERTS_FALSE
+rollup_1m=$R1M
+rollup_1h=$R1H
+EOF
+
+echo
+cat "$REPORT/summary.txt"
+
+# ---------------------------------------------------------------- the end
+
+step "stopping everything"
+declare -a STOP_RC
+stop_all
+bad=0
+for i in "${!NAMES[@]}"; do
+    rc=${STOP_RC[$i]:-0}
+    if [ "$rc" -ne 0 ]; then
+        say "demo: ${NAMES[$i]} exited with status $rc" >&2
+        bad=1
+    fi
+done
+tests/lib/pgtmp.sh destroy "$PGDIR" >/dev/null 2>&1 && PGDIR=""
+say "all programs stopped (SIGTERM, exit 0); PostgreSQL destroyed"
+say "report: $REPORT/summary.txt, $REPORT/fleet_load.png, $REPORT/quality.png"
+say "demo finished in $(($(date +%s) - T0)) s"
+[ $bad -eq 0 ] || exit 1
