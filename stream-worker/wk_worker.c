@@ -504,6 +504,21 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
                              errlen);
     if (!conf)
         goto fail;
+    /*
+     * One produce request in flight per broker connection, unless
+     * KAFKA_MAX_IN_FLIGHT[_REQUESTS_PER_CONNECTION] says otherwise. The
+     * worker produces a burst and then waits for every report. With several
+     * requests in flight, a broker socket without TCP_NODELAY (librdkafka
+     * 2.0.2's mock cluster, our local broker) holds each response behind the
+     * previous one until the client's delayed ACK: ~40 ms in about half of
+     * the delivery waits, measured. One at a time, each request carries the
+     * ACK of the last response. Ordering is unchanged (idempotent producer).
+     */
+    if (!getenv("KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION") &&
+        !getenv("KAFKA_MAX_IN_FLIGHT") &&
+        mf_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "1",
+                          "max.in.flight.requests.per.connection", errbuf, errlen) != MF_OK)
+        goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, w);
     w->producer = new_client(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
