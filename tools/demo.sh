@@ -29,8 +29,9 @@ SIM_FLEET=(--meters "$METERS" --seed "$SEED" --start "$START" --hours "$HOURS")
 T0=$(date +%s)
 WORK=$(mktemp -d /tmp/mf-demo.XXXXXX)
 chmod 711 "$WORK" # PostgreSQL runs as postgres under it (pgtmp.sh)
-PIDS=()    # every background process we started, in start order
+PIDS=()    # every background process we started, in start order (the broker first)
 NAMES=()
+STOP_RC=()
 PGDIR=""
 
 say() { printf '%s\n' "$*"; }
@@ -42,28 +43,37 @@ die() {
 
 # ---------------------------------------------------------------- clean-up
 
-# Stops the programs newest first (SIGTERM, 30 s, then SIGKILL), then the
-# database. Runs on every exit: normal, error, Ctrl-C, SIGTERM.
-stop_all() {
+# Stops the programs (SIGTERM, then 30 s, then SIGKILL): the fleet first, all
+# at once, and the broker (always PIDS[0]) only after they are gone, since
+# they leave the consumer group and flush through it. Runs on every exit:
+# normal, error, Ctrl-C, SIGTERM. STOP_RC[i] gets each exit status.
+stop_group() {
     local i pid name rc deadline
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    for i in "$@"; do
         pid=${PIDS[i]}
         kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
     done
     deadline=$(($(date +%s) + 30))
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    for i in "$@"; do
         pid=${PIDS[i]} name=${NAMES[i]}
         while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
             sleep 0.1
         done
         if kill -0 "$pid" 2>/dev/null; then
-            say "demo: $name did not stop within 30 s; killing it" >&2
+            say "demo: $name did not stop within 30 s of SIGTERM; killing it" >&2
             kill -KILL "$pid" 2>/dev/null || true
         fi
         rc=0
         wait "$pid" 2>/dev/null || rc=$?
-        STOP_RC[$i]=$rc
+        STOP_RC[i]=$rc
     done
+}
+
+stop_all() {
+    local n=${#PIDS[@]} fleet=() i
+    for ((i = n - 1; i >= 1; i--)); do fleet+=("$i"); done
+    [ ${#fleet[@]} -gt 0 ] && stop_group "${fleet[@]}"
+    [ "$n" -gt 0 ] && stop_group 0
     PIDS=()
 }
 
@@ -236,9 +246,11 @@ else
     ACCOUNTED="NO: $IN in, $SUM out"
 fi
 
+# The range's closing reading (at its end time) opens an hour of its own: left out here.
+IN_RANGE="window_start < timestamptz '$START' + interval '$HOURS hours'"
 PEAKS_SQL="WITH fleet AS (
   SELECT window_start, sum(avg_kw) AS fleet_kw, count(*) AS meters
-    FROM rollup_1h_stats GROUP BY window_start),
+    FROM rollup_1h_stats WHERE $IN_RANGE GROUP BY window_start),
 ranked AS (
   SELECT *, rank() OVER (PARTITION BY date_trunc('day', window_start) ORDER BY fleet_kw DESC) AS r
     FROM fleet)
@@ -297,7 +309,7 @@ psql "$DSN" -X -q -A -t -F ' ' -c "
 SELECT to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI'),
        round(sum(avg_kw)::numeric, 2), round((sum(quality_sum) / sum(count))::numeric, 2),
        round((100.0 * sum(premium) / sum(count))::numeric, 2)
-  FROM rollup_1h_stats GROUP BY window_start ORDER BY window_start" >"$REPORT/hourly.dat"
+  FROM rollup_1h_stats WHERE $IN_RANGE GROUP BY window_start ORDER BY window_start" >"$REPORT/hourly.dat"
 cp "$WORK/truth.jsonl" "$REPORT/truth.jsonl"
 gnuplot <<EOF || die "gnuplot failed"
 set terminal pngcairo size 1000,450 font "DejaVu Sans,10"
@@ -311,13 +323,12 @@ set title "Fleet load per hour: $METERS simulated meters (sum of the meters' hou
 set ylabel "kW"
 plot "$REPORT/hourly.dat" using 1:2 with lines lw 2 lc rgb "#1f77b4" title "fleet kW"
 set output "$REPORT/quality.png"
-set title "Quality of the validated readings per hour"
-set ylabel "average quality (0-100)"
-set y2label "premium share (%)"
-set ytics nomirror
-set y2tics
-plot "$REPORT/hourly.dat" using 1:3 axes x1y1 with lines lw 2 lc rgb "#2ca02c" title "average quality", \
-     "$REPORT/hourly.dat" using 1:4 axes x1y2 with lines lw 1 lc rgb "#ff7f0e" title "premium share (right axis)"
+set title "Quality of the validated readings per hour (worker scores, averaged by the aggregator)"
+set ylabel "quality (0-100) / share (%)"
+set yrange [80:100]
+set key bottom left
+plot "$REPORT/hourly.dat" using 1:3 with lines lw 2 lc rgb "#2ca02c" title "average quality", \
+     "$REPORT/hourly.dat" using 1:4 with lines lw 2 lc rgb "#ff7f0e" title "premium tier share (%)"
 EOF
 
 cat >"$REPORT/facts.env" <<EOF
@@ -343,7 +354,6 @@ cat "$REPORT/summary.txt"
 # ---------------------------------------------------------------- the end
 
 step "stopping everything"
-declare -a STOP_RC
 stop_all
 bad=0
 for i in "${!NAMES[@]}"; do
@@ -354,7 +364,7 @@ for i in "${!NAMES[@]}"; do
     fi
 done
 tests/lib/pgtmp.sh destroy "$PGDIR" >/dev/null 2>&1 && PGDIR=""
-say "all programs stopped (SIGTERM, exit 0); PostgreSQL destroyed"
+[ $bad -eq 0 ] && say "all programs stopped on SIGTERM with exit status 0; PostgreSQL destroyed"
 say "report: $REPORT/summary.txt, $REPORT/fleet_load.png, $REPORT/quality.png"
 say "demo finished in $(($(date +%s) - T0)) s"
 [ $bad -eq 0 ] || exit 1

@@ -1,0 +1,421 @@
+/*
+ * Unit tests for the meter simulator's library (tools/sim_*.c): the load
+ * model's shape, the trouble bookkeeping (every truth entry matches what the
+ * generator really sends), the expectations following the worker's
+ * definitions, the CSV column mapping of the replay, and the /metrics parser.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim_fleet.h"
+#include "sim_gen.h"
+#include "sim_load.h"
+#include "sim_prom.h"
+#include "sim_replay.h"
+#include "sim_truth.h"
+
+#include "mf_common.h"
+
+#define HOUR 3600000LL
+#define MON  1710115200000LL /* 2024-03-11T00:00:00Z, a Monday */
+#define SAT  (MON + 5 * 24 * HOUR)
+
+/* ---------------------------------------------------------------- the load model */
+
+static void test_shape_daily(void **state)
+{
+    (void)state;
+    double night = sim_load_shape(false, MON + 3 * HOUR);
+    double morning = sim_load_shape(false, MON + 7 * HOUR + HOUR / 2);
+    double midday = sim_load_shape(false, MON + 13 * HOUR);
+    double evening = sim_load_shape(false, MON + 19 * HOUR);
+    assert_true(night < midday);
+    assert_true(midday < morning);
+    assert_true(morning < evening);
+    assert_true(evening / night > 3.0); /* a real daily swing ... */
+    assert_true(evening / night < 4.0); /* ... that stays under the spike rule with noise */
+}
+
+static void test_shape_weekend_and_season(void **state)
+{
+    (void)state;
+    /* Weekend mornings start later: 07:30 lower, 09:30 higher than on a weekday. */
+    assert_true(sim_load_shape(false, SAT + 7 * HOUR + HOUR / 2) <
+                sim_load_shape(false, MON + 7 * HOUR + HOUR / 2));
+    assert_true(sim_load_shape(false, SAT + 9 * HOUR + HOUR / 2) >
+                sim_load_shape(false, MON + 9 * HOUR + HOUR / 2));
+    /* Businesses: open on a weekday afternoon, near base at the weekend. */
+    assert_true(sim_load_shape(true, MON + 14 * HOUR) > 2.4 * sim_load_shape(true, SAT + 14 * HOUR));
+    /* Winter above summer. */
+    int64_t jan = 1705276800000LL, jul = 1721001600000LL; /* mid-January, mid-July 2024 */
+    assert_true(sim_load_season(jan) > 1.15);
+    assert_true(sim_load_season(jul) < 0.85);
+}
+
+/* Every clean step of every meter stays inside the worker's spike and drop thresholds. */
+static void test_no_natural_spikes(void **state)
+{
+    (void)state;
+    struct sim_params p;
+    sim_params_default(&p);
+    p.meters = 400;
+    for (int t = 0; t < SIM_T_COUNT; t++)
+        p.rate[t] = 0;
+    struct sim_fleet *f = sim_fleet_new(&p);
+    for (uint32_t i = 0; i < f->n; i++) {
+        const struct sim_meter *m = &f->m[i];
+        /* Also across a 4 h gap: the worker compares with the last real reading. */
+        int64_t gap = 4 * 3600 / m->interval_s;
+        for (int64_t k = 0; k + gap < m->n; k++) {
+            double a = sim_gen_kw(&p, m, k), b = sim_gen_kw(&p, m, k + 1);
+            double c = sim_gen_kw(&p, m, k + gap);
+            assert_true(b - a <= 5.0 * a && c - a <= 5.0 * a); /* no spike (> +500 %) */
+            assert_true(a - b <= 0.9 * a && a - c <= 0.9 * a); /* no drop (> -90 %) */
+            assert_true(a > 0.05 && a < m->max_kw);
+        }
+    }
+    sim_fleet_destroy(f);
+}
+
+/* ---------------------------------------------------------------- trouble bookkeeping */
+
+struct seen {
+    int64_t n, dups, backwards, missing, negatives, zeros, over, stuck_run;
+    double max_jump, min_drop;
+};
+
+static void walk(const struct sim_params *p, const struct sim_meter *m, struct seen *s)
+{
+    struct sim_gen g;
+    struct sim_reading r;
+    int64_t last_ts = -1, expect_k = 0;
+    double last_kw = -1;
+    memset(s, 0, sizeof *s);
+    s->min_drop = 1e9;
+    sim_gen_init(&g, p, m);
+    while (sim_gen_next(&g, &r)) {
+        s->n++;
+        if (r.ts_ms == last_ts)
+            s->dups++;
+        if (r.ts_ms < last_ts)
+            s->backwards++;
+        if (r.k > expect_k)
+            s->missing += r.k - expect_k;
+        if (r.k >= expect_k)
+            expect_k = r.k + 1;
+        if (r.kw < 0)
+            s->negatives++;
+        if (r.kw == 0)
+            s->zeros++;
+        if (r.kw > m->max_kw)
+            s->over++;
+        if (r.kw == m->tval && m->trouble == SIM_T_STUCK)
+            s->stuck_run++;
+        if (last_kw > 0 && r.kw > 0) {
+            if (r.kw / last_kw > s->max_jump)
+                s->max_jump = r.kw / last_kw;
+            if (r.kw / last_kw < s->min_drop)
+                s->min_drop = r.kw / last_kw;
+        }
+        last_ts = r.ts_ms;
+        last_kw = r.kw;
+    }
+}
+
+static void test_trouble_matches_plan(void **state)
+{
+    (void)state;
+    struct sim_params p;
+    sim_params_default(&p);
+    p.meters = 3000;
+    for (int t = SIM_T_STUCK; t <= SIM_T_OUT_OF_ORDER; t++)
+        p.rate[t] = 0.02;
+    struct sim_fleet *f = sim_fleet_new(&p);
+    int kinds[SIM_T_COUNT] = {0};
+    for (uint32_t i = 0; i < f->n; i++) {
+        const struct sim_meter *m = &f->m[i];
+        struct seen s;
+        walk(&p, m, &s);
+        kinds[m->trouble]++;
+        switch (m->trouble) {
+        case SIM_T_NONE:
+        case SIM_T_INACTIVE:
+        case SIM_T_UNKNOWN:
+            assert_int_equal(s.n, m->n);
+            assert_int_equal(s.dups + s.backwards + s.missing + s.negatives + s.zeros, 0);
+            break;
+        case SIM_T_STUCK:
+            assert_int_equal(s.stuck_run, m->tlen);
+            assert_true((m->tlen - 1) * m->interval_s >= 24 * 3600);
+            assert_string_equal(sim_truth_expected_alert(&p, m), "stuck_value");
+            break;
+        case SIM_T_ZERO:
+        case SIM_T_VACANT_ZERO:
+            assert_int_equal(s.zeros, m->n);
+            assert_int_equal(m->vacant, m->trouble == SIM_T_VACANT_ZERO);
+            break;
+        case SIM_T_OVERLOAD:
+            assert_int_equal(s.over, 8);
+            assert_true(m->max_kw < 20);
+            break;
+        case SIM_T_SPIKE:
+            assert_true(s.max_jump > 6.0);
+            assert_true(s.min_drop > 0.1); /* its recovery is no drop */
+            assert_int_equal(s.over, 0);
+            break;
+        case SIM_T_DROP:
+            assert_true(s.min_drop < 0.1);
+            assert_true(s.max_jump > 6.0); /* the recovery: the truth expects this spike */
+            break;
+        case SIM_T_GAP_SHORT:
+        case SIM_T_GAP_5H:
+        case SIM_T_GAP_25H:
+            assert_int_equal(s.missing, m->tlen);
+            assert_int_equal(s.n, m->n - m->tlen);
+            break;
+        case SIM_T_NEGATIVE: assert_int_equal(s.negatives, 1); break;
+        case SIM_T_DUPLICATE:
+            assert_int_equal(s.dups, 1);
+            assert_int_equal(s.n, m->n + 1);
+            break;
+        case SIM_T_OUT_OF_ORDER:
+            assert_int_equal(s.backwards, 1);
+            assert_int_equal(s.n, m->n);
+            break;
+        default: fail();
+        }
+        if (m->trouble == SIM_T_GAP_SHORT)
+            assert_null(sim_truth_expected_alert(&p, m));
+        if (m->trouble == SIM_T_GAP_5H)
+            assert_string_equal(sim_truth_expected_alert(&p, m), "missing_short");
+        if (m->trouble == SIM_T_GAP_25H)
+            assert_string_equal(sim_truth_expected_alert(&p, m), "missing_extended");
+    }
+    for (int t = SIM_T_STUCK; t <= SIM_T_OUT_OF_ORDER; t++)
+        assert_true(kinds[t] > 0);
+    sim_fleet_destroy(f);
+}
+
+/* The zero_value expectation follows the worker: first zero to current reading >= 48 h. */
+static void test_zero_expectation(void **state)
+{
+    (void)state;
+    struct sim_params p;
+    sim_params_default(&p);
+    p.meters = 2000;
+    p.rate[SIM_T_ZERO] = 0.05;
+    for (int hours = 24; hours <= 48; hours += 24) {
+        p.end_ms = p.start_ms + hours * HOUR;
+        struct sim_fleet *f = sim_fleet_new(&p);
+        int zeros = 0;
+        for (uint32_t i = 0; i < f->n; i++) {
+            if (f->m[i].trouble != SIM_T_ZERO)
+                continue;
+            zeros++;
+            const char *a = sim_truth_expected_alert(&p, &f->m[i]);
+            if (hours == 48) /* the range's end is a reading: exactly 48 h of run */
+                assert_string_equal(a, "zero_value");
+            else
+                assert_null(a);
+        }
+        assert_true(zeros > 0);
+        sim_fleet_destroy(f);
+    }
+}
+
+/* The truth file: one line per troubled meter, plus run, units and malformed. */
+static void test_truth_file(void **state)
+{
+    (void)state;
+    struct sim_params p;
+    sim_params_default(&p);
+    p.meters = 500;
+    struct sim_fleet *f = sim_fleet_new(&p);
+    struct sim_totals t;
+    sim_truth_totals(f, &t);
+    uint64_t n = 0, troubled = 0;
+    for (uint32_t i = 0; i < f->n; i++) {
+        struct sim_gen g;
+        struct sim_reading r;
+        sim_gen_init(&g, &p, &f->m[i]);
+        while (sim_gen_next(&g, &r))
+            n++;
+        troubled += f->m[i].trouble != SIM_T_NONE;
+    }
+    assert_int_equal(t.readings, n);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(sim_truth_write(f, out), MF_OK);
+    fclose(out);
+    uint64_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += buf[i] == '\n';
+    assert_int_equal(lines, troubled + 3);
+    assert_non_null(strstr(buf, "\"kind\":\"run\""));
+    free(buf);
+    sim_fleet_destroy(f);
+}
+
+/* The registry depends on the seed and size only, never on the time range. */
+static void test_registry_stable(void **state)
+{
+    (void)state;
+    char *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    struct sim_params p;
+    sim_params_default(&p);
+    p.meters = 300;
+    struct sim_fleet *f = sim_fleet_new(&p);
+    FILE *out = open_memstream(&a, &alen);
+    sim_fleet_write_registry(f, out);
+    fclose(out);
+    sim_fleet_destroy(f);
+    p.end_ms = p.start_ms + 24 * HOUR;
+    f = sim_fleet_new(&p);
+    out = open_memstream(&b, &blen);
+    sim_fleet_write_registry(f, out);
+    fclose(out);
+    sim_fleet_destroy(f);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    assert_true(strncmp(a, "meter_id,class,max_kw,interval_s,vacant,neighborhood,region,active\n",
+                        67) == 0);
+    free(a);
+    free(b);
+}
+
+/* ---------------------------------------------------------------- CSV mapping */
+
+static void test_csv_split(void **state)
+{
+    (void)state;
+    char line[] = "\"\";\"MT_001\";\"a \"\"q\"\" b\";x\r\n";
+    char *f[8];
+    assert_int_equal(sim_csv_split(line, ';', f, 8), 4);
+    assert_string_equal(f[0], "");
+    assert_string_equal(f[1], "MT_001");
+    assert_string_equal(f[2], "a \"q\" b");
+    assert_string_equal(f[3], "x");
+    char line2[] = "MAC000002,2013-01-01 00:00:00, 0.219 \n";
+    assert_int_equal(sim_csv_split(line2, ',', f, 8), 3);
+    assert_string_equal(f[2], " 0.219 ");
+}
+
+static void test_map_lcl(void **state)
+{
+    (void)state;
+    struct sim_map m;
+    char err[200];
+    char hdr[] = "LCLid,tstp,energy(kWh/hh)";
+    char *f[8];
+    int n = sim_csv_split(hdr, ',', f, 8);
+    assert_int_equal(sim_map_parse(&m, "meter_id=LCLid,ts=tstp,value=energy(kWh/hh),"
+                                       "unit=const:kWh,interval_s=const:1800",
+                                   err, sizeof err),
+                     MF_OK);
+    assert_int_equal(sim_map_resolve(&m, f, n, err, sizeof err), MF_OK);
+    assert_int_equal(m.f[SIM_M_METER].col[0], 0);
+    assert_int_equal(m.f[SIM_M_VALUE].col[0], 2);
+    assert_true(m.f[SIM_M_UNIT].is_const);
+    assert_string_equal(m.f[SIM_M_UNIT].konst, "kWh");
+    /* Two columns for ts, and a column by number. */
+    char hdr2[] = "Date;Time;Global_active_power";
+    n = sim_csv_split(hdr2, ';', f, 8);
+    assert_int_equal(sim_map_parse(&m, "meter_id=const:UCI-1,ts=Date+Time,value=#3", err,
+                                   sizeof err),
+                     MF_OK);
+    assert_int_equal(sim_map_resolve(&m, f, n, err, sizeof err), MF_OK);
+    assert_int_equal(m.f[SIM_M_TS].col[0], 0);
+    assert_int_equal(m.f[SIM_M_TS].col[1], 1);
+    assert_int_equal(m.f[SIM_M_VALUE].col[0], 2);
+    /* Errors name the problem. */
+    assert_int_equal(sim_map_parse(&m, "meter_id=a,ts=b", err, sizeof err), MF_EDATA);
+    assert_non_null(strstr(err, "value"));
+    assert_int_equal(sim_map_parse(&m, "meter_id=Date,ts=Time,value=nope", err, sizeof err), MF_OK);
+    assert_int_equal(sim_map_resolve(&m, f, n, err, sizeof err), MF_EDATA);
+    assert_non_null(strstr(err, "nope"));
+    assert_int_equal(sim_map_parse(&m, "meter=a", err, sizeof err), MF_EDATA);
+}
+
+static void test_parse_time_value(void **state)
+{
+    (void)state;
+    int64_t ms;
+    double v;
+    char out[64];
+    assert_int_equal(sim_parse_time("2013-01-01 00:30:00", NULL, &ms), MF_OK);
+    assert_int_equal(ms, 1356998400000LL + 30 * 60000);
+    assert_int_equal(sim_parse_time("2024-03-15T16:00:00+02:00", NULL, &ms), MF_OK);
+    assert_int_equal(ms, 1710511200000LL);
+    assert_int_equal(sim_parse_time("16/12/2006 17:24:00", "%d/%m/%Y %H:%M:%S", &ms), MF_OK);
+    assert_int_equal(ms, 1166289840000LL);
+    assert_int_equal(sim_parse_time("6/1/2007 01:02:03", "%d/%m/%Y %H:%M:%S", &ms), MF_OK);
+    assert_int_equal(sim_parse_time("32/12/2006 17:24:00", "%d/%m/%Y %H:%M:%S", &ms), MF_EDATA);
+    assert_int_equal(sim_parse_time("yesterday", NULL, &ms), MF_EDATA);
+
+    assert_int_equal(sim_parse_value(" 0.219 ", false, &v, out, sizeof out), MF_OK);
+    assert_true(v == 0.219);
+    assert_string_equal(out, "0.219");
+    assert_int_equal(sim_parse_value("71,7703349282297", true, &v, out, sizeof out), MF_OK);
+    assert_string_equal(out, "71.7703349282297");
+    assert_int_equal(sim_parse_value("?", false, &v, out, sizeof out), MF_EDATA);
+    assert_int_equal(sim_parse_value("", false, &v, out, sizeof out), MF_EDATA);
+    assert_int_equal(sim_parse_value("NA", false, &v, out, sizeof out), MF_EDATA);
+    assert_int_equal(sim_parse_value("1,5", false, &v, out, sizeof out), MF_EDATA);
+    assert_int_equal(sim_parse_value(".5", false, &v, out, sizeof out), MF_OK);
+    assert_string_equal(out, "0.5"); /* a JSON number */
+}
+
+/* ---------------------------------------------------------------- /metrics */
+
+static void test_prom_sum(void **state)
+{
+    (void)state;
+    const char *text =
+        "# HELP meterflow_worker_records_total x\n"
+        "# TYPE meterflow_worker_records_total counter\n"
+        "meterflow_worker_records_total{outcome=\"validated\"} 10\n"
+        "meterflow_worker_records_total{outcome=\"quarantine\"} 2\n"
+        "meterflow_worker_records_total_extra{outcome=\"validated\"} 99\n"
+        "meterflow_kafka_consumer_lag{topic=\"meter.readings.raw\",partition=\"0\"} 5\n"
+        "meterflow_kafka_consumer_lag{topic=\"meter.readings.validated\",partition=\"1\"} 7\n"
+        "meterflow_build_info 1\n";
+    bool found;
+    assert_true(sim_prom_sum_text(text, "meterflow_worker_records_total", "outcome", "validated",
+                                  false, &found) == 10);
+    assert_true(found);
+    assert_true(sim_prom_sum_text(text, "meterflow_worker_records_total", NULL, NULL, false,
+                                  NULL) == 12);
+    assert_true(sim_prom_sum_text(text, "meterflow_kafka_consumer_lag", "topic",
+                                  "meter.readings.raw", true, NULL) == 7);
+    assert_true(sim_prom_sum_text(text, "meterflow_worker_records_total", "outcome", "dlq", false,
+                                  &found) == 0);
+    assert_false(found);
+    assert_true(sim_prom_sum_text(text, "meterflow_build_info", NULL, NULL, false, NULL) == 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shape_daily),
+        cmocka_unit_test(test_shape_weekend_and_season),
+        cmocka_unit_test(test_no_natural_spikes),
+        cmocka_unit_test(test_trouble_matches_plan),
+        cmocka_unit_test(test_zero_expectation),
+        cmocka_unit_test(test_truth_file),
+        cmocka_unit_test(test_registry_stable),
+        cmocka_unit_test(test_csv_split),
+        cmocka_unit_test(test_map_lcl),
+        cmocka_unit_test(test_parse_time_value),
+        cmocka_unit_test(test_prom_sum),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
