@@ -7,6 +7,10 @@
  *   bench_wk e2e [records] [meters]      one worker end to end from the
  *                                        local broker (consume, rules,
  *                                        produce, changelog, commit); rec/s
+ *   bench_wk ceiling [records] [meters]  the same broker and batches with no
+ *                                        worker code: consume, copy each
+ *                                        record to validated, flush, commit;
+ *                                        what the broker leaves for us, rec/s
  *
  * e2e starts mf-localbroker and a throw-away PostgreSQL through the test
  * harness, produces the records first (sized under the broker's 5 MiB per
@@ -18,6 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+
+#include "mf_kafka.h"
 #include "../tests/integration/it_wk_lib.h"
 #include "wk_config.h"
 #include "wk_proc.h"
@@ -133,14 +140,9 @@ static void rss(long meters)
     wk_config_release(&cfg);
 }
 
-static void e2e(long records, long meters)
+/* Produces the e2e input (records over meters) to the raw topic. */
+static void produce_input(struct wk_stack *s, long records, long meters)
 {
-    struct wk_stack s;
-    stack_start(&s);
-    sql(&s, "INSERT INTO meters (meter_id, interval_s) SELECT 'MTR-' || lpad(g::text, 6, '0'), "
-            "60 FROM generate_series(0, %ld) g",
-        meters - 1);
-    /* Produce everything first: the worker then reads at its own pace. */
     const long chunk = 50000;
     char **keys = mf_xcalloc((size_t)chunk, sizeof *keys), **vals = mf_xcalloc((size_t)chunk, sizeof *vals);
     for (long from = 0; from < records; from += chunk) {
@@ -150,7 +152,7 @@ static void e2e(long records, long meters)
             vals[i] = mf_xstrdup(reading(from + i, meters, &len));
             keys[i] = mf_xstrndup(vals[i] + 13, 10);
         }
-        produce_keyed(&s, (const char *const *)keys, (const char *const *)vals, (size_t)n);
+        produce_keyed(s, (const char *const *)keys, (const char *const *)vals, (size_t)n);
         for (long i = 0; i < n; i++) {
             free(keys[i]);
             free(vals[i]);
@@ -158,6 +160,17 @@ static void e2e(long records, long meters)
     }
     free(keys);
     free(vals);
+}
+
+static void e2e(long records, long meters)
+{
+    struct wk_stack s;
+    stack_start(&s);
+    sql(&s, "INSERT INTO meters (meter_id, interval_s) SELECT 'MTR-' || lpad(g::text, 6, '0'), "
+            "60 FROM generate_series(0, %ld) g",
+        meters - 1);
+    /* Produce everything first: the worker then reads at its own pace. */
+    produce_input(&s, records, meters);
     const char *extra[] = {"LOG_LEVEL=warn", NULL};
     struct wk_proc_h *w = worker_start(&s, "bench", extra, 1);
     int64_t t0 = mf_mono_ms();
@@ -173,6 +186,77 @@ static void e2e(long records, long meters)
     stack_stop(&s);
 }
 
+static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = mf_kafka_conf_new(type == RD_KAFKA_PRODUCER ? MF_KAFKA_PRODUCER
+                                                                          : MF_KAFKA_CONSUMER,
+                                              brokers, "ceiling", "bench-ceiling", err, sizeof err);
+    if (conf && type == RD_KAFKA_PRODUCER && !getenv("KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION"))
+        mf_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "1", "in flight", err,
+                          sizeof err); /* as the worker does */
+    rd_kafka_t *rk = conf ? rd_kafka_new(type, conf, err, sizeof err) : NULL;
+    if (!rk) {
+        fprintf(stderr, "ceiling: %s\n", err);
+        exit(1);
+    }
+    return rk;
+}
+
+/*
+ * The broker's share: a bare consumer and producer on the e2e input and
+ * batch shape (50 ms / 20,000 records, as the test harness runs the
+ * worker), each record copied to validated, flush, synchronous commit. No
+ * parsing, rules, state or changelog: an upper bound for e2e.
+ */
+static void ceiling(long records, long meters)
+{
+    struct wk_stack s;
+    stack_start(&s);
+    produce_input(&s, records, meters);
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, s.broker->bootstrap);
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, s.broker->bootstrap);
+    rd_kafka_poll_set_consumer(c);
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, T_RAW, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(c, t);
+    rd_kafka_topic_partition_list_destroy(t);
+    rd_kafka_topic_t *out = rd_kafka_topic_new(p, T_VAL, NULL);
+    long done = 0;
+    int64_t t0 = 0;
+    while (done < records) {
+        int64_t deadline = mf_mono_ms() + 50;
+        long n = 0;
+        while (n < 20000 && mf_mono_ms() < deadline) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 10);
+            if (!m)
+                continue;
+            if (!m->err) {
+                if (!t0)
+                    t0 = mf_mono_ms(); /* from the first record, like e2e's assignment */
+                while (rd_kafka_produce(out, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                                        m->payload, m->len, m->key, m->key_len, NULL) == -1)
+                    rd_kafka_poll(p, 10);
+                n++;
+            }
+            rd_kafka_message_destroy(m);
+        }
+        if (n) {
+            rd_kafka_flush(p, 60000);
+            rd_kafka_commit(c, NULL, 0);
+            done += n;
+        }
+    }
+    int64_t ms = mf_mono_ms() - t0;
+    printf("ceiling_records %ld\nceiling_seconds %.2f\nceiling_records_per_s %.0f\n", done,
+           ms / 1000.0, done * 1000.0 / (ms ? ms : 1));
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    rd_kafka_topic_destroy(out);
+    rd_kafka_destroy(p);
+    stack_stop(&s);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "inproc";
@@ -183,8 +267,10 @@ int main(int argc, char **argv)
         rss(a ? a : 100000);
     else if (strcmp(mode, "e2e") == 0)
         e2e(a ? a : 300000, b ? b : 10000);
+    else if (strcmp(mode, "ceiling") == 0)
+        ceiling(a ? a : 300000, b ? b : 10000);
     else {
-        fprintf(stderr, "usage: bench_wk inproc|rss|e2e [records|meters] [meters]\n");
+        fprintf(stderr, "usage: bench_wk inproc|rss|e2e|ceiling [records|meters] [meters]\n");
         return 2;
     }
     return 0;
