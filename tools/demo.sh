@@ -13,6 +13,7 @@
 #   DEMO_METERS [5000]  DEMO_HOURS [48]  DEMO_SEED [42]
 #   DEMO_START [2024-03-11T00:00:00Z]  DEMO_REPORT [report]  MF_BIN_DIR [build/bin]
 #   DEMO_DRAIN_TIMEOUT [120] seconds the fleet gets to catch up after the replay
+#   DEMO_TROUBLE [meter-sim's defaults] trouble rates, as meter-sim --trouble
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ START=${DEMO_START:-2024-03-11T00:00:00Z}
 REPORT=${DEMO_REPORT:-report}
 DRAIN_TIMEOUT=${DEMO_DRAIN_TIMEOUT:-120}
 SIM_FLEET=(--meters "$METERS" --seed "$SEED" --start "$START" --hours "$HOURS")
+[ -n "${DEMO_TROUBLE:-}" ] && SIM_FLEET+=(--trouble "$DEMO_TROUBLE")
 
 T0=$(date +%s)
 WORK=$(mktemp -d /tmp/mf-demo.XXXXXX)
@@ -346,6 +348,9 @@ alerts_detected=$ALERTS_DET
 alerts_false=$ALERTS_FALSE
 rollup_1m=$R1M
 rollup_1h=$R1H
+rollup_readings=$AGG_N
+workdir=$WORK
+pids="${PIDS[*]}"
 EOF
 
 echo

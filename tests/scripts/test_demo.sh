@@ -1,0 +1,70 @@
+#!/bin/bash
+# test_demo.sh: a small `make demo` (300 meters, 1 simulated day, trouble at
+# higher rates so every kind shows up) and checks of its summary's key facts:
+# every record accounted for (accepted + malformed = validated + quarantine
+# + DLQ), alerts detected with none missed or false, rollup rows written,
+# the report's PNGs. Prints "demo: N passed, M failed" last; exit 0/1.
+# Needs the programs built (MF_BIN_DIR, default build/bin).
+set -u
+cd "$(dirname "$0")/../.."
+REPORT=$(mktemp -d /tmp/mf-test-demo.XXXXXX)
+trap 'rm -rf "$REPORT"' EXIT
+pass=0
+fail=0
+check() { # check NAME CONDITION...
+    local name=$1
+    shift
+    if "$@"; then
+        pass=$((pass + 1))
+        echo "  ok    $name"
+    else
+        fail=$((fail + 1))
+        echo "  FAIL  $name"
+    fi
+}
+
+start=$(date +%s)
+DEMO_METERS=300 DEMO_HOURS=30 DEMO_REPORT="$REPORT" DEMO_DRAIN_TIMEOUT=60 \
+    DEMO_TROUBLE="stuck=0.02,zero=0.02,overload=0.02,gap_5h=0.02,gap_25h=0.02,spike=0.02,drop=0.02,negative=0.02,duplicate=0.02,out_of_order=0.02,gap_short=0.02" \
+    tools/demo.sh >"$REPORT/demo.out" 2>&1
+rc=$?
+secs=$(($(date +%s) - start))
+check "demo.sh exits 0 (took ${secs}s)" test $rc -eq 0
+[ $rc -eq 0 ] || tail -n 40 "$REPORT/demo.out"
+check "demo.sh under 90 s" test $secs -lt 90
+
+facts="$REPORT/facts.env"
+check "facts written" test -s "$facts"
+if [ -s "$facts" ]; then
+    # shellcheck disable=SC1090
+    . "$facts"
+    check "readings generated ($generated) all accepted by the gateway" \
+        test "$generated" -gt 0 -a "$gw_accepted" -eq "$generated" -a "$gw_rejected" -eq 0
+    check "accepted + malformed = validated + quarantine + dlq ($((gw_accepted + malformed)) = $((validated + quarantine + dlq)))" \
+        test $((gw_accepted + malformed)) -eq $((validated + quarantine + dlq))
+    check "malformed records all in the DLQ ($dlq)" test "$dlq" -eq "$malformed" -a "$malformed" -gt 0
+    check "alerts detected ($alerts_detected of $alerts_expected expected)" \
+        test "$alerts_detected" -gt 0 -a "$alerts_detected" -eq "$alerts_expected"
+    check "no false alarms ($alerts_false)" test "$alerts_false" -eq 0
+    check "rollup rows written (1m $rollup_1m, 1h $rollup_1h)" test "$rollup_1m" -gt 0 -a "$rollup_1h" -gt 0
+    check "every validated reading in the rollups" \
+        test "$rollup_readings" -eq $((validated + interpolated))
+fi
+check "summary.txt" grep -q "accounted for: yes" "$REPORT/summary.txt"
+check "reading checks all match" grep -q "reading checks \([0-9]*\) of \1 match" "$REPORT/summary.txt"
+for png in fleet_load.png quality.png; do
+    check "$png is a PNG" sh -c "head -c 8 '$REPORT/$png' | od -An -c | grep -q 'P   N   G'"
+done
+# Nothing the demo started may outlive it: its programs, and PostgreSQL under its work dir.
+left_behind() {
+    local p
+    for p in ${pids:-}; do
+        kill -0 "$p" 2>/dev/null && return 0
+    done
+    [ -n "${workdir:-}" ] && pgrep -f "$workdir/" >/dev/null && return 0
+    [ -n "${workdir:-}" ] && [ -e "$workdir" ] && return 0
+    return 1
+}
+check "no process left behind, work dir removed" eval '! left_behind'
+echo "demo: $pass passed, $fail failed"
+[ $fail -eq 0 ]
