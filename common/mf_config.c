@@ -166,7 +166,17 @@ int mf_config_load(const struct mf_cfg_row *rows, size_t n, void *cfg, char *err
         char why[160];
         int from_env = v != NULL;
 
-        if (!v || (*v == '\0' && r->type != MF_CFG_STR))
+        /* Set but empty is a mistake (an unfilled template, a missing
+         * secret), unless empty is what the variable defaults to anyway. */
+        if (v && *v == '\0' && !(r->def && r->def[0] == '\0')) {
+            if (r->def)
+                snprintf(errbuf, errlen, "invalid %s '': empty (unset it for the default '%s')",
+                         r->name, r->def);
+            else
+                snprintf(errbuf, errlen, "invalid %s '': empty: %s", r->name, r->help);
+            return MF_EDATA;
+        }
+        if (!v)
             v = r->def;
         if (!v) {
             if (r->flags & MF_CFG_REQUIRED) {

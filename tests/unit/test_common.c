@@ -89,6 +89,16 @@ static void test_config(void **state)
     assert_int_equal(load(&c, err), MF_EDATA);
     assert_string_equal(err, "missing T_SECRET: a DSN");
     mf_config_release(rows, MF_ARRAY_LEN(rows), &c);
+    /* Set but empty: refused, naming the variable and the default. */
+    setenv("T_INT", "", 1);
+    assert_int_equal(load(&c, err), MF_EDATA);
+    assert_string_equal(err, "invalid T_INT '': empty (unset it for the default '5')");
+    mf_config_release(rows, MF_ARRAY_LEN(rows), &c);
+    unsetenv("T_INT");
+    setenv("T_SECRET", "", 1);
+    assert_int_equal(load(&c, err), MF_EDATA);
+    assert_string_equal(err, "invalid T_SECRET '': empty: a DSN");
+    mf_config_release(rows, MF_ARRAY_LEN(rows), &c);
     setenv("T_BOOL", "OFF", 1);
     setenv("T_ADDR", "[::1]:80", 1);
     setenv("T_SECRET", "x", 1);
