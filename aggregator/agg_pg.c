@@ -108,11 +108,18 @@ static int parse_i64(const char *s, int64_t *out)
     return MF_OK;
 }
 
+/* How read_rows tells a window's first close from a republish. */
+enum first_close {
+    FIRST_NEVER,  /* outbox: unknown, counted as republished */
+    FIRST_ALWAYS, /* the close UPDATE: only open windows are closed */
+    FIRST_REV1,   /* the merge: revision 1 is the first close, later ones are late changes */
+};
+
 /*
  * Reads result rows laid out as (meter_id, window_start ms, revision,
  * agg columns...) starting at column c0 into out.
  */
-static int read_rows(PGresult *res, int c0, enum agg_width w, bool first_close,
+static int read_rows(PGresult *res, int c0, enum agg_width w, enum first_close first,
                      struct agg_rows *out, char *errbuf, size_t errlen)
 {
     const char *texts[32];
@@ -122,7 +129,6 @@ static int read_rows(PGresult *res, int c0, enum agg_width w, bool first_close,
         int64_t rev;
         snprintf(row->meter_id, sizeof row->meter_id, "%s", PQgetvalue(res, r, c0));
         row->width = w;
-        row->first_close = first_close;
         for (size_t i = 0; i < agg_funcs_count; i++)
             texts[i] = PQgetvalue(res, r, c0 + 3 + (int)i);
         if (parse_i64(PQgetvalue(res, r, c0 + 1), &row->start) ||
@@ -132,6 +138,7 @@ static int read_rows(PGresult *res, int c0, enum agg_width w, bool first_close,
             return MF_EFATAL;
         }
         row->revision = (int)rev;
+        row->first_close = first == FIRST_ALWAYS || (first == FIRST_REV1 && rev == 1);
     }
     return MF_OK;
 }
@@ -145,18 +152,23 @@ static void build_sql(struct agg_pg *pg)
         struct mf_buf *b = &pg->upsert_sql[w];
 
         /*
-         * The merge. A row already closed that late data changes gets the
-         * next revision and goes to the outbox with the closes below.
-         * RETURNING sees the row after the update.
+         * The merge. A window the watermark already passed (closing) is
+         * closed by it too: inserted closed with revision 1, or an open
+         * row closed 0 -> 1, one write where a merge and then an UPDATE
+         * would take two. A row already closed that late data changes
+         * gets the next revision. Both go to the outbox and come back
+         * (RETURNING sees the row after the update).
          */
         mf_buf_appendf(b, "WITH up AS (INSERT INTO %s AS r (meter_id, window_start, ", t);
         agg_funcs_columns(b, "");
-        mf_buf_appends(b, ") SELECT meter_id, window_start, ");
+        mf_buf_appends(b, ", closed, revision) SELECT meter_id, window_start, ");
         agg_funcs_columns(b, "");
-        mf_buf_appendf(b, " FROM agg_stage WHERE width = %d"
+        mf_buf_appendf(b, ", closing, closing::int FROM agg_stage WHERE width = %d"
                           " ON CONFLICT (meter_id, window_start) DO UPDATE SET ", w);
         agg_funcs_set_list(b);
-        mf_buf_appends(b, ", revision = r.revision + CASE WHEN r.closed THEN 1 ELSE 0 END,"
+        mf_buf_appends(b, ", closed = r.closed OR EXCLUDED.closed,"
+                          " revision = r.revision + CASE WHEN r.closed THEN 1"
+                          " ELSE EXCLUDED.revision END,"
                           " updated_at = now()"
                           " RETURNING meter_id, window_start, closed, revision, ");
         agg_funcs_columns(b, "");
@@ -314,7 +326,8 @@ int agg_pg_connect(struct agg_pg *pg, char *errbuf, size_t errlen)
                          " max_kw float8 NOT NULL, m2 float8 NOT NULL,"
                          " energy_kwh float8 NOT NULL, quality_sum float8 NOT NULL,"
                          " premium int NOT NULL, standard int NOT NULL,"
-                         " interpolated int NOT NULL) ON COMMIT DELETE ROWS;"
+                         " interpolated int NOT NULL, closing bool NOT NULL)"
+                         " ON COMMIT DELETE ROWS;"
                          "CREATE TEMP TABLE IF NOT EXISTS agg_status_stage ("
                          " meter_id text NOT NULL, ts timestamptz NOT NULL,"
                          " value_kw float8 NOT NULL, quality int NOT NULL, tier text NOT NULL)"
@@ -474,7 +487,7 @@ int agg_pg_outbox_read(struct agg_pg *pg, const int32_t *parts, size_t n, struct
         PGresult *res = exec_params(pg, pg->outbox_sql[w].data, 2, v);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
             return fail(pg, res, "reading agg_outbox", errbuf, errlen);
-        int rc = read_rows(res, 0, (enum agg_width)w, false, out, errbuf, errlen);
+        int rc = read_rows(res, 0, (enum agg_width)w, FIRST_NEVER, out, errbuf, errlen);
         PQclear(res);
         if (rc != MF_OK)
             return rc;
@@ -528,11 +541,11 @@ static int stage_entries(struct agg_pg *pg, const struct agg_batch *b, char *err
             snprintf(errbuf, errlen, "window of '%s' has a value COPY cannot carry", e->meter_id);
             return MF_EFATAL;
         }
-        mf_buf_appendc(&pg->copy, '\n');
+        mf_buf_appends(&pg->copy, e->close ? "\tt\n" : "\tf\n");
     }
     return copy_in(pg,
                    "COPY agg_stage (width, part, meter_id, window_start, count, sum_kw, min_kw,"
-                   " max_kw, m2, energy_kwh, quality_sum, premium, standard, interpolated)"
+                   " max_kw, m2, energy_kwh, quality_sum, premium, standard, interpolated, closing)"
                    " FROM STDIN",
                    errbuf, errlen);
 }
@@ -623,8 +636,8 @@ static int close_windows(struct agg_pg *pg, const struct agg_batch *b, enum agg_
     mf_buf_appendc(&pg->a4, '{');
     for (size_t i = 0; i < b->ncloses; i++) {
         const struct agg_close *c = &b->closes[i];
-        if (agg_key_width(c->key) != w)
-            continue;
+        if (agg_key_width(c->key) != w || c->merged)
+            continue; /* merged: the merge closed it */
         const char *sep = k++ ? "," : "";
         mf_time_format(agg_key_start(c->key), ts);
         /* Meter IDs are [A-Za-z0-9._:-] (checked at parse): quoted, nothing to escape. */
@@ -641,7 +654,7 @@ static int close_windows(struct agg_pg *pg, const struct agg_batch *b, enum agg_
     PGresult *res = exec_params(pg, pg->close_sql[w].data, 4, v);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return fail(pg, res, "closing windows", errbuf, errlen);
-    int rc = read_rows(res, 0, w, true, out, errbuf, errlen);
+    int rc = read_rows(res, 0, w, FIRST_ALWAYS, out, errbuf, errlen);
     PQclear(res);
     return rc;
 }
@@ -732,7 +745,7 @@ int agg_pg_commit(struct agg_pg *pg, const struct agg_batch *b, bool clear_owned
                 rc = fail(pg, res, "merging windows", errbuf, errlen);
                 goto fail;
             }
-            rc = read_rows(res, 0, (enum agg_width)w, false, out, errbuf, errlen);
+            rc = read_rows(res, 0, (enum agg_width)w, FIRST_REV1, out, errbuf, errlen);
             PQclear(res);
             if (rc != MF_OK)
                 goto fail;

@@ -6,10 +6,11 @@
  *     still be the one this process loaded or last wrote, else another
  *     aggregator took the partition and the batch is refused), then COPYs
  *     the pre-merged partials into a temp staging table and merges them into
- *     rollup_1m/rollup_1h with INSERT ... ON CONFLICT DO UPDATE, marks the
- *     windows the watermark passed as closed (revision 0 -> 1), upserts
- *     meter_current_status, source_positions, agg_watermarks and
- *     sink_offsets, and records in agg_outbox every window it closed or
+ *     rollup_1m/rollup_1h with INSERT ... ON CONFLICT DO UPDATE (which also
+ *     closes the windows of the batch the watermark already passed), marks
+ *     the other windows the watermark passed as closed (revision 0 -> 1),
+ *     upserts meter_current_status, source_positions, agg_watermarks and
+ *     sink_offsets, and records in agg_outbox_keys every window it closed or
  *     changed after closing. The rows to publish come back to the caller.
  *   - agg_pg_load reads what a newly assigned partition needs: offsets,
  *     source positions, watermark, open windows.

@@ -306,6 +306,7 @@ static struct agg_entry *entry_get(struct agg_state *st, struct agg_meter *m, in
             e->meter_id = m->id;
             e->key = key;
             e->part = m->part;
+            e->close = false;
             *fresh = true;
             return e;
         }
@@ -314,6 +315,19 @@ static struct agg_entry *entry_get(struct agg_state *st, struct agg_meter *m, in
             *fresh = false;
             return e;
         }
+    }
+}
+
+/* The batch's partial of (m, key), or NULL. */
+static struct agg_entry *entry_find(struct agg_state *st, const struct agg_meter *m, int64_t key)
+{
+    for (size_t h = hash_slot(m, key);; h++) {
+        uint32_t slot = st->index[h & st->index_mask];
+        if (slot == 0)
+            return NULL;
+        struct agg_entry *e = &st->entries[slot - 1];
+        if (e->key == key && e->meter_id == m->id)
+            return e;
     }
 }
 
@@ -419,27 +433,35 @@ bool agg_state_batch_full(const struct agg_state *st)
 
 /* ---------------------------------------------------------------- building */
 
-static void close_push(struct agg_state *st, const struct agg_meter *m, int64_t key)
+static void close_push(struct agg_state *st, const struct agg_meter *m, int64_t key, bool merged)
 {
     if (st->ncloses == st->capcloses) {
         st->capcloses = st->capcloses ? st->capcloses * 2 : 1024;
         st->closes = mf_xrealloc(st->closes, st->capcloses * sizeof *st->closes);
     }
-    st->closes[st->ncloses++] = (struct agg_close){m->id, key, m->part};
+    st->closes[st->ncloses++] = (struct agg_close){m->id, key, m->part, merged};
 }
 
 bool agg_state_build(struct agg_state *st, struct agg_batch *b)
 {
     memset(b, 0, sizeof *b);
 
-    /* Closes: every open window whose end its partition's watermark passed. */
+    /*
+     * Closes: every open window whose end its partition's watermark passed.
+     * One with a partial in this batch is closed by its merge (a replay of
+     * history or a batch longer than the lateness: most 1-minute windows
+     * are born closed), the others by an UPDATE.
+     */
     st->ncloses = 0;
     for (size_t i = 0; i < st->nbuckets; i++) {
         for (struct agg_meter *m = st->buckets[i]; m; m = m->next) {
             const struct agg_watermark *wm = &st->parts[m->part].wm;
             for (uint32_t k = 0; k < m->nopen;) {
                 if (agg_watermark_passed(wm, agg_key_end(m->open[k]))) {
-                    close_push(st, m, m->open[k]);
+                    struct agg_entry *e = st->nentries ? entry_find(st, m, m->open[k]) : NULL;
+                    if (e)
+                        e->close = true;
+                    close_push(st, m, m->open[k], e != NULL);
                     m->open[k] = m->open[--m->nopen];
                     st->open_windows--;
                 } else {

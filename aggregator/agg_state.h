@@ -32,19 +32,30 @@
 
 struct agg_state;
 
-/* A pre-merged window partial of the batch. meter_id points into the state. */
+/*
+ * A pre-merged window partial of the batch. meter_id points into the state.
+ * close: the watermark passed the window's end by the time the batch was
+ * built, so the merge closes it too (one write instead of a merge and a
+ * close); the window is also in the batch's closes, flagged merged.
+ */
 struct agg_entry {
     const char *meter_id;
     int64_t key; /* agg_window_key */
     int32_t part;
+    bool close;
     struct agg_acc acc;
 };
 
-/* A window whose end the watermark passed: to be marked closed and published. */
+/*
+ * A window whose end the watermark passed: to be marked closed and
+ * published. merged: it has a partial in the batch (flagged close), whose
+ * merge closes it; nothing else is left to write for it.
+ */
 struct agg_close {
     const char *meter_id;
     int64_t key;
     int32_t part;
+    bool merged;
 };
 
 /* The latest reading of a meter in this batch (meter_current_status). */
@@ -146,7 +157,8 @@ bool agg_state_batch_full(const struct agg_state *st);
 
 /*
  * Finishes the batch: collects the windows whose end the watermark passed
- * (removing them from the open sets) and fills b. True if there is
+ * (removing them from the open sets; those with a partial in the batch are
+ * flagged close on their entry and merged in closes) and fills b. True if there is
  * anything to write (windows, closes or a moved offset; a watermark that
  * moved alone waits for the next write).
  */
