@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mf_common.h"
 
@@ -34,6 +35,44 @@ static int read_int(const char *s, int64_t *out)
     return MF_OK;
 }
 
+/* ---------------------------------------------------------------- binary COPY */
+
+/* Big-endian bytes of v's low n bytes, after the field's int32 length n. */
+static int put_be(struct mf_buf *out, uint64_t v, int n)
+{
+    unsigned char b[12];
+    b[0] = b[1] = b[2] = 0;
+    b[3] = (unsigned char)n;
+    for (int i = 0; i < n; i++)
+        b[4 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+    return mf_buf_append(out, b, 4 + (size_t)n);
+}
+
+int agg_bin_i16(struct mf_buf *out, int16_t v)
+{
+    return put_be(out, (uint16_t)v, 2);
+}
+
+int agg_bin_i32(struct mf_buf *out, int32_t v)
+{
+    return put_be(out, (uint32_t)v, 4);
+}
+
+int agg_bin_i64(struct mf_buf *out, int64_t v)
+{
+    return put_be(out, (uint64_t)v, 8);
+}
+
+/* PostgreSQL's float8send: the IEEE 754 bits, big-endian. */
+int agg_bin_f64(struct mf_buf *out, double v)
+{
+    uint64_t bits;
+    if (!isfinite(v))
+        return MF_EDATA;
+    memcpy(&bits, &v, sizeof bits);
+    return put_be(out, bits, 8);
+}
+
 static int emit_field(struct mf_buf *out, const char *name, double v)
 {
     return mf_buf_appendf(out, ",\"%s\":", name) || mf_buf_append_double(out, v) ? MF_EDATA
@@ -54,6 +93,10 @@ static void count_merge(struct agg_acc *o, const struct agg_acc *a, const struct
 static int count_write(const struct agg_acc *a, struct mf_buf *out)
 {
     return mf_buf_append_int(out, a->count);
+}
+static int count_write_bin(const struct agg_acc *a, struct mf_buf *out)
+{
+    return agg_bin_i64(out, a->count);
 }
 static int count_read(struct agg_acc *a, const char *s)
 {
@@ -77,6 +120,10 @@ static void sum_merge(struct agg_acc *o, const struct agg_acc *a, const struct a
 static int sum_write(const struct agg_acc *a, struct mf_buf *out)
 {
     return mf_buf_append_double(out, a->sum_kw);
+}
+static int sum_write_bin(const struct agg_acc *a, struct mf_buf *out)
+{
+    return agg_bin_f64(out, a->sum_kw);
 }
 static int sum_read(struct agg_acc *a, const char *s)
 {
@@ -104,6 +151,10 @@ static int min_write(const struct agg_acc *a, struct mf_buf *out)
 {
     return mf_buf_append_double(out, a->min_kw);
 }
+static int min_write_bin(const struct agg_acc *a, struct mf_buf *out)
+{
+    return agg_bin_f64(out, a->min_kw);
+}
 static int min_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->min_kw);
@@ -124,6 +175,10 @@ static void max_merge(struct agg_acc *o, const struct agg_acc *a, const struct a
 static int max_write(const struct agg_acc *a, struct mf_buf *out)
 {
     return mf_buf_append_double(out, a->max_kw);
+}
+static int max_write_bin(const struct agg_acc *a, struct mf_buf *out)
+{
+    return agg_bin_f64(out, a->max_kw);
 }
 static int max_read(struct agg_acc *a, const char *s)
 {
@@ -157,6 +212,10 @@ static int m2_write(const struct agg_acc *a, struct mf_buf *out)
 {
     return mf_buf_append_double(out, a->m2);
 }
+static int m2_write_bin(const struct agg_acc *a, struct mf_buf *out)
+{
+    return agg_bin_f64(out, a->m2);
+}
 static int m2_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->m2);
@@ -180,6 +239,10 @@ static int energy_write(const struct agg_acc *a, struct mf_buf *out)
 {
     return mf_buf_append_double(out, a->energy_kwh);
 }
+static int energy_write_bin(const struct agg_acc *a, struct mf_buf *out)
+{
+    return agg_bin_f64(out, a->energy_kwh);
+}
 static int energy_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->energy_kwh);
@@ -200,6 +263,10 @@ static void quality_merge(struct agg_acc *o, const struct agg_acc *a, const stru
 static int quality_write(const struct agg_acc *a, struct mf_buf *out)
 {
     return mf_buf_append_double(out, a->quality_sum);
+}
+static int quality_write_bin(const struct agg_acc *a, struct mf_buf *out)
+{
+    return agg_bin_f64(out, a->quality_sum);
 }
 static int quality_read(struct agg_acc *a, const char *s)
 {
@@ -226,6 +293,10 @@ static int quality_emit(const struct agg_acc *a, struct mf_buf *out)
     {                                                                                              \
         return mf_buf_append_int(out, a->field);                                                   \
     }                                                                                              \
+    static int field##_write_bin(const struct agg_acc *a, struct mf_buf *out)                      \
+    {                                                                                              \
+        return agg_bin_i64(out, a->field);                                                         \
+    }                                                                                              \
     static int field##_read(struct agg_acc *a, const char *s)                                      \
     {                                                                                              \
         return read_int(s, &a->field);                                                             \
@@ -242,7 +313,8 @@ COUNTER_ROW(interpolated, rec->interpolated)
 
 /* ---------------------------------------------------------------- the table */
 
-#define ROW(name, sql) {#name, sql, name##_init, name##_merge, name##_write, name##_read, name##_emit}
+#define ROW(name, sql)                                                                             \
+    {#name, sql, name##_init, name##_merge, name##_write, name##_write_bin, name##_read, name##_emit}
 
 /*
  * Column order here is the COPY order, the SELECT order of every query
@@ -251,23 +323,23 @@ COUNTER_ROW(interpolated, rec->interpolated)
  * expressions all see the row as it was), like m2_merge reads a and b.
  */
 const struct agg_func agg_funcs[] = {
-    {"count", "count = r.count + EXCLUDED.count", count_init, count_merge, count_write,
+    {"count", "count = r.count + EXCLUDED.count", count_init, count_merge, count_write, count_write_bin,
      count_read, count_emit},
-    {"sum_kw", "sum_kw = r.sum_kw + EXCLUDED.sum_kw", sum_init, sum_merge, sum_write, sum_read,
+    {"sum_kw", "sum_kw = r.sum_kw + EXCLUDED.sum_kw", sum_init, sum_merge, sum_write, sum_write_bin, sum_read,
      sum_emit},
-    {"min_kw", "min_kw = least(r.min_kw, EXCLUDED.min_kw)", min_init, min_merge, min_write,
+    {"min_kw", "min_kw = least(r.min_kw, EXCLUDED.min_kw)", min_init, min_merge, min_write, min_write_bin,
      min_read, min_emit},
-    {"max_kw", "max_kw = greatest(r.max_kw, EXCLUDED.max_kw)", max_init, max_merge, max_write,
+    {"max_kw", "max_kw = greatest(r.max_kw, EXCLUDED.max_kw)", max_init, max_merge, max_write, max_write_bin,
      max_read, max_emit},
     {"m2",
      "m2 = r.m2 + EXCLUDED.m2 + (EXCLUDED.sum_kw / EXCLUDED.count - r.sum_kw / r.count)"
      " * (EXCLUDED.sum_kw / EXCLUDED.count - r.sum_kw / r.count)"
      " * (r.count::float8 * EXCLUDED.count::float8 / (r.count + EXCLUDED.count)::float8)",
-     m2_init, m2_merge, m2_write, m2_read, m2_emit},
+     m2_init, m2_merge, m2_write, m2_write_bin, m2_read, m2_emit},
     {"energy_kwh", "energy_kwh = r.energy_kwh + EXCLUDED.energy_kwh", energy_init, energy_merge,
-     energy_write, energy_read, energy_emit},
+     energy_write, energy_write_bin, energy_read, energy_emit},
     {"quality_sum", "quality_sum = r.quality_sum + EXCLUDED.quality_sum", quality_init,
-     quality_merge, quality_write, quality_read, quality_emit},
+     quality_merge, quality_write, quality_write_bin, quality_read, quality_emit},
     ROW(premium, "premium = r.premium + EXCLUDED.premium"),
     ROW(standard, "standard = r.standard + EXCLUDED.standard"),
     ROW(interpolated, "interpolated = r.interpolated + EXCLUDED.interpolated"),
@@ -296,6 +368,14 @@ int agg_acc_write_copy(const struct agg_acc *a, struct mf_buf *out)
         if ((i && mf_buf_appendc(out, '\t')) || agg_funcs[i].write(a, out))
             return MF_EDATA;
     }
+    return MF_OK;
+}
+
+int agg_acc_write_copy_binary(const struct agg_acc *a, struct mf_buf *out)
+{
+    for (size_t i = 0; i < agg_funcs_count; i++)
+        if (agg_funcs[i].write_bin(a, out))
+            return MF_EDATA;
     return MF_OK;
 }
 

@@ -38,6 +38,8 @@ struct agg_func {
     /* out may alias neither a nor b; reads a and b, writes its field of out. */
     void (*merge)(struct agg_acc *out, const struct agg_acc *a, const struct agg_acc *b);
     int (*write)(const struct agg_acc *a, struct mf_buf *out);
+    /* The same value as a binary COPY field: int8 or float8, length first. */
+    int (*write_bin)(const struct agg_acc *a, struct mf_buf *out);
     int (*read)(struct agg_acc *a, const char *text); /* MF_OK or MF_EDATA */
     int (*emit)(const struct agg_acc *a, struct mf_buf *out);
 };
@@ -51,6 +53,17 @@ void agg_acc_init(struct agg_acc *a, const struct agg_record *rec);
 void agg_acc_merge(struct agg_acc *dst, const struct agg_acc *src);
 /* Appends the columns as tab-separated COPY text values (no newline). */
 int agg_acc_write_copy(const struct agg_acc *a, struct mf_buf *out);
+/*
+ * Appends the columns as binary COPY fields (each a big-endian length and
+ * value; counts as int8, the rest float8), so the staging table declares
+ * them bigint / float8. MF_EDATA for a NaN or an infinity, as in text.
+ */
+int agg_acc_write_copy_binary(const struct agg_acc *a, struct mf_buf *out);
+/* Binary COPY field writers (length, then the big-endian value), for agg_pg's other columns. */
+int agg_bin_i16(struct mf_buf *out, int16_t v);
+int agg_bin_i32(struct mf_buf *out, int32_t v);
+int agg_bin_i64(struct mf_buf *out, int64_t v);
+int agg_bin_f64(struct mf_buf *out, double v);
 /*
  * Reads the columns from n = agg_funcs_count texts (a SQL result's
  * values, in agg_funcs order). MF_OK or MF_EDATA on a malformed value.
