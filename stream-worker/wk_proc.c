@@ -374,7 +374,7 @@ int wk_proc_flush_states(struct wk_proc *p)
     while (p->ndirty > 0) {
         struct wk_state *st = &p->store.v[p->dirty[p->ndirty - 1]];
         wk_state_encode(st, val);
-        struct wk_output o = {WK_T_STATE, st->partition, st->meter_id, st->id_len, val,
+        struct wk_output o = {WK_T_STATE, st->partition, wk_state_id(st), st->id_len, val,
                               sizeof val, NULL,          NULL,         -1,          -1};
         int rc = p->out(p->opaque, &o);
         if (rc != MF_OK)

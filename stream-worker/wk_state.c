@@ -5,6 +5,7 @@
  */
 #include "wk_state.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ static const char *state_key(const void *owner, uint32_t idx, size_t *len)
 {
     const struct wk_store *s = owner;
     *len = s->v[idx].id_len;
-    return s->v[idx].meter_id;
+    return wk_state_id(&s->v[idx]);
 }
 
 void wk_store_init(struct wk_store *s)
@@ -26,6 +27,9 @@ void wk_store_init(struct wk_store *s)
 
 void wk_store_release(struct wk_store *s)
 {
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->v[i].id_len > WK_ID_INLINE)
+            free(s->v[i].long_id);
     wk_map_release(&s->map);
     free(s->v);
     s->v = NULL;
@@ -56,7 +60,12 @@ struct wk_state *wk_store_get_or_add(struct wk_store *s, const char *id, size_t 
     }
     struct wk_state *st = &s->v[s->n];
     memset(st, 0, sizeof *st);
-    memcpy(st->meter_id, id, len);
+    if (len > WK_ID_INLINE) {
+        st->long_id = mf_xmalloc(len);
+        memcpy(st->long_id, id, len);
+    } else {
+        memcpy(st->meter_id, id, len);
+    }
     st->id_len = (uint8_t)len;
     st->partition = partition;
     st->offset = -1;
@@ -69,12 +78,14 @@ struct wk_state *wk_store_get_or_add(struct wk_store *s, const char *id, size_t 
 static void remove_at(struct wk_store *s, uint32_t idx)
 {
     uint32_t last = s->n - 1;
+    if (s->v[idx].id_len > WK_ID_INLINE)
+        free(s->v[idx].long_id);
     if (idx != last) {
         struct wk_state *mv = &s->v[last];
-        s->v[idx] = *mv;
+        s->v[idx] = *mv; /* a long ID's copy moves with it */
         /* The map still finds the moved key through its old index (unchanged until n--). */
-        wk_map_move(&s->map, mv->meter_id, mv->id_len, wk_map_hash(mv->meter_id, mv->id_len),
-                    idx);
+        const char *id = wk_state_id(mv);
+        wk_map_move(&s->map, id, mv->id_len, wk_map_hash(id, mv->id_len), idx);
     }
     s->n--;
 }
@@ -95,7 +106,8 @@ uint32_t wk_store_drop_partition(struct wk_store *s, int32_t partition)
             i++;
             continue;
         }
-        wk_map_del(&s->map, st->meter_id, st->id_len, wk_map_hash(st->meter_id, st->id_len));
+        const char *id = wk_state_id(st);
+        wk_map_del(&s->map, id, st->id_len, wk_map_hash(id, st->id_len));
         remove_at(s, i); /* the last element moved into i: look at i again */
         dropped++;
     }
@@ -166,6 +178,13 @@ static float get_f32(const unsigned char **p)
     return f;
 }
 
+void wk_state_assign(struct wk_state *dst, const struct wk_state *src)
+{
+    struct wk_state keep = *dst;
+    *dst = *src;
+    memcpy(dst, &keep, offsetof(struct wk_state, id_len) + sizeof keep.id_len);
+}
+
 void wk_state_encode(const struct wk_state *st, unsigned char *out)
 {
     unsigned char *p = out;
@@ -210,7 +229,8 @@ int wk_state_decode(const unsigned char *in, size_t len, const char *id, size_t 
         return MF_EDATA;
     }
     memset(st, 0, sizeof *st);
-    memcpy(st->meter_id, id, idlen);
+    if (idlen <= WK_ID_INLINE)
+        memcpy(st->meter_id, id, idlen);
     st->id_len = (uint8_t)idlen;
     p++;
     st->flags = (uint8_t)(*p++ & ~WK_ST_DIRTY);

@@ -4,10 +4,12 @@
  *
  * One struct wk_state per meter (last reading, fault runs, the low_variance
  * day buckets, the source offset of the last record it includes), kept in
- * one dense array indexed by a wk_map: no per-meter malloc, and
- * sizeof(struct wk_state) stays under 256 bytes. The store is owned by the
- * worker's main thread; pointers into it are valid until the next
- * wk_store_get_or_add or wk_store_drop_partition.
+ * one dense array indexed by a wk_map. A meter ID of up to WK_ID_INLINE
+ * bytes (a UUID fits) lives in the struct; only a longer one is a separate
+ * heap copy, which the store owns. That keeps sizeof(struct wk_state) at
+ * 208 bytes and a meter, index included, under 256 bytes of RSS. The store
+ * is owned by the worker's main thread; pointers into it are valid until the
+ * next wk_store_get_or_add, wk_store_del or wk_store_drop_partition.
  *
  * Changelog value (meter.state.changelog, key = meter_id), version 1,
  * little-endian, fixed 168 bytes:
@@ -53,9 +55,14 @@ struct wk_bucket {
     float m2;
 };
 
+#define WK_ID_INLINE 40 /* longest meter ID kept inside struct wk_state */
+
 struct wk_state {
-    char meter_id[MF_METER_ID_MAX + 1];
-    uint8_t id_len;
+    union {
+        char meter_id[WK_ID_INLINE]; /* id_len <= WK_ID_INLINE; not NUL-terminated */
+        char *long_id;               /* id_len > WK_ID_INLINE: owned by the store */
+    };
+    uint8_t id_len; /* use wk_state_id() for the bytes */
     uint8_t flags;
     uint8_t faults;
     int32_t partition;   /* raw partition its records come from */
@@ -71,6 +78,12 @@ struct wk_state {
     int32_t lv_since;    /* first day of the window that raised low_variance */
     struct wk_bucket b[WK_BUCKETS]; /* b[d % 8] = day d, for day-7 .. day */
 };
+
+/* The meter ID's id_len bytes (not NUL-terminated). */
+static inline const char *wk_state_id(const struct wk_state *st)
+{
+    return st->id_len > WK_ID_INLINE ? st->long_id : st->meter_id;
+}
 
 #define WK_STATE_WIRE_LEN 168
 #define WK_STATE_VERSION  1
@@ -97,11 +110,19 @@ void wk_store_del(struct wk_store *s, const char *id, size_t len);
 /* Drops every meter of a partition (revoked); returns how many. */
 uint32_t wk_store_drop_partition(struct wk_store *s, int32_t partition);
 
+/*
+ * Copies src's durable part (everything but the meter ID) into dst, a
+ * state of the same meter in a store: how a decoded state is applied.
+ */
+void wk_state_assign(struct wk_state *dst, const struct wk_state *src);
+
 /* Encodes st's durable part into out (WK_STATE_WIRE_LEN bytes). */
 void wk_state_encode(const struct wk_state *st, unsigned char *out);
 /*
  * Decodes a changelog value for the meter `id` into st. MF_OK, or MF_EDATA
- * (wrong length or version) with the reason in errbuf.
+ * (wrong length or version) with the reason in errbuf. An ID longer than
+ * WK_ID_INLINE is not copied (st->long_id is NULL, st owns nothing): apply
+ * st with wk_state_assign.
  */
 int wk_state_decode(const unsigned char *in, size_t len, const char *id, size_t idlen,
                     struct wk_state *st, char *errbuf, size_t errlen);

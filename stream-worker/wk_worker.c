@@ -205,7 +205,7 @@ static void restore_record(struct wk_worker *w, const rd_kafka_message_t *m)
         return;
     }
     struct wk_state *st = wk_store_get_or_add(store, m->key, m->key_len, m->partition, NULL);
-    *st = tmp;
+    wk_state_assign(st, &tmp); /* st keeps its own copy of the ID */
     st->partition = m->partition; /* the changelog partition is the raw one */
 }
 
