@@ -38,7 +38,8 @@ static const char usage_text[] =
     "  --start TIME          first reading, RFC 3339 [2024-03-11T00:00:00Z]\n"
     "  --hours H | --days D  length of the range; its end is a reading time too [48 h]\n"
     "  --cadence LIST        seconds=fraction,... [60=0.02,900=0.48,3600=0.5]\n"
-    "  --units LIST          kW|W|kWh|Wh|none=fraction,... [kW=0.7,W=0.1,kWh=0.08,Wh=0.07,none=0.05]\n"
+    "  --units LIST          kW|W|kWh|Wh|none=fraction,... "
+    "[kW=0.7,W=0.1,kWh=0.08,Wh=0.07,none=0.05]\n"
     "  --trouble LIST        kind=rate,... (fractions of meters; unknown=a count of meters)\n"
     "                        kinds: stuck zero vacant_zero overload spike drop gap_short gap_5h\n"
     "                        gap_25h negative duplicate out_of_order inactive unknown\n"
@@ -66,16 +67,48 @@ static const char usage_text[] =
     "                        COL: header name, #N (1-based), const:TEXT; ts=DATE+TIME joins two\n"
     "  --sep C  --time-format FMT (%Y %m %d %H %M %S, UTC)  --decimal-comma\n"
     "  --registry-only       print a registry CSV of the file's meters, send nothing\n"
+    "  (--lag-metrics and --max-lag pace the replay too)\n"
     "\n"
     "Scoring (score):\n"
     "  --truth FILE --brokers B [--metrics URLS] [--topic-alerts T] [--kv]\n";
 
 enum {
-    O_METERS = 256, O_SEED, O_START, O_HOURS, O_DAYS, O_CADENCE, O_UNITS, O_TROUBLE,
-    O_STUCK_HOURS, O_MALFORMED, O_VACANT, O_LOWMAX, O_COMMERCIAL, O_GW, O_TOKEN, O_FORMAT,
-    O_BATCH, O_BROKERS, O_TOPIC, O_THREADS, O_LAG_METRICS, O_MAX_LAG, O_TRUTH, O_PROGRESS,
-    O_DRAIN, O_DRAIN_TIMEOUT, O_REPLAY, O_MAP, O_SEP, O_TIME_FORMAT, O_DECIMAL_COMMA,
-    O_REGISTRY_ONLY, O_METRICS, O_TOPIC_ALERTS, O_KV, O_HELP,
+    O_METERS = 256,
+    O_SEED,
+    O_START,
+    O_HOURS,
+    O_DAYS,
+    O_CADENCE,
+    O_UNITS,
+    O_TROUBLE,
+    O_STUCK_HOURS,
+    O_MALFORMED,
+    O_VACANT,
+    O_LOWMAX,
+    O_COMMERCIAL,
+    O_GW,
+    O_TOKEN,
+    O_FORMAT,
+    O_BATCH,
+    O_BROKERS,
+    O_TOPIC,
+    O_THREADS,
+    O_LAG_METRICS,
+    O_MAX_LAG,
+    O_TRUTH,
+    O_PROGRESS,
+    O_DRAIN,
+    O_DRAIN_TIMEOUT,
+    O_REPLAY,
+    O_MAP,
+    O_SEP,
+    O_TIME_FORMAT,
+    O_DECIMAL_COMMA,
+    O_REGISTRY_ONLY,
+    O_METRICS,
+    O_TOPIC_ALERTS,
+    O_KV,
+    O_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -137,7 +170,9 @@ static void rules_from_env(struct sim_params *p)
     static const struct {
         const char *var;
         int64_t *ms;
-    } rows[] = {{"RULE_ZERO_S", NULL}, {"RULE_STUCK_S", NULL}, {"RULE_GAP_SHORT_S", NULL},
+    } rows[] = {{"RULE_ZERO_S", NULL},
+                {"RULE_STUCK_S", NULL},
+                {"RULE_GAP_SHORT_S", NULL},
                 {"RULE_GAP_LONG_S", NULL}};
     int64_t *targets[] = {&p->zero_ms, &p->stuck_ms, &p->gap_short_ms, &p->gap_long_ms};
     for (size_t i = 0; i < MF_ARRAY_LEN(rows); i++) {
@@ -180,6 +215,7 @@ int main(int argc, char **argv)
     sim_run_opts_default(&ro);
     rp.sep = ',';
     rp.batch = 500;
+    rp.max_lag = ro.max_lag;
     so.topic_alerts = "meter.alerts";
     so.timeout_s = 60;
     mf_log_init("meter-sim", MF_LEVEL_INFO);
@@ -188,16 +224,24 @@ int main(int argc, char **argv)
     optind = 2;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (c) {
-        case O_METERS: p.meters = (uint32_t)num("meters", optarg, 0, 10000000); break;
-        case O_SEED: p.seed = (uint64_t)num("seed", optarg, 0, 1e15); break;
+        case O_METERS:
+            p.meters = (uint32_t)num("meters", optarg, 0, 10000000);
+            break;
+        case O_SEED:
+            p.seed = (uint64_t)num("seed", optarg, 0, 1e15);
+            break;
         case O_START:
             if (mf_time_parse_text(optarg, strlen(optarg), &p.start_ms, err, sizeof err)) {
                 fprintf(stderr, "meter-sim: invalid --start '%s': %s\n", optarg, err);
                 return 2;
             }
             break;
-        case O_HOURS: hours = num("hours", optarg, 0, 24 * 3660); break;
-        case O_DAYS: hours = 24 * num("days", optarg, 0, 3660); break;
+        case O_HOURS:
+            hours = num("hours", optarg, 0, 24 * 3660);
+            break;
+        case O_DAYS:
+            hours = 24 * num("days", optarg, 0, 3660);
+            break;
         case O_CADENCE:
         case O_UNITS:
         case O_TROUBLE: {
@@ -210,13 +254,27 @@ int main(int argc, char **argv)
             }
             break;
         }
-        case O_STUCK_HOURS: p.stuck_hours = num("stuck-hours", optarg, 0.1, 1e5); break;
-        case O_MALFORMED: p.malformed = (uint32_t)num("malformed", optarg, 0, 1e7); break;
-        case O_VACANT: p.vacant_frac = num("vacant", optarg, 0, 1); break;
-        case O_LOWMAX: p.low_max_frac = num("low-max", optarg, 0, 1); break;
-        case O_COMMERCIAL: p.commercial_frac = num("commercial", optarg, 0, 1); break;
-        case O_GW: ro.gw_url = rp.gw_url = optarg; break;
-        case O_TOKEN: ro.token = rp.token = optarg; break;
+        case O_STUCK_HOURS:
+            p.stuck_hours = num("stuck-hours", optarg, 0.1, 1e5);
+            break;
+        case O_MALFORMED:
+            p.malformed = (uint32_t)num("malformed", optarg, 0, 1e7);
+            break;
+        case O_VACANT:
+            p.vacant_frac = num("vacant", optarg, 0, 1);
+            break;
+        case O_LOWMAX:
+            p.low_max_frac = num("low-max", optarg, 0, 1);
+            break;
+        case O_COMMERCIAL:
+            p.commercial_frac = num("commercial", optarg, 0, 1);
+            break;
+        case O_GW:
+            ro.gw_url = rp.gw_url = optarg;
+            break;
+        case O_TOKEN:
+            ro.token = rp.token = optarg;
+            break;
         case O_FORMAT:
             if (strcmp(optarg, "json") && strcmp(optarg, "csv")) {
                 fprintf(stderr, "meter-sim: invalid --format '%s': want json or csv\n", optarg);
@@ -224,18 +282,42 @@ int main(int argc, char **argv)
             }
             ro.csv = strcmp(optarg, "csv") == 0;
             break;
-        case O_BATCH: ro.batch = rp.batch = (int)num("batch", optarg, 1, 100000); break;
-        case O_BROKERS: ro.brokers = so.brokers = optarg; break;
-        case O_TOPIC: ro.topic_raw = optarg; break;
-        case O_THREADS: ro.threads = (int)num("threads", optarg, 1, 32); break;
-        case O_LAG_METRICS: ro.lag_metrics = optarg; break;
-        case O_MAX_LAG: ro.max_lag = (uint64_t)num("max-lag", optarg, 1, 1e12); break;
-        case O_TRUTH: truth_path = so.truth = optarg; break;
-        case O_PROGRESS: ro.progress = rp.progress = true; break;
-        case O_DRAIN: ro.drain = true; break;
-        case O_DRAIN_TIMEOUT: ro.drain_timeout_s = (int)num("drain-timeout", optarg, 1, 86400); break;
-        case O_REPLAY: rp.file = optarg; break;
-        case O_MAP: rp.map = optarg; break;
+        case O_BATCH:
+            ro.batch = rp.batch = (int)num("batch", optarg, 1, 100000);
+            break;
+        case O_BROKERS:
+            ro.brokers = so.brokers = optarg;
+            break;
+        case O_TOPIC:
+            ro.topic_raw = optarg;
+            break;
+        case O_THREADS:
+            ro.threads = (int)num("threads", optarg, 1, 32);
+            break;
+        case O_LAG_METRICS:
+            ro.lag_metrics = rp.lag_metrics = optarg;
+            break;
+        case O_MAX_LAG:
+            ro.max_lag = rp.max_lag = (uint64_t)num("max-lag", optarg, 1, 1e12);
+            break;
+        case O_TRUTH:
+            truth_path = so.truth = optarg;
+            break;
+        case O_PROGRESS:
+            ro.progress = rp.progress = true;
+            break;
+        case O_DRAIN:
+            ro.drain = true;
+            break;
+        case O_DRAIN_TIMEOUT:
+            ro.drain_timeout_s = (int)num("drain-timeout", optarg, 1, 86400);
+            break;
+        case O_REPLAY:
+            rp.file = optarg;
+            break;
+        case O_MAP:
+            rp.map = optarg;
+            break;
         case O_SEP:
             if (strlen(optarg) != 1 && strcmp(optarg, "\\t") != 0) {
                 fprintf(stderr, "meter-sim: invalid --sep '%s': want one character\n", optarg);
@@ -243,15 +325,31 @@ int main(int argc, char **argv)
             }
             rp.sep = strcmp(optarg, "\\t") == 0 ? '\t' : optarg[0];
             break;
-        case O_TIME_FORMAT: rp.time_format = optarg; break;
-        case O_DECIMAL_COMMA: rp.decimal_comma = true; break;
-        case O_REGISTRY_ONLY: rp.registry_only = true; break;
-        case O_METRICS: so.metrics = optarg; break;
-        case O_TOPIC_ALERTS: so.topic_alerts = optarg; break;
-        case O_KV: so.kv = true; break;
+        case O_TIME_FORMAT:
+            rp.time_format = optarg;
+            break;
+        case O_DECIMAL_COMMA:
+            rp.decimal_comma = true;
+            break;
+        case O_REGISTRY_ONLY:
+            rp.registry_only = true;
+            break;
+        case O_METRICS:
+            so.metrics = optarg;
+            break;
+        case O_TOPIC_ALERTS:
+            so.topic_alerts = optarg;
+            break;
+        case O_KV:
+            so.kv = true;
+            break;
         case O_HELP:
-        case 'h': fputs(usage_text, stdout); return 0;
-        default: fprintf(stderr, "%s", usage_text); return 2;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "%s", usage_text);
+            return 2;
         }
     }
     if (optind < argc) {

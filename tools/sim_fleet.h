@@ -25,26 +25,26 @@ extern const char *const sim_style_names[SIM_U_COUNT]; /* "kW" ... "none" */
 /* The trouble a meter carries (at most one). Rates are fractions of the registered meters. */
 enum sim_trouble {
     SIM_T_NONE,
-    SIM_T_STUCK,       /* the same non-zero value for --stuck-hours */
-    SIM_T_ZERO,        /* 0 kW from the first reading to the end, not vacant */
-    SIM_T_VACANT_ZERO, /* a vacant meter reading 0: must not alarm */
-    SIM_T_OVERLOAD,    /* over max_kw for 8 readings (meters with max_kw 8..15) */
-    SIM_T_SPIKE,       /* one reading 8x the one before */
-    SIM_T_DROP,        /* one reading 0.05x the one before */
-    SIM_T_GAP_SHORT,   /* 1..3 h missing: interpolated */
-    SIM_T_GAP_5H,      /* 5 h missing: missing_short */
-    SIM_T_GAP_25H,     /* 25 h missing: missing_extended */
-    SIM_T_NEGATIVE,    /* one reading negated */
-    SIM_T_DUPLICATE,   /* one reading sent twice */
+    SIM_T_STUCK,        /* the same non-zero value for --stuck-hours */
+    SIM_T_ZERO,         /* 0 kW from the first reading to the end, not vacant */
+    SIM_T_VACANT_ZERO,  /* a vacant meter reading 0: must not alarm */
+    SIM_T_OVERLOAD,     /* over max_kw for 8 readings (meters with max_kw 8..15) */
+    SIM_T_SPIKE,        /* one reading 8x the one before */
+    SIM_T_DROP,         /* one reading 0.05x the one before */
+    SIM_T_GAP_SHORT,    /* 1..3 h missing: interpolated */
+    SIM_T_GAP_5H,       /* 5 h missing: missing_short */
+    SIM_T_GAP_25H,      /* 25 h missing: missing_extended */
+    SIM_T_NEGATIVE,     /* one reading negated */
+    SIM_T_DUPLICATE,    /* one reading sent twice */
     SIM_T_OUT_OF_ORDER, /* one reading sent after its successor */
-    SIM_T_INACTIVE,    /* registered with active = false */
-    SIM_T_UNKNOWN,     /* not in the registry at all */
+    SIM_T_INACTIVE,     /* registered with active = false */
+    SIM_T_UNKNOWN,      /* not in the registry at all */
     SIM_T_COUNT
 };
 
 struct sim_trouble_info {
-    const char *name;  /* "stuck", as in --trouble and the truth file */
-    double def_rate;   /* default fraction of meters; for unknown: a count */
+    const char *name; /* "stuck", as in --trouble and the truth file */
+    double def_rate;  /* default fraction of meters; for unknown: a count */
     const char *help;
 };
 extern const struct sim_trouble_info sim_troubles[SIM_T_COUNT];
@@ -53,41 +53,41 @@ extern const struct sim_trouble_info sim_troubles[SIM_T_COUNT];
 
 struct sim_params {
     uint64_t seed;
-    uint32_t meters;            /* registered meters */
-    int64_t start_ms, end_ms;   /* the range; both ends are reading times */
+    uint32_t meters;          /* registered meters */
+    int64_t start_ms, end_ms; /* the range; both ends are reading times */
     int ncad;
     int32_t cad_s[SIM_MAX_CADENCES];
     double cad_frac[SIM_MAX_CADENCES];
     double unit_frac[SIM_U_COUNT];
-    double rate[SIM_T_COUNT];   /* fraction of meters; [SIM_T_UNKNOWN] is a count of meters */
-    double vacant_frac;         /* registry: vacant meters */
-    double low_max_frac;        /* registry: residential meters with max_kw 8..15 */
+    double rate[SIM_T_COUNT]; /* fraction of meters; [SIM_T_UNKNOWN] is a count of meters */
+    double vacant_frac;       /* registry: vacant meters */
+    double low_max_frac;      /* registry: residential meters with max_kw 8..15 */
     double commercial_frac;
-    double stuck_hours;         /* length of an injected stuck run */
-    uint32_t malformed;         /* malformed records (straight to Kafka) */
+    double stuck_hours; /* length of an injected stuck run */
+    uint32_t malformed; /* malformed records (straight to Kafka) */
     /* The worker's thresholds (its RULE_* defaults); the truth's expectations follow them. */
     int64_t zero_ms, stuck_ms, gap_short_ms, gap_long_ms;
     uint32_t overload_n;
 };
 
 struct sim_meter {
-    char id[16];          /* "MTR-00001", or "UNK-00001" for unknown ones */
-    uint32_t idx;         /* position in the fleet; the hash's meter number */
+    char id[16];  /* "MTR-00001", or "UNK-00001" for unknown ones */
+    uint32_t idx; /* position in the fleet; the hash's meter number */
     bool registered, commercial, vacant, active;
-    uint8_t style;        /* enum sim_style */
-    uint8_t trouble;      /* enum sim_trouble */
+    uint8_t style;   /* enum sim_style */
+    uint8_t trouble; /* enum sim_trouble */
     int32_t interval_s;
     int neighborhood, region;
     double max_kw, scale;
-    int64_t n;            /* readings in the range at this cadence (before trouble) */
-    int64_t ta, tlen;     /* trouble: first reading index and length in readings */
-    double tval;          /* trouble: the value (kW) it uses, if any */
+    int64_t n;        /* readings in the range at this cadence (before trouble) */
+    int64_t ta, tlen; /* trouble: first reading index and length in readings */
+    double tval;      /* trouble: the value (kW) it uses, if any */
 };
 
 struct sim_fleet {
     struct sim_params p;
-    uint32_t n;           /* meters in m: registered first, then unknown ones */
-    struct sim_meter *m;  /* owned */
+    uint32_t n;          /* meters in m: registered first, then unknown ones */
+    struct sim_meter *m; /* owned */
 };
 
 /* The defaults: 5000 meters, 2024-03-11T00:00:00Z for 48 h, the rates of sim_troubles. */

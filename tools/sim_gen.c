@@ -41,7 +41,8 @@ double sim_gen_kw(const struct sim_params *p, const struct sim_meter *m, int64_t
         return in_trouble(m, k) ? m->tval : clean(p, m, k);
     case SIM_T_OVERLOAD:
         if (in_trouble(m, k))
-            return m->max_kw * sim_range(p->seed, m->idx, SIM_R_TROUBLE_LEN, (uint64_t)k, 1.25, 1.45);
+            return m->max_kw *
+                   sim_range(p->seed, m->idx, SIM_R_TROUBLE_LEN, (uint64_t)k, 1.25, 1.45);
         break;
     case SIM_T_SPIKE:
         if (k == m->ta)
@@ -66,12 +67,20 @@ static void format_value(const struct sim_meter *m, double kw, char *out, size_t
 {
     double hours = m->interval_s / 3600.0;
     switch (m->style) {
-    case SIM_U_W: snprintf(out, len, "%.1f", kw * 1000); break;
-    case SIM_U_KWH: snprintf(out, len, "%.6f", kw * hours); break;
-    case SIM_U_WH: snprintf(out, len, "%.3f", kw * 1000 * hours); break;
+    case SIM_U_W:
+        snprintf(out, len, "%.1f", kw * 1000);
+        break;
+    case SIM_U_KWH:
+        snprintf(out, len, "%.6f", kw * hours);
+        break;
+    case SIM_U_WH:
+        snprintf(out, len, "%.3f", kw * 1000 * hours);
+        break;
     case SIM_U_KW:
     case SIM_U_NONE:
-    default: snprintf(out, len, "%.3f", kw); break;
+    default:
+        snprintf(out, len, "%.3f", kw);
+        break;
     }
     /* "-0.000" would read back as a negative zero: a meter prints 0. */
     if (strcmp(out, "-0.000") == 0 || strcmp(out, "-0.0") == 0 || strcmp(out, "-0.000000") == 0)
@@ -147,8 +156,8 @@ int sim_reading_json(const struct sim_reading *r, struct mf_buf *out)
     int rc = 0;
 
     mf_time_format(r->ts_ms, ts);
-    rc |= mf_buf_appendf(out, "{\"meter_id\":\"%s\",\"ts\":\"%s\",\"value\":%s", m->id, ts,
-                         r->value);
+    rc |=
+        mf_buf_appendf(out, "{\"meter_id\":\"%s\",\"ts\":\"%s\",\"value\":%s", m->id, ts, r->value);
     if (m->style != SIM_U_NONE)
         rc |= mf_buf_appendf(out, ",\"unit\":\"%s\"", sim_style_names[m->style]);
     if (m->style == SIM_U_KWH || m->style == SIM_U_WH)

@@ -20,17 +20,17 @@
 
 struct sim_reading {
     const struct sim_meter *m;
-    int64_t k;        /* reading index */
+    int64_t k; /* reading index */
     int64_t ts_ms;
-    double kw;        /* the value in kW before formatting */
-    char value[32];   /* the value as sent, in the meter's unit */
+    double kw;      /* the value in kW before formatting */
+    char value[32]; /* the value as sent, in the meter's unit */
 };
 
 struct sim_gen {
     const struct sim_params *p;
     const struct sim_meter *m;
-    int64_t k;                 /* next index to look at */
-    int qn, qi;                /* readings queued by duplicate / out-of-order */
+    int64_t k;  /* next index to look at */
+    int qn, qi; /* readings queued by duplicate / out-of-order */
     struct sim_reading q[2];
 };
 

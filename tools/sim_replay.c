@@ -16,6 +16,7 @@
 
 #include <zlib.h>
 
+#include "sim_prom.h"
 #include "sim_send.h"
 
 #include "mf_buf.h"
@@ -216,14 +217,29 @@ int sim_parse_time(const char *s, const char *fmt, int64_t *ms)
         }
         int rc;
         switch (*++f) {
-        case 'Y': rc = digits(&p, 4, &y); break;
-        case 'm': rc = digits(&p, 2, &mo); break;
-        case 'd': rc = digits(&p, 2, &d); break;
-        case 'H': rc = digits(&p, 2, &h); break;
-        case 'M': rc = digits(&p, 2, &mi); break;
-        case 'S': rc = digits(&p, 2, &sec); break;
-        case '%': rc = *p++ == '%' ? MF_OK : MF_EDATA; break;
-        default: return MF_EDATA;
+        case 'Y':
+            rc = digits(&p, 4, &y);
+            break;
+        case 'm':
+            rc = digits(&p, 2, &mo);
+            break;
+        case 'd':
+            rc = digits(&p, 2, &d);
+            break;
+        case 'H':
+            rc = digits(&p, 2, &h);
+            break;
+        case 'M':
+            rc = digits(&p, 2, &mi);
+            break;
+        case 'S':
+            rc = digits(&p, 2, &sec);
+            break;
+        case '%':
+            rc = *p++ == '%' ? MF_OK : MF_EDATA;
+            break;
+        default:
+            return MF_EDATA;
         }
         if (rc != MF_OK)
             return MF_EDATA;
@@ -239,7 +255,8 @@ int sim_parse_value(const char *s, bool decimal_comma, double *v, char *out, siz
 {
     size_t n;
     const char *t = trim(s, &n);
-    if (n == 0 || n >= outlen || (n == 1 && t[0] == '?') || (n == 2 && strncasecmp(t, "NA", 2) == 0))
+    if (n == 0 || n >= outlen || (n == 1 && t[0] == '?') ||
+        (n == 2 && strncasecmp(t, "NA", 2) == 0))
         return MF_EDATA;
     for (size_t i = 0; i < n; i++) {
         char c = t[i];
@@ -306,6 +323,8 @@ static struct seen *seen_get(struct seen **v, size_t *n, size_t *cap, const char
 
 struct batch {
     struct sim_gw *gw;
+    struct sim_prom *prom; /* pacing, or NULL */
+    uint64_t max_lag;
     struct mf_buf body;
     int n;
     long long accepted, rejected, sent;
@@ -318,6 +337,20 @@ static void batch_flush(struct batch *b)
     if (b->n == 0)
         return;
     mf_buf_appendc(&b->body, ']');
+    /* Pacing: wait while the workers are too far behind what the gateway acked. */
+    while (b->prom && !mf_stop_requested) {
+        sim_prom_scrape(b->prom);
+        double done = sim_prom_sum(b->prom, "meterflow_worker_records_total", "outcome",
+                                   "validated", false, NULL) +
+                      sim_prom_sum(b->prom, "meterflow_worker_records_total", "outcome",
+                                   "quarantine", false, NULL) +
+                      sim_prom_sum(b->prom, "meterflow_worker_records_total", "outcome", "dlq",
+                                   false, NULL);
+        if ((double)b->accepted - done <= (double)b->max_lag)
+            break;
+        struct timespec ts = {0, 250000000L};
+        nanosleep(&ts, NULL);
+    }
     for (int attempt = 0; attempt < 60 && !mf_stop_requested; attempt++) {
         long code = sim_gw_post(b->gw, "application/json", b->body.data, b->body.len, &a);
         if (code == 202 || code == 200 || code == 400) {
@@ -379,6 +412,10 @@ int sim_replay(const struct sim_replay_opts *o, FILE *out)
     }
     if (!o->registry_only) {
         b.gw = sim_gw_new(o->gw_url, o->token);
+        if (o->lag_metrics) {
+            b.prom = sim_prom_new(o->lag_metrics);
+            b.max_lag = o->max_lag;
+        }
         mf_buf_appendc(&b.body, '[');
     }
     rc = 0;
@@ -435,8 +472,8 @@ int sim_replay(const struct sim_replay_opts *o, FILE *out)
             batch_flush(&b);
         if (o->progress && mf_mono_ms() - last >= 1000) {
             last = mf_mono_ms();
-            fprintf(stderr, "replay: %lld rows, %lld accepted, %lld missing values skipped\n",
-                    rows, b.accepted, missing);
+            fprintf(stderr, "replay: %lld rows, %lld accepted, %lld missing values skipped\n", rows,
+                    b.accepted, missing);
         }
     }
     if (o->registry_only) {
@@ -445,7 +482,7 @@ int sim_replay(const struct sim_replay_opts *o, FILE *out)
             const_iv = (int32_t)strtol(map.f[SIM_M_INTERVAL].konst, NULL, 10);
         fprintf(out, "meter_id,class,max_kw,interval_s,vacant,neighborhood,region,active\n");
         for (size_t i = 0; i < nseen; i++) {
-            int32_t iv = const_iv > 0 ? const_iv
+            int32_t iv = const_iv > 0              ? const_iv
                          : seen[i].t1 > seen[i].t0 ? (int32_t)((seen[i].t1 - seen[i].t0) / 1000)
                                                    : 60;
             fprintf(out, "%s,residential,20,%d,false,,,true\n", seen[i].id, (int)iv);
@@ -464,6 +501,7 @@ out:
     if (gz)
         gzclose(gz);
     sim_gw_destroy(b.gw);
+    sim_prom_destroy(b.prom);
     mf_buf_release(&b.body);
     free(seen);
     free(line);

@@ -13,7 +13,10 @@
  * gateway would answer it with a 400 item, and an absent reading is what a
  * gap is. Rows go out in file order on one connection, so each meter's
  * readings keep their order. Wide files (one column per meter, e.g.
- * LD2011_2014) are not supported. Thread: main.
+ * LD2011_2014) are not supported. With lag_metrics, the replay pauses
+ * like sim_run while the workers are more than max_lag readings behind
+ * (the local broker keeps only the newest 5 MiB of a partition).
+ * Thread: main.
  */
 #ifndef SIM_REPLAY_H
 #define SIM_REPLAY_H
@@ -27,10 +30,10 @@ enum sim_map_field { SIM_M_METER, SIM_M_TS, SIM_M_VALUE, SIM_M_UNIT, SIM_M_INTER
 
 struct sim_map_src {
     bool set;
-    char konst[64];     /* "const:" text, when is_const */
+    char konst[64]; /* "const:" text, when is_const */
     bool is_const;
-    char name[2][64];   /* header names (two for ts=A+B), or "" */
-    int col[2];         /* resolved 0-based columns; -1 when unused */
+    char name[2][64]; /* header names (two for ts=A+B), or "" */
+    int col[2];       /* resolved 0-based columns; -1 when unused */
 };
 
 struct sim_map {
@@ -69,10 +72,12 @@ struct sim_replay_opts {
     char sep;
     const char *time_format;
     bool decimal_comma;
-    bool registry_only;   /* print a registry CSV of the file's meters instead of sending */
+    bool registry_only; /* print a registry CSV of the file's meters instead of sending */
     const char *gw_url, *token;
     int batch;
     bool progress;
+    const char *lag_metrics; /* the workers' /metrics (comma list), or NULL: no pacing */
+    uint64_t max_lag;        /* pause while acked - finished by the workers exceeds this */
 };
 
 /* Runs the replay. 0, 1 (something refused or lost), 2 (set-up error). */

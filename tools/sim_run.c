@@ -25,11 +25,11 @@
 
 #include "mf_common.h"
 
-#define MAX_THREADS  32
-#define SLICE_MS     (5 * 60 * 1000LL)   /* simulated time a thread walks per step */
-#define AHEAD_MS     (60 * 60 * 1000LL)  /* how far a thread may run ahead of the slowest */
-#define RETRY_MAX    120                 /* attempts of one batch before giving up */
-#define DONE_SLICE   INT64_MAX
+#define MAX_THREADS 32
+#define SLICE_MS    (5 * 60 * 1000LL)  /* simulated time a thread walks per step */
+#define AHEAD_MS    (60 * 60 * 1000LL) /* how far a thread may run ahead of the slowest */
+#define RETRY_MAX   120                /* attempts of one batch before giving up */
+#define DONE_SLICE  INT64_MAX
 
 struct shared {
     const struct sim_fleet *f;
@@ -79,12 +79,27 @@ const char *sim_malformed_record(uint32_t i, char *buf, size_t len)
 {
     /* What broken meter firmware sends: each one fails the worker's parse (rule 1). */
     switch (i % 6) {
-    case 0: snprintf(buf, len, "not json at all %u", i); break;
-    case 1: snprintf(buf, len, "{\"meter_id\":\"MTR-%05u\",\"value\":1.5,\"unit\":\"kW\"}", i + 1); break;
-    case 2: snprintf(buf, len, "{\"meter_id\":\"MTR-%05u\",\"ts\":\"yesterday\",\"value\":1}", i + 1); break;
-    case 3: snprintf(buf, len, "{\"meter_id\":\"MTR-%05u\",\"ts\":\"2024-03-11T00:00:00Z\",\"value\":\"1,5\"}", i + 1); break;
-    case 4: snprintf(buf, len, "{\"meter_id\":\"MTR-%05u\",\"ts\":\"2024-03-11T00:00:00Z\",\"val", i + 1); break;
-    default: snprintf(buf, len, "[{\"meter_id\":\"MTR-%05u\"}]", i + 1); break;
+    case 0:
+        snprintf(buf, len, "not json at all %u", i);
+        break;
+    case 1:
+        snprintf(buf, len, "{\"meter_id\":\"MTR-%05u\",\"value\":1.5,\"unit\":\"kW\"}", i + 1);
+        break;
+    case 2:
+        snprintf(buf, len, "{\"meter_id\":\"MTR-%05u\",\"ts\":\"yesterday\",\"value\":1}", i + 1);
+        break;
+    case 3:
+        snprintf(buf, len,
+                 "{\"meter_id\":\"MTR-%05u\",\"ts\":\"2024-03-11T00:00:00Z\",\"value\":\"1,5\"}",
+                 i + 1);
+        break;
+    case 4:
+        snprintf(buf, len, "{\"meter_id\":\"MTR-%05u\",\"ts\":\"2024-03-11T00:00:00Z\",\"val",
+                 i + 1);
+        break;
+    default:
+        snprintf(buf, len, "[{\"meter_id\":\"MTR-%05u\"}]", i + 1);
+        break;
     }
     return buf;
 }
@@ -134,8 +149,8 @@ static void flush_gw(struct sender *s)
         /* 503 or a broken connection: the batch again (a partial write becomes duplicates). */
         atomic_fetch_add(&sh->retried, (unsigned long long)s->nbody);
         long wait = code == 503 && a.retry_after_s > 0 ? a.retry_after_s * 1000L : 200L;
-        MF_LOG_INFO("send", "gateway %s; retrying in %ld ms",
-                    code ? "answered 503" : a.error, wait > 5000 ? 5000 : wait);
+        MF_LOG_INFO("send", "gateway %s; retrying in %ld ms", code ? "answered 503" : a.error,
+                    wait > 5000 ? 5000 : wait);
         sleep_ms(wait > 5000 ? 5000 : wait);
     }
 }
@@ -296,8 +311,8 @@ static double agg_backlog(const struct fleet_view *v)
     return b < 0 ? 0 : b;
 }
 
-static void progress(struct shared *sh, const struct fleet_view *v, double secs, double rate,
-                     const char *state)
+static void
+progress(struct shared *sh, const struct fleet_view *v, double secs, double rate, const char *state)
 {
     fprintf(stderr,
             "sim: %5.1fs %-8s sent %10llu (%7.0f/s) | validated %llu quarantine %llu dlq %llu "
@@ -401,7 +416,8 @@ int sim_run(const struct sim_fleet *f, const struct sim_run_opts *o, struct sim_
             last_scrape = now;
             sim_prom_scrape(pr);
             view(pr, o->topic_raw, &v);
-            bool behind = backlog(sh, &v) > (double)o->max_lag || agg_backlog(&v) > (double)o->max_lag;
+            bool behind =
+                backlog(sh, &v) > (double)o->max_lag || agg_backlog(&v) > (double)o->max_lag;
             atomic_store(&sh->paused, behind);
         }
         if (o->progress && now - last_print >= 1000) {
@@ -430,7 +446,8 @@ out:
     st->retried = atomic_load(&sh->retried);
     st->malformed = atomic_load(&sh->kc_malformed.acked);
     st->seconds = (double)(mf_mono_ms() - t0) / 1000.0;
-    if (rc == 0 && (atomic_load(&sh->kc_readings.failed) || atomic_load(&sh->kc_malformed.failed))) {
+    if (rc == 0 &&
+        (atomic_load(&sh->kc_readings.failed) || atomic_load(&sh->kc_malformed.failed))) {
         fprintf(stderr, "meter-sim: %llu records were not delivered to Kafka\n",
                 (unsigned long long)(atomic_load(&sh->kc_readings.failed) +
                                      atomic_load(&sh->kc_malformed.failed)));

@@ -36,7 +36,7 @@ struct sim_run_opts {
     bool drain;              /* after sending, wait until the fleet has caught up */
     int drain_timeout_s;
     int threads;
-    int batch;               /* readings per request */
+    int batch; /* readings per request */
     uint64_t max_lag;
 };
 
@@ -46,11 +46,11 @@ void sim_run_opts_default(struct sim_run_opts *o);
  * Counts the run ends with (also printed as one "sim: done ..." line on stderr).
  */
 struct sim_run_stats {
-    uint64_t generated;      /* readings generated */
-    uint64_t accepted;       /* acknowledged by the gateway or the broker */
-    uint64_t rejected;       /* refused by the gateway (4xx items) */
-    uint64_t retried;        /* readings sent again after a 503 or a transport error */
-    uint64_t malformed;      /* malformed records acknowledged by the broker */
+    uint64_t generated; /* readings generated */
+    uint64_t accepted;  /* acknowledged by the gateway or the broker */
+    uint64_t rejected;  /* refused by the gateway (4xx items) */
+    uint64_t retried;   /* readings sent again after a 503 or a transport error */
+    uint64_t malformed; /* malformed records acknowledged by the broker */
     double seconds;
 };
 

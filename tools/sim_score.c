@@ -245,7 +245,8 @@ static int read_alerts(const struct sim_score_opts *o, struct alerts *a)
     for (int p = 0; p < np; p++) {
         int64_t lo = 0;
         if (rd_kafka_query_watermark_offsets(rk, o->topic_alerts, p, &lo, &high[p], 10000)) {
-            fprintf(stderr, "meter-sim: cannot read the offsets of '%s' [%d]\n", o->topic_alerts, p);
+            fprintf(stderr, "meter-sim: cannot read the offsets of '%s' [%d]\n", o->topic_alerts,
+                    p);
             goto out;
         }
         if (high[p] > lo) {
@@ -368,7 +369,8 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
         if (in && strcmp(in->kind, "vacant_zero") == 0 && !a.r[i].cleared)
             zero_ok--;
     }
-    fprintf(out, "  vacant meters reading 0 (must not alarm): %ld, alarmed: %ld\n", vacant, -zero_ok);
+    fprintf(out, "  vacant meters reading 0 (must not alarm): %ld, alarmed: %ld\n", vacant,
+            -zero_ok);
 
     int nok = 0, nchk = 0;
     if (o->metrics) {

@@ -68,26 +68,38 @@ static void expected_flags(const struct sim_meter *m, char *out, size_t len)
     case SIM_T_OVERLOAD:
         snprintf(out, len, "\"over_limit\":%lld", (long long)m->tlen);
         break;
-    case SIM_T_SPIKE: snprintf(out, len, "\"spike\":1"); break;
-    case SIM_T_DROP: snprintf(out, len, "\"drop\":1,\"spike\":1"); break;
+    case SIM_T_SPIKE:
+        snprintf(out, len, "\"spike\":1");
+        break;
+    case SIM_T_DROP:
+        snprintf(out, len, "\"drop\":1,\"spike\":1");
+        break;
     case SIM_T_GAP_SHORT:
         snprintf(out, len, "\"interpolated\":%lld", (long long)m->tlen);
         break;
-    case SIM_T_NEGATIVE: snprintf(out, len, "\"negative_value\":1"); break;
-    case SIM_T_DUPLICATE: snprintf(out, len, "\"duplicate\":1"); break;
-    case SIM_T_OUT_OF_ORDER: snprintf(out, len, "\"out_of_order\":1,\"interpolated\":1"); break;
+    case SIM_T_NEGATIVE:
+        snprintf(out, len, "\"negative_value\":1");
+        break;
+    case SIM_T_DUPLICATE:
+        snprintf(out, len, "\"duplicate\":1");
+        break;
+    case SIM_T_OUT_OF_ORDER:
+        snprintf(out, len, "\"out_of_order\":1,\"interpolated\":1");
+        break;
     case SIM_T_INACTIVE:
         snprintf(out, len, "\"inactive_meter\":%lld", (long long)m->n);
         break;
     case SIM_T_UNKNOWN:
         snprintf(out, len, "\"unknown_meter\":%lld", (long long)m->n);
         break;
-    default: out[0] = '\0'; break;
+    default:
+        out[0] = '\0';
+        break;
     }
 }
 
-static const char *note_of(const struct sim_params *p, const struct sim_meter *m,
-                           const char *alert, char *buf, size_t len)
+static const char *note_of(
+    const struct sim_params *p, const struct sim_meter *m, const char *alert, char *buf, size_t len)
 {
     buf[0] = '\0';
     if (m->trouble == SIM_T_ZERO && !alert)
@@ -116,8 +128,7 @@ int sim_truth_write(const struct sim_fleet *f, FILE *out)
             "\"gap_short_s\":%lld,\"gap_long_s\":%lld,\"overload_n\":%u}}\n",
             (unsigned long long)p->seed, p->meters, s0, s1, (unsigned long long)t.readings,
             p->malformed, (long long)(p->zero_ms / 1000), (long long)(p->stuck_ms / 1000),
-            (long long)(p->gap_short_ms / 1000), (long long)(p->gap_long_ms / 1000),
-            p->overload_n);
+            (long long)(p->gap_short_ms / 1000), (long long)(p->gap_long_ms / 1000), p->overload_n);
 
     for (uint32_t i = 0; i < f->n; i++) {
         const struct sim_meter *m = &f->m[i];
@@ -128,11 +139,12 @@ int sim_truth_write(const struct sim_fleet *f, FILE *out)
         expected_flags(m, flags, sizeof flags);
         mf_time_format(sim_gen_ts(p, m, m->ta), s0);
         mf_time_format(sim_gen_ts(p, m, m->ta + (m->tlen > 0 ? m->tlen - 1 : 0)), s1);
-        fprintf(out, "{\"meter_id\":\"%s\",\"kind\":\"%s\",\"start\":\"%s\",\"end\":\"%s\","
-                     "\"interval_s\":%d,\"expect\":{\"alert\":%s%s%s,\"flags\":{%s}},"
-                     "\"note\":\"%s\"}\n",
-                m->id, sim_troubles[m->trouble].name, s0, s1, (int)m->interval_s,
-                alert ? "\"" : "", alert ? alert : "null", alert ? "\"" : "", flags,
+        fprintf(out,
+                "{\"meter_id\":\"%s\",\"kind\":\"%s\",\"start\":\"%s\",\"end\":\"%s\","
+                "\"interval_s\":%d,\"expect\":{\"alert\":%s%s%s,\"flags\":{%s}},"
+                "\"note\":\"%s\"}\n",
+                m->id, sim_troubles[m->trouble].name, s0, s1, (int)m->interval_s, alert ? "\"" : "",
+                alert ? alert : "null", alert ? "\"" : "", flags,
                 note_of(p, m, alert, note, sizeof note));
     }
 
@@ -146,7 +158,6 @@ int sim_truth_write(const struct sim_fleet *f, FILE *out)
             (unsigned long long)t.by_style[SIM_U_KW], (unsigned long long)t.by_style[SIM_U_W],
             (unsigned long long)t.by_style[SIM_U_KWH], (unsigned long long)t.by_style[SIM_U_WH],
             (unsigned long long)t.by_style[SIM_U_NONE]);
-    fprintf(out, "{\"kind\":\"malformed\",\"expect\":{\"alert\":null,\"dlq\":%u}}\n",
-            p->malformed);
+    fprintf(out, "{\"kind\":\"malformed\",\"expect\":{\"alert\":null,\"dlq\":%u}}\n", p->malformed);
     return fflush(out) == 0 && !ferror(out) ? MF_OK : MF_EFATAL;
 }

@@ -52,7 +52,8 @@ static void test_shape_weekend_and_season(void **state)
     assert_true(sim_load_shape(false, SAT + 9 * HOUR + HOUR / 2) >
                 sim_load_shape(false, MON + 9 * HOUR + HOUR / 2));
     /* Businesses: open on a weekday afternoon, near base at the weekend. */
-    assert_true(sim_load_shape(true, MON + 14 * HOUR) > 2.4 * sim_load_shape(true, SAT + 14 * HOUR));
+    assert_true(sim_load_shape(true, MON + 14 * HOUR) >
+                2.4 * sim_load_shape(true, SAT + 14 * HOUR));
     /* Winter above summer. */
     int64_t jan = 1705276800000LL, jul = 1721001600000LL; /* mid-January, mid-July 2024 */
     assert_true(sim_load_season(jan) > 1.15);
@@ -180,7 +181,9 @@ static void test_trouble_matches_plan(void **state)
             assert_int_equal(s.missing, m->tlen);
             assert_int_equal(s.n, m->n - m->tlen);
             break;
-        case SIM_T_NEGATIVE: assert_int_equal(s.negatives, 1); break;
+        case SIM_T_NEGATIVE:
+            assert_int_equal(s.negatives, 1);
+            break;
         case SIM_T_DUPLICATE:
             assert_int_equal(s.dups, 1);
             assert_int_equal(s.n, m->n + 1);
@@ -189,7 +192,8 @@ static void test_trouble_matches_plan(void **state)
             assert_int_equal(s.backwards, 1);
             assert_int_equal(s.n, m->n);
             break;
-        default: fail();
+        default:
+            fail();
         }
         if (m->trouble == SIM_T_GAP_SHORT)
             assert_null(sim_truth_expected_alert(&p, m));
@@ -317,8 +321,9 @@ static void test_map_lcl(void **state)
     char hdr[] = "LCLid,tstp,energy(kWh/hh)";
     char *f[8];
     int n = sim_csv_split(hdr, ',', f, 8);
-    assert_int_equal(sim_map_parse(&m, "meter_id=LCLid,ts=tstp,value=energy(kWh/hh),"
-                                       "unit=const:kWh,interval_s=const:1800",
+    assert_int_equal(sim_map_parse(&m,
+                                   "meter_id=LCLid,ts=tstp,value=energy(kWh/hh),"
+                                   "unit=const:kWh,interval_s=const:1800",
                                    err, sizeof err),
                      MF_OK);
     assert_int_equal(sim_map_resolve(&m, f, n, err, sizeof err), MF_OK);
@@ -329,9 +334,8 @@ static void test_map_lcl(void **state)
     /* Two columns for ts, and a column by number. */
     char hdr2[] = "Date;Time;Global_active_power";
     n = sim_csv_split(hdr2, ';', f, 8);
-    assert_int_equal(sim_map_parse(&m, "meter_id=const:UCI-1,ts=Date+Time,value=#3", err,
-                                   sizeof err),
-                     MF_OK);
+    assert_int_equal(
+        sim_map_parse(&m, "meter_id=const:UCI-1,ts=Date+Time,value=#3", err, sizeof err), MF_OK);
     assert_int_equal(sim_map_resolve(&m, f, n, err, sizeof err), MF_OK);
     assert_int_equal(m.f[SIM_M_TS].col[0], 0);
     assert_int_equal(m.f[SIM_M_TS].col[1], 1);
@@ -392,8 +396,8 @@ static void test_prom_sum(void **state)
     assert_true(sim_prom_sum_text(text, "meterflow_worker_records_total", "outcome", "validated",
                                   false, &found) == 10);
     assert_true(found);
-    assert_true(sim_prom_sum_text(text, "meterflow_worker_records_total", NULL, NULL, false,
-                                  NULL) == 12);
+    assert_true(
+        sim_prom_sum_text(text, "meterflow_worker_records_total", NULL, NULL, false, NULL) == 12);
     assert_true(sim_prom_sum_text(text, "meterflow_kafka_consumer_lag", "topic",
                                   "meter.readings.raw", true, NULL) == 7);
     assert_true(sim_prom_sum_text(text, "meterflow_worker_records_total", "outcome", "dlq", false,
@@ -405,16 +409,11 @@ static void test_prom_sum(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shape_daily),
-        cmocka_unit_test(test_shape_weekend_and_season),
-        cmocka_unit_test(test_no_natural_spikes),
-        cmocka_unit_test(test_trouble_matches_plan),
-        cmocka_unit_test(test_zero_expectation),
-        cmocka_unit_test(test_truth_file),
-        cmocka_unit_test(test_registry_stable),
-        cmocka_unit_test(test_csv_split),
-        cmocka_unit_test(test_map_lcl),
-        cmocka_unit_test(test_parse_time_value),
+        cmocka_unit_test(test_shape_daily),       cmocka_unit_test(test_shape_weekend_and_season),
+        cmocka_unit_test(test_no_natural_spikes), cmocka_unit_test(test_trouble_matches_plan),
+        cmocka_unit_test(test_zero_expectation),  cmocka_unit_test(test_truth_file),
+        cmocka_unit_test(test_registry_stable),   cmocka_unit_test(test_csv_split),
+        cmocka_unit_test(test_map_lcl),           cmocka_unit_test(test_parse_time_value),
         cmocka_unit_test(test_prom_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
