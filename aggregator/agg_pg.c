@@ -172,15 +172,24 @@ static void build_sql(struct agg_pg *pg)
                           " updated_at = now()"
                           " RETURNING meter_id, window_start, closed, revision, ");
         agg_funcs_columns(b, "");
+        /*
+         * The outbox: the windows this merge closes are known from the stage
+         * alone (closing); only late changes to windows closed before
+         * (revision 2 and up, not closing) need the stage's partition by a
+         * join, and they are few. Joining every closed row back to the stage
+         * cost a hash join and an external sort per batch.
+         */
         mf_buf_appendf(b, "), ob AS (INSERT INTO agg_outbox_keys"
                           " (consumer_group, partition, width, meter_ids, window_starts)"
-                          " SELECT $1, s.part, '%s', array_agg(up.meter_id),"
-                          " array_agg(up.window_start)"
-                          " FROM up JOIN agg_stage s ON s.width = %d"
+                          " SELECT $1, part, '%s', array_agg(meter_id), array_agg(window_start)"
+                          " FROM (SELECT part, meter_id, window_start FROM agg_stage"
+                          " WHERE width = %d AND closing"
+                          " UNION ALL SELECT s.part, up.meter_id, up.window_start"
+                          " FROM up JOIN agg_stage s ON s.width = %d AND NOT s.closing"
                           " AND s.meter_id = up.meter_id AND s.window_start = up.window_start"
-                          " WHERE up.closed GROUP BY s.part)"
+                          " WHERE up.closed AND up.revision > 1) o GROUP BY part)"
                           " SELECT meter_id, " EPOCH_MS("window_start") ", revision, ",
-                       name, w);
+                       name, w, w);
         agg_funcs_columns(b, "");
         mf_buf_appends(b, " FROM up WHERE closed");
 
