@@ -73,6 +73,44 @@ int agg_bin_f64(struct mf_buf *out, double v)
     return put_be(out, bits, 8);
 }
 
+static uint64_t get_be(const char *v, int n)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < n; i++)
+        x = x << 8 | (unsigned char)v[i];
+    return x;
+}
+
+int agg_bin_read_int(const char *v, int len, int64_t *out)
+{
+    switch (len) {
+    case 2:
+        *out = (int16_t)get_be(v, 2);
+        return MF_OK;
+    case 4:
+        *out = (int32_t)get_be(v, 4);
+        return MF_OK;
+    case 8:
+        *out = (int64_t)get_be(v, 8);
+        return MF_OK;
+    default:
+        return MF_EDATA;
+    }
+}
+
+static int read_bin_double(const char *v, int len, double *out)
+{
+    if (len != 8)
+        return MF_EDATA;
+    uint64_t bits = get_be(v, 8);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    if (!isfinite(d))
+        return MF_EDATA;
+    *out = d;
+    return MF_OK;
+}
+
 static int emit_field(struct mf_buf *out, const char *name, double v)
 {
     return mf_buf_appendf(out, ",\"%s\":", name) || mf_buf_append_double(out, v) ? MF_EDATA
@@ -102,6 +140,10 @@ static int count_read(struct agg_acc *a, const char *s)
 {
     return read_int(s, &a->count);
 }
+static int count_read_bin(struct agg_acc *a, const char *v, int len)
+{
+    return agg_bin_read_int(v, len, &a->count);
+}
 static int count_emit(const struct agg_acc *a, struct mf_buf *out)
 {
     return mf_buf_appendf(out, ",\"count\":%lld", (long long)a->count) ? MF_EDATA : MF_OK;
@@ -128,6 +170,10 @@ static int sum_write_bin(const struct agg_acc *a, struct mf_buf *out)
 static int sum_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->sum_kw);
+}
+static int sum_read_bin(struct agg_acc *a, const char *v, int len)
+{
+    return read_bin_double(v, len, &a->sum_kw);
 }
 static int sum_emit(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -159,6 +205,10 @@ static int min_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->min_kw);
 }
+static int min_read_bin(struct agg_acc *a, const char *v, int len)
+{
+    return read_bin_double(v, len, &a->min_kw);
+}
 static int min_emit(const struct agg_acc *a, struct mf_buf *out)
 {
     return emit_field(out, "min_kw", a->min_kw);
@@ -183,6 +233,10 @@ static int max_write_bin(const struct agg_acc *a, struct mf_buf *out)
 static int max_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->max_kw);
+}
+static int max_read_bin(struct agg_acc *a, const char *v, int len)
+{
+    return read_bin_double(v, len, &a->max_kw);
 }
 static int max_emit(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -220,6 +274,10 @@ static int m2_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->m2);
 }
+static int m2_read_bin(struct agg_acc *a, const char *v, int len)
+{
+    return read_bin_double(v, len, &a->m2);
+}
 static int m2_emit(const struct agg_acc *a, struct mf_buf *out)
 {
     return emit_field(out, "stddev_kw", agg_acc_stddev(a));
@@ -247,6 +305,10 @@ static int energy_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->energy_kwh);
 }
+static int energy_read_bin(struct agg_acc *a, const char *v, int len)
+{
+    return read_bin_double(v, len, &a->energy_kwh);
+}
 static int energy_emit(const struct agg_acc *a, struct mf_buf *out)
 {
     return emit_field(out, "energy_kwh", a->energy_kwh);
@@ -271,6 +333,10 @@ static int quality_write_bin(const struct agg_acc *a, struct mf_buf *out)
 static int quality_read(struct agg_acc *a, const char *s)
 {
     return read_double(s, &a->quality_sum);
+}
+static int quality_read_bin(struct agg_acc *a, const char *v, int len)
+{
+    return read_bin_double(v, len, &a->quality_sum);
 }
 static int quality_emit(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -301,6 +367,10 @@ static int quality_emit(const struct agg_acc *a, struct mf_buf *out)
     {                                                                                              \
         return read_int(s, &a->field);                                                             \
     }                                                                                              \
+    static int field##_read_bin(struct agg_acc *a, const char *v, int len)                         \
+    {                                                                                              \
+        return agg_bin_read_int(v, len, &a->field);                                                \
+    }                                                                                              \
     static int field##_emit(const struct agg_acc *a, struct mf_buf *out)                           \
     {                                                                                              \
         return mf_buf_appendf(out, ",\"" #field "\":%lld", (long long)a->field) ? MF_EDATA         \
@@ -314,7 +384,8 @@ COUNTER_ROW(interpolated, rec->interpolated)
 /* ---------------------------------------------------------------- the table */
 
 #define ROW(name, sql)                                                                             \
-    {#name, sql, name##_init, name##_merge, name##_write, name##_write_bin, name##_read, name##_emit}
+    {#name, sql, name##_init, name##_merge, name##_write, name##_write_bin, name##_read,          \
+     name##_read_bin, name##_emit}
 
 /*
  * Column order here is the COPY order, the SELECT order of every query
@@ -324,22 +395,22 @@ COUNTER_ROW(interpolated, rec->interpolated)
  */
 const struct agg_func agg_funcs[] = {
     {"count", "count = r.count + EXCLUDED.count", count_init, count_merge, count_write, count_write_bin,
-     count_read, count_emit},
-    {"sum_kw", "sum_kw = r.sum_kw + EXCLUDED.sum_kw", sum_init, sum_merge, sum_write, sum_write_bin, sum_read,
+     count_read, count_read_bin, count_emit},
+    {"sum_kw", "sum_kw = r.sum_kw + EXCLUDED.sum_kw", sum_init, sum_merge, sum_write, sum_write_bin, sum_read, sum_read_bin,
      sum_emit},
     {"min_kw", "min_kw = least(r.min_kw, EXCLUDED.min_kw)", min_init, min_merge, min_write, min_write_bin,
-     min_read, min_emit},
+     min_read, min_read_bin, min_emit},
     {"max_kw", "max_kw = greatest(r.max_kw, EXCLUDED.max_kw)", max_init, max_merge, max_write, max_write_bin,
-     max_read, max_emit},
+     max_read, max_read_bin, max_emit},
     {"m2",
      "m2 = r.m2 + EXCLUDED.m2 + (EXCLUDED.sum_kw / EXCLUDED.count - r.sum_kw / r.count)"
      " * (EXCLUDED.sum_kw / EXCLUDED.count - r.sum_kw / r.count)"
      " * (r.count::float8 * EXCLUDED.count::float8 / (r.count + EXCLUDED.count)::float8)",
-     m2_init, m2_merge, m2_write, m2_write_bin, m2_read, m2_emit},
+     m2_init, m2_merge, m2_write, m2_write_bin, m2_read, m2_read_bin, m2_emit},
     {"energy_kwh", "energy_kwh = r.energy_kwh + EXCLUDED.energy_kwh", energy_init, energy_merge,
-     energy_write, energy_write_bin, energy_read, energy_emit},
+     energy_write, energy_write_bin, energy_read, energy_read_bin, energy_emit},
     {"quality_sum", "quality_sum = r.quality_sum + EXCLUDED.quality_sum", quality_init,
-     quality_merge, quality_write, quality_write_bin, quality_read, quality_emit},
+     quality_merge, quality_write, quality_write_bin, quality_read, quality_read_bin, quality_emit},
     ROW(premium, "premium = r.premium + EXCLUDED.premium"),
     ROW(standard, "standard = r.standard + EXCLUDED.standard"),
     ROW(interpolated, "interpolated = r.interpolated + EXCLUDED.interpolated"),
@@ -383,6 +454,14 @@ int agg_acc_read(struct agg_acc *a, const char *const *texts)
 {
     for (size_t i = 0; i < agg_funcs_count; i++)
         if (agg_funcs[i].read(a, texts[i]) != MF_OK)
+            return MF_EDATA;
+    return MF_OK;
+}
+
+int agg_acc_read_binary(struct agg_acc *a, const char *const *vals, const int *lens)
+{
+    for (size_t i = 0; i < agg_funcs_count; i++)
+        if (agg_funcs[i].read_bin(a, vals[i], lens[i]) != MF_OK)
             return MF_EDATA;
     return MF_OK;
 }

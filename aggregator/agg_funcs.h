@@ -41,6 +41,8 @@ struct agg_func {
     /* The same value as a binary COPY field: int8 or float8, length first. */
     int (*write_bin)(const struct agg_acc *a, struct mf_buf *out);
     int (*read)(struct agg_acc *a, const char *text); /* MF_OK or MF_EDATA */
+    /* The same from a binary result value of len bytes (int2/4/8 or float8). */
+    int (*read_bin)(struct agg_acc *a, const char *v, int len);
     int (*emit)(const struct agg_acc *a, struct mf_buf *out);
 };
 
@@ -69,6 +71,14 @@ int agg_bin_f64(struct mf_buf *out, double v);
  * values, in agg_funcs order). MF_OK or MF_EDATA on a malformed value.
  */
 int agg_acc_read(struct agg_acc *a, const char *const *texts);
+/*
+ * The same from binary result values (resultFormat 1): vals[i] of lens[i]
+ * bytes, big-endian, as PostgreSQL sends int2/int4/int8 and float8.
+ */
+int agg_acc_read_binary(struct agg_acc *a, const char *const *vals, const int *lens);
+/* Binary result readers for agg_pg's other columns: an integer of 2, 4 or 8 bytes. */
+int agg_bin_read_int(const char *v, int len, int64_t *out);
+
 /* Appends the aggregate fields of a rollup, each as ',"name":value'. */
 int agg_acc_emit(const struct agg_acc *a, struct mf_buf *out);
 /* Population standard deviation, sqrt(m2 / count), m2 clamped at 0 as in the SQL views. */

@@ -20,6 +20,7 @@
 #include "mf_common.h"
 
 #define MS_PER_DAY 86400000LL
+#define PG_EPOCH_MS 946684800000LL /* 2000-01-01T00:00:00Z: timestamptz's binary zero */
 
 /* "(extract(epoch ...) * 1000)::bigint": exact, extract returns numeric since PG 14. */
 #define EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
@@ -74,6 +75,12 @@ static PGresult *exec_params(struct agg_pg *pg, const char *sql, int n, const ch
     return PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
 }
 
+/* The same with binary results, for read_rows. */
+static PGresult *exec_bin(struct agg_pg *pg, const char *sql, int n, const char *const *v)
+{
+    return PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 1);
+}
+
 /* Runs a statement expecting command-ok or tuples; the result is freed. */
 static int run(struct agg_pg *pg, const char *sql, int n, const char *const *v, const char *what,
                char *errbuf, size_t errlen)
@@ -116,27 +123,43 @@ enum first_close {
 };
 
 /*
- * Reads result rows laid out as (meter_id, window_start ms, revision,
- * agg columns...) starting at column c0 into out.
+ * Reads binary result rows (exec_bin) laid out as (meter_id, window_start,
+ * revision, agg columns...) into out. Binary: no float8out, no numeric
+ * epoch arithmetic on the server and no strtod here, for every window
+ * published (a whole batch's worth when a replay closes windows at merge).
+ * window_start is timestamptz: int8 microseconds since 2000-01-01.
  */
-static int read_rows(PGresult *res, int c0, enum agg_width w, enum first_close first,
+static int read_rows(PGresult *res, enum agg_width w, enum first_close first,
                      struct agg_rows *out, char *errbuf, size_t errlen)
 {
-    const char *texts[32];
-    MF_ASSERT(agg_funcs_count <= MF_ARRAY_LEN(texts));
+    const char *vals[32];
+    int lens[32];
+    MF_ASSERT(agg_funcs_count <= MF_ARRAY_LEN(vals));
+    if (PQnfields(res) != 3 + (int)agg_funcs_count) {
+        snprintf(errbuf, errlen, "rollup rows from PostgreSQL have %d columns", PQnfields(res));
+        return MF_EFATAL;
+    }
     for (int r = 0; r < PQntuples(res); r++) {
         struct agg_row *row = rows_push(out);
-        int64_t rev;
-        snprintf(row->meter_id, sizeof row->meter_id, "%s", PQgetvalue(res, r, c0));
-        row->width = w;
-        for (size_t i = 0; i < agg_funcs_count; i++)
-            texts[i] = PQgetvalue(res, r, c0 + 3 + (int)i);
-        if (parse_i64(PQgetvalue(res, r, c0 + 1), &row->start) ||
-            parse_i64(PQgetvalue(res, r, c0 + 2), &rev) || agg_acc_read(&row->acc, texts)) {
+        int64_t us, rev;
+        int idlen = PQgetlength(res, r, 0);
+        for (size_t i = 0; i < agg_funcs_count; i++) {
+            vals[i] = PQgetvalue(res, r, 3 + (int)i);
+            lens[i] = PQgetlength(res, r, 3 + (int)i);
+        }
+        if (idlen <= 0 || (size_t)idlen >= sizeof row->meter_id ||
+            PQgetlength(res, r, 1) != 8 ||
+            agg_bin_read_int(PQgetvalue(res, r, 1), 8, &us) ||
+            agg_bin_read_int(PQgetvalue(res, r, 2), PQgetlength(res, r, 2), &rev) ||
+            agg_acc_read_binary(&row->acc, vals, lens)) {
             snprintf(errbuf, errlen, "malformed rollup row from PostgreSQL");
             out->n--;
             return MF_EFATAL;
         }
+        memcpy(row->meter_id, PQgetvalue(res, r, 0), (size_t)idlen);
+        row->meter_id[idlen] = '\0';
+        row->width = w;
+        row->start = us / 1000 + PG_EPOCH_MS;
         row->revision = (int)rev;
         row->first_close = first == FIRST_ALWAYS || (first == FIRST_REV1 && rev == 1);
     }
@@ -188,7 +211,7 @@ static void build_sql(struct agg_pg *pg)
                           " FROM up JOIN agg_stage s ON s.width = %d AND NOT s.closing"
                           " AND s.meter_id = up.meter_id AND s.window_start = up.window_start"
                           " WHERE up.closed AND up.revision > 1) o GROUP BY part)"
-                          " SELECT meter_id, " EPOCH_MS("window_start") ", revision, ",
+                          " SELECT meter_id, window_start, revision, ",
                        name, w, w);
         agg_funcs_columns(b, "");
         mf_buf_appends(b, " FROM up WHERE closed");
@@ -213,7 +236,7 @@ static void build_sql(struct agg_pg *pg)
                           " (consumer_group, partition, width, meter_ids, window_starts)"
                           " SELECT $1, part, '%s', array_agg(meter_id), array_agg(window_start)"
                           " FROM c GROUP BY part)"
-                          " SELECT meter_id, " EPOCH_MS("window_start") ", revision, ",
+                          " SELECT meter_id, window_start, revision, ",
                        name);
         agg_funcs_columns(b, "");
         mf_buf_appends(b, " FROM c");
@@ -231,7 +254,7 @@ static void build_sql(struct agg_pg *pg)
                           " UNION ALL SELECT meter_id, window_start FROM agg_outbox"
                           " WHERE consumer_group = $1 AND partition = ANY($2::int[])"
                           " AND width = '%s')"
-                          " SELECT r.meter_id, " EPOCH_MS("r.window_start") ", r.revision, ",
+                          " SELECT r.meter_id, r.window_start, r.revision, ",
                        name, name);
         agg_funcs_columns(b, "r.");
         mf_buf_appendf(b, " FROM k JOIN %s r ON r.meter_id = k.meter_id"
@@ -493,10 +516,10 @@ int agg_pg_outbox_read(struct agg_pg *pg, const int32_t *parts, size_t n, struct
 {
     const char *v[2] = {pg->group, int_array(&pg->a1, parts, n)};
     for (int w = 0; w < AGG_NWIDTHS; w++) {
-        PGresult *res = exec_params(pg, pg->outbox_sql[w].data, 2, v);
+        PGresult *res = exec_bin(pg, pg->outbox_sql[w].data, 2, v);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
             return fail(pg, res, "reading agg_outbox", errbuf, errlen);
-        int rc = read_rows(res, 0, (enum agg_width)w, FIRST_NEVER, out, errbuf, errlen);
+        int rc = read_rows(res, (enum agg_width)w, FIRST_NEVER, out, errbuf, errlen);
         PQclear(res);
         if (rc != MF_OK)
             return rc;
@@ -544,8 +567,6 @@ static int copy_in(struct agg_pg *pg, const char *sql, char *errbuf, size_t errl
  * 2000-01-01, integer_datetimes has been the only build since PG 10) are
  * big-endian; text is its bytes (meter IDs are checked ASCII at parse).
  */
-#define PG_EPOCH_MS 946684800000LL /* 2000-01-01T00:00:00Z */
-
 static void copy_begin(struct mf_buf *b)
 {
     static const char hdr[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
@@ -717,10 +738,10 @@ static int close_windows(struct agg_pg *pg, const struct agg_batch *b, enum agg_
     if (!k)
         return MF_OK;
     const char *v[4] = {pg->group, pg->a2.data, pg->a3.data, pg->a4.data};
-    PGresult *res = exec_params(pg, pg->close_sql[w].data, 4, v);
+    PGresult *res = exec_bin(pg, pg->close_sql[w].data, 4, v);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return fail(pg, res, "closing windows", errbuf, errlen);
-    int rc = read_rows(res, 0, w, FIRST_ALWAYS, out, errbuf, errlen);
+    int rc = read_rows(res, w, FIRST_ALWAYS, out, errbuf, errlen);
     PQclear(res);
     return rc;
 }
@@ -806,12 +827,12 @@ int agg_pg_commit(struct agg_pg *pg, const struct agg_batch *b, bool clear_owned
         if ((rc = stage_entries(pg, b, errbuf, errlen)) != MF_OK)
             goto fail;
         for (int w = 0; w < AGG_NWIDTHS; w++) {
-            PGresult *res = exec_params(pg, pg->upsert_sql[w].data, 1, gv);
+            PGresult *res = exec_bin(pg, pg->upsert_sql[w].data, 1, gv);
             if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 rc = fail(pg, res, "merging windows", errbuf, errlen);
                 goto fail;
             }
-            rc = read_rows(res, 0, (enum agg_width)w, FIRST_REV1, out, errbuf, errlen);
+            rc = read_rows(res, (enum agg_width)w, FIRST_REV1, out, errbuf, errlen);
             PQclear(res);
             if (rc != MF_OK)
                 goto fail;
