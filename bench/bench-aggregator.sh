@@ -1,7 +1,10 @@
 #!/bin/sh
 # bench-aggregator.sh: the aggregator's benchmark (issue #4).
 #
-#   bench/bench-aggregator.sh [METERS [MINUTES [BATCH]]]   defaults 10000 100 20000
+#   bench/bench-aggregator.sh [METERS [MINUTES [BATCH [PER_MINUTE]]]]   defaults 10000 100 20000 1
+#
+# BENCH_AGG_DSN=<dsn> uses that (empty) database instead of a throw-away one
+# and leaves it as it is afterwards, for EXPLAIN / pg_stat_statements.
 #
 # Runs build/bin/bench_agg against a throw-away PostgreSQL (tests/lib/pgtmp.sh)
 # with the UCI household's real 1-minute readings replayed for METERS meters

@@ -8,7 +8,8 @@
  * 10,000 meters, each from its own offset in the series, one reading per
  * meter per minute in event-time order (the worst case for rollup_1m:
  * every reading makes a 1-minute row, and every such row is closed and
- * goes to the outbox two minutes later).
+ * goes to the outbox two minutes later; by its merge when the batch holds
+ * more than AGG_LATENESS_S of event time, by an UPDATE otherwise).
  *
  * What is timed is the aggregator's own path from record bytes to a
  * committed transaction: agg_record_parse (JSON), agg_state_add
@@ -23,6 +24,9 @@
  * PER_MINUTE > 1 replays the series faster (PER_MINUTE readings per meter
  * per minute of event time, each the next value of the series): denser
  * meters, several readings per 1-minute row.
+ *
+ * BENCH_AGG_DSN=<dsn>: an existing empty database instead of a throw-away
+ * cluster, left in place afterwards (EXPLAIN, pg_stat_statements).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,8 +102,10 @@ int main(int argc, char **argv)
     double *series = load_series(&nseries);
     char err[512];
 
-    struct mf_pgtmp *pgt = mf_pgtmp_start();
-    struct agg_pg *pg = agg_pg_new(pgt->dsn, "bench", "meter.readings.validated");
+    /* BENCH_AGG_DSN: an existing (empty) database, kept afterwards for EXPLAIN and logs. */
+    const char *dsn = getenv("BENCH_AGG_DSN");
+    struct mf_pgtmp *pgt = dsn && *dsn ? NULL : mf_pgtmp_start();
+    struct agg_pg *pg = agg_pg_new(pgt ? pgt->dsn : dsn, "bench", "meter.readings.validated");
     if (agg_pg_migrate(pg, err, sizeof err) < 0)
         mf_die("migrate: %s", err);
     struct agg_state *st = agg_state_new((size_t)batch, 120000, 30000);
@@ -203,6 +209,7 @@ int main(int argc, char **argv)
     agg_rows_release(&rows);
     agg_state_destroy(st);
     agg_pg_destroy(pg);
-    mf_pgtmp_do(pgt, "destroy");
+    if (pgt)
+        mf_pgtmp_do(pgt, "destroy");
     return 0;
 }
