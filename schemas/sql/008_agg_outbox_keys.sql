@@ -7,8 +7,9 @@
 -- published content is read from the rollup row, which the commit fixed.
 --
 -- agg_outbox holds one row per window: at one reading per meter-minute
--- every reading's 1-minute window passes through it, an index entry and a
--- dead tuple each (a third of the batch's write cost). Here each
+-- every reading's 1-minute window passes through it, a heap row, an index
+-- entry and a dead tuple each (~60 ms of a 20,000-reading batch's ~900 ms
+-- to insert and delete, plus vacuum). Here each
 -- (group, partition, width) of a batch is one row with the windows' keys
 -- as two parallel arrays, so a batch writes and deletes a few dozen rows.
 -- agg_outbox stays: the aggregator still reads and clears it, so rows an
