@@ -62,6 +62,11 @@ void agg_publish_destroy(struct agg_publish *p, int timeout_ms)
     if (!p)
         return;
     rd_kafka_flush(p->rk, timeout_ms);
+    if (rd_kafka_outq_len(p->rk) > 0) {
+        /* The broker is away: drop what is queued (the outbox republishes it). */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 100);
+    }
     for (int w = 0; w < AGG_NWIDTHS; w++)
         rd_kafka_topic_destroy(p->topics[w]);
     rd_kafka_destroy(p->rk);

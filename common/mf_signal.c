@@ -12,6 +12,7 @@
 #include "mf_common.h"
 
 volatile sig_atomic_t mf_stop_requested = 0;
+static volatile sig_atomic_t deadline_s = MF_SHUTDOWN_DEADLINE_S;
 
 static void on_signal(int sig)
 {
@@ -21,6 +22,19 @@ static void on_signal(int sig)
         _exit(130);
     }
     mf_stop_requested = 1;
+    /*
+     * Whatever a library does with an unreachable broker or database, the
+     * process ends within the deadline: SIGALRM's default action terminates
+     * it (non-zero, which is safe: offsets and the changelog make a restart
+     * lose and repeat nothing).
+     */
+    if (deadline_s > 0)
+        alarm((unsigned)deadline_s);
+}
+
+void mf_signal_set_deadline(int seconds)
+{
+    deadline_s = seconds;
 }
 
 static void shutdown_set(sigset_t *set)

@@ -1,8 +1,9 @@
 /*
  * mf_signal: graceful shutdown on SIGTERM/SIGINT.
  *
- * The first signal sets mf_stop_requested; the program drains to a deadline
- * and exits 0. A second signal exits at once with status 130 (the operator
+ * The first signal sets mf_stop_requested and arms a SIGALRM deadline
+ * (MF_SHUTDOWN_DEADLINE_S); the program drains and exits 0 before it, or
+ * the alarm ends it. A second signal exits at once with status 130 (the operator
  * insists). SIGPIPE is ignored (a client hanging up is not fatal).
  *
  * librdkafka and libmicrohttpd start threads that inherit the signal mask,
@@ -17,8 +18,18 @@
 
 extern volatile sig_atomic_t mf_stop_requested;
 
+/* DESIGN §1: a program exits within 30 s of SIGTERM. */
+#define MF_SHUTDOWN_DEADLINE_S 30
+
 /* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and its future threads). */
 void mf_signal_block(void);
+/*
+ * Seconds after the first signal at which the process is terminated by
+ * SIGALRM if it has not exited by itself (0: no deadline). Call before
+ * mf_signal_install.
+ */
+void mf_signal_set_deadline(int seconds);
+
 /* Installs the handlers and unblocks the signals in the calling thread. */
 void mf_signal_install(void);
 

@@ -62,8 +62,8 @@ static const struct mf_cfg_row config_rows[] = {
     {"GW_THREADS", MF_CFG_INT, "2", 1, 256, OFF(threads), 0, NULL, "HTTP event-loop threads"},
     {"GW_MAX_CONNECTIONS", MF_CFG_INT, "4096", 1, 1000000, OFF(max_connections), 0, NULL,
      "most concurrent client connections"},
-    {"GW_DRAIN_S", MF_CFG_INT, "25", 0, 600, OFF(drain_s), 0, NULL,
-     "on SIGTERM, how long in-flight requests may take to finish"},
+    {"GW_DRAIN_S", MF_CFG_INT, "20", 0, 25, OFF(drain_s), 0, NULL,
+     "on SIGTERM, how long in-flight requests may take to finish (the process exits within 30 s)"},
 };
 
 int main(int argc, char **argv)
