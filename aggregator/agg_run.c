@@ -166,7 +166,7 @@ static void backoff(struct app *a)
 }
 
 /*
- * Seeks every assigned partition to the offset PostgreSQL stored; where
+ * Starts every assigned partition at the offset PostgreSQL stored; where
  * none is stored, to Kafka's committed offset, else the beginning (what
  * auto.offset.reset=earliest would do).
  */
@@ -174,7 +174,6 @@ static int seek_stored(struct app *a, char *errbuf, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *l = assigned_list(a);
     rd_kafka_topic_partition_list_t *unknown = rd_kafka_topic_partition_list_new(4);
-    rd_kafka_error_t *error = NULL;
     int rc = MF_ERETRY;
 
     for (int i = 0; i < l->cnt; i++) {
@@ -193,23 +192,21 @@ static int seek_stored(struct app *a, char *errbuf, size_t errlen)
                 t->offset = unknown->elems[i].offset;
         }
     }
-    error = rd_kafka_seek_partitions(a->rk, l, 10000);
-    if (error) {
-        snprintf(errbuf, errlen, "seek: %s", rd_kafka_error_string(error));
+    /*
+     * Re-assign the same partitions with their start offsets rather than
+     * seek: librdkafka 2.0.2 refuses a seek with "Erroneous state" while a
+     * just-assigned partition's fetcher is not started yet, and that never
+     * cleared (a stuck aggregator in ft_agg_kill). An assignment carrying
+     * offsets starts each fetch exactly there, whatever state it was in.
+     */
+    rd_kafka_resp_err_t aerr = rd_kafka_assign(a->rk, l);
+    if (aerr) {
+        snprintf(errbuf, errlen, "assign at stored offsets: %s", rd_kafka_err2str(aerr));
         goto out;
-    }
-    for (int i = 0; i < l->cnt; i++) {
-        if (l->elems[i].err) {
-            snprintf(errbuf, errlen, "seek partition %d: %s", (int)l->elems[i].partition,
-                     rd_kafka_err2str(l->elems[i].err));
-            goto out;
-        }
     }
     rd_kafka_resume_partitions(a->rk, l);
     rc = MF_OK;
 out:
-    if (error)
-        rd_kafka_error_destroy(error);
     rd_kafka_topic_partition_list_destroy(unknown);
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
