@@ -40,7 +40,7 @@ pids+=($!); broker_pid=$!
 for _ in $(seq 50); do [ -s "$work/broker.out" ] && break; sleep 0.1; done
 export KAFKA_BROKERS=$(head -n 1 "$work/broker.out")
 export PG_DSN=$(tests/lib/pgtmp.sh start "$work/pg")
-export LOG_LEVEL=warn TS_CHECK=off KAFKA_STATISTICS_INTERVAL_MS=1000
+export LOG_LEVEL=warn TS_CHECK=off KAFKA_STATISTICS_INTERVAL_MS=1000 REGISTRY_REFRESH_S=1
 $BIN/aggregator migrate >/dev/null 2>&1
 
 port() { echo $(( 20000 + RANDOM % 10000 )); }

@@ -85,6 +85,42 @@ static long scrape_processed(CURL *c)
     return total;
 }
 
+/*
+ * Waits until every worker's registry holds at least n meters, so no bench
+ * reading is quarantined as unknown_meter by a registry loaded before the
+ * bench registered its meters.
+ */
+static void wait_registry(long n)
+{
+    static const char gauge[] = "\nmeterflow_worker_registry_meters ";
+    CURL *c = curl_easy_init();
+    for (int tries = 0; tries < 600; tries++) {
+        int ok = 1;
+        char *urls = mf_xstrdup(worker_metrics), *save = NULL;
+        for (char *u = strtok_r(urls, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+            struct mf_buf b = MF_BUF_INIT;
+            curl_easy_setopt(c, CURLOPT_URL, u);
+            curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+            curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+            const char *p = NULL;
+            if (curl_easy_perform(c) == CURLE_OK && b.data)
+                p = strstr(b.data, gauge);
+            if (!p || strtod(p + sizeof gauge - 1, NULL) < (double)n)
+                ok = 0;
+            mf_buf_release(&b);
+        }
+        free(urls);
+        if (ok) {
+            curl_easy_cleanup(c);
+            return;
+        }
+        usleep(100000);
+    }
+    fprintf(stderr, "bench_e2e: the workers never loaded the %ld bench meters\n", n);
+    exit(1);
+}
+
 static long pg_aggregated(PGconn *pg)
 {
     PGresult *r = PQexec(pg, "SELECT coalesce(sum(count), 0) FROM rollup_1m");
@@ -309,6 +345,7 @@ int main(int argc, char **argv)
     if (nprobes > PROBES_MAX)
         nprobes = PROBES_MAX;
     register_meters(pg, nprobes);
+    wait_registry(meters + nprobes);
 
     fprintf(stderr, "phase 1: as fast as the fleet takes it, %d s, %d meters\n", max_seconds,
             meters);
