@@ -395,6 +395,30 @@ int agg_pg_migrate(struct agg_pg *pg, char *errbuf, size_t errlen)
 
 /* ---------------------------------------------------------------- loading */
 
+/*
+ * Runs a query whose rows are (partition, bigint) and stores each value at
+ * the index of its partition in parts[0..n); partitions without a row keep
+ * what out held. MF_OK, or the failure's class with errbuf set.
+ */
+static int load_per_partition(struct agg_pg *pg, const char *sql, int nparams,
+                              const char *const *params, const int32_t *parts, size_t n,
+                              int64_t *out, const char *what, char *errbuf, size_t errlen)
+{
+    PGresult *res = exec_params(pg, sql, nparams, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail(pg, res, what, errbuf, errlen);
+    for (int r = 0; r < PQntuples(res); r++) {
+        int64_t p, v;
+        if (parse_i64(PQgetvalue(res, r, 0), &p) || parse_i64(PQgetvalue(res, r, 1), &v))
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (parts[i] == p)
+                out[i] = v;
+    }
+    PQclear(res);
+    return MF_OK;
+}
+
 int agg_pg_load(struct agg_pg *pg, struct agg_state *st, const int32_t *parts, size_t n,
                 int32_t topic_partitions, int64_t now_mono, char *errbuf, size_t errlen)
 {
@@ -414,43 +438,18 @@ int agg_pg_load(struct agg_pg *pg, struct agg_state *st, const int32_t *parts, s
                   errlen)) != MF_OK)
         goto out;
 
-    res = exec_params(pg,
-                      "SELECT partition, next_offset FROM sink_offsets WHERE consumer_group = $1"
-                      " AND topic = $2 AND partition = ANY($3::int[])",
-                      3, pv);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = fail(pg, res, "reading sink_offsets", errbuf, errlen);
-        res = NULL;
+    if ((rc = load_per_partition(pg,
+                                 "SELECT partition, next_offset FROM sink_offsets"
+                                 " WHERE consumer_group = $1 AND topic = $2"
+                                 " AND partition = ANY($3::int[])",
+                                 3, pv, parts, n, offs, "reading sink_offsets", errbuf,
+                                 errlen)) != MF_OK ||
+        (rc = load_per_partition(pg,
+                                 "SELECT partition, watermark_ms FROM agg_watermarks"
+                                 " WHERE consumer_group = $1 AND partition = ANY($2::int[])",
+                                 2, qv, parts, n, wms, "reading agg_watermarks", errbuf,
+                                 errlen)) != MF_OK)
         goto out;
-    }
-    for (int r = 0; r < PQntuples(res); r++) {
-        int64_t p, o;
-        if (parse_i64(PQgetvalue(res, r, 0), &p) || parse_i64(PQgetvalue(res, r, 1), &o))
-            continue;
-        for (size_t i = 0; i < n; i++)
-            if (parts[i] == p)
-                offs[i] = o;
-    }
-    PQclear(res);
-
-    res = exec_params(pg,
-                      "SELECT partition, watermark_ms FROM agg_watermarks"
-                      " WHERE consumer_group = $1 AND partition = ANY($2::int[])",
-                      2, qv);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = fail(pg, res, "reading agg_watermarks", errbuf, errlen);
-        res = NULL;
-        goto out;
-    }
-    for (int r = 0; r < PQntuples(res); r++) {
-        int64_t p, wm;
-        if (parse_i64(PQgetvalue(res, r, 0), &p) || parse_i64(PQgetvalue(res, r, 1), &wm))
-            continue;
-        for (size_t i = 0; i < n; i++)
-            if (parts[i] == p)
-                wms[i] = wm;
-    }
-    PQclear(res);
     for (size_t i = 0; i < n; i++)
         agg_state_assign(st, parts[i], offs[i], wms[i], now_mono);
 
