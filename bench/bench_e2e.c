@@ -57,6 +57,16 @@ static size_t sink(char *p, size_t s, size_t n, void *ud)
     return s * n;
 }
 
+/* GETs url into b (a worker's /metrics); MF_OK when a body arrived. */
+static int fetch(CURL *c, const char *url, struct mf_buf *b)
+{
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    return curl_easy_perform(c) == CURLE_OK && b->data ? MF_OK : MF_ERETRY;
+}
+
 /* Sum of the workers' finished source records, from their /metrics. */
 static long scrape_processed(CURL *c)
 {
@@ -64,11 +74,7 @@ static long scrape_processed(CURL *c)
     char *urls = mf_xstrdup(worker_metrics), *save = NULL;
     for (char *u = strtok_r(urls, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
         struct mf_buf b = MF_BUF_INIT;
-        curl_easy_setopt(c, CURLOPT_URL, u);
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-        if (curl_easy_perform(c) == CURLE_OK && b.data) {
+        if (fetch(c, u, &b) == MF_OK) {
             static const char *const outcomes[] = {"validated", "quarantine", "dlq"};
             for (size_t k = 0; k < 3; k++) {
                 char pat[96];
@@ -99,13 +105,7 @@ static void wait_registry(long n)
         char *urls = mf_xstrdup(worker_metrics), *save = NULL;
         for (char *u = strtok_r(urls, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
             struct mf_buf b = MF_BUF_INIT;
-            curl_easy_setopt(c, CURLOPT_URL, u);
-            curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-            curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-            curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-            const char *p = NULL;
-            if (curl_easy_perform(c) == CURLE_OK && b.data)
-                p = strstr(b.data, gauge);
+            const char *p = fetch(c, u, &b) == MF_OK ? strstr(b.data, gauge) : NULL;
             if (!p || strtod(p + sizeof gauge - 1, NULL) < (double)n)
                 ok = 0;
             mf_buf_release(&b);
