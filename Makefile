@@ -101,11 +101,12 @@ $(OBJDIR)/%.o: %.c
 DEBIAN_PKGS := build-essential clang libclang-rt-14-dev librdkafka-dev libpq-dev libmicrohttpd-dev \
                libcjson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev zlib1g-dev \
                postgresql postgresql-contrib python3 python3-yaml python3-jsonschema \
-               wrk gnuplot-nox curl procps
+               wrk gnuplot-nox curl procps openjdk-17-jre-headless maven
 
 .PHONY: deps
 deps:
 	@tools/deps.sh $(DEBIAN_PKGS)
+	@tools/kafka-fetch >/dev/null
 
 # ---------------------------------------------------------------- tests
 .PHONY: test check test-run fuzz

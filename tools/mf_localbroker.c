@@ -31,30 +31,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "mf_topics.h"
+
 #include "mf_common.h"
-
-struct topic_spec {
-    const char *env, *name;
-    int partitions;
-};
-
-/* DESIGN §2: the names are defaults, each configurable like the programs'. */
-static const struct topic_spec topics[] = {
-    {"TOPIC_RAW", "meter.readings.raw", 12},
-    {"TOPIC_VALIDATED", "meter.readings.validated", 12},
-    {"TOPIC_QUARANTINE", "meter.readings.quarantine", 12},
-    {"TOPIC_DLQ", "meter.readings.dlq", 3},
-    {"TOPIC_ALERTS", "meter.alerts", 3},
-    {"TOPIC_STATE", "meter.state.changelog", 12},
-    {"TOPIC_ROLLUPS_1M", "meter.rollups.1m", 12},
-    {"TOPIC_ROLLUPS_1H", "meter.rollups.1h", 12},
-};
-
-static const char *topic_name(const struct topic_spec *t)
-{
-    const char *v = getenv(t->env);
-    return v && *v ? v : t->name;
-}
 
 static void usage(FILE *out)
 {
@@ -126,8 +105,10 @@ int main(int argc, char **argv)
             !parse_int(argv[i + 1], &nbrokers) && nbrokers >= 1 && nbrokers <= 9) {
             i++;
         } else if (strcmp(argv[i], "--list-topics") == 0) {
-            for (size_t t = 0; t < MF_ARRAY_LEN(topics); t++)
-                printf("%s %d\n", topic_name(&topics[t]), topics[t].partitions);
+            size_t nt;
+            const struct mf_topic_spec *topics = mf_topics(&nt);
+            for (size_t t = 0; t < nt; t++)
+                printf("%s %d\n", mf_topic_name(&topics[t]), topics[t].partitions);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
@@ -160,12 +141,14 @@ int main(int argc, char **argv)
         rd_kafka_destroy(rk);
         return 1;
     }
-    for (size_t t = 0; t < MF_ARRAY_LEN(topics); t++) {
+    size_t nt;
+    const struct mf_topic_spec *topics = mf_topics(&nt);
+    for (size_t t = 0; t < nt; t++) {
         rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-            mc, topic_name(&topics[t]), topics[t].partitions, (int)nbrokers);
+            mc, mf_topic_name(&topics[t]), topics[t].partitions, (int)nbrokers);
         if (err) {
             fprintf(stderr, "mf-localbroker: cannot create topic %s: %s\n",
-                    topic_name(&topics[t]), rd_kafka_err2str(err));
+                    mf_topic_name(&topics[t]), rd_kafka_err2str(err));
             return 1;
         }
     }

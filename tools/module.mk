@@ -10,3 +10,6 @@ LIBS += sim
 # libcurl: the gateway client and the /metrics scrapes (mf_program expands LDLIBS at once).
 LDLIBS += -lcurl
 $(eval $(call mf_program,meter-sim,tools/meter_sim.c,sim mfcommon))
+
+# mf-topics: the DESIGN §2 topics on a real Kafka (tools/kafka-local runs it).
+$(eval $(call mf_program,mf-topics,tools/mf_topics.c,mfcommon))

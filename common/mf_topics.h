@@ -1,0 +1,27 @@
+/*
+ * mf_topics: the topics of DESIGN §2, written once: default name, the
+ * TOPIC_* variable that renames it, partition count and Kafka policy.
+ * Read by the local brokers (the real one's topic creator, the mock) and
+ * the deploy checks; the programs take their names through their config.
+ * Thread: any (read-only data, getenv).
+ */
+#ifndef MF_TOPICS_H
+#define MF_TOPICS_H
+
+#include <stddef.h>
+
+struct mf_topic_spec {
+    const char *env;          /* TOPIC_RAW ... */
+    const char *name;         /* the default name */
+    int partitions;
+    const char *cleanup;      /* "delete" or "compact" */
+    long long retention_ms;   /* -1 for compacted topics */
+};
+
+/* The §2 table, n entries. */
+const struct mf_topic_spec *mf_topics(size_t *n);
+
+/* The topic's name: $env when set and not empty, else the default. */
+const char *mf_topic_name(const struct mf_topic_spec *t);
+
+#endif
