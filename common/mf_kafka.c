@@ -150,6 +150,7 @@ rd_kafka_conf_t *mf_kafka_conf_new(enum mf_kafka_role role, const char *brokers,
     static const char *const yes[] = {"true", NULL};
     static const char *const all[] = {"-1", "all", NULL};
     static const char *const no[] = {"false", NULL};
+    static const char *const committed[] = {"read_committed", NULL};
     static const char *const eager[] = {"range", "roundrobin", "range,roundrobin",
                                         "roundrobin,range", NULL};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -174,6 +175,8 @@ rd_kafka_conf_t *mf_kafka_conf_new(enum mf_kafka_role role, const char *brokers,
           {"queued.min.messages", "200000"},
           {"session.timeout.ms", "10000"},
           {"heartbeat.interval.ms", "1000"},
+          /* a worker's aborted or open transaction (WK_EOS) is never read */
+          {"isolation.level", "read_committed"},
       };
 
     if (mf_kafka_conf_set(conf, "bootstrap.servers", brokers, "KAFKA_BROKERS", errbuf, errlen) ||
@@ -205,7 +208,10 @@ rd_kafka_conf_t *mf_kafka_conf_new(enum mf_kafka_role role, const char *brokers,
                          "meterflow commits offsets itself, after delivery", errbuf, errlen) ||
             check_locked(conf, "partition.assignment.strategy", eager,
                          "use an eager assignor (cooperative-sticky misbehaves in 2.0.2)", errbuf,
-                         errlen))
+                         errlen) ||
+            check_locked(conf, "isolation.level", committed,
+                         "meterflow reads only committed records (a fenced worker's are not)",
+                         errbuf, errlen))
             goto fail;
     }
     rd_kafka_conf_set_log_cb(conf, log_cb);

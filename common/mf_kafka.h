@@ -27,7 +27,7 @@ extern atomic_int mf_kafka_all_brokers_down;
 /*
  * A conf for one role. Producers: enable.idempotence, acks=all,
  * murmur2_random partitioner. Consumers: group.id, eager range assignor,
- * manual commits, earliest reset, stats every 5 s for the lag gauge.
+ * manual commits, earliest reset, read_committed, stats every 5 s for the lag gauge.
  * group may be NULL for producers. Returns NULL with one line in errbuf
  * naming the variable on a bad value. The caller owns the conf (or hands it
  * to rd_kafka_new).

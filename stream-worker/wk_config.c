@@ -51,6 +51,9 @@ const struct mf_cfg_row wk_config_rows[] = {
      "longest time a batch collects records, ms"},
     {"WK_RETRY_BACKOFF_MS", MF_CFG_STR, "1000,5000,15000", UNB, OFF(retry_backoff_ms), 0, NULL,
      "waits before retrying a record whose processing failed, then DLQ processing_failed"},
+    {"WK_EOS", MF_CFG_BOOL, "off", UNB, OFF(eos), 0, NULL,
+     "exactly once with Kafka transactions (outputs, states and offsets per batch in one "
+     "transaction); off: the effectively-once protocol, for clusters without transactions"},
     {"WK_RESTORE_TIMEOUT_S", MF_CFG_INT, "120", 1, 3600, OFF(restore_timeout_s), 0, NULL,
      "longest time to read a partition's state from the changelog"},
     {"WK_SHUTDOWN_TIMEOUT_S", MF_CFG_INT, "25", 1, 600, OFF(shutdown_timeout_s), 0, NULL,

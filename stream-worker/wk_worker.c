@@ -1,6 +1,7 @@
 /*
- * wk_worker: batches, the three-step delivery protocol, restore on
- * assignment, and the metrics. Everything runs on the main thread: the
+ * wk_worker: batches, the three-step delivery protocol (or, with WK_EOS,
+ * one Kafka transaction per batch), restore on assignment, and the
+ * metrics. Everything runs on the main thread: the
  * rebalance and delivery callbacks fire inside rd_kafka_consumer_poll and
  * rd_kafka_flush, which the main thread calls.
  */
@@ -37,6 +38,7 @@ struct wk_worker {
     atomic_int has_registry, member;
     int fatal;
     int pending;                   /* records processed since the last finished batch */
+    int in_txn;                    /* WK_EOS: a transaction is open on the producer */
     int64_t next_off[MAX_PARTS];   /* next offset to commit per raw partition; -1 none */
     unsigned char owned[MAX_PARTS]; /* partitions whose state we hold */
     atomic_int dr_errors;
@@ -127,12 +129,16 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                              rd_kafka_topic_name(m->rkt)));
 }
 
-/* wk_output_fn: queues one output (copied) on the producer. */
+static int begin_txn(struct wk_worker *w);
+
+/* wk_output_fn: queues one output (copied) on the producer (inside the batch's transaction with WK_EOS). */
 static int produce(void *opaque, const struct wk_output *o)
 {
     struct wk_worker *w = opaque;
     rd_kafka_resp_err_t err;
 
+    if (begin_txn(w) != MF_OK)
+        return MF_ERETRY;
     for (;;) {
         rd_kafka_headers_t *h = NULL;
         if (o->topic == WK_T_DLQ) {
@@ -182,6 +188,94 @@ static int wait_delivered(struct wk_worker *w)
         return MF_ERETRY;
     }
     return errors ? MF_ERETRY : MF_OK;
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+/*
+ * WK_EOS: handles an error of a transactional call. Fatal errors (this
+ * producer was fenced: another instance took its transactional id, or the
+ * coordinator aborted a transaction that outlived transaction.timeout.ms
+ * while we were paused) end the worker; Kubernetes restarts it. Anything
+ * else aborts the open transaction, and the caller redoes the batch.
+ */
+static int txn_failed(struct wk_worker *w, rd_kafka_error_t *e, const char *what)
+{
+    MF_LOG_ERROR("txn", "%s: %s%s", what, rd_kafka_error_string(e),
+                 rd_kafka_error_is_fatal(e) ? " (fatal: fenced)" : "");
+    if (rd_kafka_error_is_fatal(e))
+        w->fatal = 1;
+    rd_kafka_error_destroy(e);
+    return MF_ERETRY;
+}
+
+/* Aborts the open transaction, if any: nothing of it is ever visible to read_committed. */
+static void abort_txn(struct wk_worker *w)
+{
+    if (!w->cfg->eos || !w->in_txn)
+        return;
+    w->in_txn = 0;
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(w->producer, FLUSH_MS);
+    if (e)
+        txn_failed(w, e, "abort_transaction");
+    else
+        MF_LOG_WARN("txn", "transaction aborted: the batch will be redone");
+    atomic_store(&w->dr_errors, 0);
+}
+
+/* Opens the batch's transaction before its first output (WK_EOS only). */
+static int begin_txn(struct wk_worker *w)
+{
+    if (!w->cfg->eos || w->in_txn)
+        return MF_OK;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(w->producer);
+    if (e)
+        return txn_failed(w, e, "begin_transaction");
+    w->in_txn = 1;
+    return MF_OK;
+}
+
+/*
+ * WK_EOS, the batch's end: its states join the transaction, then the
+ * consumer offsets with the group's metadata (KIP-447: a member whose
+ * generation is gone cannot commit them), then the commit. A retriable
+ * commit error is retried; anything else aborts.
+ */
+static int commit_txn(struct wk_worker *w)
+{
+    if (wk_proc_flush_states(w->proc) != MF_OK || begin_txn(w) != MF_OK) {
+        abort_txn(w);
+        return MF_ERETRY;
+    }
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+    for (int p = 0; p < MAX_PARTS; p++)
+        if (w->next_off[p] >= 0)
+            rd_kafka_topic_partition_list_add(list, w->cfg->topic_raw, p)->offset = w->next_off[p];
+    rd_kafka_consumer_group_metadata_t *meta = rd_kafka_consumer_group_metadata(w->consumer);
+    rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(w->producer, list, meta, FLUSH_MS);
+    rd_kafka_consumer_group_metadata_destroy(meta);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e) {
+        txn_failed(w, e, "send_offsets_to_transaction");
+        abort_txn(w);
+        return MF_ERETRY;
+    }
+    for (int attempt = 0;; attempt++) {
+        e = rd_kafka_commit_transaction(w->producer, FLUSH_MS);
+        if (!e)
+            break;
+        if (rd_kafka_error_is_retriable(e) && attempt < 3) {
+            MF_LOG_WARN("txn", "commit_transaction: %s; retrying", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            continue;
+        }
+        txn_failed(w, e, "commit_transaction");
+        abort_txn(w);
+        return MF_ERETRY;
+    }
+    w->in_txn = 0;
+    atomic_store(&w->dr_errors, 0);
+    return MF_OK;
 }
 
 /* ---------------------------------------------------------------- restore */
@@ -331,6 +425,9 @@ static void redo_from_changelog(struct wk_worker *w)
 
     MF_LOG_ERROR("deliver", "batch not delivered: redoing it from the changelog and the "
                             "committed offsets");
+    abort_txn(w);
+    if (w->fatal)
+        return;
     wk_proc_discard_dirty(w->proc);
     struct wk_counts drop;
     wk_proc_take_counts(w->proc, &drop);
@@ -378,6 +475,13 @@ static int finish_batch(struct wk_worker *w)
 {
     if (!w->pending)
         return MF_OK;
+    if (w->cfg->eos) { /* all three in one transaction */
+        if (commit_txn(w) != MF_OK)
+            return MF_ERETRY;
+        publish_counts(w);
+        reset_batch(w);
+        return MF_OK;
+    }
     if (wait_delivered(w) != MF_OK) /* 1: the outputs */
         return MF_ERETRY;
     if (wk_proc_flush_states(w->proc) != MF_OK || wait_delivered(w) != MF_OK) /* 2: the states */
@@ -429,6 +533,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (lost || finish_batch(w) != MF_OK) {
         MF_LOG_WARN("group", "%s: dropping the batch and all state",
                     lost ? "assignment lost" : "batch not delivered at revocation");
+        abort_txn(w);
         wk_proc_discard_dirty(w->proc);
         struct wk_counts drop;
         wk_proc_take_counts(w->proc, &drop);
@@ -469,6 +574,35 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, char 
         snprintf(errbuf, errlen, "cannot create a Kafka client: %s", why);
     }
     return rk;
+}
+
+/*
+ * WK_EOS: the producer's transactional id is "<group>.<worker id>", one per
+ * worker instance (KIP-447: fencing comes from the consumer group's
+ * generation, so ids need not follow partitions). A restarted pod with the
+ * same name fences its predecessor at init_transactions. The transaction
+ * timeout defaults to 10 s (KAFKA_TRANSACTION_TIMEOUT_MS overrides it; the
+ * message timeout follows, as librdkafka wants it no longer): a
+ * frozen worker's open transaction holds back read_committed readers of
+ * its partitions, the successor's changelog restore included, until the
+ * coordinator aborts it.
+ */
+static int set_transactional(rd_kafka_conf_t *conf, const struct wk_config *cfg, char *errbuf,
+                             size_t errlen)
+{
+    char id[512];
+    snprintf(id, sizeof id, "%s.%s", cfg->group_id, cfg->worker_id);
+    if (mf_kafka_conf_set(conf, "transactional.id", id, "WK_EOS", errbuf, errlen) != MF_OK)
+        return MF_EDATA;
+    if (!getenv("KAFKA_TRANSACTION_TIMEOUT_MS") &&
+        mf_kafka_conf_set(conf, "transaction.timeout.ms", "10000", "WK_EOS", errbuf, errlen) !=
+            MF_OK)
+        return MF_EDATA;
+    /* librdkafka wants message.timeout.ms <= transaction.timeout.ms. */
+    if (!getenv("KAFKA_MESSAGE_TIMEOUT_MS") &&
+        mf_kafka_conf_set(conf, "message.timeout.ms", "10000", "WK_EOS", errbuf, errlen) != MF_OK)
+        return MF_EDATA;
+    return MF_OK;
 }
 
 struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_t errlen)
@@ -519,12 +653,23 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
         mf_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "1",
                           "max.in.flight.requests.per.connection", errbuf, errlen) != MF_OK)
         goto fail;
+    if (cfg->eos && set_transactional(conf, cfg, errbuf, errlen) != MF_OK)
+        goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, w);
     w->producer = new_client(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
     conf = NULL;
     if (!w->producer)
         goto fail;
+    if (cfg->eos) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(w->producer, FLUSH_MS);
+        if (e) {
+            snprintf(errbuf, errlen, "invalid WK_EOS 'on': the cluster refused transactions: %s",
+                     rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            goto fail;
+        }
+    }
     w->topic_names[WK_T_VALIDATED] = cfg->topic_validated;
     w->topic_names[WK_T_QUARANTINE] = cfg->topic_quarantine;
     w->topic_names[WK_T_DLQ] = cfg->topic_dlq;
@@ -537,8 +682,11 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
     snprintf(group, sizeof group, "%s.restore", cfg->group_id);
     conf = mf_kafka_conf_new(MF_KAFKA_CONSUMER, cfg->brokers, cfg->worker_id, group, errbuf,
                              errlen);
+    /* read_committed: a state is restored only if its transaction committed (WK_EOS). */
     if (!conf || mf_kafka_conf_set(conf, "enable.partition.eof", "true", "restore", errbuf,
                                    errlen) != MF_OK ||
+        mf_kafka_conf_set(conf, "isolation.level", "read_committed", "restore", errbuf,
+                          errlen) != MF_OK ||
         mf_kafka_conf_set(conf, "statistics.interval.ms", "0", "restore", errbuf, errlen) !=
             MF_OK)
         goto fail;

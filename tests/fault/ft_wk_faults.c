@@ -5,6 +5,9 @@
  * stays ready, validates what it knows; after PostgreSQL comes back, a
  * newly registered meter is recognised. No record is lost, repeats are
  * identical.
+ *
+ * On librdkafka's mock cluster, not the real broker: injecting request
+ * errors is the point of this test, and only the mock can.
  */
 #include "../integration/it_wk_check.h"
 
@@ -16,7 +19,7 @@ int main(void)
 {
     struct wk_stack s;
     char **keys, **vals;
-    stack_start(&s);
+    stack_start_on(&s, 1);
     register_stream(&s, METERS);
     size_t total = build_stream(METERS, PER_METER, 0, &keys, &vals);
     const char *extra[] = {"WK_BATCH_MAX=400", NULL};

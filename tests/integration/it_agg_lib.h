@@ -234,7 +234,7 @@ static ITG_UNUSED struct itg_agg itg_start_agg(const char *bootstrap, const char
     snprintf(env[n++], sizeof env[0], "AGG_IDLE_FLUSH_S=1");
     snprintf(env[n++], sizeof env[0], "AGG_BATCH_MS=200");
     snprintf(env[n++], sizeof env[0], "AGG_BATCH_MAX=1500");
-    snprintf(env[n++], sizeof env[0], "KAFKA_SESSION_TIMEOUT_MS=3000");
+    snprintf(env[n++], sizeof env[0], "KAFKA_SESSION_TIMEOUT_MS=6000");
     snprintf(env[n++], sizeof env[0], "KAFKA_HEARTBEAT_INTERVAL_MS=500");
     snprintf(env[n++], sizeof env[0], "LOG_LEVEL=info");
     for (size_t k = 0; extra && extra[k] && n < 24; k++)

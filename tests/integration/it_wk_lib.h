@@ -51,12 +51,15 @@ struct wk_proc_h {
         }                                                                                          \
     } while (0)
 
-/* Starts the broker and PostgreSQL, applies the migrations with `stream-worker migrate`. */
-__attribute__((unused)) static void stack_start(struct wk_stack *s)
+/*
+ * Starts the broker (real Kafka; the mock when mock is 1, for fault
+ * injection) and PostgreSQL, applies the migrations with `stream-worker migrate`.
+ */
+__attribute__((unused)) static void stack_start_on(struct wk_stack *s, int mock)
 {
     memset(s, 0, sizeof *s);
     s->pg = mf_pgtmp_start(); /* exits 77 when PostgreSQL is not installed */
-    s->broker = mf_broker_start(1);
+    s->broker = mock ? mf_mockbroker_start(1) : mf_broker_start(1);
     snprintf(s->env_brokers, sizeof s->env_brokers, "KAFKA_BROKERS=%s", s->broker->bootstrap);
     snprintf(s->env_dsn, sizeof s->env_dsn, "PG_DSN=%s", s->pg->dsn);
     const char *args[] = {"migrate", NULL};
@@ -65,6 +68,11 @@ __attribute__((unused)) static void stack_start(struct wk_stack *s)
     int st = mf_proc_wait(m, 60000);
     CHECK(st == 0, "stream-worker migrate exited %d", st);
     free(m);
+}
+
+__attribute__((unused)) static void stack_start(struct wk_stack *s)
+{
+    stack_start_on(s, 0);
 }
 
 __attribute__((unused)) static void stack_stop(struct wk_stack *s)

@@ -1,7 +1,8 @@
 /*
  * mf_harness: what integration and fault tests need to run the real
- * programs: child processes, the local broker with its fault commands, a
- * throw-away PostgreSQL, HTTP calls (libcurl) and reading topics back.
+ * programs: child processes, a real Kafka broker (or librdkafka's mock
+ * cluster, for its fault injection), a throw-away PostgreSQL, HTTP calls
+ * (libcurl) and reading topics back.
  *
  * Tests find the binaries in $MF_BIN_DIR (set by run-tests.sh; default
  * build/bin) and the repo in $MF_TOP. Helpers abort the test (exit 1 with
@@ -47,11 +48,24 @@ int mf_proc_alive(struct mf_proc *p);
 struct mf_broker {
     struct mf_proc *proc;
     char bootstrap[256];
+    int mock; /* 1: librdkafka's mock cluster (mf-localbroker) */
 };
 
-/* Starts mf-localbroker with n brokers. */
+/*
+ * Starts a real Apache Kafka broker (tools/kafka-local) on a free port with
+ * the DESIGN §2 topics; nbrokers is ignored (one KRaft node). Commands
+ * (mf_broker_cmd): "kill" (SIGKILL the JVM), "start" (again, same log
+ * directory and port; answers once the broker serves).
+ */
 struct mf_broker *mf_broker_start(int nbrokers);
-/* Sends a fault command ("down 1"); returns 0 when it answered ok. */
+/* The same with topic settings at creation, "TOPIC:KEY=VALUE" (NULL-terminated). */
+struct mf_broker *mf_broker_start_with(const char *const *topic_configs);
+/*
+ * librdkafka's mock cluster (mf-localbroker), only for the faults only it
+ * can inject; commands: "down 1", "up 1", "rtt", "err", "topic-err".
+ */
+struct mf_broker *mf_mockbroker_start(int nbrokers);
+/* Sends a command; returns 0 when it answered ok. */
 int mf_broker_cmd(struct mf_broker *b, const char *cmd);
 void mf_broker_stop(struct mf_broker *b);
 
@@ -109,6 +123,8 @@ struct mf_recs {
 void mf_kafka_read_topic(const char *bootstrap, const char *topic, long want, int idle_ms,
                          int timeout_ms, struct mf_recs *out);
 void mf_recs_release(struct mf_recs *r);
+/* Readers see only committed records (read_committed), or with on = 1 every record. */
+void mf_kafka_read_uncommitted(int on);
 /* The value of header `name` of a record (static buffer), or NULL. */
 const char *mf_rec_header(const struct mf_rec *r, const char *name);
 
