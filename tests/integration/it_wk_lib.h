@@ -37,8 +37,8 @@ struct wk_stack {
 struct wk_proc_h {
     struct mf_proc *proc;
     unsigned port;
-    char env[16][128];
-    const char *envp[17];
+    char env[20][128];
+    const char *envp[23];
 };
 
 #define CHECK(cond, ...)                                                                           \
@@ -52,14 +52,16 @@ struct wk_proc_h {
     } while (0)
 
 /*
- * Starts the broker (real Kafka; the mock when mock is 1, for fault
- * injection) and PostgreSQL, applies the migrations with `stream-worker migrate`.
+ * Starts the broker (real Kafka with topic settings "TOPIC:KEY=VALUE", or
+ * NULL; the mock when mock is 1, for fault injection) and PostgreSQL,
+ * applies the migrations with `stream-worker migrate`.
  */
-__attribute__((unused)) static void stack_start_on(struct wk_stack *s, int mock)
+__attribute__((unused)) static void stack_start_cfg(struct wk_stack *s, int mock,
+                                                     const char *const *topic_configs)
 {
     memset(s, 0, sizeof *s);
     s->pg = mf_pgtmp_start(); /* exits 77 when PostgreSQL is not installed */
-    s->broker = mock ? mf_mockbroker_start(1) : mf_broker_start(1);
+    s->broker = mock ? mf_mockbroker_start(1) : mf_broker_start_with(topic_configs);
     snprintf(s->env_brokers, sizeof s->env_brokers, "KAFKA_BROKERS=%s", s->broker->bootstrap);
     snprintf(s->env_dsn, sizeof s->env_dsn, "PG_DSN=%s", s->pg->dsn);
     const char *args[] = {"migrate", NULL};
@@ -68,6 +70,11 @@ __attribute__((unused)) static void stack_start_on(struct wk_stack *s, int mock)
     int st = mf_proc_wait(m, 60000);
     CHECK(st == 0, "stream-worker migrate exited %d", st);
     free(m);
+}
+
+__attribute__((unused)) static void stack_start_on(struct wk_stack *s, int mock)
+{
+    stack_start_cfg(s, mock, NULL);
 }
 
 __attribute__((unused)) static void stack_start(struct wk_stack *s)
@@ -109,7 +116,7 @@ __attribute__((unused)) static struct wk_proc_h *worker_start(struct wk_stack *s
     snprintf(w->env[n++], 128, "%s", "WK_BATCH_MS=50");
     snprintf(w->env[n++], 128, "%s", "REGISTRY_REFRESH_S=1");
     snprintf(w->env[n++], 128, "%s", "TS_CHECK=off");
-    for (int i = 0; extra && extra[i] && n < 14; i++)
+    for (int i = 0; extra && extra[i] && n < 20; i++)
         snprintf(w->env[n++], 128, "%s", extra[i]);
     for (int i = 0; i < n; i++)
         w->envp[i] = w->env[i];

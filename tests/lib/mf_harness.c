@@ -201,8 +201,13 @@ struct mf_broker *mf_broker_start_with(const char *const *topic_configs)
     }
     args[n] = NULL;
     snprintf(kafka_local, sizeof kafka_local, "%s/tools/kafka-local", top_dir());
+    static char server_log[600];
+    const char *logdir = getenv("MF_TEST_LOGDIR");
+    snprintf(server_log, sizeof server_log, "KAFKA_LOCAL_SERVER_LOG=%s/kafka-server.%d.log",
+             logdir ? logdir : "/tmp", (int)getpid());
+    const char *env[] = {server_log, NULL};
     struct mf_broker *b = mf_xcalloc(1, sizeof *b);
-    b->proc = mf_proc_start(kafka_local, args, NULL);
+    b->proc = mf_proc_start(kafka_local, args, logdir ? env : NULL);
     if (mf_proc_readline(b->proc, b->bootstrap, sizeof b->bootstrap, 90000) < 0)
         mf_die("tools/kafka-local printed no bootstrap address within 90 s "
                "(its log is in $MF_TEST_LOGDIR/kafka-local.*.log)");
