@@ -9,7 +9,7 @@ and held to the things it must agree with:
     access to the design document) and the local broker's own topic list;
   * each program's --help (the variables a manifest may set);
   * each program's /metrics (the metrics a rule or a dashboard may use),
-    scraped from the real programs run against build/bin/mf-localbroker
+    scraped from the real programs run against the real broker (tools/kafka-local)
     and a throw-away PostgreSQL (tests/lib/pgtmp.sh);
   * the libraries the built binaries link (the Dockerfile's runtime
     packages).
@@ -552,6 +552,28 @@ def check_broker_topics(rep):
         return
     rep.check(name, compare_topics(found, "mf-localbroker", check_policy=False),
               "%d topics" % len(found))
+
+
+def check_real_broker_topics(rep):
+    """tools/kafka-local creates its topics with mf-topics: names, partitions and policies."""
+    name = "real local broker's topics (mf-topics --list) match DESIGN §2 with their policies"
+    exe = os.path.join(BIN, "mf-topics")
+    if not os.access(exe, os.X_OK):
+        rep.check(name, ["%s not found: build it (make)" % exe])
+        return
+    r = subprocess.run([exe, "--list"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=30)
+    found = {}
+    for line in r.stdout.splitlines():
+        m = re.fullmatch(r"(\S+) (\d+) (delete|compact) (-?\d+)", line.strip())
+        if m:
+            ret = int(m.group(4))
+            found[m.group(1)] = (int(m.group(2)), m.group(3), ret if ret >= 0 else None)
+    if r.returncode != 0 or not found:
+        rep.check(name, ["mf-topics --list failed (exit %d): it must print "
+                         "'NAME PARTITIONS POLICY RETENTION_MS' lines" % r.returncode])
+        return
+    rep.check(name, compare_topics(found, "mf-topics"), "%d topics" % len(found))
 
 
 # ------------------------------------------------------------------ connect
@@ -1400,17 +1422,21 @@ class Fleet:
         self.families = {}         # program -> {family: type}
 
     def start_broker(self):
-        exe = os.path.join(BIN, "mf-localbroker")
-        if not os.access(exe, os.X_OK):
-            raise RuntimeError("%s not found: build it (make)" % exe)
-        log = os.path.join(self.tmp, "mf-localbroker.log")
-        self.broker = subprocess.Popen([exe], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=open(log, "w"), env=clean_env({}))
-        self.procs.append(("mf-localbroker", self.broker, log))
-        ready, _, _ = select.select([self.broker.stdout], [], [], 30)
+        """The real broker (tools/kafka-local), as every program meets in production."""
+        exe = os.path.join(TOP, "tools", "kafka-local")
+        log = os.path.join(self.tmp, "kafka-local.log")
+        self.broker = subprocess.Popen([exe, "--port", "0"], stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE, stderr=open(log, "w"),
+                                       env=clean_env(dict(
+                                           {"MF_BIN_DIR": BIN},
+                                           **{k: os.environ[k] for k in
+                                              ("HOME", "MF_CACHE_DIR", "XDG_CACHE_HOME")
+                                              if k in os.environ})))
+        self.procs.append(("kafka-local", self.broker, log))
+        ready, _, _ = select.select([self.broker.stdout], [], [], 90)
         line = self.broker.stdout.readline().decode().strip() if ready else ""
         if not line:
-            raise RuntimeError("mf-localbroker printed no bootstrap address within 30 s (%s)" % tail(log))
+            raise RuntimeError("tools/kafka-local printed no bootstrap address within 90 s (%s)" % tail(log))
         # Keep reading its stdout so that it never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in self.broker.stdout], daemon=True).start()
         return line
@@ -1486,8 +1512,8 @@ class Fleet:
     def stop(self):
         # Programs first (they leave their groups through the broker), then
         # the broker, then PostgreSQL.
-        order = [x for x in self.procs if x[0] != "mf-localbroker"] + \
-                [x for x in self.procs if x[0] == "mf-localbroker"]
+        order = [x for x in self.procs if x[0] != "kafka-local"] + \
+                [x for x in self.procs if x[0] == "kafka-local"]
         for batch in (order[:-1], order[-1:]) if order else ():
             for _, p, _ in batch:
                 if p.poll() is None:
@@ -1823,6 +1849,7 @@ def main():
     run(check_compose_topics)
     run(check_strimzi_topics)
     run(check_broker_topics)
+    run(check_real_broker_topics)
     run(check_connectors)
     run(check_connect_schema)
     run(check_connect_readme)
