@@ -4,7 +4,14 @@
  * record's outputs appear (none lost); a repeat is identical to its first
  * copy and carries the same src; repeats stay within one batch per kill;
  * and a stuck_value fault whose run spans the kills is raised exactly once.
+ *
+ * Built twice: ft_wk_kill (the effectively-once protocol: repeats allowed,
+ * identical) and ft_wk_kill_eos (WK_EOS=on: 0 repeats visible to
+ * read_committed readers, whatever the kills interrupted).
  */
+#ifndef KILL_EOS
+#define KILL_EOS 0
+#endif
 #include "../integration/it_wk_check.h"
 
 #define METERS    40
@@ -25,7 +32,8 @@ int main(void)
     snprintf(batch, sizeof batch, "WK_BATCH_MAX=%d", BATCH);
     /* A killed member sends no LeaveGroup: a short session keeps the rejoin quick. */
     const char *extra[] = {batch, "KAFKA_SESSION_TIMEOUT_MS=6000",
-                           "KAFKA_HEARTBEAT_INTERVAL_MS=500", NULL};
+                           "KAFKA_HEARTBEAT_INTERVAL_MS=500", KILL_EOS ? "WK_EOS=on" : NULL,
+                           NULL};
     struct wk_proc_h *w = worker_start(&s, "kill", extra, 1);
 
     /* Kill points: after chunk c, wait d ms, SIGKILL, restart. */
@@ -60,6 +68,8 @@ int main(void)
     /* One batch per kill at most (each batch: BATCH records, one output each here). */
     CHECK(v.repeats <= nkills * BATCH, "%zu repeats for %zu kills of batches of %d", v.repeats,
           nkills, BATCH);
+    if (KILL_EOS)
+        CHECK(v.repeats == 0, "%zu repeats visible to read_committed with WK_EOS=on", v.repeats);
 
     /* The stuck_value run spanned the kills: raised exactly once (repeats share the src). */
     mf_kafka_read_topic(s.broker->bootstrap, T_ALERT, -1, 1500, 60000, &alerts);
@@ -74,9 +84,9 @@ int main(void)
         CHECK(strcmp(alerts.v[a].key, "STUCK") == 0, "unexpected alert %s", alerts.v[a].value);
 
     CHECK(worker_stop(w) == 0, "SIGTERM exit status");
-    printf("ft_wk_kill: %zu records, %zu kills, %zu outputs, %zu repeats, none lost, stuck raised "
+    printf("%s: %zu records, %zu kills, %zu outputs, %zu repeats, none lost, stuck raised "
            "once\n",
-           total, nkills, v.outputs, v.repeats);
+           KILL_EOS ? "ft_wk_kill_eos" : "ft_wk_kill", total, nkills, v.outputs, v.repeats);
     free_stream(keys, vals, total);
     mf_recs_release(&quar);
     mf_recs_release(&alerts);

@@ -1,0 +1,3 @@
+/* ft_wk_kill_eos: ft_wk_kill with WK_EOS=on (Kafka transactions): 0 repeats. */
+#define KILL_EOS 1
+#include "ft_wk_kill.c"
