@@ -56,18 +56,18 @@ static const char usage_text[] =
     "  --brokers B           straight to Kafka (all readings without --gw; malformed ones always)\n"
     "  --topic T             raw topic [meter.readings.raw]\n"
     "  --threads K           sender threads [4]\n"
-    "  --lag-metrics URLS    the workers' and aggregator's /metrics, comma-separated\n"
-    "  --max-lag N           pause while the fleet is this many readings behind [50000]\n"
+    "  --lag-metrics URLS    the workers' and aggregator's /metrics, comma-separated: how far\n"
+    "                        behind they are (--progress) and when they caught up (--drain)\n"
     "  --truth FILE          write the truth file (what was injected, what to expect)\n"
     "  --progress            one progress line a second on stderr\n"
-    "  --drain [--drain-timeout S]  after sending, wait until the fleet caught up [120]\n"
+    "  --drain [--drain-timeout S]  after sending, wait until the fleet caught up;\n"
+    "                        give up after S s without progress [120]\n"
     "\n"
     "Replay a CSV of real readings (run --replay):\n"
     "  --replay FILE[.gz] --map meter_id=COL,ts=COL,value=COL[,unit=COL][,interval_s=COL]\n"
     "                        COL: header name, #N (1-based), const:TEXT; ts=DATE+TIME joins two\n"
     "  --sep C  --time-format FMT (%Y %m %d %H %M %S, UTC)  --decimal-comma\n"
     "  --registry-only       print a registry CSV of the file's meters, send nothing\n"
-    "  (--lag-metrics and --max-lag pace the replay too)\n"
     "\n"
     "Scoring (score):\n"
     "  --truth FILE --brokers B [--metrics URLS] [--topic-alerts T] [--kv]\n";
@@ -94,7 +94,6 @@ enum {
     O_TOPIC,
     O_THREADS,
     O_LAG_METRICS,
-    O_MAX_LAG,
     O_TRUTH,
     O_PROGRESS,
     O_DRAIN,
@@ -133,7 +132,6 @@ static const struct option long_opts[] = {
     {"topic", required_argument, NULL, O_TOPIC},
     {"threads", required_argument, NULL, O_THREADS},
     {"lag-metrics", required_argument, NULL, O_LAG_METRICS},
-    {"max-lag", required_argument, NULL, O_MAX_LAG},
     {"truth", required_argument, NULL, O_TRUTH},
     {"progress", no_argument, NULL, O_PROGRESS},
     {"drain", no_argument, NULL, O_DRAIN},
@@ -215,7 +213,6 @@ int main(int argc, char **argv)
     sim_run_opts_default(&ro);
     rp.sep = ',';
     rp.batch = 500;
-    rp.max_lag = ro.max_lag;
     so.topic_alerts = "meter.alerts";
     so.timeout_s = 60;
     mf_log_init("meter-sim", MF_LEVEL_INFO);
@@ -295,10 +292,7 @@ int main(int argc, char **argv)
             ro.threads = (int)num("threads", optarg, 1, 32);
             break;
         case O_LAG_METRICS:
-            ro.lag_metrics = rp.lag_metrics = optarg;
-            break;
-        case O_MAX_LAG:
-            ro.max_lag = rp.max_lag = (uint64_t)num("max-lag", optarg, 1, 1e12);
+            ro.lag_metrics = optarg;
             break;
         case O_TRUTH:
             truth_path = so.truth = optarg;

@@ -1,7 +1,7 @@
 /*
  * sim_prom: reads the fleet's /metrics pages (Prometheus text format).
  *
- * The simulator paces itself and the scorer counts outcomes from the
+ * The simulator's progress line and drain and the scorer read the
  * workers' and the aggregator's own counters, so it needs only to fetch a
  * page and sum the samples of one family whose label matches (or does not
  * match) a value. Thread: one struct sim_prom per thread.

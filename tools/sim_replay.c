@@ -16,7 +16,6 @@
 
 #include <zlib.h>
 
-#include "sim_prom.h"
 #include "sim_send.h"
 
 #include "mf_buf.h"
@@ -323,8 +322,6 @@ static struct seen *seen_get(struct seen **v, size_t *n, size_t *cap, const char
 
 struct batch {
     struct sim_gw *gw;
-    struct sim_prom *prom; /* pacing, or NULL */
-    uint64_t max_lag;
     struct mf_buf body;
     int n;
     long long accepted, rejected, sent;
@@ -337,20 +334,6 @@ static void batch_flush(struct batch *b)
     if (b->n == 0)
         return;
     mf_buf_appendc(&b->body, ']');
-    /* Pacing: wait while the workers are too far behind what the gateway acked. */
-    while (b->prom && !mf_stop_requested) {
-        sim_prom_scrape(b->prom);
-        double done = sim_prom_sum(b->prom, "meterflow_worker_records_total", "outcome",
-                                   "validated", false, NULL) +
-                      sim_prom_sum(b->prom, "meterflow_worker_records_total", "outcome",
-                                   "quarantine", false, NULL) +
-                      sim_prom_sum(b->prom, "meterflow_worker_records_total", "outcome", "dlq",
-                                   false, NULL);
-        if ((double)b->accepted - done <= (double)b->max_lag)
-            break;
-        struct timespec ts = {0, 250000000L};
-        nanosleep(&ts, NULL);
-    }
     for (int attempt = 0; attempt < 60 && !mf_stop_requested; attempt++) {
         long code = sim_gw_post(b->gw, "application/json", b->body.data, b->body.len, &a);
         if (code == 202 || code == 200 || code == 400) {
@@ -412,10 +395,6 @@ int sim_replay(const struct sim_replay_opts *o, FILE *out)
     }
     if (!o->registry_only) {
         b.gw = sim_gw_new(o->gw_url, o->token);
-        if (o->lag_metrics) {
-            b.prom = sim_prom_new(o->lag_metrics);
-            b.max_lag = o->max_lag;
-        }
         mf_buf_appendc(&b.body, '[');
     }
     rc = 0;
@@ -501,7 +480,6 @@ out:
     if (gz)
         gzclose(gz);
     sim_gw_destroy(b.gw);
-    sim_prom_destroy(b.prom);
     mf_buf_release(&b.body);
     free(seen);
     free(line);

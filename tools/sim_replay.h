@@ -13,9 +13,8 @@
  * gateway would answer it with a 400 item, and an absent reading is what a
  * gap is. Rows go out in file order on one connection, so each meter's
  * readings keep their order. Wide files (one column per meter, e.g.
- * LD2011_2014) are not supported. With lag_metrics, the replay pauses
- * like sim_run while the workers are more than max_lag readings behind
- * (the local broker keeps only the newest 5 MiB of a partition).
+ * LD2011_2014) are not supported. The only backpressure is the gateway's:
+ * a 503 (Kafka slow to ack, its producer queue full) waits and resends.
  * Thread: main.
  */
 #ifndef SIM_REPLAY_H
@@ -76,8 +75,6 @@ struct sim_replay_opts {
     const char *gw_url, *token;
     int batch;
     bool progress;
-    const char *lag_metrics; /* the workers' /metrics (comma list), or NULL: no pacing */
-    uint64_t max_lag;        /* pause while acked - finished by the workers exceeds this */
 };
 
 /* Runs the replay. 0, 1 (something refused or lost), 2 (set-up error). */

@@ -1,7 +1,7 @@
 /*
  * sim_run: sender threads over shards of the fleet, and a main loop that
- * scrapes the fleet's metrics, pauses the senders when the fleet falls
- * behind, prints progress and, on request, waits for the fleet to drain.
+ * scrapes the fleet's metrics for the progress line and, on request, waits
+ * for the fleet to drain.
  */
 #include "sim_run.h"
 
@@ -36,7 +36,7 @@ struct shared {
     const struct sim_run_opts *o;
     rd_kafka_t *rk;
     struct sim_kcount kc_readings, kc_malformed;
-    atomic_int paused, failed, threads_done;
+    atomic_int failed, threads_done;
     atomic_ullong generated, accepted, rejected, retried;
     _Atomic int64_t slice[MAX_THREADS];
     int nthreads;
@@ -58,7 +58,6 @@ void sim_run_opts_default(struct sim_run_opts *o)
     o->topic_raw = "meter.readings.raw";
     o->threads = 4;
     o->batch = 500;
-    o->max_lag = 50000;
     o->drain_timeout_s = 120;
 }
 
@@ -124,8 +123,6 @@ static void flush_gw(struct sender *s)
     if (!o->csv)
         mf_buf_appendc(&s->body, ']');
     for (int attempt = 0; !stopping(sh); attempt++) {
-        while (atomic_load(&sh->paused) && !stopping(sh))
-            sleep_ms(20);
         long code = sim_gw_post(s->gw, o->csv ? "text/csv" : "application/json", s->body.data,
                                 s->body.len, &a);
         if (code == 200 || code == 202) {
@@ -171,9 +168,8 @@ static void add(struct sender *s, const struct sim_reading *r)
 
     atomic_fetch_add(&sh->generated, 1);
     if (!o->gw_url) {
-        /* Straight to Kafka: one record per reading, keyed by meter. */
-        while (atomic_load(&sh->paused) && !stopping(sh))
-            sleep_ms(20);
+        /* Straight to Kafka: one record per reading, keyed by meter (a full
+         * producer queue makes sim_kafka_send wait for deliveries). */
         mf_buf_reset(&s->body);
         sim_reading_json(r, &s->body);
         if (sim_kafka_send(sh->rk, o->topic_raw, r->m->id, strlen(r->m->id), s->body.data,
@@ -297,11 +293,10 @@ static double backlog(struct shared *sh, const struct fleet_view *v)
 
 /*
  * Validated readings the aggregator has not consumed yet, by the counters:
- * exact and as fresh as the last commit, where the consumer-lag gauge is
- * up to a statistics interval old (at 150,000 readings/s that is enough to
- * pass the broker's 5 MiB a partition). Interpolated readings count as
- * validated ones (those under quality 70 go to quarantine: a slight
- * overestimate, harmless for pausing).
+ * as fresh as its last commit, where the consumer-lag gauge is up to a
+ * statistics interval old. Interpolated readings count as validated ones
+ * (those under quality 70 go to quarantine: a slight overestimate, for
+ * the progress line only).
  */
 static double agg_backlog(const struct fleet_view *v)
 {
@@ -323,11 +318,17 @@ progress(struct shared *sh, const struct fleet_view *v, double secs, double rate
             agg_backlog(v));
 }
 
-/* Waits until the workers finished every acked record and the aggregator's lag stays 0. */
+/*
+ * Waits until the workers finished every acked record and the aggregator's
+ * lag stays 0. With nothing paced, the aggregator may have most of the run
+ * still to do when sending ends, at its own speed: the run gives up only
+ * after drain_timeout_s without progress (no counter or lag moved).
+ */
 static int drain(struct shared *sh, struct sim_prom *pr, int64_t t0)
 {
     const struct sim_run_opts *o = sh->o;
-    int64_t deadline = mf_mono_ms() + (int64_t)o->drain_timeout_s * 1000;
+    const int64_t timeout_ms = (int64_t)o->drain_timeout_s * 1000;
+    int64_t deadline = mf_mono_ms() + timeout_ms;
     struct fleet_view v, prev = {0};
     int calm = 0;
 
@@ -341,8 +342,12 @@ static int drain(struct shared *sh, struct sim_prom *pr, int64_t t0)
             progress(sh, &v, (double)(mf_mono_ms() - t0) / 1000.0, 0, "draining");
         if (calm >= 3)
             return MF_OK;
+        if (finished(&v) != finished(&prev) || v.agg_records != prev.agg_records ||
+            v.agg_lag != prev.agg_lag || v.raw_lag != prev.raw_lag)
+            deadline = mf_mono_ms() + timeout_ms;
         if (mf_mono_ms() > deadline) {
-            fprintf(stderr, "sim: the fleet did not catch up within %d s\n", o->drain_timeout_s);
+            fprintf(stderr, "sim: the fleet made no progress for %d s and has not caught up\n",
+                    o->drain_timeout_s);
             return MF_ERETRY;
         }
         prev = v;
@@ -403,7 +408,16 @@ int sim_run(const struct sim_fleet *f, const struct sim_run_opts *o, struct sim_
         }
     }
 
-    int64_t last_print = t0, last_scrape = 0;
+    /*
+     * No pacing by the consumers: the senders go as fast as the gateway (or
+     * the producer queue) takes their readings, as meters do, and Kafka
+     * holds what the workers and the aggregator have not read yet. The only
+     * backpressure is the one a deployment has too: the gateway's 503 +
+     * Retry-After (Kafka slow to ack, its producer queue full), answered
+     * by waiting and resending (flush_gw), and a full producer queue when
+     * sending straight to Kafka.
+     */
+    int64_t last_print = t0;
     uint64_t last_acked = 0;
     struct fleet_view v = {0};
     while (atomic_load(&sh->threads_done) < sh->nthreads) {
@@ -412,19 +426,15 @@ int sim_run(const struct sim_fleet *f, const struct sim_run_opts *o, struct sim_
         else
             sleep_ms(50);
         int64_t now = mf_mono_ms();
-        if (sim_prom_count(pr) && now - last_scrape >= 250) {
-            last_scrape = now;
-            sim_prom_scrape(pr);
-            view(pr, o->topic_raw, &v);
-            bool behind =
-                backlog(sh, &v) > (double)o->max_lag || agg_backlog(&v) > (double)o->max_lag;
-            atomic_store(&sh->paused, behind);
-        }
         if (o->progress && now - last_print >= 1000) {
+            if (sim_prom_count(pr)) {
+                sim_prom_scrape(pr);
+                view(pr, o->topic_raw, &v);
+            }
             uint64_t acked = acked_total(sh);
             progress(sh, &v, (double)(now - t0) / 1000.0,
                      (double)(acked - last_acked) * 1000.0 / (double)(now - last_print),
-                     atomic_load(&sh->paused) ? "paused" : "sending");
+                     "sending");
             last_acked = acked;
             last_print = now;
         }

@@ -1,5 +1,5 @@
 /*
- * sim_run: sends a simulated fleet's readings, "as fast as the fleet takes it".
+ * sim_run: sends a simulated fleet's readings as fast as the gateway takes them.
  *
  * Meters are sharded over K threads by a hash of their number; each thread
  * walks simulated time forward over its own meters in 5-minute slices, so a
@@ -8,13 +8,14 @@
  * together (no thread runs more than an hour of simulated time ahead of the
  * slowest), which keeps the aggregator's watermarks honest.
  *
- * Backpressure: the main thread scrapes the fleet's /metrics and pauses the
- * senders while readings acknowledged by the gateway (or the broker) minus
- * source records the workers finished (validated + quarantine + dlq)
- * exceeds max_lag, or the aggregator's consumer lag does: the local broker
- * keeps only the newest ~5 MiB of a partition, so a consumer that falls
- * further behind would lose data. Thread: main; it starts and joins the
- * sender threads.
+ * Backpressure is the gateway's own: a 503 (Kafka slow to ack, its producer
+ * queue full) makes a sender wait Retry-After and resend; straight to
+ * Kafka, a full producer queue waits for deliveries. The senders never
+ * wait for the consumers: Kafka keeps what the workers and the aggregator
+ * have not read yet. The main thread scrapes the fleet's /metrics
+ * (lag_metrics) for the progress line and for drain: after sending, wait
+ * until the workers finished every acknowledged record and the aggregator
+ * caught up. Thread: main; it starts and joins the sender threads.
  */
 #ifndef SIM_RUN_H
 #define SIM_RUN_H
@@ -30,14 +31,14 @@ struct sim_run_opts {
     const char *brokers;     /* straight to Kafka (all readings when gw_url is NULL;
                               * the malformed records either way), or NULL */
     const char *topic_raw;   /* default meter.readings.raw */
-    const char *lag_metrics; /* comma list of /metrics URLs (workers, aggregator), or NULL */
+    const char *lag_metrics; /* comma list of /metrics URLs (workers, aggregator) for the
+                              * progress line and drain, or NULL */
     bool csv;                /* gateway bodies as CSV instead of a JSON array */
     bool progress;           /* a progress line on stderr every second */
     bool drain;              /* after sending, wait until the fleet has caught up */
-    int drain_timeout_s;
+    int drain_timeout_s;     /* drain gives up after this long without progress */
     int threads;
     int batch; /* readings per request */
-    uint64_t max_lag;
 };
 
 void sim_run_opts_default(struct sim_run_opts *o);

@@ -9,9 +9,8 @@
  * worker's own definition, see sim_truth), detected, missed and false
  * alarms (raised for a meter whose injected trouble does not lead to that
  * type). Reading-level checks compare the workers' flag and outcome
- * counters (their /metrics) with the injected counts: the validated and
- * quarantine topics are never read in full, since the local broker keeps
- * only the newest 5 MiB of a partition. Thread: main.
+ * counters (their /metrics) with the injected counts, rather than reading
+ * the validated and quarantine topics back in full. Thread: main.
  */
 #ifndef SIM_SCORE_H
 #define SIM_SCORE_H
