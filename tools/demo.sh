@@ -1,18 +1,22 @@
 #!/bin/bash
 # tools/demo.sh: the whole fleet on a realistic simulated feed (`make demo`).
 #
-# Starts the local broker and a throw-away PostgreSQL, applies the
+# Starts a real Kafka broker (tools/kafka-local: Apache Kafka, one KRaft
+# node, the DESIGN §2 topics) and a throw-away PostgreSQL, applies the
 # migrations, registers the simulated meters, starts ingest-gw, two
 # stream-workers and the aggregator, replays two simulated days through the
-# gateway (plus malformed records straight to Kafka) with meter-sim, waits
-# until the fleet has caught up, prints a summary, writes report/ (summary,
-# PNGs) and stops everything. Whatever happens (an error, Ctrl-C), the trap
-# stops every process it started and destroys the PostgreSQL cluster.
+# gateway (plus malformed records straight to Kafka) with meter-sim as fast
+# as the gateway takes them, waits until the fleet has caught up, prints a
+# summary, writes report/ (summary, PNGs) and stops everything. Whatever
+# happens (an error, Ctrl-C), the trap stops every process it started and
+# destroys the PostgreSQL cluster; every program also gets SIGTERM if this
+# script dies without its trap (pdeathsig).
 #
 # Environment (for smaller runs, e.g. tests/scripts/test_demo.sh):
 #   DEMO_METERS [5000]  DEMO_HOURS [48]  DEMO_SEED [42]
 #   DEMO_START [2024-03-11T00:00:00Z]  DEMO_REPORT [report]  MF_BIN_DIR [build/bin]
-#   DEMO_DRAIN_TIMEOUT [120] seconds the fleet gets to catch up after the replay
+#   DEMO_DRAIN_TIMEOUT [120] seconds without progress after which the wait
+#                      for the fleet to catch up (meter-sim --drain) gives up
 #   DEMO_TROUBLE [meter-sim's defaults] trouble rates, as meter-sim --trouble
 set -euo pipefail
 
@@ -45,24 +49,25 @@ die() {
 
 # ---------------------------------------------------------------- clean-up
 
-# Stops the programs (SIGTERM, then 30 s, then SIGKILL): the fleet first, all
-# at once, and the broker (always PIDS[0]) only after they are gone, since
+# Stops the programs (SIGTERM, then TIMEOUT s, then SIGKILL): the fleet first,
+# all at once, and the broker (always PIDS[0]) only after they are gone, since
 # they leave the consumer group and flush through it. Runs on every exit:
 # normal, error, Ctrl-C, SIGTERM. STOP_RC[i] gets each exit status.
-stop_group() {
-    local i pid name rc deadline
+stop_group() { # stop_group TIMEOUT INDEX...
+    local i pid name rc deadline timeout=$1
+    shift
     for i in "$@"; do
         pid=${PIDS[i]}
         kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
     done
-    deadline=$(($(date +%s) + 30))
+    deadline=$(($(date +%s) + timeout))
     for i in "$@"; do
         pid=${PIDS[i]} name=${NAMES[i]}
         while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
             sleep 0.1
         done
         if kill -0 "$pid" 2>/dev/null; then
-            say "demo: $name did not stop within 30 s of SIGTERM; killing it" >&2
+            say "demo: $name did not stop within $timeout s of SIGTERM; killing it" >&2
             kill -KILL "$pid" 2>/dev/null || true
         fi
         rc=0
@@ -74,8 +79,9 @@ stop_group() {
 stop_all() {
     local n=${#PIDS[@]} fleet=() i
     for ((i = n - 1; i >= 1; i--)); do fleet+=("$i"); done
-    [ ${#fleet[@]} -gt 0 ] && stop_group "${fleet[@]}"
-    [ "$n" -gt 0 ] && stop_group 0
+    [ ${#fleet[@]} -gt 0 ] && stop_group 30 "${fleet[@]}"
+    # kafka-local gives the JVM 30 s of its own.
+    [ "$n" -gt 0 ] && stop_group 40 0
     PIDS=()
 }
 
@@ -95,11 +101,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'say "demo: interrupted; stopping everything" >&2; exit 130' INT TERM
 
-# start NAME CMD...: a background program, stdout+stderr to $WORK/NAME.log
+# start NAME CMD...: a background program, stdout+stderr to $WORK/NAME.log;
+# it gets SIGTERM if this script dies (pdeathsig).
 start() {
     local name=$1
     shift
-    "$@" >"$WORK/$name.log" 2>&1 &
+    setpriv --pdeathsig TERM -- "$@" </dev/null >"$WORK/$name.log" 2>&1 &
     PIDS+=($!)
     NAMES+=("$name")
 }
@@ -136,10 +143,10 @@ metric() {
 
 psql_q() { psql "$DSN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
-for p in mf-localbroker ingest-gw stream-worker aggregator meter-sim; do
+for p in mf-topics ingest-gw stream-worker aggregator meter-sim; do
     [ -x "$BIN/$p" ] || die "$BIN/$p not built (run make)"
 done
-for p in psql gnuplot curl python3; do
+for p in psql gnuplot curl python3 setpriv; do
     command -v "$p" >/dev/null || die "$p not found (make deps installs it)"
 done
 
@@ -147,19 +154,22 @@ say "meterflow demo: $METERS simulated meters, $HOURS h from $START, seed $SEED"
 
 # ---------------------------------------------------------------- the stack
 
-step "starting the local Kafka (mf-localbroker) and a throw-away PostgreSQL"
-"$BIN/mf-localbroker" >"$WORK/broker.out" 2>"$WORK/broker.log" &
+step "starting a local Kafka (tools/kafka-local: Apache Kafka, one KRaft node) and a throw-away PostgreSQL"
+# The broker (about 5 s: a JVM, then the topics) starts while PostgreSQL does.
+# Its first stdout line is the bootstrap address, printed once the topics exist.
+setpriv --pdeathsig TERM -- tools/kafka-local --port 0 </dev/null >"$WORK/broker.out" 2>"$WORK/broker.log" &
 PIDS+=($!)
-NAMES+=(mf-localbroker)
-for i in $(seq 100); do
+NAMES+=(kafka-local)
+PGDIR="$WORK/pg"
+DSN=$(tests/lib/pgtmp.sh start "$PGDIR") || die "PostgreSQL did not start"
+for i in $(seq 900); do
     [ -s "$WORK/broker.out" ] && break
+    kill -0 "${PIDS[0]}" 2>/dev/null || { tail -n 20 "$WORK/broker.log" >&2; die "tools/kafka-local exited early (log above)"; }
     sleep 0.1
 done
 BROKERS=$(head -n 1 "$WORK/broker.out")
-[ -n "$BROKERS" ] || die "mf-localbroker printed no bootstrap address"
-say "broker: $BROKERS"
-PGDIR="$WORK/pg"
-DSN=$(tests/lib/pgtmp.sh start "$PGDIR") || die "PostgreSQL did not start"
+[ -n "$BROKERS" ] || die "tools/kafka-local printed no bootstrap address within 90 s"
+say "broker: $BROKERS ($(sed -n 's/^kafka-local: \(Kafka [^ ]*\) on.*/Apache \1/p' "$WORK/broker.log" | head -n 1))"
 say "postgres: $(printf '%s' "$DSN" | sed 's/password=[^ ]*/password=***/')"
 
 step "applying migrations and registering the simulated meters"
@@ -180,7 +190,8 @@ GW=http://127.0.0.1:$GW_PORT
 W1=http://127.0.0.1:$W1_PORT/metrics
 W2=http://127.0.0.1:$W2_PORT/metrics
 AGG=http://127.0.0.1:$AGG_PORT/metrics
-# Fresher consumer-lag gauges than the default 5 s, for the progress line.
+# Fresher consumer-lag gauges than the default 5 s, for the progress line
+# and for meter-sim --drain, which waits for the aggregator's lag to be 0.
 export KAFKA_STATISTICS_INTERVAL_MS=1000
 
 step "starting ingest-gw, two stream-workers and the aggregator"
@@ -204,6 +215,10 @@ say "gateway $GW; worker metrics :$W1_PORT :$W2_PORT; aggregator metrics :$AGG_P
 # ---------------------------------------------------------------- the replay
 
 step "replaying $HOURS simulated hours through ingest-gw (malformed records straight to Kafka)"
+# As fast as the gateway takes them: Kafka holds what the workers and the
+# aggregator have not read yet (the only backpressure is the gateway's 503 +
+# Retry-After). --lag-metrics feeds the progress line and --drain, which
+# waits until the fleet has caught up.
 T_SIM=$(date +%s)
 "$BIN/meter-sim" run "${SIM_FLEET[@]}" --gw "$GW" --token "$TOKEN" --brokers "$BROKERS" \
     --lag-metrics "$W1,$W2,$AGG" --truth "$WORK/truth.jsonl" --progress --drain \
