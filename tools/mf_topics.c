@@ -8,7 +8,9 @@
  *
  * A topic that exists already is left as it is. --config adds a topic
  * setting at creation (tests force compaction with a small segment.ms).
- * Exits 0 when every topic exists, 1 with one line naming what failed.
+ * Then it waits until the group and transaction coordinators serve (see
+ * warm_up). Exits 0 when every topic exists and both coordinators answer,
+ * 1 with one line naming what failed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +121,63 @@ static int create_all(rd_kafka_t *rk, const struct override *ov, int nov, int ti
     return rc;
 }
 
+/*
+ * Makes the broker's coordinators ready before anyone depends on them: the
+ * first idempotent or transactional producer waits for __transaction_state
+ * and the first group for __consumer_offsets, both created lazily, which on
+ * a fresh broker takes seconds and made first requests time out. A
+ * transactional init and a group offset fetch create and load both.
+ */
+static int warm_up(const char *bootstrap, double deadline, char *errbuf, size_t errlen)
+{
+    char errstr[512];
+    int ok = 0;
+    while (!ok && now_s() < deadline) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
+        rd_kafka_conf_set(conf, "log_level", "0", NULL, 0);
+        rd_kafka_conf_set(conf, "transactional.id", "mf-topics.warm-up", NULL, 0);
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        if (!rk) {
+            snprintf(errbuf, errlen, "%s", errstr);
+            return -1;
+        }
+        rd_kafka_error_t *e = rd_kafka_init_transactions(rk, 10000);
+        ok = e == NULL;
+        if (e) {
+            snprintf(errbuf, errlen, "transaction coordinator: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_destroy(rk);
+    }
+    if (!ok)
+        return -1;
+    size_t nt;
+    const struct mf_topic_spec *topics = mf_topics(&nt);
+    for (ok = 0; !ok && now_s() < deadline;) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
+        rd_kafka_conf_set(conf, "log_level", "0", NULL, 0);
+        rd_kafka_conf_set(conf, "group.id", "mf-topics.warm-up", NULL, 0);
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+        if (!rk) {
+            snprintf(errbuf, errlen, "%s", errstr);
+            return -1;
+        }
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, mf_topic_name(&topics[0]), 0);
+        rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, 10000);
+        ok = err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (!ok)
+            snprintf(errbuf, errlen, "group coordinator: %s",
+                     rd_kafka_err2str(err ? err : l->elems[0].err));
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    return ok ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     const char *bootstrap = NULL;
@@ -197,6 +256,8 @@ int main(int argc, char **argv)
         nanosleep(&pause, NULL);
     }
     rd_kafka_destroy(rk);
+    if (rc == 0 && warm_up(bootstrap, deadline, err, sizeof err) != 0)
+        rc = 1;
     if (rc)
         fprintf(stderr, "mf-topics: %s at %s within %ld s\n", err, bootstrap, wait_s);
     return rc;
