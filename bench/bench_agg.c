@@ -15,9 +15,9 @@
  * committed transaction: agg_record_parse (JSON), agg_state_add
  * (pre-merge), agg_state_build (closes), agg_pg_ensure_for_batch and
  * agg_pg_commit (COPY, upserts, closes, outbox, status, positions), plus
- * the rollup JSON of every window to publish. Kafka is left out (the
- * local broker is librdkafka's mock; bench-aggregator.sh runs the real
- * binary end to end against it). Figures are printed, never asserted.
+ * the rollup JSON of every window to publish. Kafka is left out: the real
+ * aggregator binary, its consumer included, runs on the real broker in
+ * bench.sh's whole-fleet part. Figures are printed, never asserted.
  *
  *   bench_agg [METERS [MINUTES [BATCH [PER_MINUTE]]]]   defaults 10000 100 20000 1
  *

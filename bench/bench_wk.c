@@ -4,18 +4,31 @@
  *   bench_wk inproc [records] [meters]   our own code alone: parse, rules,
  *                                        serialize (no Kafka); us/record
  *   bench_wk rss [meters]                peak RSS growth per meter of state
- *   bench_wk e2e [records] [meters]      one worker end to end from the
- *                                        local broker (consume, rules,
- *                                        produce, changelog, commit); rec/s
- *   bench_wk ceiling [records] [meters]  the same broker and batches with no
- *                                        worker code: consume, copy each
- *                                        record to validated, flush, commit;
- *                                        what the broker leaves for us, rec/s
+ *   bench_wk e2e [records] [meters]      one worker end to end on a real
+ *                                        Apache Kafka broker (consume,
+ *                                        rules, produce, changelog, commit),
+ *                                        with the effectively-once protocol
+ *                                        (WK_EOS=off) and with Kafka
+ *                                        transactions (WK_EOS=on); then the
+ *                                        ceiling: the same input and
+ *                                        batches with no worker code
+ *                                        (consume, copy each record to
+ *                                        validated, flush, commit)
  *
- * e2e starts mf-localbroker and a throw-away PostgreSQL through the test
- * harness, produces the records first (sized under the broker's 5 MiB per
- * partition), then times one stream-worker from its group assignment until
- * its committed-batch counters cover every record. Never a timed assertion.
+ * e2e starts one broker (tools/kafka-local through the test harness: a
+ * single KRaft node, its default 512 MB heap) and a throw-away PostgreSQL,
+ * creates one set of the DESIGN §2 topics per run (mf-topics, real
+ * policies: the changelog compacted) so that no run restores another's
+ * state, and produces every run's input before any run starts: the broker
+ * holds the same logs during each. Two warm-up runs (one without WK_EOS,
+ * one with; a quarter of the records each, at most 500,000) go first and
+ * are not reported: a fresh broker JVM spends its first tens of seconds
+ * under load compiling (JIT; producing the inputs warms it too). Each run
+ * times one stream-worker with the shipping batch settings
+ * (WK_BATCH_MS=100, WK_BATCH_MAX=20000) from its group assignment until its
+ * committed-batch counters cover every record, and reports where the
+ * machine's CPU went meanwhile (bench_cpu.h: the broker's share by thread
+ * role). Never a timed assertion.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +39,7 @@
 
 #include "mf_kafka.h"
 #include "../tests/integration/it_wk_lib.h"
+#include "bench_cpu.h"
 #include "wk_config.h"
 #include "wk_proc.h"
 #include "wk_registry.h"
@@ -140,50 +154,116 @@ static void rss(long meters)
     wk_config_release(&cfg);
 }
 
-/* Produces the e2e input (records over meters) to the raw topic. */
-static void produce_input(struct wk_stack *s, long records, long meters)
+/*
+ * The topics of one run: DESIGN §2's names under a prefix, set in this
+ * process's environment (the worker started next inherits them) and created
+ * with their real policies by mf-topics.
+ */
+static void use_topics(struct wk_stack *s, const char *prefix)
 {
-    const long chunk = 50000;
-    char **keys = mf_xcalloc((size_t)chunk, sizeof *keys), **vals = mf_xcalloc((size_t)chunk, sizeof *vals);
-    for (long from = 0; from < records; from += chunk) {
-        long n = records - from < chunk ? records - from : chunk;
-        for (long i = 0; i < n; i++) {
-            size_t len;
-            vals[i] = mf_xstrdup(reading(from + i, meters, &len));
-            keys[i] = mf_xstrndup(vals[i] + 13, 10);
-        }
-        produce_keyed(s, (const char *const *)keys, (const char *const *)vals, (size_t)n);
-        for (long i = 0; i < n; i++) {
-            free(keys[i]);
-            free(vals[i]);
-        }
+    static const char *const vars[][2] = {
+        {"TOPIC_RAW", T_RAW},   {"TOPIC_VALIDATED", T_VAL}, {"TOPIC_QUARANTINE", T_QUAR},
+        {"TOPIC_DLQ", T_DLQ},   {"TOPIC_ALERTS", T_ALERT},  {"TOPIC_STATE", T_STATE},
+    }; /* the rollup topics keep their names: no worker writes them */
+    char name[256];
+    for (size_t i = 0; i < MF_ARRAY_LEN(vars); i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, vars[i][1]);
+        setenv(vars[i][0], name, 1);
     }
-    free(keys);
-    free(vals);
+    const char *args[] = {"--bootstrap", s->broker->bootstrap, NULL};
+    struct mf_proc *m = mf_proc_start("mf-topics", args, NULL);
+    int st = mf_proc_wait(m, 60000);
+    CHECK(st == 0, "mf-topics (prefix %s) exited %d", prefix, st);
+    free(m);
 }
 
-static void e2e(long records, long meters)
+/* Produces the input (records over meters) to topic with one producer, every record acked. */
+static void produce_input(struct wk_stack *s, const char *topic, long records, long meters)
 {
-    struct wk_stack s;
-    stack_start(&s);
-    sql(&s, "INSERT INTO meters (meter_id, interval_s) SELECT 'MTR-' || lpad(g::text, 6, '0'), "
-            "60 FROM generate_series(0, %ld) g",
-        meters - 1);
-    /* Produce everything first: the worker then reads at its own pace. */
-    produce_input(&s, records, meters);
-    const char *extra[] = {"LOG_LEVEL=warn", NULL};
-    struct wk_proc_h *w = worker_start(&s, "bench", extra, 1);
+    char err[512];
+    rd_kafka_conf_t *conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, s->broker->bootstrap,
+                                              "bench-input", NULL, err, sizeof err);
+    rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err) : NULL;
+    CHECK(rk != NULL, "input producer: %s", err);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    for (long i = 0; i < records; i++) {
+        size_t len;
+        const char *v = reading(i, meters, &len);
+        while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)v, len,
+                                v + 13, 10, NULL) == -1) /* key: the meter ID */
+            rd_kafka_poll(rk, 10);
+        rd_kafka_poll(rk, 0);
+    }
+    CHECK(rd_kafka_flush(rk, 120000) == RD_KAFKA_RESP_ERR_NO_ERROR, "input: flush timed out");
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+}
+
+/* The broker JVM's pid, from tools/kafka-local's control channel. */
+static int broker_pid(struct wk_stack *s)
+{
+    char line[64];
+    CHECK(write(s->broker->proc->in_fd, "pid\n", 4) == 4, "kafka-local: no control channel");
+    CHECK(mf_proc_readline(s->broker->proc, line, sizeof line, 10000) == 0, "kafka-local: no pid");
+    return (int)strtol(line, NULL, 10);
+}
+
+/* The postmaster's pid (its backends are its children). */
+static int pg_pid(struct wk_stack *s)
+{
+    char path[300], line[32] = "";
+    snprintf(path, sizeof path, "%s/data/postmaster.pid", s->pg->dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+    }
+    return (int)strtol(line, NULL, 10);
+}
+
+static int jvm, postmaster;
+
+/* One worker run over the topic set `name`, which holds `records` inputs; returns records/s. */
+static double run_worker(struct wk_stack *s, const char *name, const char *eos, long records,
+                         int report)
+{
+    char prefix[64], id[64], eos_env[32];
+    snprintf(prefix, sizeof prefix, "bench-%s.", name);
+    snprintf(id, sizeof id, "bench-%s", name);
+    snprintf(eos_env, sizeof eos_env, "WK_EOS=%s", eos);
+    use_topics(s, prefix);
+    /* the shipping batch settings and registry refresh, not the test harness's */
+    const char *extra[] = {"LOG_LEVEL=warn", eos_env, "WK_BATCH_MS=100", "WK_BATCH_MAX=20000",
+                           "REGISTRY_REFRESH_S=60", NULL};
+    struct wk_proc_h *w = worker_start(s, id, extra, 1);
+    struct bench_cpu cpu = {0};
+    bench_cpu_watch(&cpu, "kafka", jvm, BENCH_CPU_JVM);
+    bench_cpu_watch(&cpu, "stream-worker", w->proc->pid, BENCH_CPU_PLAIN);
+    bench_cpu_watch(&cpu, "postgresql", postmaster, BENCH_CPU_TREE);
+    bench_cpu_watch(&cpu, "bench_wk", (int)getpid(), BENCH_CPU_PLAIN);
+    if (report)
+        bench_cpu_begin(&cpu);
     int64_t t0 = mf_mono_ms();
     double done = 0;
     while ((done = worker_metric(w, "meterflow_worker_records_total{outcome=\"validated\"}")) <
                records &&
-           mf_mono_ms() - t0 < 600000)
+           mf_mono_ms() - t0 < 900000)
         usleep(20000);
     int64_t ms = mf_mono_ms() - t0;
-    printf("e2e_records %ld\ne2e_meters %ld\ne2e_seconds %.2f\ne2e_records_per_s %.0f\n", records,
-           meters, ms / 1000.0, done * 1000.0 / (ms ? ms : 1));
+    double rate = done * 1000.0 / (double)(ms ? ms : 1);
+    if (report) {
+        char phase[96];
+        printf("e2e_%s_records %ld\ne2e_%s_seconds %.2f\ne2e_%s_records_per_s %.0f\n", name,
+               records, name, (double)ms / 1000.0, name, rate);
+        snprintf(phase, sizeof phase, "worker WK_EOS=%s, %ld records", eos, records);
+        bench_cpu_report(&cpu, phase, stdout);
+        fflush(stdout);
+    }
+    CHECK(done >= records, "run %s: %.0f of %ld records in %.0f s", name, done, records,
+          (double)ms / 1000.0);
     worker_stop(w);
-    stack_stop(&s);
+    return rate;
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers)
@@ -204,36 +284,42 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers)
 }
 
 /*
- * The broker's share: a bare consumer and producer on the e2e input and
- * batch shape (50 ms / 20,000 records, as the test harness runs the
- * worker), each record copied to validated, flush, synchronous commit. No
- * parsing, rules, state or changelog: an upper bound for e2e.
+ * The broker's share: a bare consumer and producer on the input of run
+ * `name` (its raw topic, read again by another group) and the worker's
+ * batch shape (100 ms / 20,000 records), each record copied to validated,
+ * flush, synchronous commit. No parsing, rules, state or changelog: an
+ * upper bound for e2e.
  */
-static void ceiling(long records, long meters)
+static void ceiling(struct wk_stack *s, const char *name, long records)
 {
-    struct wk_stack s;
-    stack_start(&s);
-    produce_input(&s, records, meters);
-    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, s.broker->bootstrap);
-    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, s.broker->bootstrap);
+    char raw[128], val[128];
+    snprintf(raw, sizeof raw, "bench-%s.%s", name, T_RAW);
+    snprintf(val, sizeof val, "bench-%s.%s", name, T_VAL);
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, s->broker->bootstrap);
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, s->broker->bootstrap);
     rd_kafka_poll_set_consumer(c);
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(t, T_RAW, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(t, raw, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(c, t);
     rd_kafka_topic_partition_list_destroy(t);
-    rd_kafka_topic_t *out = rd_kafka_topic_new(p, T_VAL, NULL);
+    rd_kafka_topic_t *out = rd_kafka_topic_new(p, val, NULL);
+    struct bench_cpu cpu = {0};
+    bench_cpu_watch(&cpu, "kafka", jvm, BENCH_CPU_JVM);
+    bench_cpu_watch(&cpu, "bench_wk (bare client)", (int)getpid(), BENCH_CPU_PLAIN);
     long done = 0;
     int64_t t0 = 0;
     while (done < records) {
-        int64_t deadline = mf_mono_ms() + 50;
+        int64_t deadline = mf_mono_ms() + 100;
         long n = 0;
         while (n < 20000 && mf_mono_ms() < deadline) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 10);
             if (!m)
                 continue;
             if (!m->err) {
-                if (!t0)
+                if (!t0) {
                     t0 = mf_mono_ms(); /* from the first record, like e2e's assignment */
+                    bench_cpu_begin(&cpu);
+                }
                 while (rd_kafka_produce(out, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                                         m->payload, m->len, m->key, m->key_len, NULL) == -1)
                     rd_kafka_poll(p, 10);
@@ -249,11 +335,43 @@ static void ceiling(long records, long meters)
     }
     int64_t ms = mf_mono_ms() - t0;
     printf("ceiling_records %ld\nceiling_seconds %.2f\nceiling_records_per_s %.0f\n", done,
-           ms / 1000.0, done * 1000.0 / (ms ? ms : 1));
+           (double)ms / 1000.0, (double)done * 1000.0 / (double)(ms ? ms : 1));
+    bench_cpu_report(&cpu, "bare consumer + producer, no worker code", stdout);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
     rd_kafka_topic_destroy(out);
     rd_kafka_destroy(p);
+}
+
+static void e2e(long records, long meters)
+{
+    static const char *const runs[] = {"warm-off", "warm-on", "off", "on"};
+    struct wk_stack s;
+    char desc[512], topic[128];
+    long warm = records / 4 < 500000 ? records / 4 : 500000;
+    stack_start(&s);
+    jvm = broker_pid(&s);
+    postmaster = pg_pid(&s);
+    bench_broker_desc(jvm, desc, sizeof desc);
+    printf("e2e_broker %s (tools/kafka-local, one broker for every run)\n", desc);
+    sql(&s, "INSERT INTO meters (meter_id, interval_s) SELECT 'MTR-' || lpad(g::text, 6, '0'), "
+            "60 FROM generate_series(0, %ld) g",
+        meters - 1);
+    /* Every run's input first: the worker then reads at its own pace, on the same logs. */
+    for (size_t i = 0; i < MF_ARRAY_LEN(runs); i++) {
+        snprintf(topic, sizeof topic, "bench-%s.", runs[i]);
+        use_topics(&s, topic);
+        snprintf(topic, sizeof topic, "bench-%s.%s", runs[i], T_RAW);
+        produce_input(&s, topic, i < 2 ? warm : records, meters);
+    }
+    run_worker(&s, "warm-off", "off", warm, 0);
+    run_worker(&s, "warm-on", "on", warm, 0);
+    double off = run_worker(&s, "off", "off", records, 1);
+    double on = run_worker(&s, "on", "on", records, 1);
+    printf("e2e_meters %ld\ne2e_eos_cost_ratio %.2f (records/s without WK_EOS / with it)\n",
+           meters, on > 0 ? off / on : 0.0);
+    fflush(stdout);
+    ceiling(&s, "off", records);
     stack_stop(&s);
 }
 
@@ -266,11 +384,9 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "rss") == 0)
         rss(a ? a : 100000);
     else if (strcmp(mode, "e2e") == 0)
-        e2e(a ? a : 300000, b ? b : 10000);
-    else if (strcmp(mode, "ceiling") == 0)
-        ceiling(a ? a : 300000, b ? b : 10000);
+        e2e(a ? a : 2000000, b ? b : 10000);
     else {
-        fprintf(stderr, "usage: bench_wk inproc|rss|e2e|ceiling [records|meters] [meters]\n");
+        fprintf(stderr, "usage: bench_wk inproc|rss|e2e [records|meters] [meters]\n");
         return 2;
     }
     return 0;
