@@ -6,27 +6,21 @@
 #include "mf_common.h"
 
 #define OFF(f) offsetof(struct agg_config, f)
-#define UNBOUNDED 1, 0 /* min > max: no bounds */
 
 const struct mf_cfg_row agg_config_rows[] = {
-    {"KAFKA_BROKERS", MF_CFG_STR, "localhost:9092", UNBOUNDED, OFF(kafka_brokers), 0, NULL,
-     "Kafka bootstrap servers; any librdkafka property as KAFKA_<PROP> (_ -> .)"},
-    {"LOG_LEVEL", MF_CFG_ENUM, "info", UNBOUNDED, OFF(log_level), 0, "debug|info|warn|error",
-     "lowest level logged (JSON lines on stderr)"},
-    {"PG_DSN", MF_CFG_STR, NULL, UNBOUNDED, OFF(pg_dsn), MF_CFG_REQUIRED | MF_CFG_SECRET, NULL,
-     "PostgreSQL connection string (libpq DSN or URI); never logged"},
-    {"METRICS_ADDR", MF_CFG_ADDR, "0.0.0.0:9100", UNBOUNDED, OFF(metrics_addr), 0, NULL,
-     "host:port of /metrics, /healthz and /readyz"},
-    {"GROUP_ID", MF_CFG_STR, "aggregator", UNBOUNDED, OFF(group_id), 0, NULL,
-     "Kafka consumer group; also keys sink_offsets, source_positions and agg_* rows"},
-    {"TOPIC_VALIDATED", MF_CFG_STR, "meter.readings.validated", UNBOUNDED, OFF(topic_validated),
-     0, NULL, "input: scored readings (DESIGN 3.2)"},
-    {"TOPIC_ROLLUPS_1M", MF_CFG_STR, "meter.rollups.1m", UNBOUNDED, OFF(topic_rollups_1m), 0,
-     NULL, "output: closed 1-minute windows (DESIGN 3.4)"},
-    {"TOPIC_ROLLUPS_1H", MF_CFG_STR, "meter.rollups.1h", UNBOUNDED, OFF(topic_rollups_1h), 0,
-     NULL, "output: closed 1-hour windows (DESIGN 3.4)"},
-    {"TOPIC_ALERTS", MF_CFG_STR, "meter.alerts", UNBOUNDED, OFF(topic_alerts), 0, NULL,
-     "alerts topic (reserved: the aggregator raises no alerts yet)"},
+    MF_CFG_ROW_KAFKA_BROKERS(struct agg_config, kafka_brokers),
+    MF_CFG_ROW_LOG_LEVEL(struct agg_config, log_level),
+    MF_CFG_ROW_PG_DSN(struct agg_config, pg_dsn, "the rollups, offsets and status"),
+    MF_CFG_ROW_METRICS_ADDR(struct agg_config, metrics_addr),
+    MF_CFG_ROW_GROUP_ID(struct agg_config, group_id, "aggregator"),
+    MF_CFG_ROW_TOPIC(struct agg_config, topic_validated, VALIDATED,
+                     "input: scored readings (DESIGN 3.2)"),
+    MF_CFG_ROW_TOPIC(struct agg_config, topic_rollups_1m, ROLLUPS_1M,
+                     "output: closed 1-minute windows (DESIGN 3.4)"),
+    MF_CFG_ROW_TOPIC(struct agg_config, topic_rollups_1h, ROLLUPS_1H,
+                     "output: closed 1-hour windows (DESIGN 3.4)"),
+    MF_CFG_ROW_TOPIC(struct agg_config, topic_alerts, ALERTS,
+                     "alerts (reserved: the aggregator raises no alerts yet)"),
     {"AGG_LATENESS_S", MF_CFG_INT, "120", 0, 7 * 86400, OFF(lateness_s), 0, NULL,
      "watermark = newest event time - this; a window closes when the watermark passes its end"},
     {"AGG_IDLE_FLUSH_S", MF_CFG_INT, "30", 1, 86400, OFF(idle_flush_s), 0, NULL,
@@ -43,3 +37,16 @@ const struct mf_cfg_row agg_config_rows[] = {
      "create rollup partitions this many days ahead of the wall clock"},
 };
 const size_t agg_config_nrows = MF_ARRAY_LEN(agg_config_rows);
+
+int agg_config_check(struct agg_config *cfg, char *errbuf, size_t errlen)
+{
+    (void)cfg;
+    (void)errbuf;
+    (void)errlen;
+    return MF_OK; /* every aggregator variable stands alone */
+}
+
+void agg_config_release(struct agg_config *cfg)
+{
+    mf_config_release(agg_config_rows, agg_config_nrows, cfg);
+}

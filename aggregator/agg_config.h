@@ -33,4 +33,10 @@ struct agg_config {
 extern const struct mf_cfg_row agg_config_rows[];
 extern const size_t agg_config_nrows;
 
+/* Checks across rows (none yet: kept so every program reads the same way). */
+int agg_config_check(struct agg_config *cfg, char *errbuf, size_t errlen);
+
+/* Frees the strings. */
+void agg_config_release(struct agg_config *cfg);
+
 #endif

@@ -113,7 +113,16 @@ static int parse_value(const struct mf_cfg_row *r, const char *v, void *cfg, cha
     case MF_CFG_INT: {
         errno = 0;
         long long x = strtoll(v, &end, 10);
-        if (*v == '\0' || *end || errno) {
+        if (*v != '\0' && (*end == 'e' || *end == 'E' || *end == '.')) {
+            /* 1e6 or 2.0: fine when it is a whole number in range */
+            errno = 0;
+            double d = strtod(v, &end);
+            if (*end || errno || !isfinite(d) || d != floor(d) || fabs(d) > 9.0e15) {
+                snprintf(why, whylen, "not an integer");
+                return MF_EDATA;
+            }
+            x = (long long)d;
+        } else if (*v == '\0' || *end || errno) {
             snprintf(why, whylen, "not an integer");
             return MF_EDATA;
         }
@@ -221,7 +230,9 @@ void mf_config_print_help(FILE *out, const struct mf_cfg_row *rows, size_t n)
         fprintf(out, "        %s", r->help);
         if (r->type == MF_CFG_ENUM)
             fprintf(out, " (%s)", r->choices);
-        else if ((r->type == MF_CFG_INT || r->type == MF_CFG_DBL) && bounded(r))
+        else if (r->type == MF_CFG_INT && bounded(r))
+            fprintf(out, " (%.0f..%.0f)", r->min, r->max);
+        else if (r->type == MF_CFG_DBL && bounded(r))
             fprintf(out, " (%g..%g)", r->min, r->max);
         fprintf(out, "\n");
     }
@@ -231,10 +242,14 @@ void mf_config_print_help(FILE *out, const struct mf_cfg_row *rows, size_t n)
 }
 
 int mf_config_main(int argc, char **argv, const char *prog, const char *summary,
-                   const struct mf_cfg_row *rows, size_t n, void *cfg, const char *extra_args)
+                   const struct mf_cfg_row *rows, size_t n, void *cfg, const char *subcommands,
+                   const char **subcommand)
 {
     char err[512];
+    const char *extra_args = subcommands;
 
+    if (subcommand)
+        *subcommand = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("%s %s: %s\n\nUsage: %s [--help | --version%s%s]\n\n", prog, MF_VERSION,
@@ -246,10 +261,11 @@ int mf_config_main(int argc, char **argv, const char *prog, const char *summary,
             printf("%s %s\n", prog, MF_VERSION);
             return 1;
         }
-        if (!extra_args || parse_choice(extra_args, argv[i]) < 0) {
+        if (!extra_args || parse_choice(extra_args, argv[i]) < 0 || !subcommand || *subcommand) {
             fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", prog, argv[i]);
             return -1;
         }
+        *subcommand = argv[i];
     }
     if (mf_config_load(rows, n, cfg, err, sizeof err) != MF_OK) {
         fprintf(stderr, "%s: %s\n", prog, err);

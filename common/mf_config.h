@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mf_topics.h"
+
 enum mf_cfg_type { MF_CFG_STR, MF_CFG_INT, MF_CFG_DBL, MF_CFG_BOOL, MF_CFG_ENUM, MF_CFG_ADDR };
 
 enum {
@@ -66,10 +68,39 @@ int mf_config_split_addr(const char *addr, char *host, size_t hostlen, unsigned 
  * The common start of every main(): handles --help and --version (prints,
  * returns 1 so main exits 0), refuses unknown arguments (returns -1 after
  * printing usage), and otherwise loads the config (returns -1 after printing
- * the one-line error, 0 on success). `extra_args` lists subcommands the
- * program accepts (e.g. "migrate"), or NULL.
+ * the one-line error, 0 on success). `subcommands` lists the ones the
+ * program accepts ("migrate"), or NULL; the one given, if any, is stored in
+ * *subcommand (NULL otherwise; subcommand may be NULL when subcommands is).
  */
 int mf_config_main(int argc, char **argv, const char *prog, const char *summary,
-                   const struct mf_cfg_row *rows, size_t n, void *cfg, const char *extra_args);
+                   const struct mf_cfg_row *rows, size_t n, void *cfg, const char *subcommands,
+                   const char **subcommand);
+
+/*
+ * The variables several programs share, defined once: name, type, default
+ * and help, with the field in the program's own struct T. Topic rows take
+ * their default from mf_topics.h (MF_TOPIC_<ENV>) and a word on the role
+ * the topic plays for this program.
+ */
+#define MF_CFG_UNBOUNDED 1, 0 /* min > max: no bounds */
+#define MF_CFG_ROW_KAFKA_BROKERS(T, f)                                                             \
+    {"KAFKA_BROKERS", MF_CFG_STR, "localhost:9092", MF_CFG_UNBOUNDED, offsetof(T, f), 0, NULL,     \
+     "Kafka bootstrap servers, host:port[,host:port...]; any librdkafka property as "             \
+     "KAFKA_<PROP> ('_' for '.')"}
+#define MF_CFG_ROW_LOG_LEVEL(T, f)                                                                 \
+    {"LOG_LEVEL", MF_CFG_ENUM, "info", MF_CFG_UNBOUNDED, offsetof(T, f), 0,                       \
+     "debug|info|warn|error", "lowest level logged (JSON lines on stderr)"}
+#define MF_CFG_ROW_PG_DSN(T, f, use)                                                               \
+    {"PG_DSN", MF_CFG_STR, NULL, MF_CFG_UNBOUNDED, offsetof(T, f),                                 \
+     MF_CFG_REQUIRED | MF_CFG_SECRET, NULL,                                                        \
+     "PostgreSQL connection string (libpq DSN or URI; never logged): " use}
+#define MF_CFG_ROW_METRICS_ADDR(T, f)                                                              \
+    {"METRICS_ADDR", MF_CFG_ADDR, "0.0.0.0:9100", MF_CFG_UNBOUNDED, offsetof(T, f), 0, NULL,       \
+     "host:port of /metrics, /healthz and /readyz"}
+#define MF_CFG_ROW_GROUP_ID(T, f, def)                                                             \
+    {"GROUP_ID", MF_CFG_STR, def, MF_CFG_UNBOUNDED, offsetof(T, f), 0, NULL,                       \
+     "Kafka consumer group of this program's replicas"}
+#define MF_CFG_ROW_TOPIC(T, f, ENV, role)                                                          \
+    {"TOPIC_" #ENV, MF_CFG_STR, MF_TOPIC_##ENV, MF_CFG_UNBOUNDED, offsetof(T, f), 0, NULL, role}
 
 #endif

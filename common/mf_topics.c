@@ -8,14 +8,14 @@
 #define DAY_MS (24LL * 3600 * 1000)
 
 static const struct mf_topic_spec topics[] = {
-    {"TOPIC_RAW", "meter.readings.raw", 12, "delete", 7 * DAY_MS},
-    {"TOPIC_VALIDATED", "meter.readings.validated", 12, "delete", 7 * DAY_MS},
-    {"TOPIC_QUARANTINE", "meter.readings.quarantine", 12, "delete", 30 * DAY_MS},
-    {"TOPIC_DLQ", "meter.readings.dlq", 3, "delete", 30 * DAY_MS},
-    {"TOPIC_ALERTS", "meter.alerts", 3, "delete", 30 * DAY_MS},
-    {"TOPIC_STATE", "meter.state.changelog", 12, "compact", -1},
-    {"TOPIC_ROLLUPS_1M", "meter.rollups.1m", 12, "delete", 7 * DAY_MS},
-    {"TOPIC_ROLLUPS_1H", "meter.rollups.1h", 12, "delete", 7 * DAY_MS},
+    {"TOPIC_RAW", MF_TOPIC_RAW, 12, "delete", 7 * DAY_MS},
+    {"TOPIC_VALIDATED", MF_TOPIC_VALIDATED, 12, "delete", 7 * DAY_MS},
+    {"TOPIC_QUARANTINE", MF_TOPIC_QUARANTINE, 12, "delete", 30 * DAY_MS},
+    {"TOPIC_DLQ", MF_TOPIC_DLQ, 3, "delete", 30 * DAY_MS},
+    {"TOPIC_ALERTS", MF_TOPIC_ALERTS, 3, "delete", 30 * DAY_MS},
+    {"TOPIC_STATE", MF_TOPIC_STATE, 12, "compact", -1},
+    {"TOPIC_ROLLUPS_1M", MF_TOPIC_ROLLUPS_1M, 12, "delete", 7 * DAY_MS},
+    {"TOPIC_ROLLUPS_1H", MF_TOPIC_ROLLUPS_1H, 12, "delete", 7 * DAY_MS},
 };
 
 const struct mf_topic_spec *mf_topics(size_t *n)

@@ -10,6 +10,16 @@
 
 #include <stddef.h>
 
+/* The default names (DESIGN §2); a TOPIC_* variable renames each. */
+#define MF_TOPIC_RAW        "meter.readings.raw"
+#define MF_TOPIC_VALIDATED  "meter.readings.validated"
+#define MF_TOPIC_QUARANTINE "meter.readings.quarantine"
+#define MF_TOPIC_DLQ        "meter.readings.dlq"
+#define MF_TOPIC_ALERTS     "meter.alerts"
+#define MF_TOPIC_STATE      "meter.state.changelog"
+#define MF_TOPIC_ROLLUPS_1M "meter.rollups.1m"
+#define MF_TOPIC_ROLLUPS_1H "meter.rollups.1h"
+
 struct mf_topic_spec {
     const char *env;          /* TOPIC_RAW ... */
     const char *name;         /* the default name */

@@ -14,44 +14,34 @@
 #include "mf_common.h"
 
 #define OFF(f) offsetof(struct wk_config, f)
-#define UNB    1, 0 /* min > max: unbounded */
 
 const struct mf_cfg_row wk_config_rows[] = {
-    {"KAFKA_BROKERS", MF_CFG_STR, "localhost:9092", UNB, OFF(brokers), 0, NULL,
-     "Kafka bootstrap servers"},
-    {"LOG_LEVEL", MF_CFG_ENUM, "info", UNB, OFF(log_level), 0, "debug|info|warn|error",
-     "lowest level logged"},
-    {"PG_DSN", MF_CFG_STR, NULL, UNB, OFF(pg_dsn), MF_CFG_REQUIRED | MF_CFG_SECRET, NULL,
-     "PostgreSQL connection string (the meters registry)"},
-    {"METRICS_ADDR", MF_CFG_ADDR, "0.0.0.0:9100", UNB, OFF(metrics_addr), 0, NULL,
-     "listen address of /metrics, /healthz and /readyz"},
-    {"GROUP_ID", MF_CFG_STR, "stream-worker", UNB, OFF(group_id), 0, NULL,
-     "Kafka consumer group of the workers"},
-    {"WORKER_ID", MF_CFG_STR, "", UNB, OFF(worker_id), 0, NULL,
+    MF_CFG_ROW_KAFKA_BROKERS(struct wk_config, brokers),
+    MF_CFG_ROW_LOG_LEVEL(struct wk_config, log_level),
+    MF_CFG_ROW_PG_DSN(struct wk_config, pg_dsn, "the meters registry"),
+    MF_CFG_ROW_METRICS_ADDR(struct wk_config, metrics_addr),
+    MF_CFG_ROW_GROUP_ID(struct wk_config, group_id, "stream-worker"),
+    {"WORKER_ID", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(worker_id), 0, NULL,
      "this worker's name (client.id, DLQ header worker.id); empty = hostname"},
-    {"TOPIC_RAW", MF_CFG_STR, "meter.readings.raw", UNB, OFF(topic_raw), 0, NULL,
-     "input topic of raw readings"},
-    {"TOPIC_VALIDATED", MF_CFG_STR, "meter.readings.validated", UNB, OFF(topic_validated), 0,
-     NULL, "output topic of validated readings"},
-    {"TOPIC_QUARANTINE", MF_CFG_STR, "meter.readings.quarantine", UNB, OFF(topic_quarantine), 0,
-     NULL, "output topic of rejected readings"},
-    {"TOPIC_DLQ", MF_CFG_STR, "meter.readings.dlq", UNB, OFF(topic_dlq), 0, NULL,
-     "dead-letter topic (original bytes, headers say why)"},
-    {"TOPIC_ALERTS", MF_CFG_STR, "meter.alerts", UNB, OFF(topic_alerts), 0, NULL,
-     "output topic of alerts"},
-    {"TOPIC_STATE", MF_CFG_STR, "meter.state.changelog", UNB, OFF(topic_state), 0, NULL,
-     "compacted changelog of per-meter state"},
+    MF_CFG_ROW_TOPIC(struct wk_config, topic_raw, RAW, "input: raw readings"),
+    MF_CFG_ROW_TOPIC(struct wk_config, topic_validated, VALIDATED, "output: validated readings"),
+    MF_CFG_ROW_TOPIC(struct wk_config, topic_quarantine, QUARANTINE, "output: rejected readings"),
+    MF_CFG_ROW_TOPIC(struct wk_config, topic_dlq, DLQ,
+                     "output: dead letters (original bytes, headers say why)"),
+    MF_CFG_ROW_TOPIC(struct wk_config, topic_alerts, ALERTS, "output: alerts"),
+    MF_CFG_ROW_TOPIC(struct wk_config, topic_state, STATE,
+                     "output and restore: the compacted changelog of per-meter state"),
     {"REGISTRY_REFRESH_S", MF_CFG_INT, "60", 1, 86400, OFF(registry_refresh_s), 0, NULL,
      "seconds between reloads of the meters registry"},
-    {"TS_CHECK", MF_CFG_BOOL, "on", UNB, OFF(ts_check), 0, NULL,
+    {"TS_CHECK", MF_CFG_BOOL, "on", MF_CFG_UNBOUNDED, OFF(ts_check), 0, NULL,
      "future_timestamp and backdated checks against the clock (off to replay history)"},
     {"WK_BATCH_MAX", MF_CFG_INT, "20000", 1, 1000000, OFF(batch_max), 0, NULL,
      "records per batch (outputs, state and offsets are written per batch)"},
     {"WK_BATCH_MS", MF_CFG_INT, "100", 1, 60000, OFF(batch_ms), 0, NULL,
      "longest time a batch collects records, ms"},
-    {"WK_RETRY_BACKOFF_MS", MF_CFG_STR, "1000,5000,15000", UNB, OFF(retry_backoff_ms), 0, NULL,
+    {"WK_RETRY_BACKOFF_MS", MF_CFG_STR, "1000,5000,15000", MF_CFG_UNBOUNDED, OFF(retry_backoff_ms), 0, NULL,
      "waits before retrying a record whose processing failed, then DLQ processing_failed"},
-    {"WK_EOS", MF_CFG_BOOL, "off", UNB, OFF(eos), 0, NULL,
+    {"WK_EOS", MF_CFG_BOOL, "off", MF_CFG_UNBOUNDED, OFF(eos), 0, NULL,
      "exactly once with Kafka transactions (outputs, states and offsets per batch in one "
      "transaction); off: the effectively-once protocol, for clusters without transactions"},
     {"WK_RESTORE_TIMEOUT_S", MF_CFG_INT, "120", 1, 3600, OFF(restore_timeout_s), 0, NULL,
@@ -86,9 +76,9 @@ const struct mf_cfg_row wk_config_rows[] = {
      "max_kw of a registry row that has none"},
     {"RULE_DEFAULT_INTERVAL_S", MF_CFG_INT, "60", 1, 86400, OFF(default_interval_s), 0, NULL,
      "interval of a reading when neither it nor the registry gives one"},
-    {"RULE_UNIT_KW_BELOW", MF_CFG_DBL, "10", UNB, OFF(unit_kw_below), 0, NULL,
+    {"RULE_UNIT_KW_BELOW", MF_CFG_DBL, "10", MF_CFG_UNBOUNDED, OFF(unit_kw_below), 0, NULL,
      "no unit: a value below this is taken as kW"},
-    {"RULE_UNIT_W_ABOVE", MF_CFG_DBL, "1000", UNB, OFF(unit_w_above), 0, NULL,
+    {"RULE_UNIT_W_ABOVE", MF_CFG_DBL, "1000", MF_CFG_UNBOUNDED, OFF(unit_w_above), 0, NULL,
      "no unit: a value above this is taken as W (between: unit_ambiguous)"},
 };
 
@@ -108,9 +98,14 @@ void wk_config_finish(struct wk_config *cfg)
 
 int wk_config_load(struct wk_config *cfg, char *errbuf, size_t errlen)
 {
-    int64_t b[8];
     if (mf_config_load(wk_config_rows, wk_config_nrows, cfg, errbuf, errlen) != MF_OK)
         return MF_EDATA;
+    return wk_config_check(cfg, errbuf, errlen);
+}
+
+int wk_config_check(struct wk_config *cfg, char *errbuf, size_t errlen)
+{
+    int64_t b[8];
     if (wk_config_backoffs(cfg->retry_backoff_ms, b, 8) < 0) {
         snprintf(errbuf, errlen, "invalid WK_RETRY_BACKOFF_MS '%s': want ms,ms,...",
                  cfg->retry_backoff_ms);

@@ -53,7 +53,13 @@ extern const size_t wk_config_nrows;
  */
 int wk_config_load(struct wk_config *cfg, char *errbuf, size_t errlen);
 
-/* Fills the derived defaults after mf_config_main loaded cfg. */
+/*
+ * Checks across rows (backoff list, gap thresholds) and fills the derived
+ * defaults (WORKER_ID's hostname) after mf_config_main loaded cfg.
+ */
+int wk_config_check(struct wk_config *cfg, char *errbuf, size_t errlen);
+
+/* Fills the derived defaults (wk_config_check does it). */
 void wk_config_finish(struct wk_config *cfg);
 
 /* Frees the strings. */

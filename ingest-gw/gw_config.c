@@ -1,0 +1,58 @@
+/*
+ * gw_config: the rows. The shared variables come from mf_config.h's
+ * MF_CFG_ROW_* (one name, default and help for the whole fleet).
+ */
+#include "gw_config.h"
+
+#include <stdio.h>
+
+#include "mf_common.h"
+
+#define OFF(f) offsetof(struct gw_config, f)
+
+const struct mf_cfg_row gw_config_rows[] = {
+    MF_CFG_ROW_KAFKA_BROKERS(struct gw_config, brokers),
+    MF_CFG_ROW_LOG_LEVEL(struct gw_config, log_level),
+    {"HTTP_ADDR", MF_CFG_ADDR, "0.0.0.0:8080", MF_CFG_UNBOUNDED, OFF(http_addr), 0, NULL,
+     "address of the API and of /metrics, /healthz, /readyz"},
+    MF_CFG_ROW_TOPIC(struct gw_config, topic_raw, RAW, "output: the readings, keyed by meter_id"),
+    {"GW_AUTH", MF_CFG_BOOL, "on", MF_CFG_UNBOUNDED, OFF(auth), 0, NULL,
+     "require bearer tokens (off only for trusted networks and tests)"},
+    {"GW_TOKENS_FILE", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(tokens_file), 0, NULL,
+     "file of '<sha256 hex of token> <name> <meter-id glob>' lines; required with GW_AUTH=on"},
+    {"GW_MAX_BODY_BYTES", MF_CFG_INT, "4194304", 1024, 1073741824, OFF(max_body_bytes), 0, NULL,
+     "largest request body; larger ones get 413"},
+    {"GW_MAX_READINGS", MF_CFG_INT, "10000", 1, 1000000, OFF(max_readings), 0, NULL,
+     "most readings in one request; more get 413"},
+    {"GW_ACK_TIMEOUT_MS", MF_CFG_INT, "10000", 100, 300000, OFF(ack_timeout_ms), 0, NULL,
+     "longest wait for Kafka's ack before answering 503"},
+    {"GW_RETRY_AFTER_S", MF_CFG_INT, "5", 1, 3600, OFF(retry_after_s), 0, NULL,
+     "Retry-After seconds sent with 503"},
+    {"GW_THREADS", MF_CFG_INT, "2", 1, 256, OFF(threads), 0, NULL, "HTTP event-loop threads"},
+    {"GW_MAX_CONNECTIONS", MF_CFG_INT, "4096", 1, 1000000, OFF(max_connections), 0, NULL,
+     "most concurrent client connections"},
+    {"GW_DRAIN_S", MF_CFG_INT, "20", 0, 25, OFF(drain_s), 0, NULL,
+     "on SIGTERM, how long in-flight requests may take to finish (the process exits within 30 s)"},
+};
+const size_t gw_config_nrows = MF_ARRAY_LEN(gw_config_rows);
+
+int gw_config_check(struct gw_config *cfg, char *errbuf, size_t errlen)
+{
+    if (cfg->auth && !cfg->tokens_file[0]) {
+        snprintf(errbuf, errlen, "missing GW_TOKENS_FILE: required with GW_AUTH=on");
+        return MF_EDATA;
+    }
+    return MF_OK;
+}
+
+int gw_config_load(struct gw_config *cfg, char *errbuf, size_t errlen)
+{
+    if (mf_config_load(gw_config_rows, gw_config_nrows, cfg, errbuf, errlen) != MF_OK)
+        return MF_EDATA;
+    return gw_config_check(cfg, errbuf, errlen);
+}
+
+void gw_config_release(struct gw_config *cfg)
+{
+    mf_config_release(gw_config_rows, gw_config_nrows, cfg);
+}
