@@ -31,7 +31,13 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wold-style-definition -Wpointer-arith -Wformat=2 -Wwrite-strings -Wvla \
         -Wundef -Wcast-align -Wimplicit-fallthrough -fno-common
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DMF_VERSION='"$(VERSION)"' \
-            -Icommon -Iingest-gw -Istream-worker -Iaggregator -Itests/lib -I/usr/include/postgresql
+            -I/usr/include/postgresql
+# The walls: each directory's objects see their own headers and common's,
+# nothing else (each module.mk sets INCS for its directory), so a program
+# that includes another program's header fails to build. common sees only
+# itself: it knows no program.
+INCS_common := -Icommon
+INCS := $(INCS_common)
 CFLAGS   += -std=c11 $(OPT) $(WARN) -MMD -MP
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS   := -lrdkafka -lpq -lmicrohttpd -lcjson -lcrypto -lz -lpthread -lm
@@ -68,19 +74,21 @@ endef
 
 include $(wildcard */module.mk)
 
-# Tests and benchmarks link every library (program libraries before common);
-# the linker keeps only what each one uses.
+# Benchmarks link every library (program libraries before common); the
+# linker keeps only what each one uses.
 ALL_LINK_LIBS := $(foreach l,$(LIBS) mftest mfcommon,$(LIBDIR)/lib$(l).a)
+# A test links only what it tests (test_libs, in tests/module.mk), then common.
+test_link_libs = $(foreach l,$(call test_libs,$(1)) mfcommon,$(LIBDIR)/lib$(l).a)
 
-# $(call mf_linked,source,outdir): one test or bench binary per source file
+# $(call mf_linked,source,outdir,libs): one test or bench binary per source file
 define mf_linked
-$(2)/$(basename $(notdir $(1))): $(OBJDIR)/$(1:.c=.o) $(ALL_LINK_LIBS)
+$(2)/$(basename $(notdir $(1))): $(OBJDIR)/$(1:.c=.o) $(3)
 	@mkdir -p $$(@D)
 	@echo "  LD    $$@"
-	$(Q)$(CC) $(LDFLAGS) -o $$@ $$< $(ALL_LINK_LIBS) -lcmocka -lcurl $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$< $(3) -lcmocka -lcurl $(LDLIBS)
 endef
-$(foreach t,$(TEST_SRCS),$(eval $(call mf_linked,$(t),$(TESTDIR))))
-$(foreach b,$(BENCH_SRCS),$(eval $(call mf_linked,$(b),$(BINDIR))))
+$(foreach t,$(TEST_SRCS),$(eval $(call mf_linked,$(t),$(TESTDIR),$(call test_link_libs,$(basename $(notdir $(t)))))))
+$(foreach b,$(BENCH_SRCS),$(eval $(call mf_linked,$(b),$(BINDIR),$(ALL_LINK_LIBS))))
 PROGRAMS  += $(foreach b,$(BENCH_SRCS),$(BINDIR)/$(basename $(notdir $(b))))
 TEST_BINS := $(foreach t,$(TEST_SRCS),$(TESTDIR)/$(basename $(notdir $(t))))
 
@@ -93,7 +101,7 @@ programs: $(PROGRAMS)
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC    $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(INCS) $(CFLAGS) -c -o $@ $<
 
 -include $(shell find build/$(VARIANT)/obj -name '*.d' 2>/dev/null)
 
@@ -139,8 +147,13 @@ lint:
 	    --suppress=missingIncludeSystem -Icommon $(filter %.c,$(SRCS_ALL))
 check-headers:
 	@for h in $(filter %.h,$(SRCS_ALL)); do \
-	    echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) -I. -std=c11 $(WARN) -x c -fsyntax-only - || exit 1; \
+	    echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) -I$$(dirname $$h) -Icommon -Itests/lib -std=c11 $(WARN) -x c -fsyntax-only - || exit 1; \
 	done
+
+# The include flags of a directory's objects (tests/scripts/test_walls.sh).
+.PHONY: print-incs
+print-incs:
+	@echo $(INCS_$(D))
 
 .PHONY: clean
 clean:

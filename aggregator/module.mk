@@ -3,3 +3,5 @@ AGG_SRCS := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
 $(eval $(call mf_lib,agg,$(AGG_SRCS)))
 LIBS += agg
 $(eval $(call mf_program,aggregator,aggregator/main.c,agg mfcommon))
+INCS_aggregator := -Iaggregator -Icommon
+$(OBJDIR)/aggregator/%.o: INCS := $(INCS_aggregator)

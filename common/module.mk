@@ -9,7 +9,7 @@ $(GEN_MIGRATIONS): common/gen-migrations.sh $(MIGRATIONS)
 
 $(OBJDIR)/gen/mf_migrations_gen.o: $(GEN_MIGRATIONS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(INCS) $(CFLAGS) -c -o $@ $<
 
 $(LIBDIR)/libmfcommon.a: $(patsubst %.c,$(OBJDIR)/%.o,$(COMMON_SRCS)) $(OBJDIR)/gen/mf_migrations_gen.o
 	@mkdir -p $(@D)

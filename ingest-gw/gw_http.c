@@ -19,7 +19,7 @@
 
 #include "gw_auth.h"
 #include "gw_publish.h"
-#include "mf_body.h"
+#include "gw_body.h"
 #include "mf_buf.h"
 #include "mf_http.h"
 #include "mf_log.h"
@@ -274,12 +274,12 @@ static enum MHD_Result process_body(struct gw_req *q)
         snprintf(err, sizeof err, "body larger than %zu bytes", s->o.max_body_bytes);
         return respond_error(s, q->conn, 413, err, q->start_us);
     }
-    enum mf_body_status st = mf_body_parse((enum mf_body_format)q->fmt, q->body.data ? q->body.data : "",
+    enum gw_body_status st = gw_body_parse((enum gw_body_format)q->fmt, q->body.data ? q->body.data : "",
                                            q->body.len, s->o.max_readings, on_item, q, err,
                                            sizeof err);
-    if (st == MF_BODY_TOO_MANY)
+    if (st == GW_BODY_TOO_MANY)
         return respond_error(s, q->conn, 413, err, q->start_us);
-    if (st != MF_BODY_OK)
+    if (st != GW_BODY_OK)
         return respond_error(s, q->conn, 400, err, q->start_us);
     if (q->forbidden[0]) {
         snprintf(err, sizeof err, "token '%s' may not write meter '%s'", q->token->name,
@@ -387,7 +387,7 @@ static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c,
             return respond_error(s, c, 401, "unknown token", q->start_us);
     }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    q->fmt = mf_body_format_of(ct);
+    q->fmt = gw_body_format_of(ct);
     if (q->fmt < 0)
         return respond_error(s, c, 415,
                              "unsupported Content-Type: use application/json, "

@@ -4,3 +4,5 @@ WK_SRCS := $(filter-out stream-worker/main.c,$(wildcard stream-worker/*.c))
 $(eval $(call mf_lib,wk,$(WK_SRCS)))
 LIBS += wk
 $(eval $(call mf_program,stream-worker,stream-worker/main.c,wk mfcommon))
+INCS_stream-worker := -Istream-worker -Icommon
+$(OBJDIR)/stream-worker/%.o: INCS := $(INCS_stream-worker)

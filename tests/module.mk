@@ -5,12 +5,28 @@ TEST_HARNESS_SRCS := $(wildcard tests/lib/*.c)
 $(eval $(call mf_lib,mftest,$(TEST_HARNESS_SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/integration/it_*.c tests/fault/ft_*.c)
 
+# $(call test_libs,name): the libraries a test links besides common, and the
+# headers it sees: a unit test only its program's, an integration or fault
+# test (which runs the programs as processes) only the harness.
+test_libs = $(strip $(if $(filter test_wk_%,$(1)),wk) $(if $(filter test_agg_%,$(1)),agg) \
+    $(if $(filter test_gw_% test_body,$(1)),gw) $(if $(filter test_sim,$(1)),sim) \
+    $(if $(filter it_% ft_%,$(1)),mftest))
+$(OBJDIR)/tests/unit/%.o: INCS := -Icommon
+$(OBJDIR)/tests/unit/test_wk_%.o: INCS := -Istream-worker -Icommon
+$(OBJDIR)/tests/unit/test_agg_%.o: INCS := -Iaggregator -Icommon
+$(OBJDIR)/tests/unit/test_gw_%.o: INCS := -Iingest-gw -Icommon
+$(OBJDIR)/tests/unit/test_body.o: INCS := -Iingest-gw -Icommon
+$(OBJDIR)/tests/unit/test_sim.o: INCS := -Itools -Icommon
+$(OBJDIR)/tests/lib/%.o: INCS := -Itests/lib -Icommon
+$(OBJDIR)/tests/integration/%.o: INCS := -Itests/lib -Icommon
+$(OBJDIR)/tests/fault/%.o: INCS := -Itests/lib -Icommon
+
 # tests/fuzz/: libFuzzer targets, built with clang into build/fuzz/ (they
 # need -fsanitize=fuzzer, which gcc lacks) and run briefly by
 # tests/scripts/test_fuzz.sh. `make fuzz FUZZ_SECONDS=600` runs them longer.
 FUZZ_CC      ?= clang
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SRCS    := common/mf_body.c common/mf_csv.c common/mf_reading.c common/mf_time.c \
+FUZZ_SRCS    := ingest-gw/gw_body.c common/mf_csv.c common/mf_reading.c common/mf_time.c \
                 common/mf_buf.c common/mf_alloc.c common/mf_log.c ingest-gw/gw_auth.c
 FUZZ_SECONDS ?= 15
 
@@ -18,7 +34,7 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ  $@"
 	$(Q)$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $(CPPFLAGS) -o $@ $^ -lcjson -lcrypto
+	    -fno-sanitize-recover=all $(CPPFLAGS) -Iingest-gw -Icommon -o $@ $^ -lcjson -lcrypto
 
 .PHONY: fuzz-build fuzz
 fuzz-build: $(FUZZ_TARGETS)

@@ -3,7 +3,8 @@ $(eval $(call mf_program,mf-localbroker,tools/mf_localbroker.c,mfcommon))
 
 # meter-sim: a thin tools/meter_sim.c over libsim (tools/sim_*.c), which the
 # unit tests (tests/unit/test_sim*.c) link directly.
-CPPFLAGS += -Itools
+INCS_tools := -Itools -Icommon
+$(OBJDIR)/tools/%.o: INCS := $(INCS_tools)
 SIM_SRCS := $(wildcard tools/sim_*.c)
 $(eval $(call mf_lib,sim,$(SIM_SRCS)))
 LIBS += sim

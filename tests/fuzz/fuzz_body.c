@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mf_body.h"
+#include "gw_body.h"
 #include "mf_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,12 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     if (size < 1)
         return 0;
-    enum mf_body_format fmt = (enum mf_body_format)(data[0] % 3);
+    enum gw_body_format fmt = (enum gw_body_format)(data[0] % 3);
     /* The gateway hands the parser a NUL-terminated copy; so do we. */
     char *body = malloc(size);
     memcpy(body, data + 1, size - 1);
     body[size - 1] = '\0';
-    mf_body_parse(fmt, body, size - 1, 1000, on_item, NULL, err, sizeof err);
+    gw_body_parse(fmt, body, size - 1, 1000, on_item, NULL, err, sizeof err);
     free(body);
     return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * Unit tests for mf_body and mf_csv: request bodies in the three formats,
+ * Unit tests for gw_body and mf_csv: request bodies in the three formats,
  * partial acceptance, limits, CSV quoting and the real-data quirks
  * (padded values, CRLF).
  */
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "mf_body.h"
+#include "gw_body.h"
 #include "mf_csv.h"
 #include "mf_common.h"
 
@@ -36,25 +36,25 @@ static void on_item(void *opaque, size_t index, const struct mf_reading *r, cons
     }
 }
 
-static enum mf_body_status parse(enum mf_body_format f, const char *body, size_t max,
+static enum gw_body_status parse(enum gw_body_format f, const char *body, size_t max,
                                  struct seen *s, char *err)
 {
     memset(s, 0, sizeof *s);
     err[0] = '\0';
-    return mf_body_parse(f, body, strlen(body), max, on_item, s, err, 160);
+    return gw_body_parse(f, body, strlen(body), max, on_item, s, err, 160);
 }
 
 static void test_content_types(void **state)
 {
     (void)state;
-    assert_int_equal(mf_body_format_of("application/json"), MF_BODY_JSON);
-    assert_int_equal(mf_body_format_of("application/json; charset=utf-8"), MF_BODY_JSON);
-    assert_int_equal(mf_body_format_of("Application/JSON"), MF_BODY_JSON);
-    assert_int_equal(mf_body_format_of("application/x-ndjson"), MF_BODY_NDJSON);
-    assert_int_equal(mf_body_format_of("text/csv"), MF_BODY_CSV);
-    assert_int_equal(mf_body_format_of("text/plain"), -1);
-    assert_int_equal(mf_body_format_of("application/jsonx"), -1);
-    assert_int_equal(mf_body_format_of(NULL), -1);
+    assert_int_equal(gw_body_format_of("application/json"), GW_BODY_JSON);
+    assert_int_equal(gw_body_format_of("application/json; charset=utf-8"), GW_BODY_JSON);
+    assert_int_equal(gw_body_format_of("Application/JSON"), GW_BODY_JSON);
+    assert_int_equal(gw_body_format_of("application/x-ndjson"), GW_BODY_NDJSON);
+    assert_int_equal(gw_body_format_of("text/csv"), GW_BODY_CSV);
+    assert_int_equal(gw_body_format_of("text/plain"), -1);
+    assert_int_equal(gw_body_format_of("application/jsonx"), -1);
+    assert_int_equal(gw_body_format_of(NULL), -1);
 }
 
 static void test_json(void **state)
@@ -62,31 +62,31 @@ static void test_json(void **state)
     (void)state;
     struct seen s;
     char err[160];
-    assert_int_equal(parse(MF_BODY_JSON, "{\"meter_id\":\"a\",\"ts\":0,\"value\":1}", 10, &s, err),
-                     MF_BODY_OK);
+    assert_int_equal(parse(GW_BODY_JSON, "{\"meter_id\":\"a\",\"ts\":0,\"value\":1}", 10, &s, err),
+                     GW_BODY_OK);
     assert_int_equal(s.ok, 1);
-    assert_int_equal(parse(MF_BODY_JSON,
+    assert_int_equal(parse(GW_BODY_JSON,
                            "[{\"meter_id\":\"a\",\"ts\":0,\"value\":1},7,{\"meter_id\":\"b\"},"
                            "{\"meter_id\":\"c\",\"ts\":1000,\"value\":2.5,\"unit\":\"kW\"}]",
                            10, &s, err),
-                     MF_BODY_OK);
+                     GW_BODY_OK);
     assert_int_equal(s.ok, 2);
     assert_int_equal(s.bad, 2);
     assert_non_null(strstr(s.log, "1 err reading is not a JSON object"));
     assert_non_null(strstr(s.log, "2 err missing field 'ts'"));
     assert_non_null(strstr(s.log, "3 ok c 2.5 1000 kW 0"));
 
-    assert_int_equal(parse(MF_BODY_JSON, "[]", 10, &s, err), MF_BODY_BAD);
-    assert_int_equal(parse(MF_BODY_JSON, "", 10, &s, err), MF_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_JSON, "[]", 10, &s, err), GW_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_JSON, "", 10, &s, err), GW_BODY_BAD);
     assert_string_equal(err, "empty body");
-    assert_int_equal(parse(MF_BODY_JSON, "42", 10, &s, err), MF_BODY_BAD);
-    assert_int_equal(parse(MF_BODY_JSON, "[{\"meter_id\":", 10, &s, err), MF_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_JSON, "42", 10, &s, err), GW_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_JSON, "[{\"meter_id\":", 10, &s, err), GW_BODY_BAD);
     assert_string_equal(err, "body is not JSON");
-    assert_int_equal(parse(MF_BODY_JSON, "{\"a\":1}\xff", 10, &s, err), MF_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_JSON, "{\"a\":1}\xff", 10, &s, err), GW_BODY_BAD);
     assert_string_equal(err, "body is not valid UTF-8");
     /* Exactly the limit passes; one more is refused before any item. */
-    assert_int_equal(parse(MF_BODY_JSON, "[{},{},{}]", 3, &s, err), MF_BODY_OK);
-    assert_int_equal(parse(MF_BODY_JSON, "[{},{},{},{}]", 3, &s, err), MF_BODY_TOO_MANY);
+    assert_int_equal(parse(GW_BODY_JSON, "[{},{},{}]", 3, &s, err), GW_BODY_OK);
+    assert_int_equal(parse(GW_BODY_JSON, "[{},{},{},{}]", 3, &s, err), GW_BODY_TOO_MANY);
     assert_int_equal(s.ok + s.bad, 0);
 }
 
@@ -100,13 +100,13 @@ static void test_ndjson(void **state)
                        "   \n"
                        "not json\n"
                        "{\"meter_id\":\"b\",\"ts\":\"2024-01-01T00:00:00Z\",\"value\":2}";
-    assert_int_equal(parse(MF_BODY_NDJSON, body, 10, &s, err), MF_BODY_OK);
+    assert_int_equal(parse(GW_BODY_NDJSON, body, 10, &s, err), GW_BODY_OK);
     assert_int_equal(s.ok, 2);
     assert_int_equal(s.bad, 1);
     assert_non_null(strstr(s.log, "1 err not JSON"));
     assert_non_null(strstr(s.log, "2 ok b 2"));
-    assert_int_equal(parse(MF_BODY_NDJSON, "\n\n", 10, &s, err), MF_BODY_BAD);
-    assert_int_equal(parse(MF_BODY_NDJSON, "{}\n{}\n{}\n", 2, &s, err), MF_BODY_TOO_MANY);
+    assert_int_equal(parse(GW_BODY_NDJSON, "\n\n", 10, &s, err), GW_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_NDJSON, "{}\n{}\n{}\n", 2, &s, err), GW_BODY_TOO_MANY);
 }
 
 static void test_csv(void **state)
@@ -126,7 +126,7 @@ static void test_csv(void **state)
                        "\"5\" x,m8,2013-01-01T00:00:00Z,,\r\n"
                        "6,m9,2013-01-01T00:00:00Z,,1.5\r\n"
                        "7,m10,,kW,\r\n";
-    assert_int_equal(parse(MF_BODY_CSV, body, 100, &s, err), MF_BODY_OK);
+    assert_int_equal(parse(GW_BODY_CSV, body, 100, &s, err), GW_BODY_OK);
     assert_non_null(strstr(s.log, "0 ok MAC000002 0.219 1356998400000 kWh 1800"));
     assert_non_null(strstr(s.log, "1 err value is not a finite number")); /* decimal comma */
     assert_non_null(strstr(s.log, "2 ok m3 2 1356996600000 kW 60"));
@@ -140,28 +140,28 @@ static void test_csv(void **state)
     assert_int_equal(s.ok, 2);
 
     /* A quoted meter id with a comma passes the CSV layer and fails the ID rule. */
-    assert_int_equal(parse(MF_BODY_CSV, "meter_id,ts,value\n\"a,b\",0,1\n", 10, &s, err),
-                     MF_BODY_OK);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value\n\"a,b\",0,1\n", 10, &s, err),
+                     GW_BODY_OK);
     assert_non_null(strstr(s.log, "0 err meter_id has a character outside"));
     /* A newline inside quotes stays inside the field. */
-    assert_int_equal(parse(MF_BODY_CSV, "meter_id,ts,value\n\"a\nb\",0,1\nc,0,2\n", 10, &s, err),
-                     MF_BODY_OK);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value\n\"a\nb\",0,1\nc,0,2\n", 10, &s, err),
+                     GW_BODY_OK);
     assert_int_equal(s.bad, 1);
     assert_non_null(strstr(s.log, "1 ok c 2"));
 
-    assert_int_equal(parse(MF_BODY_CSV, "meter_id,ts\nm,0\n", 10, &s, err), MF_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts\nm,0\n", 10, &s, err), GW_BODY_BAD);
     assert_string_equal(err, "CSV header lacks the column 'value'");
-    assert_int_equal(parse(MF_BODY_CSV, "meter_id,ts,value,colour\nm,0,1,red\n", 10, &s, err),
-                     MF_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value,colour\nm,0,1,red\n", 10, &s, err),
+                     GW_BODY_BAD);
     assert_non_null(strstr(err, "unknown CSV column 'colour'"));
-    assert_int_equal(parse(MF_BODY_CSV, "meter_id,ts,value,ts\n", 10, &s, err), MF_BODY_BAD);
-    assert_int_equal(parse(MF_BODY_CSV, "meter_id,ts,value\n", 10, &s, err), MF_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value,ts\n", 10, &s, err), GW_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value\n", 10, &s, err), GW_BODY_BAD);
     assert_string_equal(err, "CSV body has a header but no readings");
-    assert_int_equal(parse(MF_BODY_CSV, "\r\n\r\n", 10, &s, err), MF_BODY_BAD);
-    assert_int_equal(parse(MF_BODY_CSV, "meter_id,ts,value\na,0,1\nb,0,1\n", 1, &s, err),
-                     MF_BODY_TOO_MANY);
-    assert_int_equal(parse(MF_BODY_CSV, "meter_id,ts,value\n\"a,0,1\n", 10, &s, err),
-                     MF_BODY_OK);
+    assert_int_equal(parse(GW_BODY_CSV, "\r\n\r\n", 10, &s, err), GW_BODY_BAD);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value\na,0,1\nb,0,1\n", 1, &s, err),
+                     GW_BODY_TOO_MANY);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value\n\"a,0,1\n", 10, &s, err),
+                     GW_BODY_OK);
     assert_non_null(strstr(s.log, "0 err line 2: unterminated quoted field"));
 }
 

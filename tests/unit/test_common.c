@@ -1,7 +1,7 @@
 /*
  * Unit tests for mf_config (the table, one-line errors, --help),
  * mf_metrics (exposition format), mf_buf limits, mf_kafka's env mapping
- * and partitioner, and gw_auth (token files, lookup, globs).
+ * and partitioner. (The gateway's tokens are tested in test_gw_auth.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,6 @@
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 
-#include "gw_auth.h"
 #include "mf_buf.h"
 #include "mf_config.h"
 #include "mf_kafka.h"
@@ -206,69 +205,12 @@ static void test_partitioner(void **state)
     }
 }
 
-static void test_auth(void **state)
-{
-    (void)state;
-    char err[256];
-    /* sha256("secret-token-1") and sha256("t2") */
-    const char *file =
-        "# comment\n"
-        "\n"
-        "b3b1c1e1b1f7c6c1b0f84b3bd5bdc0e7b5d6d1a7e2aee8ad7e1bba9fa0e2e6e0 site-a MTR-A*\n"
-        "  2b1e0e8fbc25e8b67e7ff6a6bc05b3ffe5e8658eb4c1d6b3c8e7bbd0f0fba20f   all   *  \r\n";
-    struct gw_auth *a = gw_auth_parse(file, strlen(file), err, sizeof err);
-    assert_non_null(a);
-    assert_int_equal(gw_auth_count(a), 2);
-    gw_auth_destroy(a);
-
-    static const struct {
-        const char *text, *want;
-    } bad[] = {
-        {"abc name *\n", "line 1: want 64 hex digits"},
-        {"zzb1c1e1b1f7c6c1b0f84b3bd5bdc0e7b5d6d1a7e2aee8ad7e1bba9fa0e2e6e0 n *\n",
-         "line 1: bad sha256 hex"},
-        {"\n#x\nb3b1c1e1b1f7c6c1b0f84b3bd5bdc0e7b5d6d1a7e2aee8ad7e1bba9fa0e2e6e0\n",
-         "line 3: want a name"},
-        {"b3b1c1e1b1f7c6c1b0f84b3bd5bdc0e7b5d6d1a7e2aee8ad7e1bba9fa0e2e6e0 n\n",
-         "line 1: want a meter-id glob"},
-        {"b3b1c1e1b1f7c6c1b0f84b3bd5bdc0e7b5d6d1a7e2aee8ad7e1bba9fa0e2e6e0 n * x\n",
-         "line 1: unexpected text"},
-        {"b3b1c1e1b1f7c6c1b0f84b3bd5bdc0e7b5d6d1a7e2aee8ad7e1bba9fa0e2e6e0 n/m *\n",
-         "line 1: the name may hold only"},
-    };
-    for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++) {
-        assert_null(gw_auth_parse(bad[i].text, strlen(bad[i].text), err, sizeof err));
-        if (!strstr(err, bad[i].want))
-            fail_msg("case %zu: got '%s'", i, err);
-    }
-
-    /* Lookup by the real digest of a token, and the glob. */
-    const char *line =
-        "2b5c0a1ee4b4d2b7cdb1d4d3e55a5bc6e0d38a3d1a1e3b2fdc2e0e7e9e3d7a51 x *\n";
-    a = gw_auth_parse(line, strlen(line), err, sizeof err);
-    assert_non_null(a);
-    assert_null(gw_auth_lookup(a, "nope", 4));
-    gw_auth_destroy(a);
-    const char *tok;
-    size_t n;
-    assert_true(gw_auth_bearer("Bearer abc ", &tok, &n));
-    assert_int_equal(n, 3);
-    assert_true(gw_auth_bearer("bearer  abc", &tok, &n));
-    assert_false(gw_auth_bearer("Basic abc", &tok, &n));
-    assert_false(gw_auth_bearer("Bearer ", &tok, &n));
-    assert_false(gw_auth_bearer(NULL, &tok, &n));
-    struct gw_token t = {.glob = "MTR-A*"};
-    assert_true(gw_auth_allows(&t, "MTR-A1"));
-    assert_false(gw_auth_allows(&t, "MTR-B1"));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),     cmocka_unit_test(test_help),
         cmocka_unit_test(test_metrics),    cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_kafka_conf), cmocka_unit_test(test_partitioner),
-        cmocka_unit_test(test_auth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /*
- * mf_body: an HTTP request body (JSON, NDJSON or CSV) to readings.
+ * gw_body: an HTTP request body (JSON, NDJSON or CSV) to readings.
  *
  * Each item is handed to a callback with its index, either as a reading
  * or with the reason it is structurally invalid, so the gateway can accept
@@ -13,31 +13,31 @@
  *   CSV     a header naming the columns (meter_id, ts, value and optionally
  *           unit and interval_s, in any order), then one reading a row
  */
-#ifndef MF_BODY_H
-#define MF_BODY_H
+#ifndef GW_BODY_H
+#define GW_BODY_H
 
 #include <stddef.h>
 
 #include "mf_reading.h"
 
-enum mf_body_format { MF_BODY_JSON, MF_BODY_NDJSON, MF_BODY_CSV };
+enum gw_body_format { GW_BODY_JSON, GW_BODY_NDJSON, GW_BODY_CSV };
 
 /* An item: r is the reading (NULL when invalid), err the reason (NULL when valid). */
-typedef void mf_body_item_fn(void *opaque, size_t index, const struct mf_reading *r,
+typedef void gw_body_item_fn(void *opaque, size_t index, const struct mf_reading *r,
                              const char *err);
 
-enum mf_body_status {
-    MF_BODY_OK = 0,
-    MF_BODY_BAD,      /* 400: errbuf says why */
-    MF_BODY_TOO_MANY, /* 413: more than max_items */
+enum gw_body_status {
+    GW_BODY_OK = 0,
+    GW_BODY_BAD,      /* 400: errbuf says why */
+    GW_BODY_TOO_MANY, /* 413: more than max_items */
 };
 
 /* "application/json", "application/x-ndjson", "text/csv" (parameters ignored) to a format; -1 if none. */
-int mf_body_format_of(const char *content_type);
+int gw_body_format_of(const char *content_type);
 
 /* Parses the body, calling item_fn for every item in order. */
-enum mf_body_status mf_body_parse(enum mf_body_format fmt, const char *body, size_t len,
-                                  size_t max_items, mf_body_item_fn *item_fn, void *opaque,
+enum gw_body_status gw_body_parse(enum gw_body_format fmt, const char *body, size_t len,
+                                  size_t max_items, gw_body_item_fn *item_fn, void *opaque,
                                   char *errbuf, size_t errlen);
 
 #endif

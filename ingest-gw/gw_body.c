@@ -1,8 +1,8 @@
 /*
- * mf_body: splits a request body into readings. Counting comes first, so a
+ * gw_body: splits a request body into readings. Counting comes first, so a
  * body with too many items is refused before any work is done on it.
  */
-#include "mf_body.h"
+#include "gw_body.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,15 +21,15 @@
         return (status);                                                                           \
     } while (0)
 
-int mf_body_format_of(const char *ct)
+int gw_body_format_of(const char *ct)
 {
     static const struct {
         const char *type;
-        enum mf_body_format fmt;
+        enum gw_body_format fmt;
     } types[] = {
-        {"application/json", MF_BODY_JSON},     {"application/x-ndjson", MF_BODY_NDJSON},
-        {"application/ndjson", MF_BODY_NDJSON}, {"application/jsonlines", MF_BODY_NDJSON},
-        {"text/csv", MF_BODY_CSV},
+        {"application/json", GW_BODY_JSON},     {"application/x-ndjson", GW_BODY_NDJSON},
+        {"application/ndjson", GW_BODY_NDJSON}, {"application/jsonlines", GW_BODY_NDJSON},
+        {"text/csv", GW_BODY_CSV},
     };
     if (!ct)
         return -1;
@@ -44,8 +44,8 @@ int mf_body_format_of(const char *ct)
 
 /* ---------------------------------------------------------------- JSON */
 
-static enum mf_body_status parse_json(const char *body, size_t len, size_t max_items,
-                                      mf_body_item_fn *item_fn, void *opaque, char *errbuf,
+static enum gw_body_status parse_json(const char *body, size_t len, size_t max_items,
+                                      gw_body_item_fn *item_fn, void *opaque, char *errbuf,
                                       size_t errlen)
 {
     char err[160];
@@ -53,7 +53,7 @@ static enum mf_body_status parse_json(const char *body, size_t len, size_t max_i
     cJSON *root = cJSON_ParseWithLength(body, len);
 
     if (!root)
-        FAIL(MF_BODY_BAD, "body is not JSON");
+        FAIL(GW_BODY_BAD, "body is not JSON");
     if (cJSON_IsObject(root)) {
         if (mf_reading_from_json(root, &r, err, sizeof err) == MF_OK)
             item_fn(opaque, 0, &r, NULL);
@@ -63,11 +63,11 @@ static enum mf_body_status parse_json(const char *body, size_t len, size_t max_i
         size_t n = (size_t)cJSON_GetArraySize(root);
         if (n > max_items) {
             cJSON_Delete(root);
-            FAIL(MF_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", n, max_items);
+            FAIL(GW_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", n, max_items);
         }
         if (n == 0) {
             cJSON_Delete(root);
-            FAIL(MF_BODY_BAD, "empty array: no readings");
+            FAIL(GW_BODY_BAD, "empty array: no readings");
         }
         size_t i = 0;
         for (const cJSON *c = root->child; c; c = c->next, i++) {
@@ -78,10 +78,10 @@ static enum mf_body_status parse_json(const char *body, size_t len, size_t max_i
         }
     } else {
         cJSON_Delete(root);
-        FAIL(MF_BODY_BAD, "body is neither a reading object nor an array of them");
+        FAIL(GW_BODY_BAD, "body is neither a reading object nor an array of them");
     }
     cJSON_Delete(root);
-    return MF_BODY_OK;
+    return GW_BODY_OK;
 }
 
 /* ---------------------------------------------------------------- NDJSON */
@@ -94,8 +94,8 @@ static int blank_line(const char *s, size_t n)
     return 1;
 }
 
-static enum mf_body_status parse_ndjson(const char *body, size_t len, size_t max_items,
-                                        mf_body_item_fn *item_fn, void *opaque, char *errbuf,
+static enum gw_body_status parse_ndjson(const char *body, size_t len, size_t max_items,
+                                        gw_body_item_fn *item_fn, void *opaque, char *errbuf,
                                         size_t errlen)
 {
     const char *end = body + len;
@@ -109,9 +109,9 @@ static enum mf_body_status parse_ndjson(const char *body, size_t len, size_t max
         p = nl ? nl + 1 : end;
     }
     if (count > max_items)
-        FAIL(MF_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", count, max_items);
+        FAIL(GW_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", count, max_items);
     if (count == 0)
-        FAIL(MF_BODY_BAD, "empty body: no readings");
+        FAIL(GW_BODY_BAD, "empty body: no readings");
 
     size_t index = 0;
     for (const char *p = body; p < end;) {
@@ -131,7 +131,7 @@ static enum mf_body_status parse_ndjson(const char *body, size_t len, size_t max
         }
         p = nl ? nl + 1 : end;
     }
-    return MF_BODY_OK;
+    return GW_BODY_OK;
 }
 
 /* ---------------------------------------------------------------- CSV */
@@ -208,14 +208,14 @@ static int csv_reading(const struct mf_csv *c, const int *col, struct mf_reading
     return MF_OK;
 }
 
-static enum mf_body_status parse_csv(const char *body, size_t len, size_t max_items,
-                                     mf_body_item_fn *item_fn, void *opaque, char *errbuf,
+static enum gw_body_status parse_csv(const char *body, size_t len, size_t max_items,
+                                     gw_body_item_fn *item_fn, void *opaque, char *errbuf,
                                      size_t errlen)
 {
     struct mf_csv c;
     char err[160];
     int col[NCOLS];
-    enum mf_body_status st = MF_BODY_OK;
+    enum gw_body_status st = GW_BODY_OK;
     int rc;
 
     /* Count data rows first: a cheap pass that bounds the work. */
@@ -225,14 +225,14 @@ static enum mf_body_status parse_csv(const char *body, size_t len, size_t max_it
         rows++;
     mf_csv_release(&c);
     if (rows == 0)
-        FAIL(MF_BODY_BAD, "empty body: no CSV header");
+        FAIL(GW_BODY_BAD, "empty body: no CSV header");
     if (rows - 1 > max_items)
-        FAIL(MF_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", rows - 1, max_items);
+        FAIL(GW_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", rows - 1, max_items);
 
     mf_csv_init(&c, body, len);
     if (mf_csv_next(&c, err, sizeof err) != 1) {
         snprintf(errbuf, errlen, "bad CSV header: %s", err);
-        st = MF_BODY_BAD;
+        st = GW_BODY_BAD;
         goto out;
     }
     for (int k = 0; k < NCOLS; k++)
@@ -240,7 +240,7 @@ static enum mf_body_status parse_csv(const char *body, size_t len, size_t max_it
     if (c.nfields > MF_CSV_MAX_FIELDS) {
         snprintf(errbuf, errlen, "CSV header has %zu columns, at most %d", c.nfields,
                  MF_CSV_MAX_FIELDS);
-        st = MF_BODY_BAD;
+        st = GW_BODY_BAD;
         goto out;
     }
     size_t ncols = c.nfields;
@@ -254,12 +254,12 @@ static enum mf_body_status parse_csv(const char *body, size_t len, size_t max_it
             snprintf(errbuf, errlen,
                      "unknown CSV column '%.*s' (want meter_id,ts,value[,unit][,interval_s])",
                      (int)(c.f[i].n > 40 ? 40 : c.f[i].n), c.f[i].s);
-            st = MF_BODY_BAD;
+            st = GW_BODY_BAD;
             goto out;
         }
         if (col[k] >= 0) {
             snprintf(errbuf, errlen, "duplicate CSV column '%s'", column_names[k]);
-            st = MF_BODY_BAD;
+            st = GW_BODY_BAD;
             goto out;
         }
         col[k] = (int)i;
@@ -267,13 +267,13 @@ static enum mf_body_status parse_csv(const char *body, size_t len, size_t max_it
     for (int k = COL_METER_ID; k <= COL_VALUE; k++) {
         if (col[k] < 0) {
             snprintf(errbuf, errlen, "CSV header lacks the column '%s'", column_names[k]);
-            st = MF_BODY_BAD;
+            st = GW_BODY_BAD;
             goto out;
         }
     }
     if (rows == 1) {
         snprintf(errbuf, errlen, "CSV body has a header but no readings");
-        st = MF_BODY_BAD;
+        st = GW_BODY_BAD;
         goto out;
     }
 
@@ -297,21 +297,21 @@ out:
     return st;
 }
 
-enum mf_body_status mf_body_parse(enum mf_body_format fmt, const char *body, size_t len,
-                                  size_t max_items, mf_body_item_fn *item_fn, void *opaque,
+enum gw_body_status gw_body_parse(enum gw_body_format fmt, const char *body, size_t len,
+                                  size_t max_items, gw_body_item_fn *item_fn, void *opaque,
                                   char *errbuf, size_t errlen)
 {
     if (len == 0)
-        FAIL(MF_BODY_BAD, "empty body");
+        FAIL(GW_BODY_BAD, "empty body");
     if (!mf_utf8_valid(body, len))
-        FAIL(MF_BODY_BAD, "body is not valid UTF-8");
+        FAIL(GW_BODY_BAD, "body is not valid UTF-8");
     switch (fmt) {
-    case MF_BODY_JSON:
+    case GW_BODY_JSON:
         return parse_json(body, len, max_items, item_fn, opaque, errbuf, errlen);
-    case MF_BODY_NDJSON:
+    case GW_BODY_NDJSON:
         return parse_ndjson(body, len, max_items, item_fn, opaque, errbuf, errlen);
-    case MF_BODY_CSV:
+    case GW_BODY_CSV:
         return parse_csv(body, len, max_items, item_fn, opaque, errbuf, errlen);
     }
-    FAIL(MF_BODY_BAD, "unknown body format");
+    FAIL(GW_BODY_BAD, "unknown body format");
 }
