@@ -13,7 +13,9 @@
 
 #include "mf_common.h"
 
-#define FIELD(cfg, row, type) ((type *)((char *)(cfg) + (row)->offset))
+/* The field of type `type` at row->offset in cfg. Through void *: offsetof
+ * gives a properly aligned offset, which -Wcast-align (clang) cannot know. */
+#define FIELD(cfg, row, type) ((type *)(void *)((char *)(cfg) + (row)->offset))
 
 static int bounded(const struct mf_cfg_row *r)
 {
