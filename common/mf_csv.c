@@ -15,7 +15,14 @@ void mf_csv_init(struct mf_csv *c, const char *data, size_t len)
     memset(c, 0, sizeof *c);
     c->p = data;
     c->end = data + len;
+    c->sep = ',';
     mf_buf_init(&c->scratch, SIZE_MAX);
+}
+
+void mf_csv_set_separator(struct mf_csv *c, char sep)
+{
+    MF_ASSERT(sep != '"' && sep != '\n' && sep != '\r' && sep != ' ' && sep != '\t');
+    c->sep = sep;
 }
 
 void mf_csv_release(struct mf_csv *c)
@@ -87,14 +94,14 @@ int mf_csv_next(struct mf_csv *c, char *errbuf, size_t errlen)
             n = (size_t)(out - s);
             while (c->p < c->end && (is_blank(*c->p) || *c->p == '\r'))
                 c->p++;
-            if (c->p < c->end && *c->p != ',' && *c->p != '\n') {
+            if (c->p < c->end && *c->p != c->sep && *c->p != '\n') {
                 snprintf(errbuf, errlen, "line %zu: text after a closing quote", row_line);
                 skip_line(c);
                 return -1;
             }
         } else {
             s = c->p;
-            while (c->p < c->end && *c->p != ',' && *c->p != '\n')
+            while (c->p < c->end && *c->p != c->sep && *c->p != '\n')
                 c->p++;
             const char *e = c->p;
             while (e > s && (is_blank(e[-1]) || e[-1] == '\r'))
@@ -117,6 +124,6 @@ int mf_csv_next(struct mf_csv *c, char *errbuf, size_t errlen)
             c->line_of_row = row_line;
             return 1;
         }
-        c->p++; /* the comma */
+        c->p++; /* the separator */
     }
 }

@@ -1,7 +1,7 @@
 /*
  * mf_csv: an RFC 4180 row reader over a buffer in memory.
  *
- * Fields are separated by commas, rows by LF or CRLF; a field in double
+ * Fields are separated by commas (or another separator), rows by LF or CRLF; a field in double
  * quotes may hold commas, newlines and "" for a quote. Unquoted fields are
  * trimmed of surrounding spaces and tabs (real meter exports pad values).
  * Quoted fields are unescaped into the reader's scratch buffer, so field
@@ -29,10 +29,13 @@ struct mf_csv {
     struct mf_buf scratch;   /* unescaped quoted fields */
     struct mf_csv_field f[MF_CSV_MAX_FIELDS];
     size_t nfields;          /* fields in the row just read (may exceed the array) */
+    char sep;                /* field separator: ',' unless set */
 };
 
 void mf_csv_init(struct mf_csv *c, const char *data, size_t len);
 void mf_csv_release(struct mf_csv *c);
+/* Another field separator (';' in European exports); not a quote, space or newline. */
+void mf_csv_set_separator(struct mf_csv *c, char sep);
 
 /*
  * Reads the next non-empty row. Returns 1 with c->f/c->nfields set, 0 at

@@ -220,3 +220,65 @@ int64_t mf_mono_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* Reads 1..maxd digits of s (up to end). */
+static int format_digits(const char **s, const char *end, int maxd, long *v)
+{
+    int n = 0;
+    *v = 0;
+    while (n < maxd && *s < end && **s >= '0' && **s <= '9') {
+        *v = *v * 10 + (**s - '0');
+        (*s)++, n++;
+    }
+    return n > 0 ? MF_OK : MF_EDATA;
+}
+
+int mf_time_parse_format(const char *s, size_t n, const char *fmt, int64_t *ms)
+{
+    long y = 1970, mo = 1, d = 1, h = 0, mi = 0, sec = 0;
+    const char *p = s, *end = s + n;
+    for (const char *f = fmt; *f; f++) {
+        if (*f != '%') {
+            if (p >= end || *p++ != *f)
+                return MF_EDATA;
+            continue;
+        }
+        long *field;
+        int width = 2;
+        switch (*++f) {
+        case 'Y':
+            field = &y;
+            width = 4;
+            break;
+        case 'm':
+            field = &mo;
+            break;
+        case 'd':
+            field = &d;
+            break;
+        case 'H':
+            field = &h;
+            break;
+        case 'M':
+            field = &mi;
+            break;
+        case 'S':
+            field = &sec;
+            break;
+        case '%':
+            if (p >= end || *p++ != '%')
+                return MF_EDATA;
+            continue;
+        default:
+            return MF_EDATA;
+        }
+        if (format_digits(&p, end, width, field) != MF_OK)
+            return MF_EDATA;
+    }
+    if (p != end || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 59)
+        return MF_EDATA;
+    *ms = ((mf_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000LL +
+          sec * 1000LL;
+    return MF_OK;
+}

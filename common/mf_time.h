@@ -31,6 +31,14 @@ int mf_time_parse_rfc3339(const char *s, size_t n, int64_t *ms, char *errbuf, si
  */
 int mf_time_parse_text(const char *s, size_t n, int64_t *ms, char *errbuf, size_t errlen);
 
+/*
+ * Parses s (n bytes) by a strptime-like format of %Y %m %d %H %M %S and
+ * literal characters, as UTC ("%d/%m/%Y %H:%M:%S" for "16/12/2006
+ * 17:24:00"); fields may have fewer digits than their width ("6/1/2007").
+ * MF_OK and *ms, or MF_EDATA (a mismatch, or a field out of range).
+ */
+int mf_time_parse_format(const char *s, size_t n, const char *fmt, int64_t *ms);
+
 /* Checks that an epoch-ms number (as JSON gives it) is a whole ms in range. */
 int mf_time_from_epoch_ms(double v, int64_t *ms, char *errbuf, size_t errlen);
 

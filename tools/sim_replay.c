@@ -19,6 +19,7 @@
 #include "sim_send.h"
 
 #include "mf_buf.h"
+#include "mf_csv.h"
 #include "mf_reading.h"
 #include "mf_signal.h"
 #include "mf_time.h"
@@ -129,42 +130,29 @@ int sim_map_resolve(struct sim_map *m, char **fields, int nfields, char *errbuf,
 
 int sim_csv_split(char *line, char sep, char **fields, int max)
 {
+    /*
+     * common's CSV reader (quotes, "" escapes, padding trimmed), one line
+     * at a time; each field is copied back into the line, NUL-terminated.
+     * A field never grows when unescaped, so the writes stay behind the
+     * reads.
+     */
+    struct mf_csv c;
+    char err[128];
     size_t len = strlen(line);
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-        line[--len] = '\0';
+    mf_csv_init(&c, line, len);
+    mf_csv_set_separator(&c, sep);
     int n = 0;
-    char *p = line;
-    for (;;) {
-        char *w = p, *start = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (*p == '\0')
-                    break;
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            while (*p && *p != sep)
-                p++; /* text after a closing quote: dropped */
-        } else {
-            while (*p && *p != sep)
-                w = ++p;
+    if (mf_csv_next(&c, err, sizeof err) == 1) {
+        char *w = line;
+        size_t nf = c.nfields < MF_CSV_MAX_FIELDS ? c.nfields : MF_CSV_MAX_FIELDS;
+        for (size_t i = 0; i < nf && n < max; i++) {
+            memmove(w, c.f[i].s, c.f[i].n);
+            fields[n++] = w;
+            w += c.f[i].n;
+            *w++ = '\0';
         }
-        char next = *p;
-        *w = '\0';
-        if (n < max)
-            fields[n++] = start;
-        if (next == '\0')
-            break;
-        p++;
     }
+    mf_csv_release(&c);
     return n;
 }
 
@@ -179,75 +167,20 @@ static const char *trim(const char *s, size_t *n)
     return s;
 }
 
-/* Reads 1..maxd digits. */
-static int digits(const char **s, int maxd, long *v)
-{
-    int n = 0;
-    *v = 0;
-    while (n < maxd && isdigit((unsigned char)**s)) {
-        *v = *v * 10 + (**s - '0');
-        (*s)++, n++;
-    }
-    return n > 0 ? MF_OK : MF_EDATA;
-}
-
 int sim_parse_time(const char *s, const char *fmt, int64_t *ms)
 {
     size_t n;
     const char *t = trim(s, &n);
-    char buf[80], err[128];
+    char err[128];
 
-    if (n == 0 || n >= sizeof buf)
+    if (n == 0)
         return MF_EDATA;
-    memcpy(buf, t, n);
-    buf[n] = '\0';
     if (!fmt) {
-        if (mf_time_parse_text(buf, n, ms, err, sizeof err) == MF_OK)
+        if (mf_time_parse_text(t, n, ms, err, sizeof err) == MF_OK)
             return MF_OK;
         fmt = "%Y-%m-%d %H:%M:%S";
     }
-    long y = 1970, mo = 1, d = 1, h = 0, mi = 0, sec = 0;
-    const char *p = buf;
-    for (const char *f = fmt; *f; f++) {
-        if (*f != '%') {
-            if (*p++ != *f)
-                return MF_EDATA;
-            continue;
-        }
-        int rc;
-        switch (*++f) {
-        case 'Y':
-            rc = digits(&p, 4, &y);
-            break;
-        case 'm':
-            rc = digits(&p, 2, &mo);
-            break;
-        case 'd':
-            rc = digits(&p, 2, &d);
-            break;
-        case 'H':
-            rc = digits(&p, 2, &h);
-            break;
-        case 'M':
-            rc = digits(&p, 2, &mi);
-            break;
-        case 'S':
-            rc = digits(&p, 2, &sec);
-            break;
-        case '%':
-            rc = *p++ == '%' ? MF_OK : MF_EDATA;
-            break;
-        default:
-            return MF_EDATA;
-        }
-        if (rc != MF_OK)
-            return MF_EDATA;
-    }
-    if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
-        return MF_EDATA;
-    *ms = ((mf_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000LL +
-          sec * 1000LL;
-    return MF_OK;
+    return mf_time_parse_format(t, n, fmt, ms);
 }
 
 int sim_parse_value(const char *s, bool decimal_comma, double *v, char *out, size_t outlen)
