@@ -8,6 +8,7 @@
 #   make demo         the fleet on a simulated feed
 #   make bench        benchmarks; figures printed and written to bench/results/
 #   make SANITIZE=address,undefined   a sanitizer variant in build/san/
+#   make CLANG=1      the same build with clang into build/clang/
 
 VERSION := 0.1.0
 CC      ?= cc
@@ -22,6 +23,13 @@ else
 VARIANT := san
 BINDIR  := build/san/bin
 OPT     := -O1 -g -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+# CLANG=1: the same flags with clang, into build/clang/ (build/clang-san/ with
+# SANITIZE): the clang build that `make clang-build` and the gates run.
+ifneq ($(CLANG),)
+CC      := clang
+VARIANT := clang$(if $(SANITIZE),-san)
+BINDIR  := build/$(VARIANT)/bin
 endif
 OBJDIR  := build/$(VARIANT)/obj
 LIBDIR  := build/$(VARIANT)/lib
@@ -126,6 +134,12 @@ test: deps
 check:
 	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	MF_SANITIZED=1 tests/lib/run-tests.sh build/san/bin build/san/tests
+
+# ---------------------------------------------------------------- gates
+.PHONY: clang-build
+# Every program, test and benchmark built with clang too (build/clang/).
+clang-build:
+	$(MAKE) -j2 CLANG=1 all tests
 
 # ---------------------------------------------------------------- demo, bench
 .PHONY: demo bench
