@@ -8,8 +8,13 @@ if ! command -v clang >/dev/null 2>&1; then
     echo "skip: clang is not installed (apt-get install clang libclang-rt-14-dev)"
     exit 77
 fi
-if ! make -s fuzz-build >/tmp/mf-fuzz-build.log 2>&1; then
-    cat /tmp/mf-fuzz-build.log
+# The build's output goes to a file of our own, removed unless the build fails.
+buildlog=$(mktemp /tmp/mf-fuzz-build.XXXXXX.log)
+trap 'rm -f "$buildlog"' EXIT
+if ! make -s fuzz-build >"$buildlog" 2>&1; then
+    trap - EXIT
+    cat "$buildlog"
+    echo "fuzz: the build failed; its output is kept in $buildlog"
     echo "fuzz: 0 passed, 1 failed"
     exit 1
 fi
