@@ -125,7 +125,7 @@ deps:
 	@tools/kafka-fetch >/dev/null
 
 # ---------------------------------------------------------------- tests
-.PHONY: test check test-run fuzz
+.PHONY: test check fuzz
 test: deps
 	$(MAKE) -j2 all tests
 	tests/lib/run-tests.sh build/bin build/release/tests
