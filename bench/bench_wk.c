@@ -223,6 +223,14 @@ static int pg_pid(struct wk_stack *s)
 }
 
 static int jvm, postmaster;
+static struct wk_stack *live_stack;
+
+/* A failed CHECK exits: the broker follows its parent by itself, PostgreSQL must be stopped. */
+static void stop_live_stack(void)
+{
+    if (live_stack)
+        stack_stop(live_stack);
+}
 
 /* One worker run over the topic set `name`, which holds `records` inputs; returns records/s. */
 static double run_worker(struct wk_stack *s, const char *name, const char *eos, long records,
@@ -350,6 +358,8 @@ static void e2e(long records, long meters)
     char desc[512], topic[128];
     long warm = records / 4 < 500000 ? records / 4 : 500000;
     stack_start(&s);
+    live_stack = &s;
+    atexit(stop_live_stack);
     jvm = broker_pid(&s);
     postmaster = pg_pid(&s);
     bench_broker_desc(jvm, desc, sizeof desc);
@@ -372,6 +382,7 @@ static void e2e(long records, long meters)
            meters, on > 0 ? off / on : 0.0);
     fflush(stdout);
     ceiling(&s, "off", records);
+    live_stack = NULL;
     stack_stop(&s);
 }
 
