@@ -265,8 +265,22 @@ static int run_capture(const char *cmd, char *out, size_t len)
     return pclose(f);
 }
 
+/*
+ * Clusters not destroyed yet: a test that fails (exit through mf_die or a
+ * CHECK) before its own cleanup must not leave a PostgreSQL running.
+ */
+static struct mf_pgtmp *live_pg[8];
+
+static void destroy_live_pg(void)
+{
+    for (size_t i = 0; i < MF_ARRAY_LEN(live_pg); i++)
+        if (live_pg[i])
+            mf_pgtmp_do(live_pg[i], "destroy");
+}
+
 struct mf_pgtmp *mf_pgtmp_start(void)
 {
+    static int registered;
     char cmd[1024];
     if (access("/usr/lib/postgresql", F_OK) != 0) {
         printf("skip: PostgreSQL server binaries are not installed\n");
@@ -277,6 +291,13 @@ struct mf_pgtmp *mf_pgtmp_start(void)
     if (!mkdtemp(pg->dir))
         mf_die("mkdtemp: %s", strerror(errno));
     snprintf(cmd, sizeof cmd, "%s/tests/lib/pgtmp.sh start %s", top_dir(), pg->dir);
+    if (!registered++)
+        atexit(destroy_live_pg);
+    for (size_t i = 0; i < MF_ARRAY_LEN(live_pg); i++)
+        if (!live_pg[i]) {
+            live_pg[i] = pg;
+            break;
+        }
     if (run_capture(cmd, pg->dsn, sizeof pg->dsn) != 0)
         mf_die("pgtmp.sh start failed");
     return pg;
@@ -289,8 +310,12 @@ int mf_pgtmp_do(struct mf_pgtmp *pg, const char *verb)
         return 0;
     snprintf(cmd, sizeof cmd, "%s/tests/lib/pgtmp.sh %s %s >/dev/null", top_dir(), verb, pg->dir);
     int rc = run_capture(cmd, out, sizeof out);
-    if (strcmp(verb, "destroy") == 0)
+    if (strcmp(verb, "destroy") == 0) {
+        for (size_t i = 0; i < MF_ARRAY_LEN(live_pg); i++)
+            if (live_pg[i] == pg)
+                live_pg[i] = NULL;
         free(pg);
+    }
     return rc;
 }
 
