@@ -38,7 +38,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "mf_kafka.h"
-#include "../tests/integration/it_wk_lib.h"
+#include "mf_wktest.h"
 #include "bench_cpu.h"
 #include "wk_config.h"
 #include "wk_proc.h"

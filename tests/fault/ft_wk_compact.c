@@ -11,7 +11,7 @@
  * alert raised once, and every meter's final state in the changelog is
  * byte-identical to R's.
  */
-#include "../integration/it_wk_check.h"
+#include "mf_wktest.h"
 
 #define METERS    40
 #define PER_METER 300

@@ -9,7 +9,7 @@
  * On librdkafka's mock cluster, not the real broker: injecting request
  * errors is the point of this test, and only the mock can.
  */
-#include "../integration/it_wk_check.h"
+#include "mf_wktest.h"
 
 #define METERS    24
 #define PER_METER 300

@@ -12,7 +12,7 @@
 #ifndef KILL_EOS
 #define KILL_EOS 0
 #endif
-#include "../integration/it_wk_check.h"
+#include "mf_wktest.h"
 
 #define METERS    40
 #define PER_METER 400 /* 16,000 readings, + the stuck meter's */

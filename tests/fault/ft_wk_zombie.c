@@ -14,7 +14,7 @@
  *     exits 1 (Kubernetes restarts it); a stuck_value alert whose run
  *     spans the freeze is raised exactly once.
  */
-#include "../integration/it_wk_check.h"
+#include "mf_wktest.h"
 
 #define METERS    40
 #define PER_METER 300

@@ -8,7 +8,7 @@
  */
 #include <errno.h>
 
-#include "it_wk_check.h"
+#include "mf_wktest.h"
 #include "mf_kafka.h"
 
 #define METERS 30

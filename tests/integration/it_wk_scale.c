@@ -6,7 +6,7 @@
  * with its partition), and the stuck_value fault whose run spans the
  * rebalances is raised exactly once.
  */
-#include "it_wk_check.h"
+#include "mf_wktest.h"
 
 #define METERS    48
 #define PER_METER 250

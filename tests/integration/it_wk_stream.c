@@ -4,7 +4,7 @@
  * outcome, flags, src, DLQ headers, alerts, the changelog, the metrics,
  * and a clean SIGTERM exit.
  */
-#include "it_wk_lib.h"
+#include "mf_wktest.h"
 
 struct in {
     const char *key, *value;
