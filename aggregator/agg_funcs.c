@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mf_json.h"
 #include "mf_common.h"
 
 /* ---------------------------------------------------------------- text helpers */
@@ -113,7 +114,7 @@ static int read_bin_double(const char *v, int len, double *out)
 
 static int emit_field(struct mf_buf *out, const char *name, double v)
 {
-    return mf_buf_appendf(out, ",\"%s\":", name) || mf_buf_append_double(out, v) ? MF_EDATA
+    return mf_buf_appendf(out, ",\"%s\":", name) || mf_json_double(out, v) ? MF_EDATA
                                                                                 : MF_OK;
 }
 
@@ -130,7 +131,7 @@ static void count_merge(struct agg_acc *o, const struct agg_acc *a, const struct
 }
 static int count_write(const struct agg_acc *a, struct mf_buf *out)
 {
-    return mf_buf_append_int(out, a->count);
+    return mf_json_int(out, a->count);
 }
 static int count_write_bin(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -161,7 +162,7 @@ static void sum_merge(struct agg_acc *o, const struct agg_acc *a, const struct a
 }
 static int sum_write(const struct agg_acc *a, struct mf_buf *out)
 {
-    return mf_buf_append_double(out, a->sum_kw);
+    return mf_json_double(out, a->sum_kw);
 }
 static int sum_write_bin(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -195,7 +196,7 @@ static void min_merge(struct agg_acc *o, const struct agg_acc *a, const struct a
 }
 static int min_write(const struct agg_acc *a, struct mf_buf *out)
 {
-    return mf_buf_append_double(out, a->min_kw);
+    return mf_json_double(out, a->min_kw);
 }
 static int min_write_bin(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -224,7 +225,7 @@ static void max_merge(struct agg_acc *o, const struct agg_acc *a, const struct a
 }
 static int max_write(const struct agg_acc *a, struct mf_buf *out)
 {
-    return mf_buf_append_double(out, a->max_kw);
+    return mf_json_double(out, a->max_kw);
 }
 static int max_write_bin(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -264,7 +265,7 @@ static void m2_merge(struct agg_acc *o, const struct agg_acc *a, const struct ag
 }
 static int m2_write(const struct agg_acc *a, struct mf_buf *out)
 {
-    return mf_buf_append_double(out, a->m2);
+    return mf_json_double(out, a->m2);
 }
 static int m2_write_bin(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -295,7 +296,7 @@ static void energy_merge(struct agg_acc *o, const struct agg_acc *a, const struc
 }
 static int energy_write(const struct agg_acc *a, struct mf_buf *out)
 {
-    return mf_buf_append_double(out, a->energy_kwh);
+    return mf_json_double(out, a->energy_kwh);
 }
 static int energy_write_bin(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -324,7 +325,7 @@ static void quality_merge(struct agg_acc *o, const struct agg_acc *a, const stru
 }
 static int quality_write(const struct agg_acc *a, struct mf_buf *out)
 {
-    return mf_buf_append_double(out, a->quality_sum);
+    return mf_json_double(out, a->quality_sum);
 }
 static int quality_write_bin(const struct agg_acc *a, struct mf_buf *out)
 {
@@ -357,7 +358,7 @@ static int quality_emit(const struct agg_acc *a, struct mf_buf *out)
     }                                                                                              \
     static int field##_write(const struct agg_acc *a, struct mf_buf *out)                          \
     {                                                                                              \
-        return mf_buf_append_int(out, a->field);                                                   \
+        return mf_json_int(out, a->field);                                                   \
     }                                                                                              \
     static int field##_write_bin(const struct agg_acc *a, struct mf_buf *out)                      \
     {                                                                                              \

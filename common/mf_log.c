@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mf_buf.h"
+#include "mf_json.h"
 #include "mf_time.h"
 #include "mf_common.h"
 
@@ -75,8 +76,8 @@ void mf_log_write(int level, const char *comp, const char *fmt, ...)
     mf_buf_appends(&b, "\",\"comp\":\"");
     mf_buf_appends(&b, comp);
     mf_buf_appends(&b, "\",\"msg\":");
-    if (mf_buf_append_json_str(&b, msg, msglen) != MF_OK)
-        mf_buf_append_json_str(&b, msg, 200); /* very long: truncated */
+    if (mf_json_str(&b, msg, msglen) != MF_OK)
+        mf_json_str(&b, msg, 200); /* very long: truncated */
     mf_buf_appends(&b, "}\n");
     write_all(b.data, b.len);
 }

@@ -7,6 +7,7 @@
 #include "mf_metrics.h"
 
 #include <stdbool.h>
+#include <math.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mf_json.h"
 #include "mf_common.h"
 
 #define MAX_FAMILIES 96
@@ -211,9 +213,12 @@ void mf_metrics_clear_family(const char *family)
     pthread_mutex_unlock(&lock);
 }
 
+/* Prometheus text: a number as JSON writes it, NaN for anything not finite. */
 static void render_value(struct mf_buf *out, double v)
 {
-    if (mf_buf_append_double(out, v) != MF_OK)
+    if (isfinite(v))
+        mf_json_double(out, v);
+    else
         mf_buf_appends(out, "NaN");
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mf_json.h"
 #include "mf_time.h"
 #include "mf_common.h"
 
@@ -97,9 +98,11 @@ int mf_meter_id_check(const char *s, size_t n, char *errbuf, size_t errlen)
 
 enum field { F_METER_ID, F_TS, F_VALUE, F_UNIT, F_INTERVAL, F_EXTRA };
 
+/* The fields of DESIGN §3.1, in enum field order; every other one is an extra. */
+static const char *const known[F_EXTRA] = {"meter_id", "ts", "value", "unit", "interval_s"};
+
 static enum field field_of(const char *name)
 {
-    static const char *const known[] = {"meter_id", "ts", "value", "unit", "interval_s"};
     for (size_t i = 0; i < MF_ARRAY_LEN(known); i++)
         if (strcmp(name, known[i]) == 0)
             return (enum field)i;
@@ -214,31 +217,21 @@ int mf_reading_to_json(const struct mf_reading *r, struct mf_buf *out)
 
     mf_time_format(r->ts_ms, ts);
     rc |= mf_buf_appends(out, "{\"meter_id\":");
-    rc |= mf_buf_append_json_str(out, r->meter_id, strlen(r->meter_id));
+    rc |= mf_json_str(out, r->meter_id, strlen(r->meter_id));
     rc |= mf_buf_appends(out, ",\"ts\":\"");
     rc |= mf_buf_appends(out, ts);
     rc |= mf_buf_appends(out, "\",\"value\":");
-    rc |= mf_buf_append_double(out, r->value);
+    rc |= mf_json_double(out, r->value);
     if (r->unit_text[0]) {
         rc |= mf_buf_appends(out, ",\"unit\":");
-        rc |= mf_buf_append_json_str(out, r->unit_text, strlen(r->unit_text));
+        rc |= mf_json_str(out, r->unit_text, strlen(r->unit_text));
     }
     if (r->interval_s) {
         rc |= mf_buf_appends(out, ",\"interval_s\":");
-        rc |= mf_buf_append_int(out, r->interval_s);
+        rc |= mf_json_int(out, r->interval_s);
     }
-    for (const cJSON *c = r->object ? r->object->child : NULL; c; c = c->next) {
-        if (field_of(c->string) != F_EXTRA)
-            continue;
-        char *text = cJSON_PrintUnformatted(c);
-        if (!text)
-            return MF_EDATA;
-        rc |= mf_buf_appendc(out, ',');
-        rc |= mf_buf_append_json_str(out, c->string, strlen(c->string));
-        rc |= mf_buf_appendc(out, ':');
-        rc |= mf_buf_appends(out, text);
-        cJSON_free(text);
-    }
+    if (rc == MF_OK && mf_json_extras(out, r->object, known, MF_ARRAY_LEN(known)) != MF_OK)
+        return MF_EDATA;
     rc |= mf_buf_appendc(out, '}');
     return rc == MF_OK ? MF_OK : MF_EDATA;
 }

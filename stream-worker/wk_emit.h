@@ -4,7 +4,8 @@
  *
  * Deterministic: the same result gives the same bytes, so a repeat after a
  * crash is identical to its first copy. Times are UTC with milliseconds;
- * numbers are the shortest decimal that reads back to the same double.
+ * numbers and strings are mf_json's (the shortest decimal that reads back
+ * to the same double; null if not finite).
  * Thread: any.
  */
 #ifndef WK_EMIT_H
@@ -13,15 +14,9 @@
 #include <stdint.h>
 
 #include "mf_buf.h"
+#include "mf_contract.h"
 #include "mf_reading.h"
 #include "wk_rules.h"
-
-/* A record's position: raw partition, offset and index among its outputs. */
-struct wk_src {
-    int32_t p;
-    int64_t o;
-    uint32_t i;
-};
 
 /*
  * The scored reading of r (validated or quarantine). Extra fields of the
@@ -29,17 +24,14 @@ struct wk_src {
  * MF_OK or MF_EDATA (the buffer's maximum).
  */
 int wk_emit_scored(struct mf_buf *b, const struct mf_reading *r, const struct wk_result *res,
-                   struct wk_src src);
+                   struct mf_src src);
 
 /* Interpolated reading k (1..res->n_interp) of the gap before r. */
 int wk_emit_interp(struct mf_buf *b, const struct mf_reading *r, const struct wk_result *res,
-                   uint32_t k, struct wk_src src);
+                   uint32_t k, struct mf_src src);
 
 /* An alert of meter r->meter_id. */
 int wk_emit_alert(struct mf_buf *b, const char *meter_id, const struct wk_alert *a,
-                  struct wk_src src);
-
-/* Appends a double as JSON: the shortest exact decimal; null if not finite. */
-int wk_emit_double(struct mf_buf *b, double v);
+                  struct mf_src src);
 
 #endif

@@ -215,7 +215,7 @@ static void end_out(struct wk_proc *p, struct pending *o)
 static int serialize(struct wk_proc *p, const struct mf_reading *r, const struct wk_result *res,
                      int32_t partition, int64_t offset)
 {
-    struct wk_src src = {partition, offset, 0};
+    struct mf_src src = {partition, offset, 0};
     int rc = MF_OK;
 
     mf_buf_reset(&p->buf);
@@ -224,8 +224,8 @@ static int serialize(struct wk_proc *p, const struct mf_reading *r, const struct
         struct pending *o = begin_out(p, WK_T_VALIDATED);
         rc |= wk_emit_interp(&p->buf, r, res, k, src);
         end_out(p, o);
-        /* An interpolated reading of quality < 70 is quarantine tier: it goes there. */
-        if (res->interp_quality < 70)
+        /* An interpolated reading of quarantine tier goes there. */
+        if (res->interp_tier == MF_TIER_QUARANTINE)
             o->topic = WK_T_QUARANTINE;
         src.i++;
     }
@@ -249,7 +249,7 @@ static int send_dlq(struct wk_proc *p, int32_t partition, int64_t offset, const 
 {
     struct wk_output o = {WK_T_DLQ, -1, key,  keylen,    value,
                           len,       code, msg, partition, offset};
-    p->counts.outcome[2]++;
+    p->counts.outcome[WK_DLQ]++;
     return hand_over(p, &o);
 }
 
@@ -339,8 +339,8 @@ static int process(struct wk_proc *p, int32_t partition, int64_t offset, const v
         st->partition = partition;
         mark_dirty(p, st);
     }
-    p->counts.outcome[res.outcome == WK_VALIDATED ? 0 : 1]++;
-    p->counts.outcome[3] += res.n_interp;
+    p->counts.outcome[res.outcome]++;
+    p->counts.outcome[WK_INTERPOLATED] += res.n_interp;
     if (res.n_interp)
         p->counts.flags[WK_F_INTERPOLATED] += res.n_interp;
     for (int f = 0; f < WK_F_COUNT; f++)

@@ -50,7 +50,7 @@ typedef int wk_fail_fn(void *opaque, const char *meter_id, int attempt);
 
 /* Counters since the last wk_proc_take_counts (the worker adds them to the metrics). */
 struct wk_counts {
-    uint64_t outcome[4]; /* validated, quarantine, dlq, interpolated */
+    uint64_t outcome[WK_OUTCOME_COUNT]; /* outputs by enum wk_outcome */
     uint64_t flags[WK_F_COUNT];
     uint64_t alerts[WK_A_COUNT][2]; /* [type][raised=0, cleared=1] */
     uint64_t skipped;

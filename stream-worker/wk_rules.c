@@ -72,12 +72,12 @@ void wk_rules_cfg_from(struct wk_rules_cfg *rc, const struct wk_config *cfg)
     rc->unit_w_above = cfg->unit_w_above;
 }
 
-const char *wk_tier(int quality, bool rejected)
-{
-    if (rejected || quality < 70)
-        return "quarantine";
-    return quality >= 90 ? "premium" : "standard";
-}
+const char *const wk_outcome_names[WK_OUTCOME_COUNT] = {
+    [WK_VALIDATED] = "validated",
+    [WK_QUARANTINE] = "quarantine",
+    [WK_DLQ] = "dlq",
+    [WK_INTERPOLATED] = "interpolated",
+};
 
 int64_t wk_interp_ts(const struct wk_result *res, uint32_t k)
 {
@@ -513,12 +513,13 @@ void wk_rules_apply(const struct wk_rules_cfg *cfg, const struct mf_reading *r,
         rejected |= wk_flags[f].reject;
     }
     res->quality = score < 0 ? 0 : score;
-    const char *tier = wk_tier(res->quality, rejected);
-    res->outcome = tier[0] == 'q' ? WK_QUARANTINE : WK_VALIDATED;
+    res->tier = mf_tier_of(res->quality, rejected);
+    res->outcome = res->tier == MF_TIER_QUARANTINE ? WK_QUARANTINE : WK_VALIDATED;
     /* Fill a gap only between two readings we trust: this one must be accepted. */
     if (c.n_interp && !rejected && c.in_limits) {
         res->n_interp = c.n_interp;
         res->interp_quality = c.interp_quality;
+        res->interp_tier = mf_tier_of(c.interp_quality, false);
         res->t0 = c.t0;
         res->v0 = c.v0;
         res->t1 = r->ts_ms;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mf_contract.h"
 #include "mf_reading.h"
 #include "wk_config.h"
 #include "wk_registry.h"
@@ -99,12 +100,19 @@ struct wk_rules_cfg {
 /* Derives the rules' thresholds from the loaded config. */
 void wk_rules_cfg_from(struct wk_rules_cfg *rc, const struct wk_config *cfg);
 
-enum wk_outcome { WK_VALIDATED, WK_QUARANTINE };
+/*
+ * Where an output goes, as meterflow_worker_records_total{outcome} names it
+ * (wk_outcome_names). A scored reading is VALIDATED or QUARANTINE; DLQ and
+ * INTERPOLATED count the other outputs of a record.
+ */
+enum wk_outcome { WK_VALIDATED, WK_QUARANTINE, WK_DLQ, WK_INTERPOLATED, WK_OUTCOME_COUNT };
+extern const char *const wk_outcome_names[WK_OUTCOME_COUNT];
 
 struct wk_result {
-    enum wk_outcome outcome;
+    enum wk_outcome outcome; /* VALIDATED or QUARANTINE: the scored reading's topic */
     uint32_t flags; /* bit (1u << enum wk_flag) per flag that fired, reasons included */
     int quality;    /* 0..100 */
+    enum mf_tier tier; /* of quality; quarantine with any reason */
     bool has_kw;    /* false when the unit could not be resolved */
     double value_kw;
     double energy_kwh;
@@ -117,6 +125,7 @@ struct wk_result {
     int64_t t0, t1;
     double v0, v1;
     int interp_quality;
+    enum mf_tier interp_tier; /* of interp_quality: quarantine ones go to quarantine */
     int n_alerts;
     struct wk_alert alerts[WK_MAX_ALERTS]; /* in the order they are emitted */
 };
@@ -134,8 +143,5 @@ void wk_rules_apply(const struct wk_rules_cfg *cfg, const struct mf_reading *r,
 /* The time of interpolated reading k (1..n_interp) and its value. */
 int64_t wk_interp_ts(const struct wk_result *res, uint32_t k);
 double wk_interp_kw(const struct wk_result *res, uint32_t k);
-
-/* Quality -> "premium" | "standard" | "quarantine" (any reason forces quarantine). */
-const char *wk_tier(int quality, bool rejected);
 
 #endif

@@ -43,11 +43,9 @@ struct wk_worker {
     unsigned char owned[MAX_PARTS]; /* partitions whose state we hold */
     atomic_int dr_errors;
     /* metric series, looked up once */
-    struct mf_metric *m_outcome[4], *m_flags[WK_F_COUNT], *m_alerts[WK_A_COUNT][2];
+    struct mf_metric *m_outcome[WK_OUTCOME_COUNT], *m_flags[WK_F_COUNT], *m_alerts[WK_A_COUNT][2];
     struct mf_metric *m_state, *m_restore, *m_registry, *m_event_lag, *m_skipped;
 };
-
-static const char *const outcome_names[4] = {"validated", "quarantine", "dlq", "interpolated"};
 
 void wk_worker_metrics_init(void)
 {
@@ -75,8 +73,9 @@ void wk_worker_metrics_init(void)
 
 static void lookup_metrics(struct wk_worker *w)
 {
-    for (int i = 0; i < 4; i++)
-        w->m_outcome[i] = mf_metric1("meterflow_worker_records_total", "outcome", outcome_names[i]);
+    for (int i = 0; i < WK_OUTCOME_COUNT; i++)
+        w->m_outcome[i] =
+            mf_metric1("meterflow_worker_records_total", "outcome", wk_outcome_names[i]);
     for (int f = 0; f < WK_F_COUNT; f++)
         w->m_flags[f] = mf_metric1("meterflow_worker_flags_total", "flag", wk_flags[f].name);
     for (int a = 0; a < WK_A_COUNT; a++)
@@ -96,7 +95,7 @@ static void publish_counts(struct wk_worker *w)
 {
     struct wk_counts c;
     wk_proc_take_counts(w->proc, &c);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < WK_OUTCOME_COUNT; i++)
         if (c.outcome[i])
             mf_metric_add(w->m_outcome[i], (double)c.outcome[i]);
     for (int f = 0; f < WK_F_COUNT; f++)

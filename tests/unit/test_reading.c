@@ -179,30 +179,12 @@ static void test_to_json(void **state)
     mf_buf_release(&b);
 }
 
-static void test_double_format(void **state)
-{
-    (void)state;
-    static const double values[] = {0.1, 1250, -3.5, 1e-7, 123456.789, 1.7976931348623157e308,
-                                    5e-324, 0.30000000000000004, 33083.0};
-    for (size_t i = 0; i < MF_ARRAY_LEN(values); i++) {
-        struct mf_buf b = MF_BUF_INIT;
-        assert_int_equal(mf_buf_append_double(&b, values[i]), MF_OK);
-        assert_true(strtod(b.data, NULL) == values[i]);
-        mf_buf_release(&b);
-    }
-    struct mf_buf b = MF_BUF_INIT;
-    mf_buf_append_double(&b, 0.1);
-    assert_string_equal(b.data, "0.1");
-    assert_int_equal(mf_buf_append_double(&b, NAN), MF_EDATA);
-    mf_buf_release(&b);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases), cmocka_unit_test(test_not_json),
         cmocka_unit_test(test_units), cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_to_json), cmocka_unit_test(test_double_format),
+        cmocka_unit_test(test_to_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

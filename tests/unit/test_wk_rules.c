@@ -94,7 +94,7 @@ static void process(struct run *run, const char *json)
 
     /* Every result must serialize to JSON that parses back. */
     struct mf_buf b = MF_BUF_INIT;
-    struct wk_src src = {0, 0, 0};
+    struct mf_src src = {0, 0, 0};
     if (wk_emit_scored(&b, &r, &run->last, src) != MF_OK)
         FAILC(run, "scored reading does not serialize");
     for (uint32_t k = 1; k <= run->last.n_interp; k++)
@@ -169,7 +169,7 @@ static void check_expect(struct run *run, char *args)
             if (!near(res->energy_kwh, strtod(v, NULL)))
                 FAILC(run, "energy_kwh %.17g, want %s", res->energy_kwh, v);
         } else if ((v = kv(tok, "tier"))) {
-            const char *t = wk_tier(res->quality, res->outcome == WK_QUARANTINE && res->quality >= 70);
+            const char *t = mf_tier_name(res->tier);
             if (strcmp(t, v) != 0)
                 FAILC(run, "tier %s, want %s", t, v);
         } else if ((v = kv(tok, "unit"))) {
