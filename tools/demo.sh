@@ -41,7 +41,7 @@ STOP_RC=()
 PGDIR=""
 
 say() { printf '%s\n' "$*"; }
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== [%3d s] %s\n' $(($(date +%s) - T0)) "$*"; }
 die() {
     printf 'demo: %s\n' "$*" >&2
     exit 1
@@ -322,31 +322,54 @@ ANALYST_SQL="SELECT m.region,
 
 # ---------------------------------------------------------------- the report
 
-psql "$DSN" -X -q -A -t -F ' ' -c "
-SELECT to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI'),
-       round(sum(avg_kw)::numeric, 2), round((sum(quality_sum) / sum(count))::numeric, 2),
-       round((100.0 * sum(premium) / sum(count))::numeric, 2)
-  FROM rollup_1h_stats WHERE $IN_RANGE GROUP BY window_start ORDER BY window_start" >"$REPORT/hourly.dat"
+step "what the fleet did per hour (the topics read back) and the pictures in $REPORT/"
+# What the fleet did per hour of event time, for quality.png: quarantined
+# readings by reason, flags on validated readings, alerts raised and cleared.
+"$BIN/meter-sim" hourly --brokers "$BROKERS" >"$WORK/events.txt" || die "meter-sim hourly failed"
+# One line per hour of the range, its closing hour included (the closing
+# readings, at the end time, are where zero_value alarms); "?" where the
+# rollups have no full hour. The columns are named in the file's first line.
+{
+    echo "# hour(UTC) fleet_kw avg_quality premium_pct q_meter q_fault q_value q_order q_score" \
+        "f_spike f_drop f_interpolated f_gap alerts_raised alerts_cleared"
+    psql "$DSN" -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 \
+        -c 'CREATE TEMP TABLE ev (hour timestamptz, series text, n bigint)' \
+        -c "\\copy ev FROM pstdin WITH (FORMAT text, DELIMITER ' ')" \
+        -c "
+WITH hours AS (
+  SELECT generate_series(timestamptz '$START', timestamptz '$START' + interval '$HOURS hours',
+                         interval '1 hour') AS h),
+roll AS (
+  SELECT window_start, round(sum(avg_kw)::numeric, 2) AS kw,
+         round((sum(quality_sum) / sum(count))::numeric, 2) AS q,
+         round((100.0 * sum(premium) / sum(count))::numeric, 2) AS prem
+    FROM rollup_1h_stats WHERE $IN_RANGE GROUP BY window_start),
+e AS (
+  SELECT hour,
+    sum(n) FILTER (WHERE series IN ('quarantine:unknown_meter', 'quarantine:inactive_meter')) AS q_meter,
+    sum(n) FILTER (WHERE series LIKE 'quarantine:fault:%') AS q_fault,
+    sum(n) FILTER (WHERE series IN ('quarantine:negative_value', 'quarantine:over_limit',
+                                    'quarantine:unit_ambiguous', 'quarantine:unit_unknown')) AS q_value,
+    sum(n) FILTER (WHERE series IN ('quarantine:duplicate', 'quarantine:out_of_order',
+                                    'quarantine:future_timestamp')) AS q_order,
+    sum(n) FILTER (WHERE series = 'quarantine:score') AS q_score,
+    sum(n) FILTER (WHERE series = 'flag:spike') AS f_spike,
+    sum(n) FILTER (WHERE series = 'flag:drop') AS f_drop,
+    sum(n) FILTER (WHERE series = 'flag:interpolated') AS f_interp,
+    sum(n) FILTER (WHERE series IN ('flag:missing_short', 'flag:missing_extended')) AS f_gap,
+    sum(n) FILTER (WHERE series LIKE 'alert.raised:%') AS a_raised,
+    sum(n) FILTER (WHERE series LIKE 'alert.cleared:%') AS a_cleared
+    FROM ev GROUP BY hour)
+SELECT to_char(h AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI'),
+       coalesce(kw::text, '?'), coalesce(q::text, '?'), coalesce(prem::text, '?'),
+       coalesce(q_meter, 0), coalesce(q_fault, 0), coalesce(q_value, 0), coalesce(q_order, 0),
+       coalesce(q_score, 0), coalesce(f_spike, 0), coalesce(f_drop, 0), coalesce(f_interp, 0),
+       coalesce(f_gap, 0), coalesce(a_raised, 0), coalesce(a_cleared, 0)
+  FROM hours LEFT JOIN roll ON window_start = h LEFT JOIN e ON hour = h
+ ORDER BY h" < <(grep -v '^#' "$WORK/events.txt")
+} >"$REPORT/hourly.dat" || die "could not write $REPORT/hourly.dat"
 cp "$WORK/truth.jsonl" "$REPORT/truth.jsonl"
-gnuplot <<EOF || die "gnuplot failed"
-set terminal pngcairo size 1000,450 font "DejaVu Sans,10"
-set xdata time
-set timefmt "%Y-%m-%dT%H:%M"
-set format x "%a\n%H:%M"
-set grid
-set key top left
-set output "$REPORT/fleet_load.png"
-set title "Fleet load per hour: $METERS simulated meters (sum of the meters' hourly average kW)"
-set ylabel "kW"
-plot "$REPORT/hourly.dat" using 1:2 with lines lw 2 lc rgb "#1f77b4" title "fleet kW"
-set output "$REPORT/quality.png"
-set title "Quality of the validated readings per hour (worker scores, averaged by the aggregator)"
-set ylabel "quality (0-100) / share (%)"
-set yrange [80:100]
-set key bottom left
-plot "$REPORT/hourly.dat" using 1:3 with lines lw 2 lc rgb "#2ca02c" title "average quality", \
-     "$REPORT/hourly.dat" using 1:4 with lines lw 2 lc rgb "#ff7f0e" title "premium tier share (%)"
-EOF
+gnuplot -e "report='$REPORT'; meters=$METERS" tools/demo-plots.gp || die "gnuplot failed"
 
 cat >"$REPORT/facts.env" <<EOF
 generated=$GEN

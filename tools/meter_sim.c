@@ -7,6 +7,7 @@
  *   meter-sim run --replay FILE --map ... [--gw URL --token T]   replay a CSV
  *   meter-sim truth [fleet options]               the truth file on stdout
  *   meter-sim score --truth FILE --brokers B [--metrics URLs]
+ *   meter-sim hourly --brokers B                  what the fleet did, per hour
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "sim_fleet.h"
+#include "sim_hourly.h"
 #include "sim_replay.h"
 #include "sim_run.h"
 #include "sim_score.h"
@@ -26,11 +28,12 @@
 #include "mf_log.h"
 #include "mf_signal.h"
 #include "mf_time.h"
+#include "mf_topics.h"
 
 #include "mf_common.h"
 
 static const char usage_text[] =
-    "usage: meter-sim registry|truth|run|score [options]\n"
+    "usage: meter-sim registry|truth|run|score|hourly [options]\n"
     "\n"
     "Fleet (registry, truth, run; give the same ones to each):\n"
     "  --meters N            registered meters [5000]\n"
@@ -70,7 +73,11 @@ static const char usage_text[] =
     "  --registry-only       print a registry CSV of the file's meters, send nothing\n"
     "\n"
     "Scoring (score):\n"
-    "  --truth FILE --brokers B [--metrics URLS] [--topic-alerts T] [--kv]\n";
+    "  --truth FILE --brokers B [--metrics URLS] [--topic-alerts T] [--kv]\n"
+    "\n"
+    "Per hour of event time (hourly): quarantined readings by reason, flags on validated\n"
+    "readings (not the unit ones), alerts raised and cleared; lines \"HOUR SERIES COUNT\"\n"
+    "  --brokers B [--topic-alerts T]\n";
 
 enum {
     O_METERS = 256,
@@ -205,7 +212,7 @@ int main(int argc, char **argv)
     }
     const char *verb = argv[1];
     if (strcmp(verb, "registry") && strcmp(verb, "truth") && strcmp(verb, "run") &&
-        strcmp(verb, "score")) {
+        strcmp(verb, "score") && strcmp(verb, "hourly")) {
         fprintf(stderr, "meter-sim: unknown command '%s'\n%s", verb, usage_text);
         return 2;
     }
@@ -213,7 +220,7 @@ int main(int argc, char **argv)
     sim_run_opts_default(&ro);
     rp.sep = ',';
     rp.batch = 500;
-    so.topic_alerts = "meter.alerts";
+    so.topic_alerts = MF_TOPIC_ALERTS;
     so.timeout_s = 60;
     mf_log_init("meter-sim", MF_LEVEL_INFO);
 
@@ -363,6 +370,19 @@ int main(int argc, char **argv)
             goto out;
         }
         status = sim_score(&so, stdout);
+        goto out;
+    }
+    if (strcmp(verb, "hourly") == 0) {
+        struct sim_hourly_opts ho = {.brokers = so.brokers,
+                                     .topic_validated = MF_TOPIC_VALIDATED,
+                                     .topic_quarantine = MF_TOPIC_QUARANTINE,
+                                     .topic_alerts = so.topic_alerts,
+                                     .timeout_s = so.timeout_s};
+        if (!ho.brokers) {
+            fprintf(stderr, "meter-sim: hourly needs --brokers\n");
+            goto out;
+        }
+        status = sim_hourly(&ho, stdout);
         goto out;
     }
     if (strcmp(verb, "run") == 0 && rp.file) {

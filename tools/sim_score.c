@@ -10,12 +10,10 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <librdkafka/rdkafka.h>
 #include <zlib.h>
 
 #include "sim_prom.h"
-
-#include "mf_time.h"
+#include "sim_topic.h"
 
 #include "mf_common.h"
 
@@ -157,7 +155,7 @@ out:
 
 static const struct injected *find_injected(const struct truth *t, const char *meter)
 {
-    struct injected key;
+    struct injected key = {0};
     snprintf(key.meter, sizeof key.meter, "%s", meter);
     return t->ninj ? bsearch(&key, t->inj, t->ninj, sizeof *t->inj, cmp_injected) : NULL;
 }
@@ -170,8 +168,9 @@ struct alerts {
     size_t records, unparsed;
 };
 
-static void add_alert(struct alerts *a, const char *data, size_t len)
+static void add_alert(void *ctx, const char *data, size_t len)
 {
+    struct alerts *a = ctx;
     cJSON *root = cJSON_ParseWithLength(data, len);
     a->records++;
     const cJSON *meter = cJSON_GetObjectItemCaseSensitive(root, "meter_id");
@@ -200,102 +199,6 @@ static void add_alert(struct alerts *a, const char *data, size_t len)
     cJSON_Delete(root);
 }
 
-/* Reads every partition of the topic from its start to its end as of now. */
-static int read_alerts(const struct sim_score_opts *o, struct alerts *a)
-{
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk = NULL;
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    const struct rd_kafka_metadata *md = NULL;
-    int64_t *high = NULL;
-    char *done = NULL;
-    int rc = 2, np = 0;
-
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, err, sizeof err) ||
-        rd_kafka_conf_set(conf, "client.id", "meter-sim-score", err, sizeof err) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err) ||
-        /* assign() needs a group handle; this one never joins, commits or subscribes. */
-        rd_kafka_conf_set(conf, "group.id", "meter-sim-score", err, sizeof err) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err)) {
-        fprintf(stderr, "meter-sim: %s\n", err);
-        rd_kafka_conf_destroy(conf);
-        return 2;
-    }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "meter-sim: %s\n", err);
-        rd_kafka_conf_destroy(conf);
-        return 2;
-    }
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic_alerts, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        md->topic_cnt != 1 || md->topics[0].err) {
-        fprintf(stderr, "meter-sim: no metadata for topic '%s' at %s\n", o->topic_alerts,
-                o->brokers);
-        rd_kafka_topic_destroy(rkt);
-        goto out;
-    }
-    rd_kafka_topic_destroy(rkt);
-    np = md->topics[0].partition_cnt;
-    high = mf_xcalloc((size_t)np, sizeof *high);
-    done = mf_xcalloc((size_t)np, 1);
-    parts = rd_kafka_topic_partition_list_new(np);
-    int open = 0;
-    for (int p = 0; p < np; p++) {
-        int64_t lo = 0;
-        if (rd_kafka_query_watermark_offsets(rk, o->topic_alerts, p, &lo, &high[p], 10000)) {
-            fprintf(stderr, "meter-sim: cannot read the offsets of '%s' [%d]\n", o->topic_alerts,
-                    p);
-            goto out;
-        }
-        if (high[p] > lo) {
-            rd_kafka_topic_partition_list_add(parts, o->topic_alerts, p)->offset = lo;
-            open++;
-        }
-    }
-    rd_kafka_resp_err_t aerr = open ? rd_kafka_assign(rk, parts) : RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (aerr) {
-        fprintf(stderr, "meter-sim: cannot assign '%s': %s\n", o->topic_alerts,
-                rd_kafka_err2str(aerr));
-        goto out;
-    }
-    int64_t deadline = mf_mono_ms() + (int64_t)o->timeout_s * 1000;
-    while (open > 0) {
-        if (mf_mono_ms() > deadline) {
-            fprintf(stderr, "meter-sim: reading '%s' timed out\n", o->topic_alerts);
-            goto out;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
-            continue;
-        int32_t p = m->partition;
-        bool at_end = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-        if (m->err && !at_end) {
-            fprintf(stderr, "meter-sim: consuming '%s': %s\n", o->topic_alerts,
-                    rd_kafka_message_errstr(m));
-        } else if (!m->err && p >= 0 && p < np && m->offset < high[p]) {
-            add_alert(a, m->payload, m->len);
-            at_end = m->offset + 1 >= high[p];
-        }
-        if (at_end && p >= 0 && p < np && !done[p]) {
-            done[p] = 1; /* its end as of when scoring started */
-            open--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rc = 0;
-out:
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (parts)
-        rd_kafka_topic_partition_list_destroy(parts);
-    free(high);
-    free(done);
-    rd_kafka_destroy(rk);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- scoring */
 
 int sim_score(const struct sim_score_opts *o, FILE *out)
@@ -307,7 +210,7 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
 
     if ((rc = read_truth(o->truth, &t)) != 0)
         goto out;
-    if ((rc = read_alerts(o, &a)) != 0)
+    if ((rc = sim_topic_read(o->brokers, o->topic_alerts, o->timeout_s, add_alert, &a)) != 0)
         goto out;
 
     /* Repeats carry the same src: sort, then keep the first of each run. */
@@ -342,15 +245,25 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
             false_alarm[r->type]++;
     }
 
-    fprintf(out, "alerts (meter.alerts: %zu records, %zu repeats dropped)\n", a.records, repeats);
-    fprintf(out, "  %-17s %8s %8s %8s %8s %12s\n", "type", "injected", "expected", "detected",
-            "missed", "false alarms");
+    long tot_raised = 0, tot_cleared = 0;
+    for (size_t ty = 0; ty < NTYPES; ty++)
+        tot_raised += raised[ty], tot_cleared += cleared[ty];
+    /* An alert is one record when raised and one more when its condition ends. */
+    fprintf(out, "alerts (meter.alerts: %zu records = %ld raised + %ld cleared", a.records,
+            tot_raised, tot_cleared);
+    if (repeats)
+        fprintf(out, " + %zu repeats dropped", repeats);
+    if (a.unparsed)
+        fprintf(out, " + %zu not understood", a.unparsed);
+    fprintf(out, "; a clear when its condition ended; the scores count raises)\n");
+    fprintf(out, "  %-17s %8s %8s %8s %8s %12s %8s %8s\n", "type", "injected", "expected",
+            "detected", "missed", "false alarms", "raised", "cleared");
     long tot_exp = 0, tot_det = 0, tot_false = 0;
     for (size_t ty = 0; ty < NTYPES; ty++) {
         long missed = expected[ty] - detected[ty];
-        fprintf(out, "  %-17s %8ld %8ld %8ld %8ld %12ld%s%s\n", alert_rows[ty].type, injected[ty],
-                expected[ty], detected[ty], missed, false_alarm[ty],
-                alert_rows[ty].why_none ? "  " : "",
+        fprintf(out, "  %-17s %8ld %8ld %8ld %8ld %12ld %8ld %8ld%s%s\n", alert_rows[ty].type,
+                injected[ty], expected[ty], detected[ty], missed, false_alarm[ty], raised[ty],
+                cleared[ty], alert_rows[ty].why_none ? "  " : "",
                 alert_rows[ty].why_none ? alert_rows[ty].why_none : "");
         tot_exp += expected[ty], tot_det += detected[ty], tot_false += false_alarm[ty];
         if (o->kv)

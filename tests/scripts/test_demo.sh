@@ -51,6 +51,15 @@ if [ -s "$facts" ]; then
         test "$rollup_readings" -eq $((validated + interpolated))
 fi
 check "summary.txt" grep -q "accounted for: yes" "$REPORT/summary.txt"
+check "summary says how many alerts were raised and cleared" \
+    grep -q "^alerts (meter.alerts: [0-9]* records = [0-9]* raised + [0-9]* cleared" "$REPORT/summary.txt"
+# hourly.dat: one line per hour of the range and the closing hour; its
+# quarantine columns (5-9), read back from the topic, add up to the workers' count.
+hours=$(grep -vc '^#' "$REPORT/hourly.dat")
+qsum=$(awk '!/^#/ { s += $5 + $6 + $7 + $8 + $9 } END { print s + 0 }' "$REPORT/hourly.dat")
+check "hourly.dat has 31 hours ($hours)" test "$hours" -eq 31
+check "hourly.dat's quarantined readings ($qsum) = the workers' quarantine (${quarantine:-?})" \
+    test "$qsum" -eq "${quarantine:--1}"
 check "reading checks all match" grep -q "reading checks \([0-9]*\) of \1 match" "$REPORT/summary.txt"
 for png in fleet_load.png quality.png; do
     check "$png is a PNG" sh -c "head -c 8 '$REPORT/$png' | od -An -c | grep -q 'P   N   G'"
