@@ -17,10 +17,10 @@
 #include "mf_log.h"
 #include "mf_pg.h"
 #include "mf_time.h"
+#include "agg_copy.h"
 #include "mf_common.h"
 
 #define MS_PER_DAY 86400000LL
-#define PG_EPOCH_MS 946684800000LL /* 2000-01-01T00:00:00Z: timestamptz's binary zero */
 
 /* "(extract(epoch ...) * 1000)::bigint": exact, extract returns numeric since PG 14. */
 #define EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
@@ -41,23 +41,6 @@ struct agg_pg {
 
 /* ---------------------------------------------------------------- helpers */
 
-void agg_rows_release(struct agg_rows *r)
-{
-    free(r->v);
-    memset(r, 0, sizeof *r);
-}
-
-static struct agg_row *rows_push(struct agg_rows *r)
-{
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 256;
-        r->v = mf_xrealloc(r->v, r->cap * sizeof *r->v);
-    }
-    struct agg_row *row = &r->v[r->n++];
-    memset(row, 0, sizeof *row);
-    return row;
-}
-
 /* Fills errbuf from a failed result, frees it, and classifies the failure. */
 static int fail(struct agg_pg *pg, PGresult *res, const char *what, char *errbuf, size_t errlen)
 {
@@ -75,7 +58,7 @@ static PGresult *exec_params(struct agg_pg *pg, const char *sql, int n, const ch
     return PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
 }
 
-/* The same with binary results, for read_rows. */
+/* The same with binary results, for agg_copy_read_rows. */
 static PGresult *exec_bin(struct agg_pg *pg, const char *sql, int n, const char *const *v)
 {
     return PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 1);
@@ -112,57 +95,6 @@ static int parse_i64(const char *s, int64_t *out)
     if (end == s || *end || errno)
         return MF_EDATA;
     *out = v;
-    return MF_OK;
-}
-
-/* How read_rows tells a window's first close from a republish. */
-enum first_close {
-    FIRST_NEVER,  /* outbox: unknown, counted as republished */
-    FIRST_ALWAYS, /* the close UPDATE: only open windows are closed */
-    FIRST_REV1,   /* the merge: revision 1 is the first close, later ones are late changes */
-};
-
-/*
- * Reads binary result rows (exec_bin) laid out as (meter_id, window_start,
- * revision, agg columns...) into out. Binary: no float8out, no numeric
- * epoch arithmetic on the server and no strtod here, for every window
- * published (a whole batch's worth when a replay closes windows at merge).
- * window_start is timestamptz: int8 microseconds since 2000-01-01.
- */
-static int read_rows(PGresult *res, enum agg_width w, enum first_close first,
-                     struct agg_rows *out, char *errbuf, size_t errlen)
-{
-    const char *vals[32];
-    int lens[32];
-    MF_ASSERT(agg_funcs_count <= MF_ARRAY_LEN(vals));
-    if (PQnfields(res) != 3 + (int)agg_funcs_count) {
-        snprintf(errbuf, errlen, "rollup rows from PostgreSQL have %d columns", PQnfields(res));
-        return MF_EFATAL;
-    }
-    for (int r = 0; r < PQntuples(res); r++) {
-        struct agg_row *row = rows_push(out);
-        int64_t us, rev;
-        int idlen = PQgetlength(res, r, 0);
-        for (size_t i = 0; i < agg_funcs_count; i++) {
-            vals[i] = PQgetvalue(res, r, 3 + (int)i);
-            lens[i] = PQgetlength(res, r, 3 + (int)i);
-        }
-        if (idlen <= 0 || (size_t)idlen >= sizeof row->meter_id ||
-            PQgetlength(res, r, 1) != 8 ||
-            agg_bin_read_int(PQgetvalue(res, r, 1), 8, &us) ||
-            agg_bin_read_int(PQgetvalue(res, r, 2), PQgetlength(res, r, 2), &rev) ||
-            agg_acc_read_binary(&row->acc, vals, lens)) {
-            snprintf(errbuf, errlen, "malformed rollup row from PostgreSQL");
-            out->n--;
-            return MF_EFATAL;
-        }
-        memcpy(row->meter_id, PQgetvalue(res, r, 0), (size_t)idlen);
-        row->meter_id[idlen] = '\0';
-        row->width = w;
-        row->start = us / 1000 + PG_EPOCH_MS;
-        row->revision = (int)rev;
-        row->first_close = first == FIRST_ALWAYS || (first == FIRST_REV1 && rev == 1);
-    }
     return MF_OK;
 }
 
@@ -518,7 +450,7 @@ int agg_pg_outbox_read(struct agg_pg *pg, const int32_t *parts, size_t n, struct
         PGresult *res = exec_bin(pg, pg->outbox_sql[w].data, 2, v);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
             return fail(pg, res, "reading agg_outbox", errbuf, errlen);
-        int rc = read_rows(res, (enum agg_width)w, FIRST_NEVER, out, errbuf, errlen);
+        int rc = agg_copy_read_rows(res, (enum agg_width)w, AGG_FIRST_NEVER, out, errbuf, errlen);
         PQclear(res);
         if (rc != MF_OK)
             return rc;
@@ -558,70 +490,24 @@ static int copy_in(struct agg_pg *pg, const char *sql, char *errbuf, size_t errl
     return MF_OK;
 }
 
-/*
- * Binary COPY (PostgreSQL's "PGCOPY" file format): no number is printed
- * or parsed on either side. Printing the seven doubles of a window in
- * their shortest exact text form and parsing them back was a third of the
- * COPY's cost. Integers, float8 and timestamptz (int8 microseconds since
- * 2000-01-01, integer_datetimes has been the only build since PG 10) are
- * big-endian; text is its bytes (meter IDs are checked ASCII at parse).
- */
-static void copy_begin(struct mf_buf *b)
-{
-    static const char hdr[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-    mf_buf_reset(b);
-    mf_buf_append(b, hdr, sizeof hdr);
-}
-
-static void copy_tuple(struct mf_buf *b, int16_t nfields)
-{
-    unsigned char n[2] = {(unsigned char)(nfields >> 8), (unsigned char)nfields};
-    mf_buf_append(b, n, 2);
-}
-
-static void copy_end(struct mf_buf *b)
-{
-    mf_buf_append(b, "\377\377", 2);
-}
-
-static void copy_text(struct mf_buf *b, const char *s)
-{
-    size_t n = strlen(s); /* a meter ID (<= 64) or a tier name */
-    unsigned char len[4] = {0, 0, (unsigned char)(n >> 8), (unsigned char)n};
-    MF_ASSERT(n <= 0xffff);
-    mf_buf_append(b, len, 4);
-    mf_buf_append(b, s, n);
-}
-
-static void copy_ts(struct mf_buf *b, int64_t ms)
-{
-    agg_bin_i64(b, (ms - PG_EPOCH_MS) * 1000);
-}
-
-static void copy_bool(struct mf_buf *b, bool v)
-{
-    static const char t[5] = {0, 0, 0, 1, 1}, f[5] = {0, 0, 0, 1, 0};
-    mf_buf_append(b, v ? t : f, 5);
-}
-
 static int stage_entries(struct agg_pg *pg, const struct agg_batch *b, char *errbuf,
                          size_t errlen)
 {
-    copy_begin(&pg->copy);
+    agg_copy_begin(&pg->copy);
     for (size_t i = 0; i < b->nentries; i++) {
         const struct agg_entry *e = &b->entries[i];
-        copy_tuple(&pg->copy, (int16_t)(5 + agg_funcs_count));
-        agg_bin_i16(&pg->copy, (int16_t)agg_key_width(e->key));
-        agg_bin_i32(&pg->copy, e->part);
-        copy_text(&pg->copy, e->meter_id);
-        copy_ts(&pg->copy, agg_key_start(e->key));
-        if (agg_acc_write_copy_binary(&e->acc, &pg->copy) != MF_OK) {
+        agg_copy_put_tuple(&pg->copy, (int16_t)(5 + agg_funcs_count));
+        agg_copy_put_i16(&pg->copy, (int16_t)agg_key_width(e->key));
+        agg_copy_put_i32(&pg->copy, e->part);
+        agg_copy_put_text(&pg->copy, e->meter_id);
+        agg_copy_put_ts(&pg->copy, agg_key_start(e->key));
+        if (agg_copy_put_acc(&pg->copy, &e->acc) != MF_OK) {
             snprintf(errbuf, errlen, "window of '%s' has a value COPY cannot carry", e->meter_id);
             return MF_EFATAL;
         }
-        copy_bool(&pg->copy, e->close);
+        agg_copy_put_bool(&pg->copy, e->close);
     }
-    copy_end(&pg->copy);
+    agg_copy_end(&pg->copy);
     return copy_in(pg,
                    "COPY agg_stage (width, part, meter_id, window_start, count, sum_kw, min_kw,"
                    " max_kw, m2, energy_kwh, quality_sum, premium, standard, interpolated, closing)"
@@ -632,20 +518,20 @@ static int stage_entries(struct agg_pg *pg, const struct agg_batch *b, char *err
 static int stage_statuses(struct agg_pg *pg, const struct agg_batch *b, char *errbuf,
                           size_t errlen)
 {
-    copy_begin(&pg->copy);
+    agg_copy_begin(&pg->copy);
     for (size_t i = 0; i < b->nstatuses; i++) {
         const struct agg_status *s = &b->statuses[i];
-        copy_tuple(&pg->copy, 5);
-        copy_text(&pg->copy, s->meter_id);
-        copy_ts(&pg->copy, s->ts);
-        if (agg_bin_f64(&pg->copy, s->value_kw) != MF_OK) {
+        agg_copy_put_tuple(&pg->copy, 5);
+        agg_copy_put_text(&pg->copy, s->meter_id);
+        agg_copy_put_ts(&pg->copy, s->ts);
+        if (agg_copy_put_f64(&pg->copy, s->value_kw) != MF_OK) {
             snprintf(errbuf, errlen, "reading of '%s' has a value COPY cannot carry", s->meter_id);
             return MF_EFATAL;
         }
-        agg_bin_i32(&pg->copy, s->quality);
-        copy_text(&pg->copy, agg_tier_name(s->tier));
+        agg_copy_put_i32(&pg->copy, s->quality);
+        agg_copy_put_text(&pg->copy, agg_tier_name(s->tier));
     }
-    copy_end(&pg->copy);
+    agg_copy_end(&pg->copy);
     return copy_in(pg,
                    "COPY agg_status_stage (meter_id, ts, value_kw, quality, tier)"
                    " FROM STDIN (FORMAT binary)",
@@ -740,7 +626,7 @@ static int close_windows(struct agg_pg *pg, const struct agg_batch *b, enum agg_
     PGresult *res = exec_bin(pg, pg->close_sql[w].data, 4, v);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return fail(pg, res, "closing windows", errbuf, errlen);
-    int rc = read_rows(res, w, FIRST_ALWAYS, out, errbuf, errlen);
+    int rc = agg_copy_read_rows(res, w, AGG_FIRST_ALWAYS, out, errbuf, errlen);
     PQclear(res);
     return rc;
 }
@@ -831,7 +717,7 @@ int agg_pg_commit(struct agg_pg *pg, const struct agg_batch *b, bool clear_owned
                 rc = fail(pg, res, "merging windows", errbuf, errlen);
                 goto fail;
             }
-            rc = read_rows(res, (enum agg_width)w, FIRST_REV1, out, errbuf, errlen);
+            rc = agg_copy_read_rows(res, (enum agg_width)w, AGG_FIRST_REV1, out, errbuf, errlen);
             PQclear(res);
             if (rc != MF_OK)
                 goto fail;

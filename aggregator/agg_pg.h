@@ -30,27 +30,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agg_funcs.h"
+#include "agg_copy.h"
 #include "agg_state.h"
 #include "agg_window.h"
 
 struct agg_pg;
-
-/* A merged window read back from a rollup table, to publish. */
-struct agg_row {
-    char meter_id[65];
-    enum agg_width width;
-    int64_t start;
-    int revision;
-    bool first_close; /* closed by this batch (vs. changed by late data after closing) */
-    struct agg_acc acc;
-};
-
-struct agg_rows {
-    struct agg_row *v;
-    size_t n, cap;
-};
-void agg_rows_release(struct agg_rows *r);
 
 /*
  * A handle for group/topic (copied). Not connected yet. The dsn is kept

@@ -17,7 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "mf_buf.h"
-#include "agg_pg.h"
+#include "agg_copy.h"
 
 struct agg_publish;
 
