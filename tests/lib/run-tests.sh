@@ -8,15 +8,16 @@
 # Tests are the compiled binaries in TESTDIR (cmocka unit tests, then
 # integration and fault tests) and the scripts tests/scripts/test_*.{sh,py}.
 # With MF_SANITIZED=1 (make check) the scripts are left to the release run,
-# and the runner says so: they check SQL, schemas, deploy manifests and docs
-# (no C code of ours runs), build their own sanitized fuzzers, or drive the
-# programs end to end as the integration tests already do here.
+# and the runner says so: they check SQL, schemas, deploy manifests, docs
+# and the build's include walls (no C code of ours runs), build their own
+# sanitized fuzzers, or drive the programs end to end as the integration
+# tests already do here.
 # A test passes with exit 0, is skipped with exit 77, fails otherwise.
 #
 # Output: first how many tests will run and where their logs go; then one
 # line per test as soon as it finishes (status, seconds, its last output
-# line, never cut); at the end the same lines sorted by name, the whole
-# output (last 60 lines) of each failing test, and the closing line
+# line, never cut); at the end the same lines sorted by name, the last 60
+# lines of each failing test's output, and the closing line
 # "tests: N passed, M failed, K skipped". The logs are removed when every
 # test passed, unless MF_KEEP_LOGS=1.
 set -u
@@ -48,9 +49,9 @@ if [ "${MF_SANITIZED:-0}" = 1 ]; then
         case "$(basename "$t")" in *"$FILTER"*) left="$left $(basename "$t")" ;; esac
     done
     [ -n "$left" ] && echo "under ASan+UBSan: the scripts are left to the release run:$left" \
-        "(SQL, schemas, manifests and docs run no C code of ours; the fuzzers are sanitized" \
-        "builds of their own; the demo and local-stack drive the programs the integration" \
-        "tests run sanitized here)"
+        "(SQL, schemas, manifests, docs and the build's include walls run no C code of ours;" \
+        "the fuzzers are sanitized builds of their own; the demo and local-stack drive the" \
+        "programs the integration tests run sanitized here)"
 else
     tests+=("${scripts[@]}")
 fi
