@@ -25,7 +25,10 @@ struct mf_buf {
     size_t max; /* appends that would pass this fail with MF_EDATA */
 };
 
+/* An initializer macro: clang-format 14 takes its brace for a block. */
+/* clang-format off */
 #define MF_BUF_INIT {NULL, 0, 0, SIZE_MAX}
+/* clang-format on */
 
 /* Sets an empty buffer with a maximum size in bytes. */
 void mf_buf_init(struct mf_buf *b, size_t max);

@@ -82,6 +82,8 @@ int mf_config_main(int argc, char **argv, const char *prog, const char *summary,
  * their default from mf_topics.h (MF_TOPIC_<ENV>) and a word on the role
  * the topic plays for this program.
  */
+/* Initializer macros: clang-format 14 takes their brace for a block. */
+/* clang-format off */
 #define MF_CFG_UNBOUNDED 1, 0 /* min > max: no bounds */
 #define MF_CFG_ROW_KAFKA_BROKERS(T, f)                                                             \
     {"KAFKA_BROKERS", MF_CFG_STR, "localhost:9092", MF_CFG_UNBOUNDED, offsetof(T, f), 0, NULL,     \
@@ -102,5 +104,6 @@ int mf_config_main(int argc, char **argv, const char *prog, const char *summary,
      "Kafka consumer group of this program's replicas"}
 #define MF_CFG_ROW_TOPIC(T, f, ENV, role)                                                          \
     {"TOPIC_" #ENV, MF_CFG_STR, MF_TOPIC_##ENV, MF_CFG_UNBOUNDED, offsetof(T, f), 0, NULL, role}
+/* clang-format on */
 
 #endif
