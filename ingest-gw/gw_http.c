@@ -22,8 +22,10 @@
 #include "gw_body.h"
 #include "mf_buf.h"
 #include "mf_http.h"
+#include "mf_json.h"
 #include "mf_log.h"
 #include "mf_metrics.h"
+#include "mf_producer.h"
 #include "mf_time.h"
 #include "mf_common.h"
 
@@ -53,7 +55,7 @@ struct gw_req {
     struct mf_buf errors; /* the JSON "errors" array's elements */
     size_t accepted, rejected;
     char forbidden[MF_METER_ID_MAX + 1];
-    struct gw_batch batch;
+    struct mf_batch batch;
 };
 
 struct gw_server {
@@ -205,7 +207,7 @@ static enum MHD_Result respond_error(struct gw_server *s, struct MHD_Connection 
 {
     struct mf_buf b = MF_BUF_INIT;
     mf_buf_appends(&b, "{\"error\":");
-    mf_buf_append_json_str(&b, msg, strlen(msg));
+    mf_json_str(&b, msg, strlen(msg));
     mf_buf_appends(&b, "}\n");
     int draining = atomic_load(&s->draining);
     enum MHD_Result rc = respond(s, c, code, b.data, b.len, code == 503, draining, start_us);
@@ -221,7 +223,7 @@ static void on_item(void *opaque, size_t index, const struct mf_reading *r, cons
         if (q->errors.len)
             mf_buf_appendc(&q->errors, ',');
         mf_buf_appendf(&q->errors, "{\"index\":%zu,\"error\":", index);
-        mf_buf_append_json_str(&q->errors, err, strlen(err));
+        mf_json_str(&q->errors, err, strlen(err));
         mf_buf_appendc(&q->errors, '}');
         q->rejected++;
         return;
@@ -243,7 +245,7 @@ static void on_item(void *opaque, size_t index, const struct mf_reading *r, cons
 }
 
 /* Thread: the delivery thread (or ours, when everything settled at once). */
-static void on_settled(struct gw_batch *b, void *opaque)
+static void on_settled(struct mf_batch *b, void *opaque)
 {
     struct gw_req *q = opaque;
     (void)b;
@@ -299,7 +301,7 @@ static enum MHD_Result process_body(struct gw_req *q)
     const char *source = q->token ? q->token->name : "anonymous";
     const struct item *items = (const struct item *)(void *)q->items.data;
 
-    gw_batch_init(&q->batch, on_settled, q);
+    mf_batch_init(&q->batch, on_settled, q);
     q->state = WAITING;
     atomic_fetch_add(&s->inflight, 1);
     MHD_suspend_connection(q->conn);
@@ -310,14 +312,10 @@ static enum MHD_Result process_body(struct gw_req *q)
                        q->out.data + it->val_off, it->val_len, ts, source) != MF_OK)
             break;
     }
-    if (queued < q->accepted) {
-        /* Refused mid-request: what was queued still settles; the answer is 503. */
-        atomic_fetch_add(&q->batch.failed, q->accepted - queued);
-        if (atomic_exchange(&q->batch.error_set, 1) == 0)
-            snprintf(q->batch.first_error, sizeof q->batch.first_error,
-                     "the Kafka producer queue is full");
-    }
-    gw_batch_seal(&q->batch); /* may resume the connection right away */
+    /* Refused mid-request: what was queued still settles; the answer is 503. */
+    if (queued < q->accepted)
+        mf_batch_fail(&q->batch, q->accepted - queued, "the Kafka producer queue is full");
+    mf_batch_seal(&q->batch); /* may resume the connection right away */
     return MHD_YES;
 }
 
