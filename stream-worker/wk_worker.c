@@ -18,6 +18,7 @@
 #include "mf_kafka.h"
 #include "mf_log.h"
 #include "mf_metrics.h"
+#include "mf_producer.h"
 #include "mf_signal.h"
 #include "mf_time.h"
 #include "wk_proc.h"
@@ -30,9 +31,10 @@
 
 struct wk_worker {
     const struct wk_config *cfg;
-    rd_kafka_t *consumer, *producer, *restorer;
-    rd_kafka_topic_t *rkt[WK_T_COUNT];
-    const char *topic_names[WK_T_COUNT];
+    rd_kafka_t *consumer, *restorer;
+    struct mf_producer *prod;  /* outputs and states */
+    int topic[WK_T_COUNT];     /* its topic ids, by enum wk_topic */
+    struct mf_batch batch;     /* what was produced since the last wait */
     struct wk_proc *proc;
     struct wk_refresher *refresher;
     atomic_int has_registry, member;
@@ -41,7 +43,6 @@ struct wk_worker {
     int in_txn;                    /* WK_EOS: a transaction is open on the producer */
     int64_t next_off[MAX_PARTS];   /* next offset to commit per raw partition; -1 none */
     unsigned char owned[MAX_PARTS]; /* partitions whose state we hold */
-    atomic_int dr_errors;
     /* metric series, looked up once */
     struct mf_metric *m_outcome[WK_OUTCOME_COUNT], *m_flags[WK_F_COUNT], *m_alerts[WK_A_COUNT][2];
     struct mf_metric *m_state, *m_restore, *m_registry, *m_event_lag, *m_skipped;
@@ -114,79 +115,77 @@ static void publish_counts(struct wk_worker *w)
 
 /* ---------------------------------------------------------------- producing */
 
-/* Delivery reports. Thread: main (inside rd_kafka_flush/poll). */
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    struct wk_worker *w = opaque;
-    (void)rk;
-    if (!m->err)
-        return;
-    if (atomic_fetch_add(&w->dr_errors, 1) == 0)
-        MF_LOG_ERROR("deliver", "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
-                     rd_kafka_err2str(m->err));
-    mf_metric_inc(mf_metric1("meterflow_kafka_delivery_errors_total", "topic",
-                             rd_kafka_topic_name(m->rkt)));
-}
-
 static int begin_txn(struct wk_worker *w);
 
-/* wk_output_fn: queues one output (copied) on the producer (inside the batch's transaction with WK_EOS). */
+/* A DLQ record's headers (DESIGN §2) and the text they point to. */
+struct dlq_headers {
+    char partition[16], offset[24];
+    struct mf_header h[6];
+};
+
+static void dlq_headers(struct dlq_headers *d, const struct wk_worker *w,
+                        const struct wk_output *o)
+{
+    snprintf(d->partition, sizeof d->partition, "%d", o->src_p);
+    snprintf(d->offset, sizeof d->offset, "%lld", (long long)o->src_o);
+    d->h[0] = (struct mf_header){"error.code", o->err_code};
+    d->h[1] = (struct mf_header){"error.message", o->err_msg};
+    d->h[2] = (struct mf_header){"source.topic", w->cfg->topic_raw};
+    d->h[3] = (struct mf_header){"source.partition", d->partition};
+    d->h[4] = (struct mf_header){"source.offset", d->offset};
+    d->h[5] = (struct mf_header){"worker.id", w->cfg->worker_id};
+}
+
+/*
+ * wk_output_fn: queues one output (copied) into the batch (inside the
+ * batch's transaction with WK_EOS). A full queue is waited out for up to
+ * FLUSH_MS.
+ */
 static int produce(void *opaque, const struct wk_output *o)
 {
     struct wk_worker *w = opaque;
-    rd_kafka_resp_err_t err;
+    struct dlq_headers dlq;
+    char err[256];
+    struct mf_msg m = {w->topic[o->topic], o->partition, o->key, o->keylen, o->value, o->len,
+                       NULL,               0};
 
     if (begin_txn(w) != MF_OK)
         return MF_ERETRY;
-    for (;;) {
-        rd_kafka_headers_t *h = NULL;
-        if (o->topic == WK_T_DLQ) {
-            char p[16], off[24];
-            snprintf(p, sizeof p, "%d", o->src_p);
-            snprintf(off, sizeof off, "%lld", (long long)o->src_o);
-            h = rd_kafka_headers_new(6);
-            rd_kafka_header_add(h, "error.code", -1, o->err_code, -1);
-            rd_kafka_header_add(h, "error.message", -1, o->err_msg, -1);
-            rd_kafka_header_add(h, "source.topic", -1, w->cfg->topic_raw, -1);
-            rd_kafka_header_add(h, "source.partition", -1, p, -1);
-            rd_kafka_header_add(h, "source.offset", -1, off, -1);
-            rd_kafka_header_add(h, "worker.id", -1, w->cfg->worker_id, -1);
-        }
-        if (h)
-            err = rd_kafka_producev(
-                w->producer, RD_KAFKA_V_RKT(w->rkt[o->topic]), RD_KAFKA_V_PARTITION(o->partition),
-                RD_KAFKA_V_KEY(o->key, o->keylen), RD_KAFKA_V_VALUE((void *)o->value, o->len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-        else
-            err = rd_kafka_producev(
-                w->producer, RD_KAFKA_V_RKT(w->rkt[o->topic]), RD_KAFKA_V_PARTITION(o->partition),
-                RD_KAFKA_V_KEY(o->key, o->keylen), RD_KAFKA_V_VALUE((void *)o->value, o->len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err && h)
-            rd_kafka_headers_destroy(h); /* a failed produce takes nothing */
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            break;
-        rd_kafka_poll(w->producer, 10); /* serve delivery reports, then retry */
+    if (o->topic == WK_T_DLQ) {
+        dlq_headers(&dlq, w, o);
+        m.headers = dlq.h;
+        m.nheaders = MF_ARRAY_LEN(dlq.h);
     }
-    if (err) {
-        MF_LOG_ERROR("deliver", "cannot produce to %s: %s", w->topic_names[o->topic],
-                     rd_kafka_err2str(err));
+    if (mf_producer_send(w->prod, &w->batch, &m, FLUSH_MS, err, sizeof err) != MF_OK) {
+        MF_LOG_ERROR("deliver", "%s", err);
         return MF_ERETRY;
     }
     return MF_OK;
 }
 
-/* Waits until every queued message has its delivery report; MF_OK if all succeeded. */
+/*
+ * Waits until every output produced since the last wait has its delivery
+ * report, and arms the next batch. MF_OK if all were acknowledged.
+ */
 static int wait_delivered(struct wk_worker *w)
 {
-    rd_kafka_resp_err_t err = rd_kafka_flush(w->producer, FLUSH_MS);
-    int errors = atomic_exchange(&w->dr_errors, 0);
-    if (err) {
-        MF_LOG_ERROR("deliver", "flush: %s (%d messages still queued)", rd_kafka_err2str(err),
-                     rd_kafka_outq_len(w->producer));
-        return MF_ERETRY;
-    }
-    return errors ? MF_ERETRY : MF_OK;
+    char err[256];
+    int rc = mf_producer_wait(w->prod, &w->batch, FLUSH_MS, err, sizeof err);
+    if (rc != MF_OK)
+        MF_LOG_ERROR("deliver", "%s", err);
+    mf_batch_init(&w->batch, NULL, NULL);
+    return rc;
+}
+
+/*
+ * Forgets the outputs produced since the last wait (the batch is being
+ * redone, or its transaction ended): their reports are served, so none is
+ * counted in the next batch, and the next batch is armed.
+ */
+static void forget_outputs(struct wk_worker *w)
+{
+    mf_producer_wait(w->prod, &w->batch, FLUSH_MS, NULL, 0);
+    mf_batch_init(&w->batch, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------- transactions */
@@ -208,18 +207,22 @@ static int txn_failed(struct wk_worker *w, rd_kafka_error_t *e, const char *what
     return MF_ERETRY;
 }
 
-/* Aborts the open transaction, if any: nothing of it is ever visible to read_committed. */
-static void abort_txn(struct wk_worker *w)
+/*
+ * Drops the batch's outputs: aborts the open transaction, if any (WK_EOS:
+ * nothing of it is ever visible to read_committed), then forgets what was
+ * produced (settled, or purged by the abort).
+ */
+static void abort_outputs(struct wk_worker *w)
 {
-    if (!w->cfg->eos || !w->in_txn)
-        return;
-    w->in_txn = 0;
-    rd_kafka_error_t *e = rd_kafka_abort_transaction(w->producer, FLUSH_MS);
-    if (e)
-        txn_failed(w, e, "abort_transaction");
-    else
-        MF_LOG_WARN("txn", "transaction aborted: the batch will be redone");
-    atomic_store(&w->dr_errors, 0);
+    if (w->cfg->eos && w->in_txn) {
+        w->in_txn = 0;
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(mf_producer_rk(w->prod), FLUSH_MS);
+        if (e)
+            txn_failed(w, e, "abort_transaction");
+        else
+            MF_LOG_WARN("txn", "transaction aborted: the batch will be redone");
+    }
+    forget_outputs(w);
 }
 
 /* Opens the batch's transaction before its first output (WK_EOS only). */
@@ -227,7 +230,7 @@ static int begin_txn(struct wk_worker *w)
 {
     if (!w->cfg->eos || w->in_txn)
         return MF_OK;
-    rd_kafka_error_t *e = rd_kafka_begin_transaction(w->producer);
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(mf_producer_rk(w->prod));
     if (e)
         return txn_failed(w, e, "begin_transaction");
     w->in_txn = 1;
@@ -243,7 +246,7 @@ static int begin_txn(struct wk_worker *w)
 static int commit_txn(struct wk_worker *w)
 {
     if (wk_proc_flush_states(w->proc) != MF_OK || begin_txn(w) != MF_OK) {
-        abort_txn(w);
+        abort_outputs(w);
         return MF_ERETRY;
     }
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
@@ -251,16 +254,17 @@ static int commit_txn(struct wk_worker *w)
         if (w->next_off[p] >= 0)
             rd_kafka_topic_partition_list_add(list, w->cfg->topic_raw, p)->offset = w->next_off[p];
     rd_kafka_consumer_group_metadata_t *meta = rd_kafka_consumer_group_metadata(w->consumer);
-    rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(w->producer, list, meta, FLUSH_MS);
+    rd_kafka_error_t *e =
+        rd_kafka_send_offsets_to_transaction(mf_producer_rk(w->prod), list, meta, FLUSH_MS);
     rd_kafka_consumer_group_metadata_destroy(meta);
     rd_kafka_topic_partition_list_destroy(list);
     if (e) {
         txn_failed(w, e, "send_offsets_to_transaction");
-        abort_txn(w);
+        abort_outputs(w);
         return MF_ERETRY;
     }
     for (int attempt = 0;; attempt++) {
-        e = rd_kafka_commit_transaction(w->producer, FLUSH_MS);
+        e = rd_kafka_commit_transaction(mf_producer_rk(w->prod), FLUSH_MS);
         if (!e)
             break;
         if (rd_kafka_error_is_retriable(e) && attempt < 3) {
@@ -269,11 +273,11 @@ static int commit_txn(struct wk_worker *w)
             continue;
         }
         txn_failed(w, e, "commit_transaction");
-        abort_txn(w);
+        abort_outputs(w);
         return MF_ERETRY;
     }
     w->in_txn = 0;
-    atomic_store(&w->dr_errors, 0);
+    forget_outputs(w); /* all delivered: the commit flushed them */
     return MF_OK;
 }
 
@@ -424,7 +428,7 @@ static void redo_from_changelog(struct wk_worker *w)
 
     MF_LOG_ERROR("deliver", "batch not delivered: redoing it from the changelog and the "
                             "committed offsets");
-    abort_txn(w);
+    abort_outputs(w);
     if (w->fatal)
         return;
     wk_proc_discard_dirty(w->proc);
@@ -532,7 +536,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (lost || finish_batch(w) != MF_OK) {
         MF_LOG_WARN("group", "%s: dropping the batch and all state",
                     lost ? "assignment lost" : "batch not delivered at revocation");
-        abort_txn(w);
+        abort_outputs(w);
         wk_proc_discard_dirty(w->proc);
         struct wk_counts drop;
         wk_proc_take_counts(w->proc, &drop);
@@ -615,6 +619,7 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
 
     w->cfg = cfg;
     reset_batch(w);
+    mf_batch_init(&w->batch, NULL, NULL);
     lookup_metrics(w);
     wk_rules_cfg_from(&rc, cfg);
     w->proc = wk_proc_new(&rc, backoff, nbackoff < 0 ? 0 : nbackoff, produce, w);
@@ -654,14 +659,12 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
         goto fail;
     if (cfg->eos && set_transactional(conf, cfg, errbuf, errlen) != MF_OK)
         goto fail;
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_conf_set_opaque(conf, w);
-    w->producer = new_client(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
-    conf = NULL;
-    if (!w->producer)
+    w->prod = mf_producer_new(conf, errbuf, errlen);
+    conf = NULL; /* the producer owns it, also on failure */
+    if (!w->prod)
         goto fail;
     if (cfg->eos) {
-        rd_kafka_error_t *e = rd_kafka_init_transactions(w->producer, FLUSH_MS);
+        rd_kafka_error_t *e = rd_kafka_init_transactions(mf_producer_rk(w->prod), FLUSH_MS);
         if (e) {
             snprintf(errbuf, errlen, "invalid WK_EOS 'on': the cluster refused transactions: %s",
                      rd_kafka_error_string(e));
@@ -669,13 +672,11 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
             goto fail;
         }
     }
-    w->topic_names[WK_T_VALIDATED] = cfg->topic_validated;
-    w->topic_names[WK_T_QUARANTINE] = cfg->topic_quarantine;
-    w->topic_names[WK_T_DLQ] = cfg->topic_dlq;
-    w->topic_names[WK_T_ALERTS] = cfg->topic_alerts;
-    w->topic_names[WK_T_STATE] = cfg->topic_state;
-    for (int t = 0; t < WK_T_COUNT; t++)
-        w->rkt[t] = rd_kafka_topic_new(w->producer, w->topic_names[t], NULL);
+    w->topic[WK_T_VALIDATED] = mf_producer_topic(w->prod, cfg->topic_validated);
+    w->topic[WK_T_QUARANTINE] = mf_producer_topic(w->prod, cfg->topic_quarantine);
+    w->topic[WK_T_DLQ] = mf_producer_topic(w->prod, cfg->topic_dlq);
+    w->topic[WK_T_ALERTS] = mf_producer_topic(w->prod, cfg->topic_alerts);
+    w->topic[WK_T_STATE] = mf_producer_topic(w->prod, cfg->topic_state);
 
     /* the changelog reader: assign() only, never commits, no lag statistics */
     snprintf(group, sizeof group, "%s.restore", cfg->group_id);
@@ -712,11 +713,7 @@ void wk_worker_destroy(struct wk_worker *w)
         rd_kafka_destroy(w->restorer);
     if (w->consumer)
         rd_kafka_destroy(w->consumer);
-    for (int t = 0; t < WK_T_COUNT; t++)
-        if (w->rkt[t])
-            rd_kafka_topic_destroy(w->rkt[t]);
-    if (w->producer)
-        rd_kafka_destroy(w->producer);
+    mf_producer_destroy(w->prod);
     wk_proc_destroy(w->proc);
     free(w);
 }
@@ -818,6 +815,6 @@ int wk_worker_run(struct wk_worker *w)
         w->fatal = 1;
     MF_LOG_INFO("group", "leaving the group");
     rd_kafka_consumer_close(w->consumer);
-    rd_kafka_flush(w->producer, (int)w->cfg->shutdown_timeout_s * 1000);
+    mf_producer_flush(w->prod, (int)w->cfg->shutdown_timeout_s * 1000);
     return w->fatal ? 1 : 0;
 }
