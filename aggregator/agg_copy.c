@@ -212,8 +212,8 @@ int agg_copy_read_rows(const PGresult *res, enum agg_width w, enum agg_first_clo
             vals[i] = PQgetvalue(res, r, 3 + (int)i);
             lens[i] = PQgetlength(res, r, 3 + (int)i);
         }
-        if (idlen <= 0 || (size_t)idlen >= sizeof row->meter_id ||
-            PQgetlength(res, r, 1) != 8 || agg_copy_get_int(PQgetvalue(res, r, 1), 8, &us) ||
+        if (idlen <= 0 || (size_t)idlen >= sizeof row->meter_id || PQgetlength(res, r, 1) != 8 ||
+            agg_copy_get_int(PQgetvalue(res, r, 1), 8, &us) ||
             agg_copy_get_int(PQgetvalue(res, r, 2), PQgetlength(res, r, 2), &rev) ||
             agg_copy_get_acc(&row->acc, vals, lens)) {
             snprintf(errbuf, errlen, "malformed rollup row from PostgreSQL");

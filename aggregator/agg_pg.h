@@ -1,27 +1,27 @@
 /*
- * agg_pg: everything the aggregator says to PostgreSQL.
+ * agg_pg: the aggregator's connection to PostgreSQL, and what a newly
+ * assigned partition reads from it.
  *
- *   - agg_pg_commit writes one batch as ONE transaction (DESIGN §5): it
- *     first fences on sink_offsets (each partition's stored next_offset must
- *     still be the one this process loaded or last wrote, else another
- *     aggregator took the partition and the batch is refused), then COPYs
- *     the pre-merged partials into a temp staging table and merges them into
- *     rollup_1m/rollup_1h with INSERT ... ON CONFLICT DO UPDATE (which also
- *     closes the windows of the batch the watermark already passed), marks
- *     the other windows the watermark passed as closed (revision 0 -> 1),
- *     upserts meter_current_status, source_positions, agg_watermarks and
- *     sink_offsets, and records in agg_outbox_keys every window it closed or
- *     changed after closing. The rows to publish come back to the caller.
- *   - agg_pg_load reads what a newly assigned partition needs: offsets,
- *     source positions, watermark, open windows.
- *   - the outbox: rows committed but not known to be published.
- *   - partitions: created ahead and on demand (outside the batch
- *     transaction, as 003 asks), dropped for retention.
+ *   - the handle: one connection for a (group, topic), reconnected on
+ *     demand; the session is UTC with synchronous_commit forced on (a
+ *     commit the aggregator acted on must survive a server crash);
+ *   - migrations (mf_pg, advisory lock);
+ *   - agg_pg_load: offsets, source positions, watermarks and open windows
+ *     of the assigned partitions, in one snapshot;
+ *   - the helpers the modules that talk over this connection share
+ *     (agg_commit, agg_outbox, agg_partitions): running a statement,
+ *     classifying a failure, rolling back.
+ * The jobs themselves live in their modules: agg_commit (the batch
+ * transaction), agg_outbox (windows committed but not yet published),
+ * agg_partitions (created ahead and on demand, dropped for retention),
+ * agg_copy (the binary wire codec).
+ *
  * Every statement is PQexecParams or COPY; no value is ever spliced into
- * SQL text (the statements are built once from constant fragments).
- * Returns follow mf_err: MF_ERETRY when the connection is gone or the batch
- * was fenced (reload and go on), MF_EFATAL for anything else.
- * Thread: main only (one connection).
+ * SQL text (statements are built from constant fragments). Returns follow
+ * mf_err: MF_ERETRY when the connection is gone (reconnect, reload and go
+ * on), MF_EFATAL for anything else. A failure that finds the connection
+ * lost also closes it, so agg_pg_connected tells the caller to reconnect.
+ * Thread: main only (one connection, not shared).
  */
 #ifndef AGG_PG_H
 #define AGG_PG_H
@@ -30,9 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agg_copy.h"
+#include <libpq-fe.h>
+
+#include "mf_buf.h"
 #include "agg_state.h"
-#include "agg_window.h"
 
 struct agg_pg;
 
@@ -41,9 +42,10 @@ struct agg_pg;
  * (copied) for reconnects and never logged. Never NULL.
  */
 struct agg_pg *agg_pg_new(const char *dsn, const char *group, const char *topic);
+/* Disconnects and frees; NULL is a no-op. */
 void agg_pg_destroy(struct agg_pg *pg);
 
-/* Connects (if not connected) and prepares the session's temp tables. */
+/* Connects (if not connected) and sets the session up. MF_OK, MF_ERETRY or MF_EFATAL. */
 int agg_pg_connect(struct agg_pg *pg, char *errbuf, size_t errlen);
 bool agg_pg_connected(const struct agg_pg *pg);
 void agg_pg_disconnect(struct agg_pg *pg);
@@ -63,35 +65,36 @@ int agg_pg_migrate(struct agg_pg *pg, char *errbuf, size_t errlen);
 int agg_pg_load(struct agg_pg *pg, struct agg_state *st, const int32_t *parts, size_t n,
                 int32_t topic_partitions, int64_t now_mono, char *errbuf, size_t errlen);
 
-/* The outbox rows of parts (with their current content) appended to out. */
-int agg_pg_outbox_read(struct agg_pg *pg, const int32_t *parts, size_t n, struct agg_rows *out,
-                       char *errbuf, size_t errlen);
-/* Deletes the outbox rows of parts (their publish was acknowledged). */
-int agg_pg_outbox_clear(struct agg_pg *pg, const int32_t *parts, size_t n, char *errbuf,
-                        size_t errlen);
+/* ---------------------------------------------------------------- for the modules over it */
 
-/*
- * Writes batch b in one transaction. If clear_owned, the outbox rows of
- * owned[0..nowned) are deleted first (the previous batch's publish was
- * acknowledged). Rows to publish are appended to out. MF_OK, MF_ERETRY
- * (connection lost, or fenced: nothing was written) or MF_EFATAL.
- */
-int agg_pg_commit(struct agg_pg *pg, const struct agg_batch *b, bool clear_owned,
-                  const int32_t *owned, size_t nowned, struct agg_rows *out, char *errbuf,
-                  size_t errlen);
+/* The group and topic the handle was made for (its own copies). */
+const char *agg_pg_group(const struct agg_pg *pg);
+const char *agg_pg_topic(const struct agg_pg *pg);
 
+/* The connection, for COPY; NULL when not connected. Owned by pg. */
+PGconn *agg_pg_conn(struct agg_pg *pg);
 /*
- * Makes sure the partitions holding every window of b exist, calling
- * meterflow_ensure_partitions in autocommit for the days/months not yet
- * known to exist. Cached; cheap when nothing is new.
+ * Changes with every new connection (0: never connected), so a module
+ * that sets session objects up (temp tables) knows when to do it again.
  */
-int agg_pg_ensure_for_batch(struct agg_pg *pg, const struct agg_batch *b, char *errbuf,
-                            size_t errlen);
-/* Creates partitions from now_ms's day/month through days_ahead days later. */
-int agg_pg_ensure_ahead(struct agg_pg *pg, int64_t now_ms, int64_t days_ahead, char *errbuf,
-                        size_t errlen);
-/* Retention: drops partitions of width w entirely before cutoff_ms; returns how many. */
-int agg_pg_drop_before(struct agg_pg *pg, enum agg_width w, int64_t cutoff_ms, char *errbuf,
-                       size_t errlen);
+uint64_t agg_pg_session(const struct agg_pg *pg);
+
+/* PQexecParams with text parameters, results in text (0) or binary (1). The caller clears. */
+PGresult *agg_pg_exec(struct agg_pg *pg, const char *sql, int n, const char *const *v,
+                      int result_format);
+/* Runs a statement expecting command-ok or tuples; the result is freed. */
+int agg_pg_run(struct agg_pg *pg, const char *sql, int n, const char *const *v, const char *what,
+               char *errbuf, size_t errlen);
+/*
+ * Fills errbuf with "<what>: <PostgreSQL's first line>" from res (or the
+ * connection's error when res is NULL), clears res, classifies the failure
+ * (mf_pg_classify) and disconnects when the connection is gone.
+ */
+int agg_pg_fail(struct agg_pg *pg, PGresult *res, const char *what, char *errbuf, size_t errlen);
+/* Rolls back the transaction in progress, if still connected; errors are moot. */
+void agg_pg_rollback(struct agg_pg *pg);
+
+/* "{1,2,3}" of v[0..n) into b (reset first), as an int[] parameter; returns b->data. */
+const char *agg_pg_int_array(struct mf_buf *b, const int32_t *v, size_t n);
 
 #endif

@@ -19,6 +19,9 @@
 #include "mf_metrics.h"
 #include "mf_signal.h"
 #include "mf_time.h"
+#include "agg_commit.h"
+#include "agg_outbox.h"
+#include "agg_partitions.h"
 #include "agg_pg.h"
 #include "agg_publish.h"
 #include "agg_record.h"
@@ -44,6 +47,8 @@ struct app {
     rd_kafka_t *rk;
     struct agg_publish *pub;
     struct agg_pg *pg;
+    struct agg_commit *commit;    /* over pg */
+    struct agg_partitions *parts; /* over pg */
     struct agg_state *st;
     struct mf_admin *admin;
 
@@ -237,14 +242,14 @@ static void resync(struct app *a)
 
     /* What the last owner committed but may not have published. */
     a->rows.n = 0;
-    if ((rc = agg_pg_outbox_read(a->pg, a->assigned, a->nassigned, &a->rows, err, sizeof err)))
+    if ((rc = agg_outbox_read(a->pg, a->assigned, a->nassigned, &a->rows, err, sizeof err)))
         goto fail;
     if (a->rows.n) {
         if ((rc = agg_publish_rows(a->pub, &a->rows, PUBLISH_TIMEOUT_MS, err, sizeof err)))
             goto fail;
         MF_LOG_INFO("agg", "republished %zu window(s) from the outbox", a->rows.n);
     }
-    if ((rc = agg_pg_outbox_clear(a->pg, a->assigned, a->nassigned, err, sizeof err)))
+    if ((rc = agg_outbox_clear(a->pg, a->assigned, a->nassigned, err, sizeof err)))
         goto fail;
     a->outbox_clear_pending = false;
     if ((rc = seek_stored(a, err, sizeof err)) != MF_OK)
@@ -304,13 +309,13 @@ static void flush_batch(struct app *a)
     agg_state_tick(a->st, mf_now_ms(), mf_mono_ms());
     if (!agg_state_build(a->st, &b))
         return;
-    if ((rc = agg_pg_ensure_for_batch(a->pg, &b, err, sizeof err)) != MF_OK)
+    if ((rc = agg_partitions_ensure_for_batch(a->parts, &b, err, sizeof err)) != MF_OK)
         goto fail;
 
     a->rows.n = 0;
     int64_t t0 = mf_mono_ms();
-    rc = agg_pg_commit(a->pg, &b, a->outbox_clear_pending, a->assigned, a->nassigned, &a->rows,
-                       err, sizeof err);
+    rc = agg_commit_write(a->commit, &b, a->outbox_clear_pending, a->assigned, a->nassigned,
+                          &a->rows, err, sizeof err);
     if (rc != MF_OK)
         goto fail;
     mf_metric_observe(a->m_commit, (double)(mf_mono_ms() - t0) / 1000.0);
@@ -406,8 +411,8 @@ static void maintain(struct app *a)
     int64_t now = mf_mono_ms(), wall = mf_now_ms();
 
     if (now >= a->next_ahead) {
-        if (agg_pg_ensure_ahead(a->pg, wall, a->cfg->partitions_ahead_days, err, sizeof err) ==
-            MF_OK)
+        if (agg_partitions_ensure_ahead(a->parts, wall, a->cfg->partitions_ahead_days, err,
+                                        sizeof err) == MF_OK)
             a->next_ahead = now + AHEAD_EVERY_MS;
         else
             MF_LOG_WARN("agg", "creating partitions ahead: %s", err);
@@ -420,7 +425,8 @@ static void maintain(struct app *a)
                 continue;
             int64_t cutoff = wall - days[w] * MS_PER_DAY;
             agg_state_set_cutoff(a->st, (enum agg_width)w, cutoff);
-            int n = agg_pg_drop_before(a->pg, (enum agg_width)w, cutoff, err, sizeof err);
+            int n =
+                agg_partitions_drop_before(a->parts, (enum agg_width)w, cutoff, err, sizeof err);
             if (n < 0) {
                 MF_LOG_WARN("agg", "retention of %s: %s", agg_widths[w].table, err);
                 ok = false;
@@ -433,7 +439,7 @@ static void maintain(struct app *a)
     }
     /* The last batch's publishes were acknowledged: a restart need not repeat them. */
     if (a->outbox_clear_pending && a->nassigned) {
-        if (agg_pg_outbox_clear(a->pg, a->assigned, a->nassigned, err, sizeof err) == MF_OK)
+        if (agg_outbox_clear(a->pg, a->assigned, a->nassigned, err, sizeof err) == MF_OK)
             a->outbox_clear_pending = false;
     }
     if (now - a->last_pg_ok >= PING_IDLE_MS) {
@@ -480,7 +486,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         flush_batch(a);
     if (!a->need_resync && a->outbox_clear_pending && a->nassigned) {
         char why[256];
-        if (agg_pg_outbox_clear(a->pg, a->assigned, a->nassigned, why, sizeof why) != MF_OK)
+        if (agg_outbox_clear(a->pg, a->assigned, a->nassigned, why, sizeof why) != MF_OK)
             MF_LOG_WARN("agg", "clearing the outbox on revoke: %s", why);
     }
     a->outbox_clear_pending = false;
@@ -558,6 +564,8 @@ int agg_run(const struct agg_config *cfg)
     a->st = agg_state_new((size_t)cfg->batch_max, cfg->lateness_s * 1000,
                           cfg->idle_flush_s * 1000);
     a->pg = agg_pg_new(cfg->pg_dsn, cfg->group_id, cfg->topic_validated);
+    a->commit = agg_commit_new(a->pg);
+    a->parts = agg_partitions_new(a->pg);
 
     a->admin = mf_admin_start(cfg->metrics_addr, ready_fn, a, err, sizeof err);
     if (!a->admin) {
@@ -641,6 +649,8 @@ out:
     }
     agg_publish_destroy(a->pub, 5000);
     mf_admin_destroy(a->admin);
+    agg_commit_destroy(a->commit);
+    agg_partitions_destroy(a->parts);
     agg_pg_destroy(a->pg);
     agg_state_destroy(a->st);
     agg_rows_release(&a->rows);
@@ -652,10 +662,13 @@ int agg_run_migrate(const struct agg_config *cfg)
 {
     char err[512];
     struct agg_pg *pg = agg_pg_new(cfg->pg_dsn, cfg->group_id, cfg->topic_validated);
+    struct agg_partitions *parts = agg_partitions_new(pg);
     int n = agg_pg_migrate(pg, err, sizeof err);
     int64_t now = mf_now_ms();
-    if (n >= 0 && agg_pg_ensure_ahead(pg, now, cfg->partitions_ahead_days, err, sizeof err) < 0)
+    if (n >= 0 &&
+        agg_partitions_ensure_ahead(parts, now, cfg->partitions_ahead_days, err, sizeof err) < 0)
         n = MF_EFATAL;
+    agg_partitions_destroy(parts);
     agg_pg_destroy(pg);
     if (n < 0) {
         MF_LOG_FATAL("agg", "migrate: %s", err);

@@ -13,8 +13,8 @@
  *
  * What is timed is the aggregator's own path from record bytes to a
  * committed transaction: agg_record_parse (JSON), agg_state_add
- * (pre-merge), agg_state_build (closes), agg_pg_ensure_for_batch and
- * agg_pg_commit (COPY, upserts, closes, outbox, status, positions), plus
+ * (pre-merge), agg_state_build (closes), agg_partitions_ensure_for_batch
+ * and agg_commit_write (COPY, upserts, closes, outbox, status, positions), plus
  * the rollup JSON of every window to publish. Kafka is left out: the real
  * aggregator binary, its consumer included, runs on the real broker in
  * bench.sh's whole-fleet part. Figures are printed, never asserted.
@@ -39,6 +39,8 @@
 #include "mf_buf.h"
 #include "mf_harness.h"
 #include "mf_time.h"
+#include "agg_commit.h"
+#include "agg_partitions.h"
 #include "agg_pg.h"
 #include "agg_publish.h"
 #include "agg_record.h"
@@ -108,6 +110,8 @@ int main(int argc, char **argv)
     struct agg_pg *pg = agg_pg_new(pgt ? pgt->dsn : dsn, "bench", "meter.readings.validated");
     if (agg_pg_migrate(pg, err, sizeof err) < 0)
         mf_die("migrate: %s", err);
+    struct agg_partitions *partitions = agg_partitions_new(pg);
+    struct agg_commit *commit = agg_commit_new(pg);
     struct agg_state *st = agg_state_new((size_t)batch, 120000, 30000);
     for (int p = 0; p < 12; p++)
         agg_state_assign(st, p, -1, AGG_WM_NONE, 0);
@@ -161,12 +165,12 @@ int main(int argc, char **argv)
         struct agg_batch b;
         if (!agg_state_build(st, &b))
             continue;
-        if (agg_pg_ensure_for_batch(pg, &b, err, sizeof err) != MF_OK)
+        if (agg_partitions_ensure_for_batch(partitions, &b, err, sizeof err) != MF_OK)
             mf_die("partitions: %s", err);
         rows.n = 0;
         int64_t c0 = mono_us();
         /* As the daemon does: the last batch's outbox rows go (their publish is not timed). */
-        if (agg_pg_commit(pg, &b, true, all, 12, &rows, err, sizeof err) != MF_OK)
+        if (agg_commit_write(commit, &b, true, all, 12, &rows, err, sizeof err) != MF_OK)
             mf_die("commit: %s", err);
         lat[nlat++] = (double)(mono_us() - c0) / 1000.0;
         agg_state_committed(st);
@@ -208,6 +212,8 @@ int main(int argc, char **argv)
     mf_buf_release(&json);
     agg_rows_release(&rows);
     agg_state_destroy(st);
+    agg_commit_destroy(commit);
+    agg_partitions_destroy(partitions);
     agg_pg_destroy(pg);
     if (pgt)
         mf_pgtmp_do(pgt, "destroy");

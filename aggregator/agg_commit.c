@@ -1,0 +1,460 @@
+/*
+ * agg_commit: the batch transaction. Its statements (built once, here),
+ * its staging tables (once per session), and the steps of one batch in
+ * the order DESIGN §5 gives them.
+ */
+#include "agg_commit.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "mf_buf.h"
+#include "mf_time.h"
+#include "agg_funcs.h"
+#include "agg_outbox.h"
+#include "agg_record.h"
+#include "agg_window.h"
+#include "mf_common.h"
+
+struct agg_commit {
+    struct agg_pg *pg; /* borrowed */
+    uint64_t session;  /* agg_pg_session the staging tables were made in; 0: none yet */
+    /* Statements built once from constant fragments (agg_funcs columns). */
+    struct mf_buf upsert_sql[AGG_NWIDTHS];
+    struct mf_buf close_sql[AGG_NWIDTHS];
+    struct mf_buf copy;   /* COPY data, reused between batches */
+    struct mf_buf arr[4]; /* array parameters, reused */
+};
+
+/* ---------------------------------------------------------------- statements */
+
+static void build_sql(struct agg_commit *cm)
+{
+    for (int w = 0; w < AGG_NWIDTHS; w++) {
+        const char *t = agg_widths[w].table;
+        struct mf_buf *b = &cm->upsert_sql[w];
+
+        /*
+         * The merge. A window the watermark already passed (closing) is
+         * closed by it too: inserted closed with revision 1, or an open
+         * row closed 0 -> 1, one write where a merge and then an UPDATE
+         * would take two. A row already closed that late data changes
+         * gets the next revision. Both go to the outbox and come back
+         * (RETURNING sees the row after the update).
+         */
+        mf_buf_appendf(b, "WITH up AS (INSERT INTO %s AS r (meter_id, window_start, ", t);
+        agg_funcs_columns(b, "");
+        mf_buf_appends(b, ", closed, revision) SELECT meter_id, window_start, ");
+        agg_funcs_columns(b, "");
+        mf_buf_appendf(b,
+                       ", closing, closing::int FROM agg_stage WHERE width = %d"
+                       " ON CONFLICT (meter_id, window_start) DO UPDATE SET ",
+                       w);
+        agg_funcs_set_list(b);
+        mf_buf_appends(b, ", closed = r.closed OR EXCLUDED.closed,"
+                          " revision = r.revision + CASE WHEN r.closed THEN 1"
+                          " ELSE EXCLUDED.revision END,"
+                          " updated_at = now()"
+                          " RETURNING meter_id, window_start, closed, revision, ");
+        agg_funcs_columns(b, "");
+        /*
+         * The outbox: the windows this merge closes are known from the stage
+         * alone (closing); only late changes to windows closed before
+         * (revision 2 and up, not closing) need the stage's partition by a
+         * join, and they are few. Joining every closed row back to the stage
+         * cost a hash join and an external sort per batch.
+         */
+        char from[512];
+        snprintf(from, sizeof from,
+                 "(SELECT part, meter_id, window_start FROM agg_stage"
+                 " WHERE width = %d AND closing"
+                 " UNION ALL SELECT s.part, up.meter_id, up.window_start"
+                 " FROM up JOIN agg_stage s ON s.width = %d AND NOT s.closing"
+                 " AND s.meter_id = up.meter_id AND s.window_start = up.window_start"
+                 " WHERE up.closed AND up.revision > 1) o",
+                 w, w);
+        mf_buf_appends(b, "), ");
+        agg_outbox_append_insert(b, (enum agg_width)w, from);
+        mf_buf_appends(b, " SELECT meter_id, window_start, revision, ");
+        agg_funcs_columns(b, "");
+        mf_buf_appends(b, " FROM up WHERE closed");
+
+        /*
+         * Closing: the keys come as arrays (an unnest is estimated small, so
+         * the planner probes the primary key rather than scanning the table).
+         * NOT r.closed: a window closed already (late data on it, or another
+         * owner during a rebalance) is never closed twice.
+         */
+        b = &cm->close_sql[w];
+        mf_buf_appendf(b,
+                       "WITH c AS (UPDATE %s AS r SET closed = true,"
+                       " revision = r.revision + 1, updated_at = now()"
+                       " FROM unnest($2::text[], $3::timestamptz[], $4::int[])"
+                       " AS k(meter_id, window_start, part)"
+                       " WHERE r.meter_id = k.meter_id AND r.window_start = k.window_start"
+                       " AND NOT r.closed"
+                       " RETURNING k.part, r.meter_id, r.window_start, r.revision, ",
+                       t);
+        agg_funcs_columns(b, "r.");
+        mf_buf_appends(b, "), ");
+        agg_outbox_append_insert(b, (enum agg_width)w, "c");
+        mf_buf_appends(b, " SELECT meter_id, window_start, revision, ");
+        agg_funcs_columns(b, "");
+        mf_buf_appends(b, " FROM c");
+    }
+}
+
+struct agg_commit *agg_commit_new(struct agg_pg *pg)
+{
+    struct agg_commit *cm = mf_xcalloc(1, sizeof *cm);
+    cm->pg = pg;
+    for (int w = 0; w < AGG_NWIDTHS; w++) {
+        mf_buf_init(&cm->upsert_sql[w], SIZE_MAX);
+        mf_buf_init(&cm->close_sql[w], SIZE_MAX);
+    }
+    mf_buf_init(&cm->copy, SIZE_MAX);
+    for (size_t i = 0; i < MF_ARRAY_LEN(cm->arr); i++)
+        mf_buf_init(&cm->arr[i], SIZE_MAX);
+    build_sql(cm);
+    return cm;
+}
+
+void agg_commit_destroy(struct agg_commit *cm)
+{
+    if (!cm)
+        return;
+    for (int w = 0; w < AGG_NWIDTHS; w++) {
+        mf_buf_release(&cm->upsert_sql[w]);
+        mf_buf_release(&cm->close_sql[w]);
+    }
+    mf_buf_release(&cm->copy);
+    for (size_t i = 0; i < MF_ARRAY_LEN(cm->arr); i++)
+        mf_buf_release(&cm->arr[i]);
+    free(cm);
+}
+
+/*
+ * The staging tables, once per session: they live as long as it does, and
+ * ON COMMIT DELETE ROWS empties them at every commit, so a batch never sees
+ * the last one's rows, even after an error. Temp tables are not WAL-logged.
+ * agg_stage's aggregate columns are agg_funcs' (as bigint / float8).
+ */
+static const char *const stage_ddl[] = {
+    "CREATE TEMP TABLE IF NOT EXISTS agg_stage ("
+    " width smallint NOT NULL, part int NOT NULL, meter_id text NOT NULL,"
+    " window_start timestamptz NOT NULL, count bigint NOT NULL,"
+    " sum_kw float8 NOT NULL, min_kw float8 NOT NULL,"
+    " max_kw float8 NOT NULL, m2 float8 NOT NULL,"
+    " energy_kwh float8 NOT NULL, quality_sum float8 NOT NULL,"
+    " premium bigint NOT NULL, standard bigint NOT NULL,"
+    " interpolated bigint NOT NULL, closing bool NOT NULL)"
+    " ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS agg_status_stage ("
+    " meter_id text NOT NULL, ts timestamptz NOT NULL,"
+    " value_kw float8 NOT NULL, quality int NOT NULL, tier text NOT NULL)"
+    " ON COMMIT DELETE ROWS",
+};
+
+static int prepare_session(struct agg_commit *cm, char *errbuf, size_t errlen)
+{
+    uint64_t session = agg_pg_session(cm->pg);
+    if (cm->session == session)
+        return MF_OK;
+    for (size_t i = 0; i < MF_ARRAY_LEN(stage_ddl); i++) {
+        int rc = agg_pg_run(cm->pg, stage_ddl[i], 0, NULL, "creating the staging tables", errbuf,
+                            errlen);
+        if (rc != MF_OK)
+            return rc;
+    }
+    cm->session = session;
+    return MF_OK;
+}
+
+/* ---------------------------------------------------------------- the batch */
+
+/* Sends cm->copy as the data of a COPY ... FROM STDIN. */
+static int copy_in(struct agg_commit *cm, const char *sql, char *errbuf, size_t errlen)
+{
+    PGconn *conn = agg_pg_conn(cm->pg);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN)
+        return agg_pg_fail(cm->pg, res, "COPY", errbuf, errlen);
+    PQclear(res);
+    if (PQputCopyData(conn, cm->copy.data, (int)cm->copy.len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+        return agg_pg_fail(cm->pg, NULL, "COPY data", errbuf, errlen);
+    res = PQgetResult(conn);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return agg_pg_fail(cm->pg, res, "COPY", errbuf, errlen);
+    PQclear(res);
+    while ((res = PQgetResult(conn)))
+        PQclear(res);
+    return MF_OK;
+}
+
+static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
+                         size_t errlen)
+{
+    agg_copy_begin(&cm->copy);
+    for (size_t i = 0; i < b->nentries; i++) {
+        const struct agg_entry *e = &b->entries[i];
+        agg_copy_put_tuple(&cm->copy, (int16_t)(5 + agg_funcs_count));
+        agg_copy_put_i16(&cm->copy, (int16_t)agg_key_width(e->key));
+        agg_copy_put_i32(&cm->copy, e->part);
+        agg_copy_put_text(&cm->copy, e->meter_id);
+        agg_copy_put_ts(&cm->copy, agg_key_start(e->key));
+        if (agg_copy_put_acc(&cm->copy, &e->acc) != MF_OK) {
+            snprintf(errbuf, errlen, "window of '%s' has a value COPY cannot carry", e->meter_id);
+            return MF_EFATAL;
+        }
+        agg_copy_put_bool(&cm->copy, e->close);
+    }
+    agg_copy_end(&cm->copy);
+    return copy_in(cm,
+                   "COPY agg_stage (width, part, meter_id, window_start, count, sum_kw, min_kw,"
+                   " max_kw, m2, energy_kwh, quality_sum, premium, standard, interpolated, closing)"
+                   " FROM STDIN (FORMAT binary)",
+                   errbuf, errlen);
+}
+
+static int stage_statuses(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
+                          size_t errlen)
+{
+    agg_copy_begin(&cm->copy);
+    for (size_t i = 0; i < b->nstatuses; i++) {
+        const struct agg_status *s = &b->statuses[i];
+        agg_copy_put_tuple(&cm->copy, 5);
+        agg_copy_put_text(&cm->copy, s->meter_id);
+        agg_copy_put_ts(&cm->copy, s->ts);
+        if (agg_copy_put_f64(&cm->copy, s->value_kw) != MF_OK) {
+            snprintf(errbuf, errlen, "reading of '%s' has a value COPY cannot carry", s->meter_id);
+            return MF_EFATAL;
+        }
+        agg_copy_put_i32(&cm->copy, s->quality);
+        agg_copy_put_text(&cm->copy, agg_tier_name(s->tier));
+    }
+    agg_copy_end(&cm->copy);
+    return copy_in(cm,
+                   "COPY agg_status_stage (meter_id, ts, value_kw, quality, tier)"
+                   " FROM STDIN (FORMAT binary)",
+                   errbuf, errlen);
+}
+
+/*
+ * A statement's array parameters are built side by side, an element per
+ * row in each: arrays_open empties the first n and opens them, the rows
+ * append "<sep><value>", arrays_close closes them ("{a,b,...}").
+ */
+static void arrays_open(struct agg_commit *cm, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mf_buf_reset(&cm->arr[i]);
+        mf_buf_appendc(&cm->arr[i], '{');
+    }
+}
+
+static void arrays_close(struct agg_commit *cm, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mf_buf_appendc(&cm->arr[i], '}');
+}
+
+/*
+ * The fence: stores each touched partition's next offset only where the
+ * stored one is still what we expect, and takes the rows' locks for the
+ * rest of the transaction. Fewer rows back than sent: someone else moved
+ * a partition on (a rebalance we have not heard of yet, or our own commit
+ * whose answer the connection lost). Then nothing of this batch may be
+ * written.
+ */
+static int fence(struct agg_commit *cm, const struct agg_batch *b, char *errbuf, size_t errlen)
+{
+    size_t sent = 0;
+    arrays_open(cm, 3);
+    for (size_t i = 0; i < b->nparts; i++) {
+        const struct agg_part_pos *p = &b->parts[i];
+        if (p->next < 0)
+            continue; /* nothing consumed, nothing stored: nothing to protect */
+        const char *sep = sent ? "," : "";
+        mf_buf_appendf(&cm->arr[0], "%s%" PRId32, sep, p->part);
+        mf_buf_appendf(&cm->arr[1], "%s%" PRId64, sep, p->expect);
+        mf_buf_appendf(&cm->arr[2], "%s%" PRId64, sep, p->next);
+        sent++;
+    }
+    arrays_close(cm, 3);
+    if (!sent)
+        return MF_OK;
+
+    const char *v[5] = {agg_pg_group(cm->pg), agg_pg_topic(cm->pg), cm->arr[0].data,
+                        cm->arr[1].data, cm->arr[2].data};
+    PGresult *res = agg_pg_exec(
+        cm->pg,
+        "WITH v AS (SELECT * FROM unnest($3::int[], $4::bigint[], $5::bigint[])"
+        " AS v(p, expect, next))"
+        " INSERT INTO sink_offsets AS s (consumer_group, topic, partition, next_offset)"
+        " SELECT $1, $2, p, next FROM v"
+        " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
+        " SET next_offset = EXCLUDED.next_offset"
+        " WHERE s.next_offset = (SELECT expect FROM v WHERE v.p = s.partition)"
+        " RETURNING partition",
+        5, v, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return agg_pg_fail(cm->pg, res, "storing sink_offsets", errbuf, errlen);
+    size_t got = (size_t)PQntuples(res);
+    PQclear(res);
+    if (got != sent) {
+        snprintf(errbuf, errlen,
+                 "fenced: sink_offsets of %zu partition(s) moved since we loaded them", sent - got);
+        return MF_ERETRY;
+    }
+    return MF_OK;
+}
+
+static int close_windows(struct agg_commit *cm, const struct agg_batch *b, enum agg_width w,
+                         struct agg_rows *out, char *errbuf, size_t errlen)
+{
+    char ts[MF_TIME_STRLEN];
+    size_t k = 0;
+    arrays_open(cm, 3);
+    for (size_t i = 0; i < b->ncloses; i++) {
+        const struct agg_close *c = &b->closes[i];
+        if (agg_key_width(c->key) != w || c->merged)
+            continue; /* merged: the merge closed it */
+        const char *sep = k++ ? "," : "";
+        mf_time_format(agg_key_start(c->key), ts);
+        /* Meter IDs are [A-Za-z0-9._:-] (checked at parse): quoted, nothing to escape. */
+        mf_buf_appendf(&cm->arr[0], "%s\"%s\"", sep, c->meter_id);
+        mf_buf_appendf(&cm->arr[1], "%s%s", sep, ts);
+        mf_buf_appendf(&cm->arr[2], "%s%" PRId32, sep, c->part);
+    }
+    arrays_close(cm, 3);
+    if (!k)
+        return MF_OK;
+    const char *v[4] = {agg_pg_group(cm->pg), cm->arr[0].data, cm->arr[1].data, cm->arr[2].data};
+    PGresult *res = agg_pg_exec(cm->pg, cm->close_sql[w].data, 4, v, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return agg_pg_fail(cm->pg, res, "closing windows", errbuf, errlen);
+    int rc = agg_copy_read_rows(res, w, AGG_FIRST_ALWAYS, out, errbuf, errlen);
+    PQclear(res);
+    return rc;
+}
+
+static int store_positions(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
+                           size_t errlen)
+{
+    if (b->nsrcs) {
+        arrays_open(cm, 4);
+        for (size_t i = 0; i < b->nsrcs; i++) {
+            const struct agg_src_pos *s = &b->srcs[i];
+            const char *sep = i ? "," : "";
+            mf_buf_appendf(&cm->arr[0], "%s%" PRId32, sep, s->part);
+            mf_buf_appendf(&cm->arr[1], "%s%" PRId32, sep, s->src_p);
+            mf_buf_appendf(&cm->arr[2], "%s%" PRId64, sep, s->o);
+            mf_buf_appendf(&cm->arr[3], "%s%" PRId32, sep, s->i);
+        }
+        arrays_close(cm, 4);
+        const char *v[5] = {agg_pg_group(cm->pg), cm->arr[0].data, cm->arr[1].data, cm->arr[2].data,
+                            cm->arr[3].data};
+        int rc = agg_pg_run(
+            cm->pg,
+            "INSERT INTO source_positions"
+            " (consumer_group, partition, src_partition, src_offset, src_index)"
+            " SELECT $1, * FROM unnest($2::int[], $3::int[], $4::bigint[], $5::int[])"
+            " ON CONFLICT (consumer_group, partition, src_partition) DO UPDATE"
+            " SET src_offset = EXCLUDED.src_offset, src_index = EXCLUDED.src_index",
+            5, v, "storing source_positions", errbuf, errlen);
+        if (rc != MF_OK)
+            return rc;
+    }
+
+    size_t k = 0;
+    arrays_open(cm, 2);
+    for (size_t i = 0; i < b->nparts; i++) {
+        if (b->parts[i].wm == AGG_WM_NONE)
+            continue;
+        const char *sep = k++ ? "," : "";
+        mf_buf_appendf(&cm->arr[0], "%s%" PRId32, sep, b->parts[i].part);
+        mf_buf_appendf(&cm->arr[1], "%s%" PRId64, sep, b->parts[i].wm);
+    }
+    if (!k)
+        return MF_OK;
+    arrays_close(cm, 2);
+    const char *v[3] = {agg_pg_group(cm->pg), cm->arr[0].data, cm->arr[1].data};
+    return agg_pg_run(cm->pg,
+                      "INSERT INTO agg_watermarks (consumer_group, partition, watermark_ms)"
+                      " SELECT $1, * FROM unnest($2::int[], $3::bigint[])"
+                      " ON CONFLICT (consumer_group, partition) DO UPDATE"
+                      " SET watermark_ms = greatest(agg_watermarks.watermark_ms,"
+                      " EXCLUDED.watermark_ms), updated_at = now()",
+                      3, v, "storing agg_watermarks", errbuf, errlen);
+}
+
+int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clear_owned,
+                     const int32_t *owned, size_t nowned, struct agg_rows *out, char *errbuf,
+                     size_t errlen)
+{
+    const char *gv[1] = {agg_pg_group(cm->pg)};
+    size_t out_n0 = out->n;
+    int rc;
+
+    if (!agg_pg_connected(cm->pg)) {
+        snprintf(errbuf, errlen, "not connected to PostgreSQL");
+        return MF_ERETRY;
+    }
+    if ((rc = prepare_session(cm, errbuf, errlen)) != MF_OK)
+        return rc;
+    if ((rc = agg_pg_run(cm->pg, "BEGIN", 0, NULL, "begin", errbuf, errlen)) != MF_OK)
+        goto fail;
+    if ((rc = fence(cm, b, errbuf, errlen)) != MF_OK)
+        goto fail;
+    if (clear_owned && nowned) {
+        if ((rc = agg_outbox_clear(cm->pg, owned, nowned, errbuf, errlen)) != MF_OK)
+            goto fail;
+    }
+    if (b->nentries) {
+        if ((rc = stage_entries(cm, b, errbuf, errlen)) != MF_OK)
+            goto fail;
+        for (int w = 0; w < AGG_NWIDTHS; w++) {
+            PGresult *res = agg_pg_exec(cm->pg, cm->upsert_sql[w].data, 1, gv, 1);
+            if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+                rc = agg_pg_fail(cm->pg, res, "merging windows", errbuf, errlen);
+                goto fail;
+            }
+            rc = agg_copy_read_rows(res, (enum agg_width)w, AGG_FIRST_REV1, out, errbuf, errlen);
+            PQclear(res);
+            if (rc != MF_OK)
+                goto fail;
+        }
+    }
+    for (int w = 0; w < AGG_NWIDTHS; w++)
+        if ((rc = close_windows(cm, b, (enum agg_width)w, out, errbuf, errlen)) != MF_OK)
+            goto fail;
+    if (b->nstatuses) {
+        if ((rc = stage_statuses(cm, b, errbuf, errlen)) != MF_OK)
+            goto fail;
+        /* Late readings must not replace a newer status (005). */
+        rc = agg_pg_run(
+            cm->pg,
+            "INSERT INTO meter_current_status AS c (meter_id, ts, value_kw, quality, tier)"
+            " SELECT meter_id, ts, value_kw, quality, tier FROM agg_status_stage"
+            " ON CONFLICT (meter_id) DO UPDATE SET ts = EXCLUDED.ts,"
+            " value_kw = EXCLUDED.value_kw, quality = EXCLUDED.quality,"
+            " tier = EXCLUDED.tier, updated_at = now() WHERE c.ts <= EXCLUDED.ts",
+            0, NULL, "upserting meter_current_status", errbuf, errlen);
+        if (rc != MF_OK)
+            goto fail;
+    }
+    if ((rc = store_positions(cm, b, errbuf, errlen)) != MF_OK)
+        goto fail;
+    if ((rc = agg_pg_run(cm->pg, "COMMIT", 0, NULL, "commit", errbuf, errlen)) != MF_OK)
+        goto fail;
+    return MF_OK;
+
+fail:
+    out->n = out_n0;
+    agg_pg_rollback(cm->pg);
+    return rc;
+}
