@@ -22,10 +22,7 @@ void agg_outbox_append_insert(struct mf_buf *sql, enum agg_width w, const char *
 
 /*
  * The windows of width w in the outbox of partitions $2 for group $1, with
- * their rollup rows as agg_copy_read_rows reads them: from agg_outbox_keys
- * (008) and, for rows an older version left behind, agg_outbox (007). A
- * window in both is published twice, which the topics allow (same
- * revision, same row).
+ * their rollup rows as agg_copy_read_rows reads them.
  */
 static void build_read(struct mf_buf *sql, enum agg_width w)
 {
@@ -33,12 +30,9 @@ static void build_read(struct mf_buf *sql, enum agg_width w)
                    "WITH k AS (SELECT k.meter_id, k.window_start FROM agg_outbox_keys o,"
                    " unnest(o.meter_ids, o.window_starts) AS k(meter_id, window_start)"
                    " WHERE o.consumer_group = $1 AND o.partition = ANY($2::int[])"
-                   " AND o.width = '%s'"
-                   " UNION ALL SELECT meter_id, window_start FROM agg_outbox"
-                   " WHERE consumer_group = $1 AND partition = ANY($2::int[])"
-                   " AND width = '%s')"
+                   " AND o.width = '%s')"
                    " SELECT r.meter_id, r.window_start, r.revision, ",
-                   agg_widths[w].name, agg_widths[w].name);
+                   agg_widths[w].name);
     agg_funcs_columns(sql, "r.");
     mf_buf_appendf(sql,
                    " FROM k JOIN %s r ON r.meter_id = k.meter_id"
@@ -58,7 +52,7 @@ int agg_outbox_read(struct agg_pg *pg, const int32_t *parts, size_t n, struct ag
         build_read(&sql, (enum agg_width)w);
         PGresult *res = agg_pg_exec(pg, sql.data, 2, v, 1);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            rc = agg_pg_fail(pg, res, "reading agg_outbox", errbuf, errlen);
+            rc = agg_pg_fail(pg, res, "reading agg_outbox_keys", errbuf, errlen);
             break;
         }
         rc = agg_copy_read_rows(res, (enum agg_width)w, AGG_FIRST_NEVER, out, errbuf, errlen);
@@ -74,11 +68,9 @@ int agg_outbox_clear(struct agg_pg *pg, const int32_t *parts, size_t n, char *er
     struct mf_buf arr = MF_BUF_INIT;
     const char *v[2] = {agg_pg_group(pg), agg_pg_int_array(&arr, parts, n)};
     int rc = agg_pg_run(pg,
-                        "WITH old AS (DELETE FROM agg_outbox"
-                        " WHERE consumer_group = $1 AND partition = ANY($2::int[]))"
-                        " DELETE FROM agg_outbox_keys"
+                        "DELETE FROM agg_outbox_keys"
                         " WHERE consumer_group = $1 AND partition = ANY($2::int[])",
-                        2, v, "clearing agg_outbox", errbuf, errlen);
+                        2, v, "clearing agg_outbox_keys", errbuf, errlen);
     mf_buf_release(&arr);
     return rc;
 }

@@ -15,8 +15,9 @@
  * Rows: one per (consumer group, consumed partition, width, batch), the
  * windows' keys as two parallel arrays (meter_ids, window_starts); a batch
  * writes and deletes a few dozen rows, not one per window.
- * agg_outbox (007, a row per window) is still read and cleared, for rows
- * an older version left behind.
+ * agg_outbox (007), where an earlier build of this unreleased project kept
+ * a row per window, is neither written nor read (the migration stays:
+ * migrations are append-only).
  *
  * Invariant: only the owner of a partition writes or clears its rows (the
  * batch transaction is fenced on sink_offsets; clearing happens only while

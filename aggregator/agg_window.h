@@ -17,7 +17,7 @@ enum agg_width { AGG_W1M = 0, AGG_W1H = 1 };
 #define AGG_NWIDTHS 2
 
 struct agg_width_spec {
-    const char *name;  /* "1m", "1h": the rollup's "width" and agg_outbox.width */
+    const char *name;  /* "1m", "1h": the rollup's "width" and agg_outbox_keys.width */
     const char *table; /* rollup_1m, rollup_1h */
     int64_t ms;        /* window length */
 };

@@ -287,7 +287,7 @@ static ITG_UNUSED int itg_wait_done(PGconn **c, const char *dsn, long long total
         open = itg_sql_num(c, dsn,
                            "SELECT (SELECT count(*) FROM rollup_1m WHERE NOT closed)"
                            " + (SELECT count(*) FROM rollup_1h WHERE NOT closed)");
-        ob = itg_sql_num(c, dsn, "SELECT count(*) FROM agg_outbox");
+        ob = itg_sql_num(c, dsn, "SELECT count(*) FROM agg_outbox_keys");
         if (n1 == total && n2 == total && open == 0 && ob == 0)
             return 0;
         if (n1 > total || n2 > total)
