@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "mf_buf.h"
+#include "mf_contract.h"
 #include "mf_time.h"
 #include "agg_funcs.h"
 #include "agg_outbox.h"
@@ -234,7 +235,7 @@ static int stage_statuses(struct agg_commit *cm, const struct agg_batch *b, char
             return MF_EFATAL;
         }
         agg_copy_put_i32(&cm->copy, s->quality);
-        agg_copy_put_text(&cm->copy, agg_tier_name(s->tier));
+        agg_copy_put_text(&cm->copy, mf_tier_name(s->tier));
     }
     agg_copy_end(&cm->copy);
     return copy_in(cm,
@@ -351,9 +352,9 @@ static int store_positions(struct agg_commit *cm, const struct agg_batch *b, cha
             const struct agg_src_pos *s = &b->srcs[i];
             const char *sep = i ? "," : "";
             mf_buf_appendf(&cm->arr[0], "%s%" PRId32, sep, s->part);
-            mf_buf_appendf(&cm->arr[1], "%s%" PRId32, sep, s->src_p);
-            mf_buf_appendf(&cm->arr[2], "%s%" PRId64, sep, s->o);
-            mf_buf_appendf(&cm->arr[3], "%s%" PRId32, sep, s->i);
+            mf_buf_appendf(&cm->arr[1], "%s%" PRId32, sep, s->src.p);
+            mf_buf_appendf(&cm->arr[2], "%s%" PRId64, sep, s->src.o);
+            mf_buf_appendf(&cm->arr[3], "%s%" PRId32, sep, s->src.i);
         }
         arrays_close(cm, 4);
         const char *v[5] = {agg_pg_group(cm->pg), cm->arr[0].data, cm->arr[1].data, cm->arr[2].data,

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "mf_contract.h"
 #include "mf_json.h"
 #include "mf_common.h"
 
@@ -148,8 +149,8 @@ static int quality_emit(const struct agg_acc *a, struct mf_buf *out)
                                                                                : MF_OK;           \
     }
 
-COUNTER_ROW(premium, rec->tier == AGG_TIER_PREMIUM)
-COUNTER_ROW(standard, rec->tier == AGG_TIER_STANDARD)
+COUNTER_ROW(premium, rec->tier == MF_TIER_PREMIUM)
+COUNTER_ROW(standard, rec->tier == MF_TIER_STANDARD)
 COUNTER_ROW(interpolated, rec->interpolated)
 
 /* ---------------------------------------------------------------- the table */

@@ -19,13 +19,6 @@
 #define SRC_PART_MAX  65535
 #define SRC_INDEX_MAX 1000000
 
-static const char *const tier_names[] = {"premium", "standard", "quarantine"};
-
-const char *agg_tier_name(enum agg_tier t)
-{
-    return tier_names[t];
-}
-
 static const cJSON *field(const cJSON *obj, const char *name, char *errbuf, size_t errlen)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -82,7 +75,7 @@ static int parse_ts(const cJSON *obj, int64_t *ms, char *errbuf, size_t errlen)
     return rc;
 }
 
-static int parse_src(const cJSON *obj, struct agg_src *src, char *errbuf, size_t errlen)
+static int parse_src(const cJSON *obj, struct mf_src *src, char *errbuf, size_t errlen)
 {
     const cJSON *s = field(obj, "src", errbuf, errlen);
     int64_t p, o, i;
@@ -136,11 +129,7 @@ int agg_record_parse(const char *data, size_t len, struct agg_record *r, char *e
     f = field(root, "tier", errbuf, errlen);
     if (!f)
         goto out;
-    r->tier = AGG_TIER_QUARANTINE + 1;
-    for (size_t t = 0; cJSON_IsString(f) && t < MF_ARRAY_LEN(tier_names); t++)
-        if (strcmp(f->valuestring, tier_names[t]) == 0)
-            r->tier = (enum agg_tier)t;
-    if (r->tier > AGG_TIER_QUARANTINE) {
+    if (!cJSON_IsString(f) || mf_tier_parse(f->valuestring, &r->tier) != MF_OK) {
         snprintf(errbuf, errlen, "field 'tier' is not premium, standard or quarantine");
         goto out;
     }

@@ -18,16 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mf_contract.h"
 #include "mf_reading.h"
-
-enum agg_tier { AGG_TIER_PREMIUM = 0, AGG_TIER_STANDARD, AGG_TIER_QUARANTINE };
-
-/* A record's source position (DESIGN §3.2 "src"), ordered by (p, o, i). */
-struct agg_src {
-    int32_t p;
-    int64_t o;
-    int32_t i;
-};
 
 struct agg_record {
     char meter_id[MF_METER_ID_MAX + 1];
@@ -35,9 +27,9 @@ struct agg_record {
     double value_kw;
     double energy_kwh;
     int quality;
-    enum agg_tier tier;
+    enum mf_tier tier;
     bool interpolated;
-    struct agg_src src;
+    struct mf_src src;
 };
 
 /*
@@ -47,16 +39,5 @@ struct agg_record {
  */
 int agg_record_parse(const char *data, size_t len, struct agg_record *r, char *errbuf,
                      size_t errlen);
-
-/* The tier's name as in DESIGN §3.2 and meter_current_status.tier. */
-const char *agg_tier_name(enum agg_tier t);
-
-/* <0, 0, >0 as a is before, equal to, after b in (o, i) order (same p). */
-static inline int agg_src_cmp(int64_t ao, int32_t ai, int64_t bo, int32_t bi)
-{
-    if (ao != bo)
-        return ao < bo ? -1 : 1;
-    return ai < bi ? -1 : ai > bi ? 1 : 0;
-}
 
 #endif

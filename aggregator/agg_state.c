@@ -26,10 +26,9 @@ struct agg_meter {
     char id[];
 };
 
+/* The highest src applied from one raw partition (pos.p). */
 struct src_slot {
-    int32_t src_p;
-    int32_t i;
-    int64_t o;
+    struct mf_src pos;
     bool dirty;
 };
 
@@ -208,16 +207,14 @@ bool agg_state_assigned(const struct agg_state *st, int32_t part)
 static struct src_slot *src_get(struct pstate *ps, int32_t src_p)
 {
     for (size_t k = 0; k < ps->nsrc; k++)
-        if (ps->src[k].src_p == src_p)
+        if (ps->src[k].pos.p == src_p)
             return &ps->src[k];
     if (ps->nsrc == ps->capsrc) {
         ps->capsrc = ps->capsrc ? ps->capsrc * 2 : 4;
         ps->src = mf_xrealloc(ps->src, ps->capsrc * sizeof *ps->src);
     }
     struct src_slot *s = &ps->src[ps->nsrc++];
-    s->src_p = src_p;
-    s->o = -1; /* below every real position */
-    s->i = -1;
+    s->pos = (struct mf_src){src_p, -1, -1}; /* below every real position */
     s->dirty = false;
     return s;
 }
@@ -225,8 +222,8 @@ static struct src_slot *src_get(struct pstate *ps, int32_t src_p)
 void agg_state_load_src(struct agg_state *st, int32_t part, int32_t src_p, int64_t o, int32_t i)
 {
     struct src_slot *s = src_get(part_get(st, part), src_p);
-    s->o = o;
-    s->i = i;
+    s->pos.o = o;
+    s->pos.i = i;
 }
 
 static struct agg_meter *meter_get(struct agg_state *st, const char *id, int32_t part)
@@ -362,10 +359,9 @@ enum agg_add_result agg_state_add(struct agg_state *st, int32_t part, int64_t of
     note_offset(ps, offset);
 
     struct src_slot *src = src_get(ps, rec->src.p);
-    if (agg_src_cmp(rec->src.o, rec->src.i, src->o, src->i) <= 0)
+    if (mf_src_cmp(rec->src, src->pos) <= 0)
         return AGG_ADD_DUPLICATE;
-    src->o = rec->src.o;
-    src->i = rec->src.i;
+    src->pos = rec->src;
     src->dirty = true;
 
     *late = agg_watermark_passed(&ps->wm, agg_window_start(AGG_W1M, rec->ts_ms) +
@@ -474,7 +470,7 @@ bool agg_state_build(struct agg_state *st, struct agg_batch *b)
     for (size_t i = 0; i < st->ndirty; i++) {
         const struct agg_meter *m = st->dirty[i];
         st->statuses[i] = (struct agg_status){m->id, m->st_ts, m->st_value, m->st_quality,
-                                              (enum agg_tier)m->st_tier};
+                                              (enum mf_tier)m->st_tier};
     }
 
     /* Touched partitions, dirty source positions, moved watermarks. */
@@ -495,8 +491,7 @@ bool agg_state_build(struct agg_state *st, struct agg_batch *b)
                 st->capsrcs = st->capsrcs ? st->capsrcs * 2 : 64;
                 st->srcs = mf_xrealloc(st->srcs, st->capsrcs * sizeof *st->srcs);
             }
-            st->srcs[nsrcs++] = (struct agg_src_pos){(int32_t)p, ps->src[k].src_p, ps->src[k].o,
-                                                     ps->src[k].i};
+            st->srcs[nsrcs++] = (struct agg_src_pos){(int32_t)p, ps->src[k].pos};
         }
     }
 

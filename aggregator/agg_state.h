@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mf_contract.h"
 #include "agg_funcs.h"
 #include "agg_record.h"
 #include "agg_watermark.h"
@@ -64,14 +65,13 @@ struct agg_status {
     int64_t ts;
     double value_kw;
     int quality;
-    enum agg_tier tier;
+    enum mf_tier tier;
 };
 
 /* A source position to store (source_positions). */
 struct agg_src_pos {
-    int32_t part, src_p;
-    int64_t o;
-    int32_t i;
+    int32_t part;
+    struct mf_src src;
 };
 
 /* A partition touched by the batch: offsets to fence and store, watermark to store. */

@@ -44,9 +44,7 @@ static struct agg_acc window_of(const double *v, size_t n)
         r.value_kw = v[i];
         r.energy_kwh = v[i] / 60.0;
         r.quality = i % 3 == 0 ? 95 : i % 3 == 1 ? 75 : 10;
-        r.tier = r.quality >= 90   ? AGG_TIER_PREMIUM
-                 : r.quality >= 70 ? AGG_TIER_STANDARD
-                                   : AGG_TIER_QUARANTINE;
+        r.tier = mf_tier_of(r.quality, false);
         r.interpolated = i % 3 == 2;
         agg_acc_init(i ? &one : &acc, &r);
         if (i)

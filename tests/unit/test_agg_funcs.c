@@ -43,7 +43,7 @@ static struct agg_record rec_of(double v, int q, bool interp)
     r.value_kw = v;
     r.energy_kwh = v / 60.0;
     r.quality = q;
-    r.tier = q >= 90 ? AGG_TIER_PREMIUM : q >= 70 ? AGG_TIER_STANDARD : AGG_TIER_QUARANTINE;
+    r.tier = mf_tier_of(q, false);
     r.interpolated = interp;
     return r;
 }

@@ -26,7 +26,7 @@ static struct agg_record rec(const char *meter, int64_t t, double v, int64_t o, 
     r.ts_ms = t;
     r.value_kw = v;
     r.quality = 80;
-    r.tier = AGG_TIER_STANDARD;
+    r.tier = MF_TIER_STANDARD;
     r.src.p = 3;
     r.src.o = o;
     r.src.i = i;
@@ -82,8 +82,8 @@ static void test_premerge_and_dedup(void **state)
     assert_int_equal(b.parts[0].expect, 100);
     assert_int_equal(b.parts[0].next, 106);
     assert_int_equal(b.nsrcs, 1);
-    assert_int_equal(b.srcs[0].o, 52);
-    assert_int_equal(b.srcs[0].i, 0);
+    assert_int_equal(b.srcs[0].src.o, 52);
+    assert_int_equal(b.srcs[0].src.i, 0);
     assert_int_equal(b.nstatuses, 1);
     assert_int_equal(b.statuses[0].ts, t + 70000);
     agg_state_committed(st);
@@ -162,7 +162,7 @@ static void test_record_parser(void **state)
     assert_int_equal(r.ts_ms, 1710511200000);
     assert_true(r.value_kw == 1.25 && r.energy_kwh == 0.0208333);
     assert_int_equal(r.quality, 95);
-    assert_int_equal(r.tier, AGG_TIER_PREMIUM);
+    assert_int_equal(r.tier, MF_TIER_PREMIUM);
     assert_true(r.interpolated);
     assert_int_equal(r.src.p, 3);
     assert_int_equal(r.src.o, 12345);

@@ -82,7 +82,7 @@ static struct agg_record rec(const char *meter, int64_t t, int64_t o)
     r.ts_ms = t;
     r.value_kw = 1.0;
     r.quality = 95;
-    r.tier = AGG_TIER_PREMIUM;
+    r.tier = MF_TIER_PREMIUM;
     r.src.p = 0;
     r.src.o = o;
     return r;
