@@ -34,6 +34,16 @@ static int put_time(struct mf_buf *b, const char *name, int64_t ms)
     return rc;
 }
 
+/* ,"name":v */
+static int put_number(struct mf_buf *b, const char *name, double v)
+{
+    int rc = mf_buf_appends(b, ",\"");
+    rc |= mf_buf_appends(b, name);
+    rc |= mf_buf_appends(b, "\":");
+    rc |= mf_json_double(b, v);
+    return rc;
+}
+
 /* Names a scored reading writes itself; an input extra field by one of them is not copied. */
 static const char *const reserved[] = {
     "meter_id",   "ts",      "value", "unit",  "interval_s", "value_kw",     "source_value",
@@ -283,30 +293,10 @@ int wk_emit_alert(struct mf_buf *b, const char *meter_id, const struct wk_alert 
     rc |= put_time(b, ",\"ts\":", a->ts);
     rc |= mf_buf_appends(b, ",\"detail\":{\"hours\":");
     rc |= mf_json_double(b, round(a->hours * 1000) / 1000);
-    switch ((enum wk_alert_type)a->type) {
-    case WK_A_STUCK:
-        rc |= mf_buf_appends(b, ",\"value_kw\":");
-        rc |= mf_json_double(b, a->value);
-        break;
-    case WK_A_OVERLOAD:
-        rc |= mf_buf_appends(b, ",\"readings\":");
-        rc |= mf_json_double(b, a->value);
-        rc |= mf_buf_appends(b, ",\"max_kw\":");
-        rc |= mf_json_double(b, a->limit);
-        break;
-    case WK_A_LOWVAR:
-        rc |= mf_buf_appends(b, ",\"cv\":");
-        rc |= mf_json_double(b, a->value);
-        rc |= mf_buf_appends(b, ",\"days\":");
-        rc |= mf_json_double(b, a->limit);
-        break;
-    case WK_A_MISSING_SHORT:
-    case WK_A_MISSING_EXTENDED:
-    case WK_A_ZERO:
-    case WK_A_COUNT:
-    default:
-        break;
-    }
+    if (t->value_name)
+        rc |= put_number(b, t->value_name, a->value);
+    if (t->limit_name)
+        rc |= put_number(b, t->limit_name, a->limit);
     rc |= mf_buf_appends(b, "},");
     rc |= put_src(b, src);
     rc |= mf_buf_appendc(b, '}');

@@ -43,12 +43,12 @@ const struct wk_flag_info wk_flags[WK_F_COUNT] = {
 };
 
 const struct wk_alert_info wk_alert_types[WK_A_COUNT] = {
-    [WK_A_MISSING_SHORT] = {"missing_short", "warning"},
-    [WK_A_MISSING_EXTENDED] = {"missing_extended", "critical"},
-    [WK_A_ZERO] = {"zero_value", "warning"},
-    [WK_A_STUCK] = {"stuck_value", "warning"},
-    [WK_A_OVERLOAD] = {"overload", "critical"},
-    [WK_A_LOWVAR] = {"low_variance", "warning"},
+    [WK_A_MISSING_SHORT] = {"missing_short", "warning", NULL, NULL},
+    [WK_A_MISSING_EXTENDED] = {"missing_extended", "critical", NULL, NULL},
+    [WK_A_ZERO] = {"zero_value", "warning", NULL, NULL},
+    [WK_A_STUCK] = {"stuck_value", "warning", "value_kw", NULL},
+    [WK_A_OVERLOAD] = {"overload", "critical", "readings", "max_kw"},
+    [WK_A_LOWVAR] = {"low_variance", "warning", "cv", "days"},
 };
 
 void wk_rules_cfg_from(struct wk_rules_cfg *rc, const struct wk_config *cfg)

@@ -69,6 +69,8 @@ enum wk_alert_type {
 struct wk_alert_info {
     const char *type;     /* "stuck_value" */
     const char *severity; /* "warning" | "critical" */
+    /* detail fields after "hours": wk_alert.value's and .limit's names, or NULL */
+    const char *value_name, *limit_name;
 };
 extern const struct wk_alert_info wk_alert_types[WK_A_COUNT];
 
