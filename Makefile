@@ -123,6 +123,7 @@ DEBIAN_PKGS := build-essential clang libclang-rt-14-dev librdkafka-dev libpq-dev
 deps:
 	@tools/deps.sh $(DEBIAN_PKGS)
 	@tools/kafka-fetch >/dev/null
+	@tools/s3-fetch >/dev/null
 
 # ---------------------------------------------------------------- tests
 .PHONY: test check fuzz
