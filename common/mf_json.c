@@ -56,6 +56,8 @@ static const uint64_t p10[] = {1ULL,
 
 static u128 pow10_128(int k)
 {
+    /* k is 7..21 (fmt_exact), so k - 19 indexes p10[] too. */
+    /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.UndefReturn) */
     return k < 20 ? (u128)p10[k] : (u128)p10[19] * p10[k - 19];
 }
 
@@ -84,6 +86,8 @@ static int fmt_exact(char *out, double v)
 
     /* e = floor(log10 |v|), -4..8: estimated, then made exact on the integers. */
     int e = (int)floor(log10(fabs(v)));
+    /* The analyzer cannot follow floor(log10()): e stays -4..8, inside p10[]. */
+    /* NOLINTBEGIN(clang-analyzer-core.UndefinedBinaryOperatorResult) */
     for (;;) {
         int up = e >= 0 ? (u128)m >= ((u128)p10[e] << s) : (u128)m * p10[-e] >= ((u128)1 << s);
         if (!up) {
@@ -99,6 +103,7 @@ static int fmt_exact(char *out, double v)
         }
         break;
     }
+    /* NOLINTEND(clang-analyzer-core.UndefinedBinaryOperatorResult) */
     for (int prec = 15; prec <= 17; prec++) {
         int k = prec - 1 - e; /* 7..21 */
         u128 n = (u128)m * pow10_128(k);
@@ -219,6 +224,8 @@ static size_t fmt_printf(char *out, double v)
 size_t mf_json_fmt_double(char *out, double v)
 {
     if (!isfinite(v)) {
+        /* out is bytes with a length, not a string */
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
         memcpy(out, "null", 4);
         return 4;
     }

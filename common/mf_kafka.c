@@ -97,7 +97,7 @@ static void env_to_prop(const char *name, size_t n, char *out, size_t outlen)
 {
     size_t i;
     for (i = 0; i < n && i + 1 < outlen; i++)
-        out[i] = name[i] == '_' ? '.' : (char)tolower((unsigned char)name[i]);
+        out[i] = (char)(name[i] == '_' ? '.' : tolower((unsigned char)name[i]));
     out[i] = '\0';
 }
 
@@ -138,7 +138,7 @@ static int check_locked(rd_kafka_conf_t *conf, const char *prop, const char *con
             return MF_OK;
     char var[128] = "KAFKA_";
     for (size_t i = 0; prop[i] && i + 7 < sizeof var; i++)
-        var[6 + i] = prop[i] == '.' ? '_' : (char)toupper((unsigned char)prop[i]);
+        var[6 + i] = (char)(prop[i] == '.' ? '_' : toupper((unsigned char)prop[i]));
     snprintf(errbuf, errlen, "invalid %s '%s': %s", var, val, why);
     return MF_EDATA;
 }
