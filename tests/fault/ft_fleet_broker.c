@@ -61,7 +61,7 @@ static void minute_body(int minute, char *buf, size_t len)
     for (int m = 0; m < METERS; m++)
         o += (size_t)snprintf(buf + o, len - o,
                               "%s{\"meter_id\":\"F%03d\",\"ts\":%lld,\"value\":%.2f,\"unit\":\"kW\"}",
-                              m ? "," : "", m, (long long)(t0 + (int64_t)minute * 60000),
+                              m ? "," : "", m, (long long)t0 + minute * 60000LL,
                               1.0 + (double)((minute + m) % 9) * 0.1);
     snprintf(buf + o, len - o, "]");
 }

@@ -214,7 +214,7 @@ int alert_count(struct mf_recs *alerts, const char *meter, const char *type, con
             continue;
         if (strcmp(jstr(v, "type"), type) != 0 || strcmp(jstr(v, "state"), state) != 0)
             continue;
-        struct src_seen x;
+        struct src_seen x = {0}; /* all zero if the alert has no src */
         src_of(v, &x.p, &x.o, &x.i);
         int dup = 0;
         for (int i = 0; i < n; i++)
@@ -236,14 +236,14 @@ size_t build_stream(int meters, int per_meter, int stuck_n, char ***keysp, char 
             char buf[256], id[16];
             if (n % every == 0 && (int)stuck_i < stuck_n) {
                 snprintf(buf, sizeof buf, "{\"meter_id\":\"STUCK\",\"ts\":%lld,\"value\":2.5}",
-                         (long long)(t0 + (int64_t)stuck_i++ * 3600000));
+                         (long long)t0 + (long long)stuck_i++ * 3600000);
                 keys[n] = mf_xstrdup("STUCK");
                 vals[n++] = mf_xstrdup(buf);
             }
             snprintf(id, sizeof id, "K%03d", m);
             snprintf(buf, sizeof buf,
                      "{\"meter_id\":\"%s\",\"ts\":%lld,\"value\":%.1f,\"unit\":\"kW\"}", id,
-                     (long long)(t0 + (int64_t)k * 60000), 1.0 + (k % 7) * 0.1);
+                     (long long)t0 + k * 60000LL, 1.0 + (k % 7) * 0.1);
             keys[n] = mf_xstrdup(id);
             vals[n++] = mf_xstrdup(buf);
         }

@@ -119,7 +119,7 @@ static void test_variance_merge_vs_two_pass(void **state)
          * with a spread of 1e-3 around 1e6 that leaves about 6 good digits,
          * which bounds what any double computation can do there.
          */
-        long double var = m2 / n, got = a.m2 / n;
+        long double var = m2 / n, got = a.m2 / (double)n;
         long double tol = 1e-9L * var + (offset ? 1e-5L * var + 1e-19L : 1e-24L);
         if (fabsl(got - var) > tol)
             fail_msg("round %d n %zu: m2/n %.17Lg, two-pass %.17Lg", round, n, got, var);

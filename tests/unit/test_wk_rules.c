@@ -262,6 +262,8 @@ static void cmd_gen(struct run *run, char *args)
     for (char *vs = NULL, *v = strtok_r(value, ",", &vs); v && nvals < 16;
          v = strtok_r(NULL, ",", &vs))
         vals[nvals++] = v;
+    if (nvals == 0)
+        FAILC(run, "gen wants at least one value");
     for (long i = 0; i < strtol(count, NULL, 10); i++, t += dt) {
         char json[512];
         snprintf(json, sizeof json, "{\"meter_id\":\"%s\",\"ts\":%lld,\"value\":%s%s%s%s}", id,
