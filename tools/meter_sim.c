@@ -211,8 +211,8 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *verb = argv[1];
-    if (strcmp(verb, "registry") && strcmp(verb, "truth") && strcmp(verb, "run") &&
-        strcmp(verb, "score") && strcmp(verb, "hourly")) {
+    if (strcmp(verb, "registry") != 0 && strcmp(verb, "truth") != 0 && strcmp(verb, "run") != 0 &&
+        strcmp(verb, "score") != 0 && strcmp(verb, "hourly") != 0) {
         fprintf(stderr, "meter-sim: unknown command '%s'\n%s", verb, usage_text);
         return 2;
     }
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
             ro.token = rp.token = optarg;
             break;
         case O_FORMAT:
-            if (strcmp(optarg, "json") && strcmp(optarg, "csv")) {
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "csv") != 0) {
                 fprintf(stderr, "meter-sim: invalid --format '%s': want json or csv\n", optarg);
                 return 2;
             }
@@ -324,7 +324,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "meter-sim: invalid --sep '%s': want one character\n", optarg);
                 return 2;
             }
-            rp.sep = strcmp(optarg, "\\t") == 0 ? '\t' : optarg[0];
+            rp.sep = (char)(strcmp(optarg, "\\t") == 0 ? '\t' : optarg[0]);
             break;
         case O_TIME_FORMAT:
             rp.time_format = optarg;

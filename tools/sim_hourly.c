@@ -136,7 +136,7 @@ static void add_quarantine(void *ctx, const char *data, size_t len)
     const cJSON *first = cJSON_IsArray(reasons) ? cJSON_GetArrayItem(reasons, 0) : NULL;
     if (!hour_of(root, &hour))
         h->unparsed++;
-    else
+    else /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): cJSON_IsString(NULL) is false */
         count(h, hour, "quarantine:", cJSON_IsString(first) ? first->valuestring : "score");
     cJSON_Delete(root);
 }

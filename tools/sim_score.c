@@ -146,7 +146,8 @@ static int read_truth(const char *path, struct truth *t)
         }
         cJSON_Delete(root);
     }
-    qsort(t->inj, t->ninj, sizeof *t->inj, cmp_injected);
+    if (t->ninj > 0) /* t->inj is NULL when nothing was injected */
+        qsort(t->inj, t->ninj, sizeof *t->inj, cmp_injected);
     rc = 0;
 out:
     gzclose(gz);

@@ -127,9 +127,12 @@ long sim_gw_post(
             a->accepted = (long)acc->valuedouble;
         if (cJSON_IsNumber(rej))
             a->rejected = (long)rej->valuedouble;
+        /* cJSON_IsString(NULL) and cJSON_IsNumber(NULL) are false */
+        /* NOLINTBEGIN(clang-analyzer-core.NullDereference) */
         if (cJSON_IsString(msg))
             snprintf(a->error, sizeof a->error, "item %d: %s",
                      cJSON_IsNumber(idx) ? (int)idx->valuedouble : -1, msg->valuestring);
+        /* NOLINTEND(clang-analyzer-core.NullDereference) */
         else if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "error")))
             snprintf(a->error, sizeof a->error, "%s",
                      cJSON_GetObjectItemCaseSensitive(root, "error")->valuestring);
