@@ -9,6 +9,8 @@
 #   make bench        benchmarks; figures printed and written to bench/results/
 #   make SANITIZE=address,undefined   a sanitizer variant in build/san/
 #   make CLANG=1      the same build with clang into build/clang/
+#   make gates        the clang build, format check, lint and Kubernetes
+#                     manifest validation (make test runs them last)
 
 VERSION := 0.1.0
 CC      ?= cc
@@ -117,12 +119,14 @@ $(OBJDIR)/%.o: %.c
 DEBIAN_PKGS := build-essential clang libclang-rt-14-dev librdkafka-dev libpq-dev libmicrohttpd-dev \
                libcjson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev zlib1g-dev \
                postgresql postgresql-contrib python3 python3-yaml python3-jsonschema \
-               wrk gnuplot-nox curl procps openjdk-17-jre-headless maven
+               wrk gnuplot-nox curl procps openjdk-17-jre-headless maven \
+               clang-format clang-tidy cppcheck python3-venv
 
 .PHONY: deps
 deps:
 	@tools/deps.sh $(DEBIAN_PKGS)
 	@tools/kafka-fetch >/dev/null
+	@tools/venv-fetch >/dev/null
 	@tools/s3-fetch >/dev/null
 
 # ---------------------------------------------------------------- tests
@@ -131,16 +135,27 @@ test: deps
 	$(MAKE) -j2 all tests
 	tests/lib/run-tests.sh build/bin build/release/tests
 	$(MAKE) check
+	$(MAKE) --no-print-directory gates
 
 check:
 	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	MF_SANITIZED=1 tests/lib/run-tests.sh build/san/bin build/san/tests
 
 # ---------------------------------------------------------------- gates
-.PHONY: clang-build
+# What CI holds the tree to besides the tests, each gate run even when one
+# before it failed (tools/gates: one line each, the log of a failed one).
+GATES := clang-build format-check lint k8s-validate
+.PHONY: gates clang-build k8s-validate
+gates:
+	@tools/gates $(GATES)
+
 # Every program, test and benchmark built with clang too (build/clang/).
 clang-build:
 	$(MAKE) -j2 CLANG=1 all tests
+
+# deploy/k8s, rendered as kustomize would, against the Kubernetes API schemas.
+k8s-validate:
+	tools/k8s-validate
 
 # ---------------------------------------------------------------- demo, bench
 .PHONY: demo bench
@@ -152,14 +167,23 @@ bench: deps all
 
 # ---------------------------------------------------------------- style
 .PHONY: format format-check lint check-headers
-SRCS_ALL = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+# The project's own C files: tracked or new, not ignored (so never build/).
+SRCS_ALL = $(wildcard $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null))
 format:
 	clang-format -i $(SRCS_ALL)
+# The files clang-format (.clang-format) would change, by name.
 format-check:
-	clang-format --dry-run --Werror $(SRCS_ALL)
+	@bad=$$(for f in $(SRCS_ALL); do \
+	    clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then \
+	    echo "$$bad" | sed 's/^/  /'; \
+	    echo "format-check: $$(echo "$$bad" | wc -l) of $(words $(SRCS_ALL)) files differ from .clang-format (make format rewrites them)"; \
+	    exit 1; \
+	fi; \
+	echo "format-check: $(words $(SRCS_ALL)) files as .clang-format has them"
+# clang-tidy (.clang-tidy) and cppcheck, each file with its build flags.
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    --suppress=missingIncludeSystem -Icommon $(filter %.c,$(SRCS_ALL))
+	@tools/lint/lint.sh
 check-headers:
 	@for h in $(filter %.h,$(SRCS_ALL)); do \
 	    echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) -I$$(dirname $$h) -Icommon -Itests/lib -std=c11 $(WARN) -x c -fsyntax-only - || exit 1; \
