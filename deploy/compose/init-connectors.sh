@@ -10,11 +10,10 @@ set -eu
 CONNECT_URL=${CONNECT_URL:-http://connect:8083}
 CONNECTOR_DIR=${CONNECTOR_DIR:-/connect}
 
-# Connect answers on its REST port before the plugins are loaded (the S3
-# plugin is installed from Confluent Hub at container start); wait until the
-# S3 sink is listed, or give up after ~5 minutes.
+# Connect answers on its REST port before it has joined its group; wait
+# until meterflow's S3 sink is listed, or give up after ~5 minutes.
 i=0
-until curl -fsS "$CONNECT_URL/connector-plugins" 2>/dev/null | grep -q 'io.confluent.connect.s3.S3SinkConnector'; do
+until curl -fsS "$CONNECT_URL/connector-plugins" 2>/dev/null | grep -q 'dev.meterflow.connect.S3SinkConnector'; do
     i=$((i + 1))
     if [ "$i" -ge 150 ]; then
         echo "init-connectors: Kafka Connect at $CONNECT_URL has no S3 sink plugin after 300 s" >&2

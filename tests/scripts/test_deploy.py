@@ -614,16 +614,17 @@ def check_connectors(rep):
         maxp = max((TOPICS[t][0] for t in topics if t in TOPICS), default=1)
         if tasks > maxp:
             problems.append("tasks.max %d > %d partitions" % (tasks, maxp))
-        if "TimeBasedPartitioner" in str(cfg.get("partitioner.class", "")):
-            for k in ("path.format", "partition.duration.ms", "locale", "timezone",
-                      "timestamp.extractor"):
-                if k not in cfg:
-                    problems.append("TimeBasedPartitioner without %s" % k)
-            if "DD" in str(cfg.get("path.format", "")):
-                problems.append("path.format uses DD (Joda: day of YEAR); day of month is dd")
-            if "rotate.schedule.interval.ms" in cfg:
-                problems.append("rotate.schedule.interval.ms is wall-clock based: it breaks the "
-                                "S3 sink's exactly-once file naming; use rotate.interval.ms")
+        # meterflow's sink (tools/connect): a replay overwrites an object only
+        # if its name carries topic, partition and start offset.
+        tmpl = str(cfg.get("file.name.template", ""))
+        for v in ("{{topic}}", "{{partition}}", "{{start_offset}}"):
+            if v not in tmpl:
+                problems.append("file.name.template %r lacks %s" % (tmpl, v))
+        # One file for every machine: the endpoint and bucket come from the
+        # worker's environment (tools/connect-local, compose, a cluster).
+        for k, want in (("s3.endpoint", "${env:S3_ENDPOINT}"), ("s3.bucket.name", "${env:S3_BUCKET}")):
+            if cfg.get(k) != want:
+                problems.append("%s is %r, want %r" % (k, cfg.get(k), want))
         rep.check("connector %s is consistent" % rel(path), problems, ", ".join(topics))
 
     # The archive layout the issue asks for.
@@ -633,97 +634,81 @@ def check_connectors(rep):
         problems.append("no connector archives meter.readings.raw")
     else:
         cfg = raw[1]
-        if "json.JsonFormat" not in str(cfg.get("format.class")):
-            problems.append("raw archive is not JsonFormat")
-        if "TimeBasedPartitioner" not in str(cfg.get("partitioner.class")):
-            problems.append("raw archive is not time-partitioned")
-        if not re.fullmatch(r"Y{4}/MM/dd/HH", str(cfg.get("path.format", "")).replace("'", "")):
-            problems.append("raw path.format %r is not YYYY/MM/dd/HH" % cfg.get("path.format"))
-        if str(cfg.get("partition.duration.ms")) != "3600000":
-            problems.append("raw partition.duration.ms must be one hour (3600000)")
-        if cfg.get("topics.dir") != "raw":
-            problems.append("raw topics.dir must be 'raw'")
+        if cfg.get("format") != "jsonl":
+            problems.append("raw archive is not JSON lines (format jsonl)")
+        if not str(cfg.get("file.name.template", "")).startswith("raw/{{yyyy}}/{{MM}}/{{dd}}/{{HH}}/"):
+            problems.append("raw file.name.template %r is not raw/YYYY/MM/DD/HH/..." % cfg.get("file.name.template"))
+        if cfg.get("timestamp.source") != "field:ts":
+            problems.append("raw archive is not by event hour (timestamp.source field:ts)")
     for t in ("meter.rollups.1m", "meter.rollups.1h"):
         got = covered.get(t)
         if got is None:
             problems.append("no connector archives %s" % t)
             continue
         cfg = got[1]
-        if "parquet.ParquetFormat" not in str(cfg.get("format.class")):
-            problems.append("%s is not archived as Parquet" % t)
-        if "TimeBasedPartitioner" not in str(cfg.get("partitioner.class")):
-            problems.append("%s archive is not partitioned by date" % t)
-        if str(cfg.get("partition.duration.ms")) != "86400000":
-            problems.append("%s partition.duration.ms must be one day (86400000)" % t)
-        if cfg.get("timestamp.extractor") == "RecordField" and cfg.get("timestamp.field") not in ROLLUP_FIELDS:
-            problems.append("%s timestamp.field %r is not a rollup field" % (t, cfg.get("timestamp.field")))
+        if cfg.get("format") != "parquet" or cfg.get("parquet.codec") != "snappy":
+            problems.append("%s is not archived as Parquet with Snappy" % t)
+        if not re.fullmatch(r"analytics/\{\{yyyy\}\}/\{\{MM\}\}/\{\{dd\}\}/[^/]*",
+                            str(cfg.get("file.name.template", ""))):
+            problems.append("%s file.name.template %r is not analytics/YYYY/MM/DD/..." % (
+                t, cfg.get("file.name.template")))
+        if cfg.get("timestamp.source") != "field:window_start":
+            problems.append("%s is not filed by its window's day (timestamp.source field:window_start)" % t)
         schemaless = ("JsonConverter" in str(cfg.get("value.converter", ""))
                       and str(cfg.get("value.converter.schemas.enable", "true")).lower() == "false")
         transforms = [x.strip() for x in str(cfg.get("transforms", "")).split(",") if x.strip()]
-        if schemaless and not transforms:
+        if schemaless and not any("ApplySchema" in str(cfg.get("transforms.%s.type" % x, ""))
+                                  for x in transforms):
             problems.append("%s: Parquet needs a schema, and the value converter is schemaless" % t)
     rep.check("S3 archive layout: raw as hourly JSON, rollups as daily Parquet", problems)
 
 
 def check_connect_schema(rep):
-    """The Parquet schema the FromJson transform loads vs the contract's rollup."""
+    """The schema the ApplySchema transform gives the rollups vs the rollup contract."""
     problems = []
     used = []
     for path, cfg in connector_configs().items():
         for k, v in cfg.items():
-            if k.endswith(".json.schema.url"):
+            if k.endswith(".schema.content") and "ApplySchema" in str(cfg.get(k[:-len("schema.content")] + "type", "")):
                 used.append((path, v))
     if not used:
         rep.check("rollup Parquet schema matches the rollup contract",
-                  ["no connector loads a schema (json.schema.url)"])
+                  ["no connector applies a schema (transforms.<name>.schema.content)"])
         return
-    compose = compose_doc()
-    mounts = []
-    for svc in (compose.get("services") or {}).values():
-        for v in svc.get("volumes") or []:
-            if isinstance(v, str) and v.count(":") >= 1:
-                src, dst = v.split(":")[:2]
-                mounts.append((os.path.normpath(os.path.join(DEPLOY, "compose", src)), dst))
-    for path, url in used:
-        m = re.fullmatch(r"file://(/.*)", url)
-        if not m:
-            problems.append("%s: schema url %s is not a file:// url" % (rel(path), url))
+    contract = os.path.join(TOP, "schemas", "rollup.schema.json")
+    cs = json.load(open(contract, encoding="utf-8")) if os.path.isfile(contract) else {}
+    if not cs:
+        problems.append("schemas/rollup.schema.json (the contract's schema) is missing")
+    cprops = cs.get("properties") or {}
+    creq = set(cs.get("required") or [])
+    # Connect types per contract type ("$ref" utc_ms: a Connect Timestamp).
+    fits = {"string": {"string"}, "integer": {"int32", "int64"}, "number": {"double", "float"}}
+    for path, content in used:
+        try:
+            schema = json.loads(content)
+        except ValueError as e:
+            problems.append("%s: schema.content is not JSON: %s" % (rel(path), e))
             continue
-        local = None
-        for src, dst in mounts:
-            if m.group(1).startswith(dst.rstrip("/") + "/"):
-                local = os.path.join(src, m.group(1)[len(dst.rstrip("/")) + 1:])
-        if local is None or not os.path.isfile(local):
-            problems.append("%s: %s is not provided by a compose volume" % (rel(path), url))
-            continue
-        schema = json.load(open(local, encoding="utf-8"))
-        props = schema.get("properties") or {}
-        if set(props) != ROLLUP_FIELDS:
+        fields = {f.get("field"): f for f in schema.get("fields") or []}
+        if schema.get("type") != "struct" or set(fields) != ROLLUP_FIELDS:
             problems.append("%s: fields %s differ from DESIGN 3.4 (missing %s, extra %s)" % (
-                rel(local), sorted(props), sorted(ROLLUP_FIELDS - set(props)),
-                sorted(set(props) - ROLLUP_FIELDS)))
-        if (props.get("window_start") or {}).get("format") != "date-time":
-            problems.append("%s: window_start must be format date-time (a Connect Timestamp)" % rel(local))
-        for k, v in props.items():
-            if set(v) - {"type", "format", "description"}:
-                problems.append("%s: %s uses %s, which the FromJson transform cannot map" % (
-                    rel(local), k, sorted(set(v) - {"type", "format", "description"})))
-        contract = os.path.join(TOP, "schemas", "rollup.schema.json")
-        if not os.path.isfile(contract):
-            problems.append("schemas/rollup.schema.json (the contract's schema) is missing")
-            continue
-        cs = json.load(open(contract, encoding="utf-8"))
-        cprops = cs.get("properties") or {}
-        if set(cprops) != set(props):
-            problems.append("fields differ from schemas/rollup.schema.json: %s vs %s" % (
-                sorted(props), sorted(cprops)))
-        for k in set(cprops) & set(props):
-            ct, pt = cprops[k].get("type"), props[k].get("type")
-            if ct and pt and ct != pt:
-                problems.append("%s: type %s here, %s in schemas/rollup.schema.json" % (k, pt, ct))
-        for k in cs.get("required") or []:
-            if k not in (schema.get("required") or []):
-                problems.append("%s is required by the contract but optional here" % k)
+                rel(path), sorted(fields), sorted(ROLLUP_FIELDS - set(fields)),
+                sorted(set(fields) - ROLLUP_FIELDS)))
+        ws = fields.get("window_start") or {}
+        if ws.get("type") != "int64" or ws.get("name") != "org.apache.kafka.connect.data.Timestamp":
+            problems.append("%s: window_start must be an int64 org.apache.kafka.connect.data.Timestamp" % rel(path))
+        for k, f in fields.items():
+            c = cprops.get(k)
+            if c is None or k == "window_start":
+                continue
+            ct = c.get("type") or ("string" if "enum" in c or "$ref" in c else None)
+            if ct in fits and f.get("type") not in fits[ct]:
+                problems.append("%s: %s is %s here, %s in schemas/rollup.schema.json" % (
+                    rel(path), k, f.get("type"), ct))
+            if (k in creq) == bool(f.get("optional")):
+                problems.append("%s: %s is %s here, %s by the contract" % (
+                    rel(path), k, "optional" if f.get("optional") else "required",
+                    "required" if k in creq else "optional"))
     rep.check("rollup Parquet schema matches the rollup contract", problems)
 
 
@@ -802,8 +787,9 @@ def check_compose(rep):
     has(lambda n, s: images[n].startswith("minio/minio"), "MinIO")
     has(lambda n, s: "mc mb" in json.dumps(s.get("entrypoint", "")) + json.dumps(s.get("command", "")),
         "the bucket init (mc mb)")
-    has(lambda n, s: "kafka-connect" in images[n] and "kafka-connect-s3" in json.dumps(s.get("command", "")),
-        "Kafka Connect with the S3 sink plugin")
+    has(lambda n, s: "connect.Dockerfile" in str((s.get("build") or {}).get("dockerfile", ""))
+        and "plugin.path=" in json.dumps(s.get("command", "")),
+        "Kafka Connect with the S3 sink plugin (deploy/docker/connect.Dockerfile)")
     has(lambda n, s: any("connect" in str(v) and "init-connectors" not in str(v)
                          for v in s.get("volumes") or []) and "init-connectors" in json.dumps(s.get("entrypoint", "")),
         "the connector registration")
