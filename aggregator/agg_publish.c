@@ -60,8 +60,7 @@ int agg_rollup_json(const struct agg_row *row, struct mf_buf *out)
         mf_json_str(out, row->meter_id, strlen(row->meter_id)) ||
         mf_buf_appendf(out, ",\"width\":\"%s\",\"window_start\":\"%s\"",
                        agg_widths[row->width].name, ts) ||
-        agg_acc_emit(&row->acc, out) ||
-        mf_buf_appendf(out, ",\"revision\":%d}", row->revision))
+        agg_acc_emit(&row->acc, out) || mf_buf_appendf(out, ",\"revision\":%d}", row->revision))
         return MF_EDATA;
     return MF_OK;
 }
@@ -82,10 +81,9 @@ int agg_publish_rows(struct agg_publish *p, const struct agg_rows *rows, int tim
             mf_batch_fail(&batch, 1, "a window could not be encoded");
             continue;
         }
-        const struct mf_msg m = {p->topics[row->width], MF_PARTITION_ANY,
-                                 row->meter_id,         strlen(row->meter_id),
-                                 p->json.data,          p->json.len,
-                                 NULL,                  0};
+        const struct mf_msg m = {
+            p->topics[row->width], MF_PARTITION_ANY, row->meter_id, strlen(row->meter_id),
+            p->json.data,          p->json.len,      NULL,          0};
         int64_t left = deadline - mf_mono_ms();
         if (mf_producer_send(p->prod, &batch, &m, left > 0 ? (int)left : 0, errbuf, errlen) !=
             MF_OK) {

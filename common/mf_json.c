@@ -95,8 +95,7 @@ static int fmt_exact(char *out, double v)
             continue;
         }
         int e1 = e + 1;
-        int up1 = e1 >= 0 ? (u128)m >= ((u128)p10[e1] << s)
-                          : (u128)m * p10[-e1] >= ((u128)1 << s);
+        int up1 = e1 >= 0 ? (u128)m >= ((u128)p10[e1] << s) : (u128)m * p10[-e1] >= ((u128)1 << s);
         if (up1) {
             e++;
             continue;

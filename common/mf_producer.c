@@ -16,9 +16,9 @@
 #include "mf_time.h"
 #include "mf_common.h"
 
-#define MAX_HEADERS  8
-#define POLL_SLICE_MS 100 /* a wait's flush or poll at a time, so it sees its batch settle */
-#define DRAIN_MS     1000 /* mf_producer_flush: serving the purged records' reports */
+#define MAX_HEADERS   8
+#define POLL_SLICE_MS 100  /* a wait's flush or poll at a time, so it sees its batch settle */
+#define DRAIN_MS      1000 /* mf_producer_flush: serving the purged records' reports */
 
 struct topic {
     rd_kafka_topic_t *rkt;
@@ -201,8 +201,8 @@ int mf_producer_send(struct mf_producer *p, struct mf_batch *b, const struct mf_
  */
 static void purge(struct mf_producer *p, struct mf_batch *b)
 {
-    rd_kafka_resp_err_t err =
-        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_resp_err_t err = rd_kafka_purge(p->rk,
+                                             RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     if (err)
         MF_LOG_WARN("kafka", "purge: %s", rd_kafka_err2str(err));
     int64_t start = mf_mono_ms(), next_log = start + 5000;

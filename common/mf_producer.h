@@ -66,7 +66,7 @@ struct mf_batch {
     atomic_size_t queued;  /* records handed to the producer or failed by mf_batch_fail */
     atomic_size_t failed;  /* records not acknowledged */
     atomic_int error_set;
-    char first_error[96]; /* written once, by whoever set error_set */
+    char first_error[96];   /* written once, by whoever set error_set */
     mf_batch_done_fn *done; /* may be NULL */
     void *opaque;
 };

@@ -59,8 +59,8 @@ struct gw_publisher *gw_publisher_new(const struct gw_publisher_opts *o, char *e
 {
     char num[32];
     struct gw_publisher *p = mf_xcalloc(1, sizeof *p);
-    rd_kafka_conf_t *conf =
-        mf_kafka_conf_new(MF_KAFKA_PRODUCER, o->brokers, o->client_id, NULL, errbuf, errlen);
+    rd_kafka_conf_t *conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, o->brokers, o->client_id, NULL,
+                                              errbuf, errlen);
     if (!conf)
         goto fail;
     snprintf(num, sizeof num, "%d", o->ack_timeout_ms);
@@ -120,8 +120,8 @@ int gw_publish(struct gw_publisher *p, struct mf_batch *b, const char *key, size
 {
     char err[256];
     const struct mf_header headers[] = {{"ingest.ts", ingest_ts}, {"ingest.source", source}};
-    const struct mf_msg m = {p->topic, MF_PARTITION_ANY, key,     keylen,
-                             value,    len,              headers, MF_ARRAY_LEN(headers)};
+    const struct mf_msg m = {p->topic, MF_PARTITION_ANY,     key, keylen, value, len,
+                             headers,  MF_ARRAY_LEN(headers)};
     /* No waiting on a full queue: the request is answered 503 instead. */
     return mf_producer_send(p->prod, b, &m, 0, err, sizeof err);
 }

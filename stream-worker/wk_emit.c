@@ -46,9 +46,9 @@ static int put_number(struct mf_buf *b, const char *name, double v)
 
 /* Names a scored reading writes itself; an input extra field by one of them is not copied. */
 static const char *const reserved[] = {
-    "meter_id",   "ts",      "value", "unit",  "interval_s", "value_kw",     "source_value",
-    "source_unit", "energy_kwh", "quality", "tier", "flags",   "reasons", "interpolated",
-    "src",
+    "meter_id", "ts",           "value",       "unit",         "interval_s",
+    "value_kw", "source_value", "source_unit", "energy_kwh",   "quality",
+    "tier",     "flags",        "reasons",     "interpolated", "src",
 };
 
 /* ---------------------------------------------------------------- the raw writer */

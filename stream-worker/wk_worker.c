@@ -32,9 +32,9 @@
 struct wk_worker {
     const struct wk_config *cfg;
     rd_kafka_t *consumer, *restorer;
-    struct mf_producer *prod;  /* outputs and states */
-    int topic[WK_T_COUNT];     /* its topic ids, by enum wk_topic */
-    struct mf_batch batch;     /* what was produced since the last wait */
+    struct mf_producer *prod; /* outputs and states */
+    int topic[WK_T_COUNT];    /* its topic ids, by enum wk_topic */
+    struct mf_batch batch;    /* what was produced since the last wait */
     struct wk_proc *proc;
     struct wk_refresher *refresher;
     atomic_int has_registry, member;
@@ -75,8 +75,8 @@ void wk_worker_metrics_init(void)
 static void lookup_metrics(struct wk_worker *w)
 {
     for (int i = 0; i < WK_OUTCOME_COUNT; i++)
-        w->m_outcome[i] =
-            mf_metric1("meterflow_worker_records_total", "outcome", wk_outcome_names[i]);
+        w->m_outcome[i] = mf_metric1("meterflow_worker_records_total", "outcome",
+                                     wk_outcome_names[i]);
     for (int f = 0; f < WK_F_COUNT; f++)
         w->m_flags[f] = mf_metric1("meterflow_worker_flags_total", "flag", wk_flags[f].name);
     for (int a = 0; a < WK_A_COUNT; a++)
@@ -123,8 +123,7 @@ struct dlq_headers {
     struct mf_header h[6];
 };
 
-static void dlq_headers(struct dlq_headers *d, const struct wk_worker *w,
-                        const struct wk_output *o)
+static void dlq_headers(struct dlq_headers *d, const struct wk_worker *w, const struct wk_output *o)
 {
     snprintf(d->partition, sizeof d->partition, "%d", o->src_p);
     snprintf(d->offset, sizeof d->offset, "%lld", (long long)o->src_o);
@@ -146,8 +145,8 @@ static int produce(void *opaque, const struct wk_output *o)
     struct wk_worker *w = opaque;
     struct dlq_headers dlq;
     char err[256];
-    struct mf_msg m = {w->topic[o->topic], o->partition, o->key, o->keylen, o->value, o->len,
-                       NULL,               0};
+    struct mf_msg m = {w->topic[o->topic], o->partition, o->key, o->keylen,
+                       o->value,           o->len,       NULL,   0};
 
     if (begin_txn(w) != MF_OK)
         return MF_ERETRY;
@@ -254,8 +253,8 @@ static int commit_txn(struct wk_worker *w)
         if (w->next_off[p] >= 0)
             rd_kafka_topic_partition_list_add(list, w->cfg->topic_raw, p)->offset = w->next_off[p];
     rd_kafka_consumer_group_metadata_t *meta = rd_kafka_consumer_group_metadata(w->consumer);
-    rd_kafka_error_t *e =
-        rd_kafka_send_offsets_to_transaction(mf_producer_rk(w->prod), list, meta, FLUSH_MS);
+    rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(mf_producer_rk(w->prod), list, meta,
+                                                               FLUSH_MS);
     rd_kafka_consumer_group_metadata_destroy(meta);
     rd_kafka_topic_partition_list_destroy(list);
     if (e) {

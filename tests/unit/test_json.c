@@ -26,7 +26,8 @@ static const char *fmt(double v, char *out)
     return out;
 }
 
-/* The reference: whole values below 2^53 as integers, else the first of %.15g..%.17g that reads back. */
+/* The reference: whole values below 2^53 as integers, else the first of %.15g..%.17g that reads
+ * back. */
 static void reference(double v, char *out, size_t len)
 {
     if (v == 0) {
@@ -181,7 +182,8 @@ static void test_strings(void **state)
 {
     (void)state;
     struct mf_buf b = MF_BUF_INIT;
-    const char in[] = "a\"b\\c\n\r\t\x01\x1f\x7f" "\xc3\xa9/";
+    const char in[] = "a\"b\\c\n\r\t\x01\x1f\x7f"
+                      "\xc3\xa9/";
     assert_int_equal(mf_json_str(&b, in, sizeof in - 1), MF_OK);
     assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f\x7f\xc3\xa9/\"");
     mf_buf_reset(&b);
