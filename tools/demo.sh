@@ -2,8 +2,9 @@
 # tools/demo.sh: the whole fleet on a realistic simulated feed (`make demo`).
 #
 # Starts a real Kafka broker (tools/kafka-local: Apache Kafka, one KRaft
-# node, the DESIGN §2 topics) and a throw-away PostgreSQL, applies the
-# migrations, registers the simulated meters, starts ingest-gw, two
+# node, the DESIGN §2 topics), a throw-away PostgreSQL, a local S3
+# (tools/s3-local) and Kafka Connect with the S3 sink (tools/connect-local,
+# deploy/connect/*.json), applies the migrations, registers the simulated meters, starts ingest-gw, two
 # stream-workers and the aggregator, replays two simulated days through the
 # gateway (plus malformed records straight to Kafka) with meter-sim as fast
 # as the gateway takes them, waits until the fleet has caught up, prints a
@@ -18,6 +19,7 @@
 #   DEMO_DRAIN_TIMEOUT [120] seconds without progress after which the wait
 #                      for the fleet to catch up (meter-sim --drain) gives up
 #   DEMO_TROUBLE [meter-sim's defaults] trouble rates, as meter-sim --trouble
+#   DEMO_S3_WAIT [300] seconds the S3 archive check waits for Kafka Connect
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -160,6 +162,10 @@ step "starting a local Kafka (tools/kafka-local: Apache Kafka, one KRaft node) a
 setpriv --pdeathsig TERM -- tools/kafka-local --port 0 </dev/null >"$WORK/broker.out" 2>"$WORK/broker.log" &
 PIDS+=($!)
 NAMES+=(kafka-local)
+# The S3 server (moto, a second or two) too; its first line is the endpoint.
+setpriv --pdeathsig TERM -- tools/s3-local --port 0 </dev/null >"$WORK/s3.out" 2>"$WORK/s3.log" &
+PIDS+=($!)
+NAMES+=(s3-local)
 PGDIR="$WORK/pg"
 DSN=$(tests/lib/pgtmp.sh start "$PGDIR") || die "PostgreSQL did not start"
 for i in $(seq 900); do
@@ -171,6 +177,18 @@ BROKERS=$(head -n 1 "$WORK/broker.out")
 [ -n "$BROKERS" ] || die "tools/kafka-local printed no bootstrap address within 90 s"
 say "broker: $BROKERS ($(sed -n 's/^kafka-local: \(Kafka [^ ]*\) on.*/Apache \1/p' "$WORK/broker.log" | head -n 1))"
 say "postgres: $(printf '%s' "$DSN" | sed 's/password=[^ ]*/password=***/')"
+for i in $(seq 300); do [ -s "$WORK/s3.out" ] && break; sleep 0.1; done
+export S3_ENDPOINT=$(head -n 1 "$WORK/s3.out") S3_BUCKET=meterflow-archive
+export S3_ACCESS_KEY=meterflow S3_SECRET_KEY=meterflow-local
+[ -n "$S3_ENDPOINT" ] || { tail -n 20 "$WORK/s3.log" >&2; die "tools/s3-local printed no endpoint within 30 s"; }
+say "s3: $S3_ENDPOINT/$S3_BUCKET (moto's S3 server, path-style)"
+# Kafka Connect (10-30 s: the JVM, its plugins, the connectors' tasks)
+# starts meanwhile; it runs deploy/connect/*.json as they are deployed.
+CONNECT_I=${#PIDS[@]}
+CONNECT_COMMIT_MS=10000 setpriv --pdeathsig TERM -- tools/connect-local --bootstrap "$BROKERS" --port 0 \
+    </dev/null >"$WORK/connect.out" 2>"$WORK/connect.log" &
+PIDS+=($!)
+NAMES+=(connect-local)
 
 step "applying migrations and registering the simulated meters"
 PG_DSN=$DSN "$BIN/aggregator" migrate >"$WORK/migrate.log" 2>&1 || die "migrations failed"
@@ -211,6 +229,13 @@ wait_http "http://127.0.0.1:$W1_PORT/readyz" stream-worker-1
 wait_http "http://127.0.0.1:$W2_PORT/readyz" stream-worker-2
 wait_http "http://127.0.0.1:$AGG_PORT/readyz" aggregator
 say "gateway $GW; worker metrics :$W1_PORT :$W2_PORT; aggregator metrics :$AGG_PORT"
+for i in $(seq 1500); do
+    [ -s "$WORK/connect.out" ] && break
+    kill -0 "${PIDS[CONNECT_I]}" 2>/dev/null || { tail -n 20 "$WORK/connect.log" >&2; die "tools/connect-local exited early (log above)"; }
+    sleep 0.1
+done
+[ -s "$WORK/connect.out" ] || die "Kafka Connect not RUNNING within 150 s (see $WORK/connect.log)"
+say "Kafka Connect $(head -n 1 "$WORK/connect.out"): s3-sink-raw, s3-sink-rollups RUNNING (deploy/connect/*.json)"
 
 # ---------------------------------------------------------------- the replay
 
@@ -231,6 +256,24 @@ SIM_SECS=$(($(date +%s) - T_SIM))
 step "scoring the alerts against the injected trouble"
 "$BIN/meter-sim" score --truth "$WORK/truth.jsonl" --brokers "$BROKERS" --metrics "$W1,$W2" \
     --kv >"$WORK/score.txt" || die "meter-sim score failed"
+
+step "the S3 archive: Kafka Connect writing the rest, then everything read back (tools/s3-archive)"
+# Until every raw and rollup record of Kafka is in S3 exactly once and the
+# highest revisions equal PostgreSQL's closed windows (it reads again only
+# the objects that changed).
+S3_OK=1
+tools/s3-archive check --brokers "$BROKERS" --pg "$DSN" --wait "${DEMO_S3_WAIT:-300}" \
+    >"$WORK/s3check.txt" 2>&1 || S3_OK=0
+tools/s3-archive summary --kv >"$WORK/s3facts.txt" 2>>"$WORK/s3check.txt" || S3_OK=0
+s3f() { sed -n "s/^$1=//p" "$WORK/s3check.txt" "$WORK/s3facts.txt" | head -n 1; }
+size() { awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.1f MB", b / 1048576; else printf "%.0f KB", b / 1024 }'; }
+if [ $S3_OK = 1 ]; then
+    S3_CHECK="yes: $(s3f raw_records) raw records and $(s3f rollup_rows) rollup records, each once;"
+    S3_CHECK="$S3_CHECK the highest revisions equal PostgreSQL's $(s3f pg_closed_windows) closed windows"
+else
+    S3_CHECK="NO: $(sed -n 's/^problem: //p' "$WORK/s3check.txt" | head -n 1)"
+fi
+say "read back: $S3_CHECK"
 
 GEN=$(sed -n 's/^sim: sent \([0-9]*\) readings.*/\1/p' "$WORK/sim.log" | tail -n 1)
 MALF=$(sed -n 's/.*malformed to Kafka \([0-9]*\).*/\1/p' "$WORK/sim.log" | tail -n 1)
@@ -311,6 +354,15 @@ ANALYST_SQL="SELECT m.region,
     printf '  %-44s %10s\n' "readings in the 1 h rollups" "$AGG_N"
     printf '  %-44s %10s\n' "windows closed and published (1m + 1h)" "$AGG_WIN"
     echo
+    echo "S3 archive (Kafka Connect S3 sink -> $S3_ENDPOINT/$S3_BUCKET)"
+    printf '  %-44s %10s  %s\n' "raw/YYYY/MM/DD/HH/ objects (JSON lines, gzip)" "$(s3f raw_objects)" \
+        "$(size "$(s3f raw_bytes)"), $(s3f raw_records) readings in $(s3f raw_hours) hours"
+    printf '  %-44s %10s  %s\n' "analytics/YYYY/MM/DD/ objects (Parquet, Snappy)" "$(s3f analytics_objects)" \
+        "$(size "$(s3f analytics_bytes)"), $(s3f analytics_rows) rollup rows in $(s3f analytics_days) days"
+    printf '  %-44s %10s  %s\n' "Parquet vs the same rows as JSON" "$(s3f parquet_vs_json)" \
+        "($(size "$(s3f analytics_bytes)") vs $(size "$(s3f analytics_json_bytes)"))"
+    echo "  read back: $S3_CHECK"
+    echo
     echo "Top-3 fleet peak hours of each day (sum of the meters' avg_kw)"
     psql "$DSN" -X -q -P footer=off -c "$PEAKS_SQL" |
         sed 's/^/  /'
@@ -387,6 +439,8 @@ alerts_false=$ALERTS_FALSE
 rollup_1m=$R1M
 rollup_1h=$R1H
 rollup_readings=$AGG_N
+$(sed 's/^/s3_/' "$WORK/s3facts.txt")
+s3_checked=$S3_OK
 workdir=$WORK
 pids="${PIDS[*]}"
 EOF
@@ -408,6 +462,7 @@ for i in "${!NAMES[@]}"; do
 done
 tests/lib/pgtmp.sh destroy "$PGDIR" >/dev/null 2>&1 && PGDIR=""
 [ $bad -eq 0 ] && say "all programs stopped on SIGTERM with exit status 0; PostgreSQL destroyed"
+[ $S3_OK = 1 ] || { say "demo: the S3 archive is not what Kafka and PostgreSQL hold (see the summary)" >&2; bad=1; }
 say "report: $REPORT/summary.txt, $REPORT/fleet_load.png, $REPORT/quality.png"
 say "demo finished in $(($(date +%s) - T0)) s"
 [ $bad -eq 0 ] || exit 1

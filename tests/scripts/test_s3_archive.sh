@@ -139,13 +139,15 @@ CONNECT_URL=$(head -n 1 "$T/connect.out")
 check "tools/connect-local: both connectors RUNNING ($(($(date +%s) - s0)) s, $CONNECT_URL)" \
     test -n "$CONNECT_URL"
 [ -n "$CONNECT_URL" ] || { tail -n 20 "$T/connect.err"; finish; }
-# control CMD: one command to connect-local, its answer (the next line of its stdout).
+# control CMD: one command to connect-local (fd 7), its answer (the next
+# line of its stdout, $COUT).
+COUT=$T/connect.out
 control() {
     local n
-    n=$(wc -l <"$T/connect.out")
+    n=$(wc -l <"$COUT")
     echo "$1" >&7
     for _ in $(seq 1500); do
-        [ "$(wc -l <"$T/connect.out")" -gt "$n" ] && { sed -n "$((n + 1))p" "$T/connect.out"; return; }
+        [ "$(wc -l <"$COUT")" -gt "$n" ] && { sed -n "$((n + 1))p" "$COUT"; return; }
         sleep 0.1
     done
     echo "no answer"
@@ -210,6 +212,7 @@ check "started again, connectors RUNNING ($answer, $(($(date +%s) - s0)) s)" tes
 
 # ------------------------------------------------------------------ the archive
 echo "the archive read back (tools/s3-archive check)"
+s0=$(date +%s)
 # Windows close on the aggregator's idle flush (3 s here) once the readings stop.
 tools/s3-archive check --brokers "$KAFKA_BROKERS" --pg "$PG_DSN" --wait 90 >"$T/check.out" 2>&1
 rc=$?
@@ -224,18 +227,67 @@ check "every rollup record exactly once ($(fact rollup_rows) rows, $(fact rollup
 check "the highest revisions equal rollup_1m_stats/rollup_1h_stats ($(fact windows_equal) of $(fact pg_closed_windows) closed windows)" \
     sh -c "[ -n '$(fact pg_closed_windows)' ] && [ '$(fact pg_closed_windows)' -ge 2000 ] &&
            [ '$(fact windows_equal)' = '$(fact pg_closed_windows)' ] && [ '$(fact archive_windows)' = '$(fact pg_closed_windows)' ]"
-check "tools/s3-archive check passes (hours, days, names, Snappy)" test $rc -eq 0
+check "tools/s3-archive check passes (hours, days, names, Snappy) after $(($(date +%s) - s0)) s" test $rc -eq 0
 tools/s3-archive summary >"$T/summary.out" 2>&1
 sed 's/^/    /' "$T/summary.out"
 hours=$(tools/s3-archive summary --kv 2>/dev/null | sed -n 's/^raw_hours=//p')
 # 04, 05, 06 of 2024-03-11 and the arrival hour of the record without a ts.
 check "raw readings under 2024/03/11/04..06 (+ the non-JSON one's arrival hour): $hours hours" test "${hours:-0}" -eq 4
 
-echo "stopping"
 exec 7>&-
 stop_pid "$CONNECT_PID" 40
 check "connect-local stopped on EOF, the worker gone" gone "$CONNECT_PID" "ConnectStandalone $T/"
 CONNECT_PID=
+
+# ------------------------------------------------------------------ small blocks
+# The deployed blocks (10,000 offsets) hold all of this test's records, so
+# every object above was rebuilt from its partition's first offset. Blocks of
+# 100 cut each partition (about 180 raw records) into finished and open
+# blocks: the same files with block.records=100 and their own names (so
+# their own consumer groups, reading from the start) into their own bucket,
+# killed with SIGKILL as soon as the first object appears (a block finished
+# while the others are open), started again, read back.
+echo "the same with blocks of 100 offsets, killed with SIGKILL while catching up"
+mkdir -p "$T/blocks"
+python3 -c '
+import json, os, sys
+for f in sys.argv[2:]:
+    c = json.load(open(f))
+    c["name"] += "-blocks"
+    c["block.records"] = "100"
+    json.dump(c, open(os.path.join(sys.argv[1], os.path.basename(f)), "w"))
+' "$T/blocks" deploy/connect/*.json
+curl -fs -m 5 -o /dev/null -X PUT "$S3_ENDPOINT/meterflow-blocks"
+mkfifo "$T/control2"
+S3_BUCKET=meterflow-blocks CONNECT_COMMIT_MS=1000 tools/connect-local --bootstrap "$KAFKA_BROKERS" --port 0 \
+    --dir "$T/connect2" --connector "$T/blocks/s3-sink-raw.json" --connector "$T/blocks/s3-sink-rollups.json" \
+    --control <"$T/control2" >"$T/connect2.out" 2>"$T/connect2.err" &
+CONNECT_PID=$!
+exec 7>"$T/control2"
+COUT=$T/connect2.out
+wait_for "$COUT" "$CONNECT_PID" 150 line
+for _ in $(seq 600); do
+    curl -fs -m 2 "$S3_ENDPOINT/meterflow-blocks?list-type=2&prefix=raw/" | grep -q '<Key>' && break
+    sleep 0.05
+done
+JVM=$(control pid)
+answer=$(control kill)
+n=$(S3_BUCKET=meterflow-blocks tools/s3-archive summary --kv 2>/dev/null | sed -n 's/^raw_records=//p')
+check "started, SIGKILLed at its first object ($answer; ${n:-0} of 2161 raw records in S3 by then)" \
+    sh -c "[ '$answer' = ok ] && ! kill -0 $JVM 2>/dev/null"
+answer=$(control start)
+check "started again ($answer)" test "$answer" = ok
+S3_BUCKET=meterflow-blocks tools/s3-archive check --brokers "$KAFKA_BROKERS" --pg "$PG_DSN" --wait 60 \
+    >"$T/check2.out" 2>&1
+rc=$?
+sed 's/^/    /' "$T/check2.out"
+check "blocks of 100: every record exactly once, equal to PostgreSQL ($(sed -n 's/^raw_objects=//p' "$T/check2.out") raw objects)" \
+    test $rc -eq 0
+exec 7>&-
+stop_pid "$CONNECT_PID" 40
+CONNECT_PID=
+
+echo "stopping"
 stop_pid "$STACK_PID" 90
 STACK_PID=
 stop_pid "$S3_PID" 10
