@@ -10,8 +10,8 @@
 # With MF_SANITIZED=1 (make check) the scripts are left to the release run,
 # and the runner says so: they check SQL, schemas, deploy manifests, docs
 # and the build's include walls (no C code of ours runs), build their own
-# sanitized fuzzers, or drive the programs end to end as the integration
-# tests already do here.
+# sanitized fuzzers, or drive the programs end to end (demo, local-stack,
+# S3 archive) as the integration tests already do here.
 # A test passes with exit 0, is skipped with exit 77, fails otherwise.
 #
 # Output: first how many tests will run and where their logs go; then one
@@ -50,8 +50,8 @@ if [ "${MF_SANITIZED:-0}" = 1 ]; then
     done
     [ -n "$left" ] && echo "under ASan+UBSan: the scripts are left to the release run:$left" \
         "(SQL, schemas, manifests, docs and the build's include walls run no C code of ours;" \
-        "the fuzzers are sanitized builds of their own; the demo and local-stack drive the" \
-        "programs the integration tests run sanitized here)"
+        "the fuzzers are sanitized builds of their own; the end-to-end scripts (demo," \
+        "local-stack, S3 archive) drive the programs the integration tests run sanitized here)"
 else
     tests+=("${scripts[@]}")
 fi
