@@ -375,12 +375,18 @@ def main():
         for p in problems:
             print("s3-archive: " + p, file=sys.stderr)
         return 1 if problems else 0
-    deadline = time.time() + a.wait
+    start = time.time()
+    deadline = start + a.wait
+    rounds = 0
     while True:
+        rounds += 1
         problems, facts = check(a, s3)
+        if a.wait:
+            print("s3-archive: round %d at %.1f s: %s" % (rounds, time.time() - start,
+                  problems[0] if problems else "passed"), file=sys.stderr)
         if not problems or time.time() >= deadline:
             break
-        time.sleep(2)
+        time.sleep(1)
     for k, v in facts.items():
         print("%s=%s" % (k, v))
     for p in problems:
