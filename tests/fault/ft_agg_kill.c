@@ -7,7 +7,7 @@
  * carry every window's final row (the outbox republished what a kill
  * interrupted).
  */
-#include "../integration/it_agg_lib.h"
+#include "mf_aggtest.h"
 
 #define NMETERS 30
 #define KILLS   4

@@ -4,7 +4,7 @@
  * on /readyz while it retries, become ready again, and end with every
  * reading counted exactly once, every window closed and published.
  */
-#include "../integration/it_agg_lib.h"
+#include "mf_aggtest.h"
 
 #define NMETERS 30
 

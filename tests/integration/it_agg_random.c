@@ -7,7 +7,7 @@
  * rollups must equal an independent two-pass computation, every window
  * closed, and the rollup topics must carry each window's final row.
  */
-#include "it_agg_lib.h"
+#include "mf_aggtest.h"
 
 #define NMETERS 40
 

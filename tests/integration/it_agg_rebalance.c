@@ -5,7 +5,7 @@
  * counted once, every window closed and published, and both members did
  * part of the work.
  */
-#include "it_agg_lib.h"
+#include "mf_aggtest.h"
 
 #define NMETERS 40
 
