@@ -39,7 +39,7 @@ int main(void)
         if ((b_applied = itg_metric(b.port, "meterflow_agg_records_total{outcome=\"applied\"}")) > 0)
             break;
     itg_check(b_applied > 0, "B got partitions and applied %g readings", b_applied);
-    itg_check(itg_wait_progress(&c, pgt->dsn, (long long)(2 * third) - 50, 60000) > 0,
+    itg_check(itg_wait_progress(&c, pgt->dsn, (long long)(2 * third) - 50, 120000) > 0,
               "two members: second third stored");
 
     /* A leaves cleanly in the middle of the last third: B takes over. */
