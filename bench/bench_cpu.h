@@ -430,7 +430,7 @@ __attribute__((unused)) static void bench_broker_desc(int pid, char *out, size_t
         else if (k && !version[0])
             sscanf(k + 7, "%31[0-9.]", version);
         if (strstr(a, ".properties") && a[0] == '/')
-            snprintf(props, sizeof props, "%s", a);
+            snprintf(props, sizeof props, "%.500s", a); /* a path; longer ones are not ours */
     }
     f = props[0] ? fopen(props, "r") : NULL;
     char line[512];
