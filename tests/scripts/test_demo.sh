@@ -3,6 +3,7 @@
 # higher rates so every kind shows up) and checks of its summary's key facts:
 # every record accounted for (accepted + malformed = validated + quarantine
 # + DLQ), alerts detected with none missed or false, rollup rows written,
+# the S3 archive read back equal to Kafka and PostgreSQL,
 # the report's PNGs. Prints "demo: N passed, M failed" last; exit 0/1.
 # Needs the programs built (MF_BIN_DIR, default build/bin).
 set -u
@@ -47,6 +48,8 @@ if [ -s "$facts" ]; then
         test "$alerts_detected" -gt 0 -a "$alerts_detected" -eq "$alerts_expected"
     check "no false alarms ($alerts_false)" test "$alerts_false" -eq 0
     check "rollup rows written (1m $rollup_1m, 1h $rollup_1h)" test "$rollup_1m" -gt 0 -a "$rollup_1h" -gt 0
+    check "the S3 archive read back, equal to Kafka and PostgreSQL (${s3_raw_objects:-?} raw/ and ${s3_analytics_objects:-?} analytics/ objects, Parquet/JSON ${s3_parquet_vs_json:-?})" \
+        test "${s3_checked:-0}" = 1 -a "${s3_raw_objects:-0}" -gt 0 -a "${s3_analytics_objects:-0}" -gt 0
     check "every validated reading in the rollups" \
         test "$rollup_readings" -eq $((validated + interpolated))
 fi
