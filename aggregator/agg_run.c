@@ -677,3 +677,26 @@ int agg_run_migrate(const struct agg_config *cfg)
     MF_LOG_INFO("agg", "migrate: %d migration(s) applied", n);
     return 0;
 }
+
+static int check(void *cfg, char *errbuf, size_t errlen)
+{
+    return agg_config_check(cfg, errbuf, errlen);
+}
+
+static int run(const void *cfg)
+{
+    return agg_run(cfg);
+}
+
+static int migrate(const void *cfg)
+{
+    return agg_run_migrate(cfg);
+}
+
+const struct mf_program agg_program = {
+    "aggregator", "1-minute and hourly rollups of validated readings into PostgreSQL",
+    agg_config_rows, &agg_config_nrows,
+    sizeof(struct agg_config), offsetof(struct agg_config, log_level),
+    check, run,
+    migrate,
+};

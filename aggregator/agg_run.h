@@ -17,6 +17,7 @@
 #define AGG_RUN_H
 
 #include "agg_config.h"
+#include "mf_program.h"
 
 /*
  * Runs until mf_stop_requested. Returns the process exit status: 0 after a
@@ -26,6 +27,9 @@ int agg_run(const struct agg_config *cfg);
 
 /* `aggregator migrate`: applies the migrations and returns 0, or 1 (logged). */
 int agg_run_migrate(const struct agg_config *cfg);
+
+/* The program, for mf_program_main (main.c). */
+extern const struct mf_program agg_program;
 
 /* Registers the aggregator's metric families (and the common ones). */
 void agg_metrics_init(void);

@@ -76,3 +76,21 @@ out:
     gw_auth_destroy(auth);
     return status;
 }
+
+static int check(void *cfg, char *errbuf, size_t errlen)
+{
+    return gw_config_check(cfg, errbuf, errlen);
+}
+
+static int run(const void *cfg)
+{
+    return gw_run(cfg);
+}
+
+const struct mf_program gw_program = {
+    "ingest-gw",    "HTTP gateway that publishes meter readings to Kafka",
+    gw_config_rows, &gw_config_nrows,
+    sizeof(struct gw_config), offsetof(struct gw_config, log_level),
+    check,          run,
+    NULL, /* no migrate: the gateway keeps no tables */
+};

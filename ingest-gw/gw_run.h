@@ -8,6 +8,7 @@
 #define GW_RUN_H
 
 #include "gw_config.h"
+#include "mf_program.h"
 
 /*
  * Runs until SIGTERM/SIGINT or a fatal Kafka error. Returns the exit
@@ -16,5 +17,8 @@
  * Call mf_signal_block() first, before any library thread exists.
  */
 int gw_run(const struct gw_config *cfg);
+
+/* The program, for mf_program_main (main.c). */
+extern const struct mf_program gw_program;
 
 #endif

@@ -56,3 +56,26 @@ out:
     wk_worker_destroy(w);
     return status;
 }
+
+static int check(void *cfg, char *errbuf, size_t errlen)
+{
+    return wk_config_check(cfg, errbuf, errlen);
+}
+
+static int run(const void *cfg)
+{
+    return wk_run(cfg);
+}
+
+static int migrate(const void *cfg)
+{
+    return wk_run_migrate(cfg);
+}
+
+const struct mf_program wk_program = {
+    "stream-worker", "validates meter readings (VEE) with durable per-meter state",
+    wk_config_rows,  &wk_config_nrows,
+    sizeof(struct wk_config), offsetof(struct wk_config, log_level),
+    check,           run,
+    migrate,
+};

@@ -6,6 +6,7 @@
 #ifndef WK_RUN_H
 #define WK_RUN_H
 
+#include "mf_program.h"
 #include "wk_config.h"
 
 /*
@@ -16,5 +17,8 @@ int wk_run(const struct wk_config *cfg);
 
 /* Applies the schema migrations; 0, or 1 after logging why not. */
 int wk_run_migrate(const struct wk_config *cfg);
+
+/* The program, for mf_program_main (main.c). */
+extern const struct mf_program wk_program;
 
 #endif
