@@ -110,6 +110,7 @@ __attribute__((unused)) static unsigned long long bench_cpu_proc_ticks(int pid, 
         return t;
     DIR *d = opendir("/proc");
     struct dirent *e;
+    /* cppcheck-suppress readdirCalled ; one thread reads /proc here */
     while (d && (e = readdir(d))) {
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
@@ -152,6 +153,7 @@ __attribute__((unused)) static size_t bench_cpu_threads(int pid, struct bench_cp
     snprintf(path, sizeof path, "/proc/%d/task", pid);
     DIR *d = opendir(path);
     struct dirent *e;
+    /* cppcheck-suppress readdirCalled ; one thread reads /proc here */
     while (d && n < max && (e = readdir(d))) {
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
@@ -311,7 +313,7 @@ __attribute__((unused)) static size_t bench_cpu_jcmd_names(int pid, int *tids, c
 __attribute__((unused)) static void bench_cpu_report(struct bench_cpu *c, const char *phase,
                                                      FILE *out)
 {
-    unsigned long long t1[BENCH_CPU_PROCS], total1, idle1, ours = 0;
+    unsigned long long t1[BENCH_CPU_PROCS] = {0}, total1, idle1, ours = 0;
     for (int i = 0; i < c->n; i++)
         t1[i] = c->p[i].has_fixed
                     ? c->p[i].t0 + c->p[i].fixed

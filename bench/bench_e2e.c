@@ -170,9 +170,12 @@ static long rounds[SENDERS];
 static int nexts[SENDERS] = {0, 1, 2, 3};
 
 /* Sender k owns meters i with i % SENDERS == k: each meter's readings stay in order. */
+/* Each sender's index, passed by address to its thread. */
+static const long sender_ids[SENDERS] = {0, 1, 2, 3};
+
 static void *sender(void *arg)
 {
-    long k = (long)arg;
+    long k = *(const long *)arg;
     struct curl_slist *hdrs;
     CURL *c = new_handle(&hdrs);
     struct mf_buf body = MF_BUF_INIT;
@@ -279,7 +282,7 @@ static struct stage_rates run_load(PGconn *pg, int secs, FILE *cpu_out)
     atomic_store(&stop_senders, 0);
     pthread_create(&poller, NULL, processed_poller, NULL);
     for (long k = 0; k < SENDERS; k++)
-        pthread_create(&th[k], NULL, sender, (void *)k);
+        pthread_create(&th[k], NULL, sender, (void *)&sender_ids[k]);
     long s0 = 0, p0 = 0, a0 = 0;
     int64_t t0 = 0;
     for (int t = 0; t < secs; t++) {
@@ -390,7 +393,7 @@ int main(int argc, char **argv)
     atomic_store(&stop_senders, 0);
     pthread_create(&poller, NULL, processed_poller, NULL);
     for (long k = 0; k < SENDERS; k++)
-        pthread_create(&th[k], NULL, sender, (void *)k);
+        pthread_create(&th[k], NULL, sender, (void *)&sender_ids[k]);
     bench_cpu_begin(&cpu);
     struct curl_slist *hdrs;
     CURL *c = new_handle(&hdrs);

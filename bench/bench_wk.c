@@ -69,11 +69,16 @@ static char *reading(long i, long meters, size_t *len)
 
 static long rss_kb(void)
 {
-    long pages = 0, resident = 0;
+    long resident = 0;
+    char line[128];
     FILE *f = fopen("/proc/self/statm", "r");
     if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
+        /* statm: size resident shared ... (pages) */
+        if (fgets(line, sizeof line, f)) {
+            char *end;
+            strtol(line, &end, 10);
+            resident = strtol(end, NULL, 10);
+        }
         fclose(f);
     }
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
@@ -124,8 +129,8 @@ static void inproc(long records, long meters)
     int64_t ms = mf_mono_ms() - t0;
     printf("inproc_records %ld\ninproc_meters %ld\ninproc_us_per_record %.3f\n"
            "inproc_records_per_s %.0f\ninproc_output_bytes_per_record %.1f\n",
-           records, meters, ms * 1000.0 / records, records * 1000.0 / (ms ? ms : 1),
-           (double)out_bytes / records);
+           records, meters, (double)ms * 1000.0 / (double)records,
+           (double)records * 1000.0 / (double)(ms ? ms : 1), (double)out_bytes / (double)records);
     for (long i = 0; i < records; i++)
         free(in[i]);
     free(in);
@@ -148,8 +153,9 @@ static void rss(long meters)
     long after = rss_kb();
     printf("state_sizeof_bytes %zu\nstate_meters %ld\nstate_rss_growth_kb %ld\n"
            "state_rss_bytes_per_meter %.1f\nstate_rss_mb_per_100k_meters %.1f\n",
-           sizeof(struct wk_state), meters, after - before, (after - before) * 1024.0 / meters,
-           (after - before) / 1024.0 * 100000.0 / meters);
+           sizeof(struct wk_state), meters, after - before,
+           (double)(after - before) * 1024.0 / (double)meters,
+           (double)(after - before) / 1024.0 * 100000.0 / (double)meters);
     wk_proc_destroy(p);
     wk_config_release(&cfg);
 }
@@ -255,7 +261,7 @@ static double run_worker(struct wk_stack *s, const char *name, const char *eos, 
     int64_t t0 = mf_mono_ms();
     double done = 0;
     while ((done = worker_metric(w, "meterflow_worker_records_total{outcome=\"validated\"}")) <
-               records &&
+               (double)records &&
            mf_mono_ms() - t0 < 900000)
         usleep(20000);
     int64_t ms = mf_mono_ms() - t0;

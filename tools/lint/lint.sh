@@ -4,8 +4,8 @@
 # the findings and one summary line; exit 0 only if neither finds anything.
 #
 # Linted: every .c file the Makefile builds (common, the three programs,
-# tools, tests, fuzz targets) and the project headers they include; not
-# bench/ (its own findings are listed in the gates' report) and not build/.
+# tools, tests, fuzz targets, benchmarks) and the project headers they
+# include; not build/.
 #   LINT_JOBS=N    parallel clang-tidy processes (default: the CPU count)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +21,7 @@ mkdir -p build/lint
 # The linted subset of the compile database, for both tools.
 python3 - "$db" build/lint/compile_commands.json <<'EOF' || exit 1
 import json, sys
-entries = [e for e in json.load(open(sys.argv[1])) if not e["file"].startswith("bench/")]
+entries = json.load(open(sys.argv[1]))
 json.dump(entries, open(sys.argv[2], "w"), indent=1)
 print(len(entries), "files", file=sys.stderr)
 EOF
