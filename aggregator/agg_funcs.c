@@ -13,8 +13,7 @@
 
 static int emit_field(struct mf_buf *out, const char *name, double v)
 {
-    return mf_buf_appendf(out, ",\"%s\":", name) || mf_json_double(out, v) ? MF_EDATA
-                                                                                : MF_OK;
+    return mf_buf_appendf(out, ",\"%s\":", name) || mf_json_double(out, v) ? MF_EDATA : MF_OK;
 }
 
 /* ---------------------------------------------------------------- count */
@@ -146,7 +145,7 @@ static int quality_emit(const struct agg_acc *a, struct mf_buf *out)
     static int field##_emit(const struct agg_acc *a, struct mf_buf *out)                           \
     {                                                                                              \
         return mf_buf_appendf(out, ",\"" #field "\":%lld", (long long)a->field) ? MF_EDATA         \
-                                                                               : MF_OK;           \
+                                                                                : MF_OK;           \
     }
 
 COUNTER_ROW(premium, rec->tier == MF_TIER_PREMIUM)

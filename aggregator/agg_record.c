@@ -121,8 +121,7 @@ int agg_record_parse(const char *data, size_t len, struct agg_record *r, char *e
     if (parse_ts(root, &r->ts_ms, errbuf, errlen) ||
         number(root, "value_kw", VALUE_MAX, &r->value_kw, errbuf, errlen) ||
         number(root, "energy_kwh", VALUE_MAX, &r->energy_kwh, errbuf, errlen) ||
-        whole(root, "quality", 100, &q, errbuf, errlen) ||
-        parse_src(root, &r->src, errbuf, errlen))
+        whole(root, "quality", 100, &q, errbuf, errlen) || parse_src(root, &r->src, errbuf, errlen))
         goto out;
     r->quality = (int)q;
 

@@ -28,14 +28,14 @@
 #include "agg_state.h"
 #include "mf_common.h"
 
-#define BACKOFF_MIN_MS    100
-#define BACKOFF_MAX_MS    5000
+#define BACKOFF_MIN_MS     100
+#define BACKOFF_MAX_MS     5000
 #define PUBLISH_TIMEOUT_MS 30000
-#define TICK_MS           1000      /* idle flush and liveness checks */
-#define PING_IDLE_MS      5000      /* check PostgreSQL after this long without a write */
-#define AHEAD_EVERY_MS    600000    /* partitions ahead */
-#define RETENTION_EVERY_MS 3600000  /* retention */
-#define MS_PER_DAY        86400000LL
+#define TICK_MS            1000    /* idle flush and liveness checks */
+#define PING_IDLE_MS       5000    /* check PostgreSQL after this long without a write */
+#define AHEAD_EVERY_MS     600000  /* partitions ahead */
+#define RETENTION_EVERY_MS 3600000 /* retention */
+#define MS_PER_DAY         86400000LL
 
 /* Why /readyz says no; the strings are the answers. */
 enum { READY = 0, NR_STARTING, NR_LOADING, NR_PG };
@@ -76,16 +76,16 @@ struct app {
 
 void agg_metrics_init(void)
 {
-    static const double commit_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                           0.1,   0.25,   0.5,   1,    2.5,   5, 10};
+    static const double commit_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                           0.25,  0.5,    1,     2.5,  5,     10};
     mf_metrics_init();
     mf_kafka_metrics_init();
     mf_metrics_register("meterflow_agg_windows_total", MF_METRIC_COUNTER,
                         "Windows closed (watermark passed their end) and published, by width.",
                         NULL, 0);
     mf_metrics_register("meterflow_agg_republished_total", MF_METRIC_COUNTER,
-                        "Closed windows published again with a new revision after late data.",
-                        NULL, 0);
+                        "Closed windows published again with a new revision after late data.", NULL,
+                        0);
     mf_metrics_register("meterflow_agg_late_records_total", MF_METRIC_COUNTER,
                         "Readings whose 1-minute window was already closed when they arrived.",
                         NULL, 0);
@@ -111,10 +111,10 @@ static void metrics_bind(struct app *a)
 {
     for (int w = 0; w < AGG_NWIDTHS; w++) {
         a->m_windows[w] = mf_metric1("meterflow_agg_windows_total", "width", agg_widths[w].name);
-        a->m_republished[w] =
-            mf_metric1("meterflow_agg_republished_total", "width", agg_widths[w].name);
-        a->m_retention[w] =
-            mf_metric1("meterflow_agg_retention_skipped_total", "width", agg_widths[w].name);
+        a->m_republished[w] = mf_metric1("meterflow_agg_republished_total", "width",
+                                         agg_widths[w].name);
+        a->m_retention[w] = mf_metric1("meterflow_agg_retention_skipped_total", "width",
+                                       agg_widths[w].name);
     }
     a->m_late = mf_metric("meterflow_agg_late_records_total", NULL);
     a->m_applied = mf_metric1("meterflow_agg_records_total", "outcome", "applied");
@@ -321,8 +321,8 @@ static void flush_batch(struct app *a)
     mf_metric_observe(a->m_commit, (double)(mf_mono_ms() - t0) / 1000.0);
     a->outbox_clear_pending = false;
     a->last_pg_ok = mf_mono_ms();
-    MF_LOG_DEBUG("agg", "batch: %zu records, %zu windows, %zu closed, %zu to publish",
-                 b.nrecords, b.nentries, b.ncloses, a->rows.n);
+    MF_LOG_DEBUG("agg", "batch: %zu records, %zu windows, %zu closed, %zu to publish", b.nrecords,
+                 b.nentries, b.ncloses, a->rows.n);
     agg_state_committed(a->st);
 
     for (size_t i = 0; i < a->rows.n; i++)
@@ -379,8 +379,8 @@ static void handle(struct app *a, rd_kafka_message_t *m)
     } else {
         bool late;
         int expired;
-        switch (agg_state_add(a->st, m->partition, m->offset, &rec, mf_mono_ms(), &late,
-                              &expired)) {
+        switch (
+            agg_state_add(a->st, m->partition, m->offset, &rec, mf_mono_ms(), &late, &expired)) {
         case AGG_ADD_APPLIED:
             mf_metric_inc(a->m_applied);
             if (late)
@@ -425,8 +425,8 @@ static void maintain(struct app *a)
                 continue;
             int64_t cutoff = wall - days[w] * MS_PER_DAY;
             agg_state_set_cutoff(a->st, (enum agg_width)w, cutoff);
-            int n =
-                agg_partitions_drop_before(a->parts, (enum agg_width)w, cutoff, err, sizeof err);
+            int n = agg_partitions_drop_before(a->parts, (enum agg_width)w, cutoff, err,
+                                               sizeof err);
             if (n < 0) {
                 MF_LOG_WARN("agg", "retention of %s: %s", agg_widths[w].table, err);
                 ok = false;
@@ -461,8 +461,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct app *a = opaque;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        a->assigned = mf_xrealloc(a->assigned, (size_t)(parts->cnt ? parts->cnt : 1) *
-                                                   sizeof *a->assigned);
+        a->assigned = mf_xrealloc(a->assigned,
+                                  (size_t)(parts->cnt ? parts->cnt : 1) * sizeof *a->assigned);
         a->nassigned = 0;
         for (int i = 0; i < parts->cnt; i++)
             a->assigned[a->nassigned++] = parts->elems[i].partition;
@@ -508,8 +508,7 @@ static int open_app(struct app *a, char *err, size_t errlen)
                              errlen);
     if (!conf)
         return MF_EFATAL;
-    a->pub = agg_publish_new(conf, a->cfg->topic_rollups_1m, a->cfg->topic_rollups_1h, err,
-                             errlen);
+    a->pub = agg_publish_new(conf, a->cfg->topic_rollups_1m, a->cfg->topic_rollups_1h, err, errlen);
     conf = NULL; /* the publisher owns it, even on failure */
     if (!a->pub)
         return MF_EFATAL;
@@ -529,8 +528,8 @@ static int open_app(struct app *a, char *err, size_t errlen)
     rd_kafka_poll_set_consumer(a->rk);
 
     /* Which meters our partitions own: murmur2 over the topic's partition count. */
-    for (int tries = 0; (a->topic_partitions = mf_kafka_partition_count(
-                             a->rk, a->cfg->topic_validated, 5000)) <= 0;
+    for (int tries = 0; (a->topic_partitions =
+                             mf_kafka_partition_count(a->rk, a->cfg->topic_validated, 5000)) <= 0;
          tries++) {
         if (mf_stop_requested || tries >= 12) {
             snprintf(err, errlen, "no metadata for topic '%s'", a->cfg->topic_validated);
@@ -561,8 +560,7 @@ int agg_run(const struct agg_config *cfg)
     atomic_store(&a->not_ready, NR_STARTING);
     agg_metrics_init();
     metrics_bind(a);
-    a->st = agg_state_new((size_t)cfg->batch_max, cfg->lateness_s * 1000,
-                          cfg->idle_flush_s * 1000);
+    a->st = agg_state_new((size_t)cfg->batch_max, cfg->lateness_s * 1000, cfg->idle_flush_s * 1000);
     a->pg = agg_pg_new(cfg->pg_dsn, cfg->group_id, cfg->topic_validated);
     a->commit = agg_commit_new(a->pg);
     a->parts = agg_partitions_new(a->pg);
@@ -612,7 +610,7 @@ int agg_run(const struct agg_config *cfg)
 
         int timeout = 100;
         if (a->batch_deadline >= 0)
-            timeout = (int)(a->batch_deadline - now < 0 ? 0
+            timeout = (int)(a->batch_deadline - now < 0     ? 0
                             : a->batch_deadline - now > 100 ? 100
                                                             : a->batch_deadline - now);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, timeout);
@@ -694,9 +692,13 @@ static int migrate(const void *cfg)
 }
 
 const struct mf_program agg_program = {
-    "aggregator", "1-minute and hourly rollups of validated readings into PostgreSQL",
-    agg_config_rows, &agg_config_nrows,
-    sizeof(struct agg_config), offsetof(struct agg_config, log_level),
-    check, run,
+    "aggregator",
+    "1-minute and hourly rollups of validated readings into PostgreSQL",
+    agg_config_rows,
+    &agg_config_nrows,
+    sizeof(struct agg_config),
+    offsetof(struct agg_config, log_level),
+    check,
+    run,
     migrate,
 };

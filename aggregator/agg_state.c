@@ -364,8 +364,8 @@ enum agg_add_result agg_state_add(struct agg_state *st, int32_t part, int64_t of
     src->pos = rec->src;
     src->dirty = true;
 
-    *late = agg_watermark_passed(&ps->wm, agg_window_start(AGG_W1M, rec->ts_ms) +
-                                              agg_widths[AGG_W1M].ms);
+    *late = agg_watermark_passed(&ps->wm,
+                                 agg_window_start(AGG_W1M, rec->ts_ms) + agg_widths[AGG_W1M].ms);
     agg_watermark_observe(&ps->wm, rec->ts_ms, st->lateness_ms, now_mono);
     if (st->newest_event == AGG_WM_NONE || rec->ts_ms > st->newest_event)
         st->newest_event = rec->ts_ms;

@@ -141,8 +141,9 @@ int main(int argc, char **argv)
             bytes += strlen(recs[k]);
         }
     }
-    printf("# %zu readings (%ld meters x %ld min x %ld a minute, %.0f bytes each), batches of %ld\n",
-           n, meters, minutes, per, (double)bytes / (double)n, batch);
+    printf(
+        "# %zu readings (%ld meters x %ld min x %ld a minute, %.0f bytes each), batches of %ld\n",
+        n, meters, minutes, per, (double)bytes / (double)n, batch);
 
     double *lat = mf_xmalloc((n / (size_t)batch + 8) * sizeof *lat);
     size_t nlat = 0, published = 0, max_open = 0, max_bytes = 0;

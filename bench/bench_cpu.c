@@ -83,9 +83,9 @@ int main(int argc, char **argv)
     while (wait4(pid, &status, 0, &ru) < 0)
         ;
     long hz = sysconf(_SC_CLK_TCK);
-    unsigned long long usecs =
-        (unsigned long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ULL +
-        (unsigned long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    unsigned long long usecs = (unsigned long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+                                   1000000ULL +
+                               (unsigned long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
     c.p[0].fixed = usecs * (unsigned long long)hz / 1000000ULL;
     c.p[0].has_fixed = 1;
     bench_cpu_report(&c, phase, out);

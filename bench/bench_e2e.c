@@ -42,22 +42,22 @@
 #include "mf_time.h"
 #include "mf_common.h"
 
-#define SENDERS 4
-#define BATCH 500
+#define SENDERS    4
+#define BATCH      500
 #define PROBES_MAX 4096
-#define START_MS 1704067200000LL /* 2024-01-01: history, so TS_CHECK=off */
+#define START_MS   1704067200000LL /* 2024-01-01: history, so TS_CHECK=off */
 
 static const char *gw_url, *pg_dsn, *worker_metrics, *cpu_spec;
 static struct bench_cpu cpu;
 static int meters = 10000, max_seconds = 20, lat_seconds = 15;
 static long max_lag = 100000;
 
-static atomic_long sent;        /* readings the gateway acknowledged (202) */
-static atomic_long failed;      /* readings in non-202 answers */
-static atomic_long processed;   /* source records the workers finished */
-static atomic_long aggregated;  /* readings counted in rollup_1m */
+static atomic_long sent;       /* readings the gateway acknowledged (202) */
+static atomic_long failed;     /* readings in non-202 answers */
+static atomic_long processed;  /* source records the workers finished */
+static atomic_long aggregated; /* readings counted in rollup_1m */
 static atomic_int stop_senders;
-static double pace_per_s;       /* 0 = as fast as allowed */
+static double pace_per_s; /* 0 = as fast as allowed */
 
 static size_t sink(char *p, size_t s, size_t n, void *ud)
 {

@@ -141,8 +141,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nrecs; i++)
         bytes += recs[i].klen + recs[i].vlen;
 
-    rd_kafka_conf_t *conf =
-        mf_kafka_conf_new(MF_KAFKA_PRODUCER, argv[1], "bench-produce", NULL, err, sizeof err);
+    rd_kafka_conf_t *conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, argv[1], "bench-produce", NULL,
+                                              err, sizeof err);
     if (!conf) {
         fprintf(stderr, "%s\n", err);
         return 1;

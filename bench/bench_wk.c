@@ -168,8 +168,8 @@ static void rss(long meters)
 static void use_topics(struct wk_stack *s, const char *prefix)
 {
     static const char *const vars[][2] = {
-        {"TOPIC_RAW", T_RAW},   {"TOPIC_VALIDATED", T_VAL}, {"TOPIC_QUARANTINE", T_QUAR},
-        {"TOPIC_DLQ", T_DLQ},   {"TOPIC_ALERTS", T_ALERT},  {"TOPIC_STATE", T_STATE},
+        {"TOPIC_RAW", T_RAW}, {"TOPIC_VALIDATED", T_VAL}, {"TOPIC_QUARANTINE", T_QUAR},
+        {"TOPIC_DLQ", T_DLQ}, {"TOPIC_ALERTS", T_ALERT},  {"TOPIC_STATE", T_STATE},
     }; /* the rollup topics keep their names: no worker writes them */
     char name[256];
     for (size_t i = 0; i < MF_ARRAY_LEN(vars); i++) {
@@ -248,7 +248,8 @@ static double run_worker(struct wk_stack *s, const char *name, const char *eos, 
     snprintf(eos_env, sizeof eos_env, "WK_EOS=%s", eos);
     use_topics(s, prefix);
     /* the shipping batch settings and registry refresh, not the test harness's */
-    const char *extra[] = {"LOG_LEVEL=warn", eos_env, "WK_BATCH_MS=100", "WK_BATCH_MAX=20000",
+    const char *extra[] = {"LOG_LEVEL=warn",        eos_env,
+                           "WK_BATCH_MS=100",       "WK_BATCH_MAX=20000",
                            "REGISTRY_REFRESH_S=60", NULL};
     struct wk_proc_h *w = worker_start(s, id, extra, 1);
     struct bench_cpu cpu = {0};
@@ -284,7 +285,7 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers)
 {
     char err[512];
     rd_kafka_conf_t *conf = mf_kafka_conf_new(type == RD_KAFKA_PRODUCER ? MF_KAFKA_PRODUCER
-                                                                          : MF_KAFKA_CONSUMER,
+                                                                        : MF_KAFKA_CONSUMER,
                                               brokers, "ceiling", "bench-ceiling", err, sizeof err);
     if (conf && type == RD_KAFKA_PRODUCER && !getenv("KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION"))
         mf_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "1", "in flight", err,
@@ -334,8 +335,8 @@ static void ceiling(struct wk_stack *s, const char *name, long records)
                     t0 = mf_mono_ms(); /* from the first record, like e2e's assignment */
                     bench_cpu_begin(&cpu);
                 }
-                while (rd_kafka_produce(out, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                        m->payload, m->len, m->key, m->key_len, NULL) == -1)
+                while (rd_kafka_produce(out, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, m->payload,
+                                        m->len, m->key, m->key_len, NULL) == -1)
                     rd_kafka_poll(p, 10);
                 n++;
             }
@@ -370,8 +371,9 @@ static void e2e(long records, long meters)
     postmaster = pg_pid(&s);
     bench_broker_desc(jvm, desc, sizeof desc);
     printf("e2e_broker %s (tools/kafka-local, one broker for every run)\n", desc);
-    sql(&s, "INSERT INTO meters (meter_id, interval_s) SELECT 'MTR-' || lpad(g::text, 6, '0'), "
-            "60 FROM generate_series(0, %ld) g",
+    sql(&s,
+        "INSERT INTO meters (meter_id, interval_s) SELECT 'MTR-' || lpad(g::text, 6, '0'), "
+        "60 FROM generate_series(0, %ld) g",
         meters - 1);
     /* Every run's input first: the worker then reads at its own pace, on the same logs. */
     for (size_t i = 0; i < MF_ARRAY_LEN(runs); i++) {
@@ -384,8 +386,8 @@ static void e2e(long records, long meters)
     run_worker(&s, "warm-on", "on", warm, 0);
     double off = run_worker(&s, "off", "off", records, 1);
     double on = run_worker(&s, "on", "on", records, 1);
-    printf("e2e_meters %ld\ne2e_eos_cost_ratio %.2f (records/s without WK_EOS / with it)\n",
-           meters, on > 0 ? off / on : 0.0);
+    printf("e2e_meters %ld\ne2e_eos_cost_ratio %.2f (records/s without WK_EOS / with it)\n", meters,
+           on > 0 ? off / on : 0.0);
     fflush(stdout);
     ceiling(&s, "off", records);
     live_stack = NULL;

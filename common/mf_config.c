@@ -168,8 +168,7 @@ static int parse_value(const struct mf_cfg_row *r, const char *v, void *cfg, cha
     return MF_EDATA;
 }
 
-int mf_config_load(const struct mf_cfg_row *rows, size_t n, void *cfg, char *errbuf,
-                   size_t errlen)
+int mf_config_load(const struct mf_cfg_row *rows, size_t n, void *cfg, char *errbuf, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         const struct mf_cfg_row *r = &rows[i];
@@ -238,8 +237,9 @@ void mf_config_print_help(FILE *out, const struct mf_cfg_row *rows, size_t n)
             fprintf(out, " (%g..%g)", r->min, r->max);
         fprintf(out, "\n");
     }
-    fprintf(out, "  %-22s [-]\n        any librdkafka property, '_' for '.', e.g. "
-                 "KAFKA_SECURITY_PROTOCOL=SASL_SSL\n",
+    fprintf(out,
+            "  %-22s [-]\n        any librdkafka property, '_' for '.', e.g. "
+            "KAFKA_SECURITY_PROTOCOL=SASL_SSL\n",
             "KAFKA_<PROP>");
 }
 
@@ -254,8 +254,8 @@ int mf_config_main(int argc, char **argv, const char *prog, const char *summary,
         *subcommand = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("%s %s: %s\n\nUsage: %s [--help | --version%s%s]\n\n", prog, MF_VERSION,
-                   summary, prog, extra_args ? " | " : "", extra_args ? extra_args : "");
+            printf("%s %s: %s\n\nUsage: %s [--help | --version%s%s]\n\n", prog, MF_VERSION, summary,
+                   prog, extra_args ? " | " : "", extra_args ? extra_args : "");
             mf_config_print_help(stdout, rows, n);
             return 1;
         }

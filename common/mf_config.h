@@ -49,8 +49,7 @@ struct mf_cfg_row {
  * with one line in errbuf naming the variable. On failure cfg may hold some
  * values already: call mf_config_release either way.
  */
-int mf_config_load(const struct mf_cfg_row *rows, size_t n, void *cfg, char *errbuf,
-                   size_t errlen);
+int mf_config_load(const struct mf_cfg_row *rows, size_t n, void *cfg, char *errbuf, size_t errlen);
 
 /* Frees the strings mf_config_load stored in cfg. */
 void mf_config_release(const struct mf_cfg_row *rows, size_t n, void *cfg);

@@ -24,12 +24,12 @@ struct mf_csv_field {
 
 struct mf_csv {
     const char *p, *end;
-    size_t line;             /* 1-based line number reached so far */
-    size_t line_of_row;      /* the line the row just read started on */
-    struct mf_buf scratch;   /* unescaped quoted fields */
+    size_t line;           /* 1-based line number reached so far */
+    size_t line_of_row;    /* the line the row just read started on */
+    struct mf_buf scratch; /* unescaped quoted fields */
     struct mf_csv_field f[MF_CSV_MAX_FIELDS];
-    size_t nfields;          /* fields in the row just read (may exceed the array) */
-    char sep;                /* field separator: ',' unless set */
+    size_t nfields; /* fields in the row just read (may exceed the array) */
+    char sep;       /* field separator: ',' unless set */
 };
 
 void mf_csv_init(struct mf_csv *c, const char *data, size_t len);

@@ -29,8 +29,8 @@ struct mf_admin {
 int mf_http_respond(struct MHD_Connection *c, unsigned code, const char *ctype, const char *body,
                     size_t len)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
+                                                             MHD_RESPMEM_MUST_COPY);
     if (!r)
         return 0;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -73,8 +73,7 @@ int mf_admin_answer(struct MHD_Connection *c, const char *method, const char *ur
 
 static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *c, const char *url,
                                      const char *method, const char *version,
-                                     const char *upload_data, size_t *upload_size,
-                                     void **con_cls)
+                                     const char *upload_data, size_t *upload_size, void **con_cls)
 {
     struct mf_admin *a = cls;
     (void)version;
@@ -142,8 +141,8 @@ struct mf_admin *mf_admin_start(const char *addr, mf_ready_fn *ready, void *opaq
         goto fail;
     a->ready = ready;
     a->opaque = opaque;
-    a->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-                                 NULL, admin_handler, a, MHD_OPTION_LISTEN_SOCKET, fd,
+    a->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                                 admin_handler, a, MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     if (!a->daemon) {
         close(fd);

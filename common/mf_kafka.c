@@ -19,8 +19,8 @@ extern char **environ;
 atomic_int mf_kafka_fatal;
 atomic_int mf_kafka_all_brokers_down;
 
-int mf_kafka_conf_set(rd_kafka_conf_t *conf, const char *prop, const char *value,
-                      const char *what, char *errbuf, size_t errlen)
+int mf_kafka_conf_set(rd_kafka_conf_t *conf, const char *prop, const char *value, const char *what,
+                      char *errbuf, size_t errlen)
 {
     char why[256];
     if (rd_kafka_conf_set(conf, prop, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
@@ -34,9 +34,10 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 {
     (void)rk;
     /* syslog levels: 0..3 error, 4 warning, 5..6 info, 7 debug */
-    int lvl = level <= 3 ? MF_LEVEL_ERROR : level == 4 ? MF_LEVEL_WARN
-                                        : level <= 6 ? MF_LEVEL_INFO
-                                                     : MF_LEVEL_DEBUG;
+    int lvl = level <= 3   ? MF_LEVEL_ERROR
+              : level == 4 ? MF_LEVEL_WARN
+              : level <= 6 ? MF_LEVEL_INFO
+                           : MF_LEVEL_DEBUG;
     MF_LOG_AT(lvl, "kafka", "%s: %s", fac, buf);
 }
 
@@ -156,15 +157,13 @@ rd_kafka_conf_t *mf_kafka_conf_new(enum mf_kafka_role role, const char *brokers,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     struct {
         const char *prop, *value;
-    } producer[] = {
-        {"enable.idempotence", "true"},
-        {"acks", "all"},
-        {"partitioner", "murmur2_random"},
-        {"linger.ms", "5"},
-        {"batch.num.messages", "10000"},
-        {"queue.buffering.max.messages", "200000"},
-        {"message.timeout.ms", "30000"},
-    },
+    } producer[] =
+        {
+            {"enable.idempotence", "true"},    {"acks", "all"},
+            {"partitioner", "murmur2_random"}, {"linger.ms", "5"},
+            {"batch.num.messages", "10000"},   {"queue.buffering.max.messages", "200000"},
+            {"message.timeout.ms", "30000"},
+        },
       consumer[] = {
           {"partition.assignment.strategy", "range"},
           {"enable.auto.commit", "false"},

@@ -37,8 +37,8 @@ rd_kafka_conf_t *mf_kafka_conf_new(enum mf_kafka_role role, const char *brokers,
                                    size_t errlen);
 
 /* Sets one property; on failure writes "invalid <what>: <reason>". */
-int mf_kafka_conf_set(rd_kafka_conf_t *conf, const char *prop, const char *value,
-                      const char *what, char *errbuf, size_t errlen);
+int mf_kafka_conf_set(rd_kafka_conf_t *conf, const char *prop, const char *value, const char *what,
+                      char *errbuf, size_t errlen);
 
 /* Registers the Kafka metric families (lag, delivery errors). */
 void mf_kafka_metrics_init(void);

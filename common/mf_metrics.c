@@ -23,11 +23,11 @@
 struct mf_metric {
     struct mf_metric *next;
     const struct family *fam;
-    char *labels;            /* rendered: k1="v1",k2="v2" (may be empty) */
-    _Atomic uint64_t value;  /* counter/gauge value; histogram sum */
-    _Atomic uint64_t count;  /* histogram count */
-    _Atomic uint64_t *hits;  /* histogram: per-bucket (not cumulative), nbounds + 1 */
-    bool hidden;             /* cleared: not rendered until looked up again (under lock) */
+    char *labels;           /* rendered: k1="v1",k2="v2" (may be empty) */
+    _Atomic uint64_t value; /* counter/gauge value; histogram sum */
+    _Atomic uint64_t count; /* histogram count */
+    _Atomic uint64_t *hits; /* histogram: per-bucket (not cumulative), nbounds + 1 */
+    bool hidden;            /* cleared: not rendered until looked up again (under lock) */
 };
 
 struct family {
@@ -63,7 +63,8 @@ static uint64_t double_to_bits(double d)
 static void atomic_add_double(_Atomic uint64_t *slot, double v)
 {
     uint64_t old = atomic_load_explicit(slot, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(slot, &old, double_to_bits(bits_to_double(old) + v),
+    while (!atomic_compare_exchange_weak_explicit(slot, &old,
+                                                  double_to_bits(bits_to_double(old) + v),
                                                   memory_order_relaxed, memory_order_relaxed)) {
     }
 }

@@ -43,9 +43,9 @@ struct mf_metric *mf_metric2(const char *family, const char *k1, const char *v1,
 
 void mf_metric_add(struct mf_metric *m, double v); /* counter or gauge */
 void mf_metric_inc(struct mf_metric *m);
-void mf_metric_set(struct mf_metric *m, double v); /* gauge */
+void mf_metric_set(struct mf_metric *m, double v);     /* gauge */
 void mf_metric_observe(struct mf_metric *m, double v); /* histogram */
-double mf_metric_value(const struct mf_metric *m); /* counter/gauge value, for tests */
+double mf_metric_value(const struct mf_metric *m);     /* counter/gauge value, for tests */
 
 /* Drops every series of a family (e.g. lag of partitions no longer owned). */
 void mf_metrics_clear_family(const char *family);

@@ -84,9 +84,8 @@ static int apply_one(PGconn *conn, const struct mf_migration *m, char *errbuf, s
     snprintf(ver, sizeof ver, "%d", m->version);
     params[0] = ver;
     params[1] = m->name;
-    PGresult *res =
-        PQexecParams(conn, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, NULL,
-                     params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1,
+                                 NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = fail_with(conn, res, "reading schema_migrations", errbuf, errlen);
         goto rollback;

@@ -17,9 +17,8 @@ static const struct {
     const char *text;
     enum mf_unit unit;
 } unit_table[] = {
-    {"W", MF_UNIT_W},     {"watt", MF_UNIT_W},     {"watts", MF_UNIT_W},
-    {"kW", MF_UNIT_KW},   {"MW", MF_UNIT_MW},      {"Wh", MF_UNIT_WH},
-    {"kWh", MF_UNIT_KWH}, {"MWh", MF_UNIT_MWH},
+    {"W", MF_UNIT_W},   {"watt", MF_UNIT_W}, {"watts", MF_UNIT_W}, {"kW", MF_UNIT_KW},
+    {"MW", MF_UNIT_MW}, {"Wh", MF_UNIT_WH},  {"kWh", MF_UNIT_KWH}, {"MWh", MF_UNIT_MWH},
 };
 
 static const char *const unit_names[] = {"", "W", "kW", "MW", "Wh", "kWh", "MWh", ""};
@@ -193,8 +192,8 @@ int mf_reading_from_json(const cJSON *obj, struct mf_reading *r, char *errbuf, s
     return MF_OK;
 }
 
-int mf_reading_parse(const char *data, size_t len, cJSON **root, struct mf_reading *r,
-                     char *errbuf, size_t errlen)
+int mf_reading_parse(const char *data, size_t len, cJSON **root, struct mf_reading *r, char *errbuf,
+                     size_t errlen)
 {
     *root = NULL;
     if (!mf_utf8_valid(data, len))

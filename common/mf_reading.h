@@ -19,9 +19,9 @@
 
 #include "mf_buf.h"
 
-#define MF_METER_ID_MAX   64
-#define MF_UNIT_TEXT_MAX  16
-#define MF_INTERVAL_MAX_S 86400
+#define MF_METER_ID_MAX       64
+#define MF_UNIT_TEXT_MAX      16
+#define MF_INTERVAL_MAX_S     86400
 #define MF_READING_MAX_FIELDS 64 /* bounds the duplicate-field check */
 
 enum mf_unit {
@@ -65,8 +65,8 @@ int mf_reading_from_json(const cJSON *obj, struct mf_reading *r, char *errbuf, s
  * then mf_reading_from_json. On MF_OK *root owns the tree (cJSON_Delete it);
  * on MF_EDATA *root is NULL and errbuf says why.
  */
-int mf_reading_parse(const char *data, size_t len, cJSON **root, struct mf_reading *r,
-                     char *errbuf, size_t errlen);
+int mf_reading_parse(const char *data, size_t len, cJSON **root, struct mf_reading *r, char *errbuf,
+                     size_t errlen);
 
 /*
  * Appends the reading as one JSON object: ts normalized to UTC with ms,

@@ -21,11 +21,11 @@
 #define MF_TOPIC_ROLLUPS_1H "meter.rollups.1h"
 
 struct mf_topic_spec {
-    const char *env;          /* TOPIC_RAW ... */
-    const char *name;         /* the default name */
+    const char *env;  /* TOPIC_RAW ... */
+    const char *name; /* the default name */
     int partitions;
-    const char *cleanup;      /* "delete" or "compact" */
-    long long retention_ms;   /* -1 for compacted topics */
+    const char *cleanup;    /* "delete" or "compact" */
+    long long retention_ms; /* -1 for compacted topics */
 };
 
 /* The §2 table, n entries. */

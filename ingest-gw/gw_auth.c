@@ -13,7 +13,7 @@
 
 #include "mf_common.h"
 
-#define MAX_TOKENS 4096
+#define MAX_TOKENS     4096
 #define MAX_FILE_BYTES (1 << 20)
 
 struct gw_auth {
@@ -147,8 +147,10 @@ struct gw_auth *gw_auth_load(const char *path, char *errbuf, size_t errlen)
         goto out;
     }
     if (a->n == 0) {
-        snprintf(errbuf, errlen, "invalid GW_TOKENS_FILE '%s': no tokens (set GW_AUTH=off to "
-                                 "run without auth)", path);
+        snprintf(errbuf, errlen,
+                 "invalid GW_TOKENS_FILE '%s': no tokens (set GW_AUTH=off to "
+                 "run without auth)",
+                 path);
         gw_auth_destroy(a);
         a = NULL;
     }

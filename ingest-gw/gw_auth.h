@@ -17,8 +17,8 @@ struct gw_auth;
 
 struct gw_token {
     unsigned char sha256[32];
-    char name[64];   /* goes into the ingest.source header */
-    char glob[128];  /* fnmatch(3) pattern over meter IDs */
+    char name[64];  /* goes into the ingest.source header */
+    char glob[128]; /* fnmatch(3) pattern over meter IDs */
 };
 
 /*

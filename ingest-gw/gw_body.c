@@ -27,8 +27,10 @@ int gw_body_format_of(const char *ct)
         const char *type;
         enum gw_body_format fmt;
     } types[] = {
-        {"application/json", GW_BODY_JSON},     {"application/x-ndjson", GW_BODY_NDJSON},
-        {"application/ndjson", GW_BODY_NDJSON}, {"application/jsonlines", GW_BODY_NDJSON},
+        {"application/json", GW_BODY_JSON},
+        {"application/x-ndjson", GW_BODY_NDJSON},
+        {"application/ndjson", GW_BODY_NDJSON},
+        {"application/jsonlines", GW_BODY_NDJSON},
         {"text/csv", GW_BODY_CSV},
     };
     if (!ct)

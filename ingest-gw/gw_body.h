@@ -32,7 +32,8 @@ enum gw_body_status {
     GW_BODY_TOO_MANY, /* 413: more than max_items */
 };
 
-/* "application/json", "application/x-ndjson", "text/csv" (parameters ignored) to a format; -1 if none. */
+/* "application/json", "application/x-ndjson", "text/csv" (parameters ignored) to a format; -1 if
+ * none. */
 int gw_body_format_of(const char *content_type);
 
 /* Parses the body, calling item_fn for every item in order. */

@@ -177,8 +177,8 @@ static enum MHD_Result respond(struct gw_server *s, struct MHD_Connection *c, un
                                const char *body, size_t len, int retry_after, int close_conn,
                                int64_t start_us)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
+                                                             MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -257,8 +257,7 @@ static void on_settled(struct mf_batch *b, void *opaque)
 static enum MHD_Result respond_summary(struct gw_req *q, unsigned code)
 {
     struct mf_buf b = MF_BUF_INIT;
-    mf_buf_appendf(&b, "{\"accepted\":%zu,\"rejected\":%zu,\"errors\":[", q->accepted,
-                   q->rejected);
+    mf_buf_appendf(&b, "{\"accepted\":%zu,\"rejected\":%zu,\"errors\":[", q->accepted, q->rejected);
     mf_buf_append(&b, q->errors.data, q->errors.len);
     mf_buf_appends(&b, "]}\n");
     enum MHD_Result rc = respond(q->srv, q->conn, code, b.data, b.len, 0, 0, q->start_us);
@@ -276,9 +275,9 @@ static enum MHD_Result process_body(struct gw_req *q)
         snprintf(err, sizeof err, "body larger than %zu bytes", s->o.max_body_bytes);
         return respond_error(s, q->conn, 413, err, q->start_us);
     }
-    enum gw_body_status st = gw_body_parse((enum gw_body_format)q->fmt, q->body.data ? q->body.data : "",
-                                           q->body.len, s->o.max_readings, on_item, q, err,
-                                           sizeof err);
+    enum gw_body_status st = gw_body_parse((enum gw_body_format)q->fmt,
+                                           q->body.data ? q->body.data : "", q->body.len,
+                                           s->o.max_readings, on_item, q, err, sizeof err);
     if (st == GW_BODY_TOO_MANY)
         return respond_error(s, q->conn, 413, err, q->start_us);
     if (st != GW_BODY_OK)
@@ -456,9 +455,9 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
         goto fail;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_THREAD_POOL_SIZE, o->threads, MHD_OPTION_CONNECTION_LIMIT,
-        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+        o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        60u,
         /* libmicrohttpd zeroes this pool for every request, and bodies live in
          * our own buffer: 16 KiB holds any sane header block (nginx uses 8). */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED,

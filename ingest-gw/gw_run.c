@@ -40,9 +40,12 @@ int gw_run(const struct gw_config *cfg)
         status = 2;
         goto out;
     }
-    struct gw_server_opts so = {cfg->http_addr,           (size_t)cfg->max_body_bytes,
-                                (size_t)cfg->max_readings, (unsigned)cfg->retry_after_s,
-                                (unsigned)cfg->threads,    (unsigned)cfg->max_connections};
+    struct gw_server_opts so = {cfg->http_addr,
+                                (size_t)cfg->max_body_bytes,
+                                (size_t)cfg->max_readings,
+                                (unsigned)cfg->retry_after_s,
+                                (unsigned)cfg->threads,
+                                (unsigned)cfg->max_connections};
     if (!(srv = gw_server_start(&so, pub, auth, err, sizeof err))) {
         MF_LOG_FATAL("main", "%s", err);
         goto out;
@@ -56,8 +59,7 @@ int gw_run(const struct gw_config *cfg)
         usleep(100 * 1000);
 
     /* Drain: new requests get 503; in-flight ones finish or time out. */
-    MF_LOG_INFO("main", "shutting down: draining %zu in-flight requests",
-                gw_server_inflight(srv));
+    MF_LOG_INFO("main", "shutting down: draining %zu in-flight requests", gw_server_inflight(srv));
     gw_server_drain(srv);
     int64_t deadline = mf_mono_ms() + cfg->drain_s * 1000;
     while (gw_server_inflight(srv) > 0 && mf_mono_ms() < deadline)
@@ -88,9 +90,13 @@ static int run(const void *cfg)
 }
 
 const struct mf_program gw_program = {
-    "ingest-gw",    "HTTP gateway that publishes meter readings to Kafka",
-    gw_config_rows, &gw_config_nrows,
-    sizeof(struct gw_config), offsetof(struct gw_config, log_level),
-    check,          run,
+    "ingest-gw",
+    "HTTP gateway that publishes meter readings to Kafka",
+    gw_config_rows,
+    &gw_config_nrows,
+    sizeof(struct gw_config),
+    offsetof(struct gw_config, log_level),
+    check,
+    run,
     NULL, /* no migrate: the gateway keeps no tables */
 };

@@ -39,8 +39,8 @@ const struct mf_cfg_row wk_config_rows[] = {
      "records per batch (outputs, state and offsets are written per batch)"},
     {"WK_BATCH_MS", MF_CFG_INT, "100", 1, 60000, OFF(batch_ms), 0, NULL,
      "longest time a batch collects records, ms"},
-    {"WK_RETRY_BACKOFF_MS", MF_CFG_STR, "1000,5000,15000", MF_CFG_UNBOUNDED, OFF(retry_backoff_ms), 0, NULL,
-     "waits before retrying a record whose processing failed, then DLQ processing_failed"},
+    {"WK_RETRY_BACKOFF_MS", MF_CFG_STR, "1000,5000,15000", MF_CFG_UNBOUNDED, OFF(retry_backoff_ms),
+     0, NULL, "waits before retrying a record whose processing failed, then DLQ processing_failed"},
     {"WK_EOS", MF_CFG_BOOL, "off", MF_CFG_UNBOUNDED, OFF(eos), 0, NULL,
      "exactly once with Kafka transactions (outputs, states and offsets per batch in one "
      "transaction); off: the effectively-once protocol, for clusters without transactions"},

@@ -28,7 +28,7 @@ struct wk_config {
     int64_t batch_max;
     int64_t batch_ms;
     char *retry_backoff_ms; /* "1000,5000,15000" */
-    bool eos; /* WK_EOS: Kafka transactions */
+    bool eos;               /* WK_EOS: Kafka transactions */
     int64_t restore_timeout_s;
     int64_t shutdown_timeout_s;
     /* rule thresholds (DESIGN §4) */

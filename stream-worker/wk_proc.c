@@ -19,10 +19,10 @@
 #include "wk_emit.h"
 #include "mf_common.h"
 
-#define MAX_BACKOFFS   8
-#define OUTPUT_MAX     (1u << 20) /* a Kafka record's usual limit: beyond it is a processing error */
-#define MAX_REC_OUTS   (WK_MAX_ALERTS + 1)
-#define ARENA_SIZE     (64 * 1024) /* a usual record's tree takes ~1 KiB */
+#define MAX_BACKOFFS 8
+#define OUTPUT_MAX   (1u << 20) /* a Kafka record's usual limit: beyond it is a processing error */
+#define MAX_REC_OUTS (WK_MAX_ALERTS + 1)
+#define ARENA_SIZE   (64 * 1024) /* a usual record's tree takes ~1 KiB */
 
 /* The cJSON allocations of one record (see "the record's arena" below). */
 struct arena {
@@ -110,8 +110,8 @@ static void install_hooks(void)
     cJSON_InitHooks(&h);
 }
 
-struct wk_proc *wk_proc_new(const struct wk_rules_cfg *rc, const int64_t *backoff_ms,
-                            int nbackoff, wk_output_fn *out, void *opaque)
+struct wk_proc *wk_proc_new(const struct wk_rules_cfg *rc, const int64_t *backoff_ms, int nbackoff,
+                            wk_output_fn *out, void *opaque)
 {
     struct wk_proc *p = mf_xcalloc(1, sizeof *p);
     p->rc = *rc;
@@ -229,8 +229,8 @@ static int serialize(struct wk_proc *p, const struct mf_reading *r, const struct
             o->topic = WK_T_QUARANTINE;
         src.i++;
     }
-    struct pending *o =
-        begin_out(p, res->outcome == WK_VALIDATED ? WK_T_VALIDATED : WK_T_QUARANTINE);
+    struct pending *o = begin_out(p,
+                                  res->outcome == WK_VALIDATED ? WK_T_VALIDATED : WK_T_QUARANTINE);
     rc |= wk_emit_scored(&p->buf, r, res, src);
     end_out(p, o);
     src.i++;
@@ -244,11 +244,9 @@ static int serialize(struct wk_proc *p, const struct mf_reading *r, const struct
 }
 
 static int send_dlq(struct wk_proc *p, int32_t partition, int64_t offset, const void *key,
-                    size_t keylen, const void *value, size_t len, const char *code,
-                    const char *msg)
+                    size_t keylen, const void *value, size_t len, const char *code, const char *msg)
 {
-    struct wk_output o = {WK_T_DLQ, -1, key,  keylen,    value,
-                          len,       code, msg, partition, offset};
+    struct wk_output o = {WK_T_DLQ, -1, key, keylen, value, len, code, msg, partition, offset};
     p->counts.outcome[WK_DLQ]++;
     return hand_over(p, &o);
 }
@@ -258,9 +256,8 @@ static int send_dlq(struct wk_proc *p, int32_t partition, int64_t offset, const 
  * state is exactly as before. Returns MF_OK, or MF_ERETRY (a processing
  * error: retry or give up).
  */
-static int attempt(struct wk_proc *p, const struct mf_reading *r, int32_t partition,
-                   int64_t offset, int64_t now_ms, int n, struct wk_result *res,
-                   struct wk_state **stp)
+static int attempt(struct wk_proc *p, const struct mf_reading *r, int32_t partition, int64_t offset,
+                   int64_t now_ms, int n, struct wk_result *res, struct wk_state **stp)
 {
     size_t idlen = strlen(r->meter_id);
     const struct wk_meter *reg = p->reg ? wk_registry_get(p->reg, r->meter_id, idlen) : NULL;
@@ -374,8 +371,9 @@ int wk_proc_flush_states(struct wk_proc *p)
     while (p->ndirty > 0) {
         struct wk_state *st = &p->store.v[p->dirty[p->ndirty - 1]];
         wk_state_encode(st, val);
-        struct wk_output o = {WK_T_STATE, st->partition, wk_state_id(st), st->id_len, val,
-                              sizeof val, NULL,          NULL,         -1,          -1};
+        struct wk_output o = {
+            WK_T_STATE, st->partition, wk_state_id(st), st->id_len, val, sizeof val, NULL, NULL, -1,
+            -1};
         int rc = p->out(p->opaque, &o);
         if (rc != MF_OK)
             return rc;

@@ -63,8 +63,8 @@ struct wk_proc;
  * A processor with the rule thresholds rc (copied), the retry backoffs in
  * ms (copied; nbackoff may be 0), and the output callback. Never NULL.
  */
-struct wk_proc *wk_proc_new(const struct wk_rules_cfg *rc, const int64_t *backoff_ms,
-                            int nbackoff, wk_output_fn *out, void *opaque);
+struct wk_proc *wk_proc_new(const struct wk_rules_cfg *rc, const int64_t *backoff_ms, int nbackoff,
+                            wk_output_fn *out, void *opaque);
 /* NULL is a no-op. Frees the store and the registry. */
 void wk_proc_destroy(struct wk_proc *p);
 

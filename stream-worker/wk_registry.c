@@ -136,7 +136,7 @@ struct wk_refresher {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int stop;                   /* under lock */
+    int stop;                    /* under lock */
     struct wk_registry *pending; /* under lock; owned */
     atomic_int fatal;
     char *dsn;
@@ -227,8 +227,7 @@ static void *refresher_main(void *arg)
     return NULL;
 }
 
-struct wk_refresher *wk_refresher_start(const char *dsn, int64_t interval_s,
-                                        double default_max_kw)
+struct wk_refresher *wk_refresher_start(const char *dsn, int64_t interval_s, double default_max_kw)
 {
     struct wk_refresher *r = mf_xcalloc(1, sizeof *r);
     pthread_mutex_init(&r->lock, NULL);

@@ -59,8 +59,7 @@ struct wk_refresher;
  * every interval_s. Thread: main; signals must already be blocked
  * (mf_signal_block). The dsn is copied.
  */
-struct wk_refresher *wk_refresher_start(const char *dsn, int64_t interval_s,
-                                        double default_max_kw);
+struct wk_refresher *wk_refresher_start(const char *dsn, int64_t interval_s, double default_max_kw);
 /* Stops and joins the thread, frees any snapshot not taken. NULL is a no-op. */
 void wk_refresher_stop(struct wk_refresher *r);
 /*

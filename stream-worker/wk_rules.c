@@ -153,12 +153,24 @@ static int rule_units(struct ctx *c)
         flag(c, WK_F_UNIT_CONVERTED);
     }
     switch (u) {
-    case MF_UNIT_W: res->value_kw = v / 1000.0; break;
-    case MF_UNIT_KW: res->value_kw = v; break;
-    case MF_UNIT_MW: res->value_kw = v * 1000.0; break;
-    case MF_UNIT_WH: res->value_kw = v / 1000.0 * per_h; break;
-    case MF_UNIT_KWH: res->value_kw = v * per_h; break;
-    case MF_UNIT_MWH: res->value_kw = v * 1000.0 * per_h; break;
+    case MF_UNIT_W:
+        res->value_kw = v / 1000.0;
+        break;
+    case MF_UNIT_KW:
+        res->value_kw = v;
+        break;
+    case MF_UNIT_MW:
+        res->value_kw = v * 1000.0;
+        break;
+    case MF_UNIT_WH:
+        res->value_kw = v / 1000.0 * per_h;
+        break;
+    case MF_UNIT_KWH:
+        res->value_kw = v * per_h;
+        break;
+    case MF_UNIT_MWH:
+        res->value_kw = v * 1000.0 * per_h;
+        break;
     case MF_UNIT_NONE:
     case MF_UNIT_OTHER:
     default:
@@ -482,9 +494,9 @@ static const struct wk_rule {
     const char *name;
     wk_rule_fn *fn;
 } rules[] = {
-    {"units", rule_units},           {"registry", rule_registry}, {"timestamp", rule_timestamp},
-    {"limits", rule_limits},         {"rate_of_change", rule_rate}, {"gaps", rule_gaps},
-    {"faults", rule_faults},         {"remember", rule_remember},
+    {"units", rule_units},   {"registry", rule_registry},   {"timestamp", rule_timestamp},
+    {"limits", rule_limits}, {"rate_of_change", rule_rate}, {"gaps", rule_gaps},
+    {"faults", rule_faults}, {"remember", rule_remember},
 };
 
 /* ---------------------------------------------------------------- rule 9 and the driver */
@@ -496,7 +508,7 @@ void wk_rules_apply(const struct wk_rules_cfg *cfg, const struct mf_reading *r,
     struct ctx c = {cfg, r, reg, st, now_ms, res, false, 0, 0, false, 0, 0};
 
     memset(res, 0, sizeof *res);
-    res->interval_s = r->interval_s          ? r->interval_s
+    res->interval_s = r->interval_s            ? r->interval_s
                       : reg && reg->interval_s ? reg->interval_s
                                                : cfg->default_interval_s;
     for (size_t i = 0; i < MF_ARRAY_LEN(rules); i++)

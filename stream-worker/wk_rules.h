@@ -112,14 +112,14 @@ extern const char *const wk_outcome_names[WK_OUTCOME_COUNT];
 
 struct wk_result {
     enum wk_outcome outcome; /* VALIDATED or QUARANTINE: the scored reading's topic */
-    uint32_t flags; /* bit (1u << enum wk_flag) per flag that fired, reasons included */
-    int quality;    /* 0..100 */
-    enum mf_tier tier; /* of quality; quarantine with any reason */
-    bool has_kw;    /* false when the unit could not be resolved */
+    uint32_t flags;          /* bit (1u << enum wk_flag) per flag that fired, reasons included */
+    int quality;             /* 0..100 */
+    enum mf_tier tier;       /* of quality; quarantine with any reason */
+    bool has_kw;             /* false when the unit could not be resolved */
     double value_kw;
     double energy_kwh;
     int32_t interval_s;
-    enum mf_unit unit; /* the unit applied (inferred ones too); NONE/OTHER when unresolved */
+    enum mf_unit unit;  /* the unit applied (inferred ones too); NONE/OTHER when unresolved */
     bool touched_state; /* the meter's state changed (beyond its offset) */
     /* Interpolation (rule 7): n readings at t0 + k*interval_s, k = 1..n, on the straight
      * line from (t0, v0) to (t1, v1), each with quality interp_quality. */

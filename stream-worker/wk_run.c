@@ -73,9 +73,13 @@ static int migrate(const void *cfg)
 }
 
 const struct mf_program wk_program = {
-    "stream-worker", "validates meter readings (VEE) with durable per-meter state",
-    wk_config_rows,  &wk_config_nrows,
-    sizeof(struct wk_config), offsetof(struct wk_config, log_level),
-    check,           run,
+    "stream-worker",
+    "validates meter readings (VEE) with durable per-meter state",
+    wk_config_rows,
+    &wk_config_nrows,
+    sizeof(struct wk_config),
+    offsetof(struct wk_config, log_level),
+    check,
+    run,
     migrate,
 };

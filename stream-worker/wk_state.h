@@ -33,12 +33,12 @@
 
 /* struct wk_state.flags */
 enum {
-    WK_ST_HAS_LAST = 1 << 0, /* last_ts/last_kw hold an in-order reading */
-    WK_ST_LAST_OK = 1 << 1,  /* that reading was within physical limits */
-    WK_ST_ZERO_RUN = 1 << 2, /* zero_since holds the start of a 0 kW run */
+    WK_ST_HAS_LAST = 1 << 0,  /* last_ts/last_kw hold an in-order reading */
+    WK_ST_LAST_OK = 1 << 1,   /* that reading was within physical limits */
+    WK_ST_ZERO_RUN = 1 << 2,  /* zero_since holds the start of a 0 kW run */
     WK_ST_STUCK_RUN = 1 << 3, /* stuck_since holds the start of a same-value run */
-    WK_ST_HAS_DAYS = 1 << 4, /* day/first_day/b[] are set */
-    WK_ST_DIRTY = 1 << 7,    /* changed in this batch (never written to the changelog) */
+    WK_ST_HAS_DAYS = 1 << 4,  /* day/first_day/b[] are set */
+    WK_ST_DIRTY = 1 << 7,     /* changed in this batch (never written to the changelog) */
 };
 
 /* struct wk_state.faults: active fault bits, one per fault (wk_rules' table order). */
@@ -65,9 +65,9 @@ struct wk_state {
     uint8_t id_len; /* use wk_state_id() for the bytes */
     uint8_t flags;
     uint8_t faults;
-    int32_t partition;   /* raw partition its records come from */
-    int64_t offset;      /* source offset of the last record included; -1 none */
-    int64_t last_ts;     /* ms, valid with WK_ST_HAS_LAST */
+    int32_t partition; /* raw partition its records come from */
+    int64_t offset;    /* source offset of the last record included; -1 none */
+    int64_t last_ts;   /* ms, valid with WK_ST_HAS_LAST */
     double last_kw;
     int64_t zero_since;  /* ts of the first reading of the 0 kW run (WK_ST_ZERO_RUN) */
     int64_t stuck_since; /* ts where the run of one non-zero value began (WK_ST_STUCK_RUN) */

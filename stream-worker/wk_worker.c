@@ -25,9 +25,9 @@
 #include "wk_registry.h"
 #include "mf_common.h"
 
-#define MAX_PARTS      1024   /* raw partitions this worker can own */
-#define FLUSH_MS       60000  /* > message.timeout.ms: every message gets its report */
-#define WATERMARK_MS   10000
+#define MAX_PARTS    1024  /* raw partitions this worker can own */
+#define FLUSH_MS     60000 /* > message.timeout.ms: every message gets its report */
+#define WATERMARK_MS 10000
 
 struct wk_worker {
     const struct wk_config *cfg;
@@ -39,9 +39,9 @@ struct wk_worker {
     struct wk_refresher *refresher;
     atomic_int has_registry, member;
     int fatal;
-    int pending;                   /* records processed since the last finished batch */
-    int in_txn;                    /* WK_EOS: a transaction is open on the producer */
-    int64_t next_off[MAX_PARTS];   /* next offset to commit per raw partition; -1 none */
+    int pending;                    /* records processed since the last finished batch */
+    int in_txn;                     /* WK_EOS: a transaction is open on the producer */
+    int64_t next_off[MAX_PARTS];    /* next offset to commit per raw partition; -1 none */
     unsigned char owned[MAX_PARTS]; /* partitions whose state we hold */
     /* metric series, looked up once */
     struct mf_metric *m_outcome[WK_OUTCOME_COUNT], *m_flags[WK_F_COUNT], *m_alerts[WK_A_COUNT][2];
@@ -68,8 +68,8 @@ void wk_worker_metrics_init(void)
     mf_metrics_register("meterflow_event_lag_seconds", MF_METRIC_GAUGE,
                         "Wall clock minus the newest event time processed.", NULL, 0);
     mf_metrics_register("meterflow_worker_skipped_total", MF_METRIC_COUNTER,
-                        "Records skipped because their meter's state already included them.",
-                        NULL, 0);
+                        "Records skipped because their meter's state already included them.", NULL,
+                        0);
 }
 
 static void lookup_metrics(struct wk_worker *w)
@@ -301,7 +301,7 @@ static void restore_record(struct wk_worker *w, const rd_kafka_message_t *m)
         return;
     }
     struct wk_state *st = wk_store_get_or_add(store, m->key, m->key_len, m->partition, NULL);
-    wk_state_assign(st, &tmp); /* st keeps its own copy of the ID */
+    wk_state_assign(st, &tmp);    /* st keeps its own copy of the ID */
     st->partition = m->partition; /* the changelog partition is the raw one */
 }
 
@@ -624,8 +624,8 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
     w->proc = wk_proc_new(&rc, backoff, nbackoff < 0 ? 0 : nbackoff, produce, w);
 
     /* the group member */
-    conf = mf_kafka_conf_new(MF_KAFKA_CONSUMER, cfg->brokers, cfg->worker_id, cfg->group_id,
-                             errbuf, errlen);
+    conf = mf_kafka_conf_new(MF_KAFKA_CONSUMER, cfg->brokers, cfg->worker_id, cfg->group_id, errbuf,
+                             errlen);
     if (!conf)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
@@ -637,8 +637,7 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
     rd_kafka_poll_set_consumer(w->consumer);
 
     /* the producer of outputs and states */
-    conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, cfg->brokers, cfg->worker_id, NULL, errbuf,
-                             errlen);
+    conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, cfg->brokers, cfg->worker_id, NULL, errbuf, errlen);
     if (!conf)
         goto fail;
     /*
@@ -651,8 +650,7 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
      * the delivery waits, measured. One at a time, each request carries the
      * ACK of the last response. Ordering is unchanged (idempotent producer).
      */
-    if (!getenv("KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION") &&
-        !getenv("KAFKA_MAX_IN_FLIGHT") &&
+    if (!getenv("KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION") && !getenv("KAFKA_MAX_IN_FLIGHT") &&
         mf_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "1",
                           "max.in.flight.requests.per.connection", errbuf, errlen) != MF_OK)
         goto fail;
@@ -682,12 +680,12 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
     conf = mf_kafka_conf_new(MF_KAFKA_CONSUMER, cfg->brokers, cfg->worker_id, group, errbuf,
                              errlen);
     /* read_committed: a state is restored only if its transaction committed (WK_EOS). */
-    if (!conf || mf_kafka_conf_set(conf, "enable.partition.eof", "true", "restore", errbuf,
-                                   errlen) != MF_OK ||
-        mf_kafka_conf_set(conf, "isolation.level", "read_committed", "restore", errbuf,
-                          errlen) != MF_OK ||
-        mf_kafka_conf_set(conf, "statistics.interval.ms", "0", "restore", errbuf, errlen) !=
-            MF_OK)
+    if (!conf ||
+        mf_kafka_conf_set(conf, "enable.partition.eof", "true", "restore", errbuf, errlen) !=
+            MF_OK ||
+        mf_kafka_conf_set(conf, "isolation.level", "read_committed", "restore", errbuf, errlen) !=
+            MF_OK ||
+        mf_kafka_conf_set(conf, "statistics.interval.ms", "0", "restore", errbuf, errlen) != MF_OK)
         goto fail;
     w->restorer = new_client(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
     conf = NULL;

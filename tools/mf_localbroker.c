@@ -144,8 +144,8 @@ int main(int argc, char **argv)
     size_t nt;
     const struct mf_topic_spec *topics = mf_topics(&nt);
     for (size_t t = 0; t < nt; t++) {
-        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-            mc, mf_topic_name(&topics[t]), topics[t].partitions, (int)nbrokers);
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, mf_topic_name(&topics[t]),
+                                                             topics[t].partitions, (int)nbrokers);
         if (err) {
             fprintf(stderr, "mf-localbroker: cannot create topic %s: %s\n",
                     mf_topic_name(&topics[t]), rd_kafka_err2str(err));

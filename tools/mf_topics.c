@@ -31,11 +31,12 @@ struct override {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: mf-topics --bootstrap HOST:PORT [--wait-s N] [--config TOPIC:KEY=VALUE]...\n"
-                 "       mf-topics --list\n"
-                 "Creates the meterflow topics (DESIGN §2; names from TOPIC_*) with their\n"
-                 "partitions, cleanup policy and retention; waits up to --wait-s (default 60)\n"
-                 "for the cluster to answer. Existing topics are left as they are.\n");
+    fprintf(out,
+            "Usage: mf-topics --bootstrap HOST:PORT [--wait-s N] [--config TOPIC:KEY=VALUE]...\n"
+            "       mf-topics --list\n"
+            "Creates the meterflow topics (DESIGN §2; names from TOPIC_*) with their\n"
+            "partitions, cleanup policy and retention; waits up to --wait-s (default 60)\n"
+            "for the cluster to answer. Existing topics are left as they are.\n");
 }
 
 static int parse_override(const char *s, struct override *o)
@@ -99,8 +100,8 @@ static int create_all(rd_kafka_t *rk, const struct override *ov, int nov, int ti
         rc = -1;
     } else {
         size_t nres;
-        const rd_kafka_topic_result_t **res =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nres);
+        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
+            rd_kafka_event_CreateTopics_result(ev), &nres);
         for (size_t i = 0; i < nres; i++) {
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
             if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {

@@ -72,11 +72,11 @@ void sim_params_default(struct sim_params *p)
 /* ---------------------------------------------------------------- option lists */
 
 /* Calls fn(key, keylen, value) for each "key=value" of a comma list. */
-typedef int
-pair_fn(struct sim_params *p, const char *key, size_t klen, double v, char *errbuf, size_t errlen);
+typedef int pair_fn(struct sim_params *p, const char *key, size_t klen, double v, char *errbuf,
+                    size_t errlen);
 
-static int
-each_pair(struct sim_params *p, const char *list, pair_fn *fn, char *errbuf, size_t errlen)
+static int each_pair(struct sim_params *p, const char *list, pair_fn *fn, char *errbuf,
+                     size_t errlen)
 {
     const char *s = list;
     while (*s) {
@@ -111,8 +111,8 @@ each_pair(struct sim_params *p, const char *list, pair_fn *fn, char *errbuf, siz
     return MF_OK;
 }
 
-static int
-unit_pair(struct sim_params *p, const char *key, size_t klen, double v, char *errbuf, size_t errlen)
+static int unit_pair(struct sim_params *p, const char *key, size_t klen, double v, char *errbuf,
+                     size_t errlen)
 {
     for (int u = 0; u < SIM_U_COUNT; u++) {
         if (strlen(sim_style_names[u]) == klen && strncasecmp(key, sim_style_names[u], klen) == 0) {
@@ -125,8 +125,8 @@ unit_pair(struct sim_params *p, const char *key, size_t klen, double v, char *er
     return MF_EDATA;
 }
 
-static int trouble_pair(
-    struct sim_params *p, const char *key, size_t klen, double v, char *errbuf, size_t errlen)
+static int trouble_pair(struct sim_params *p, const char *key, size_t klen, double v, char *errbuf,
+                        size_t errlen)
 {
     for (int t = 1; t < SIM_T_COUNT; t++) {
         if (strlen(sim_troubles[t].name) == klen && strncmp(key, sim_troubles[t].name, klen) == 0) {
@@ -138,8 +138,8 @@ static int trouble_pair(
     return MF_EDATA;
 }
 
-static int cadence_pair(
-    struct sim_params *p, const char *key, size_t klen, double v, char *errbuf, size_t errlen)
+static int cadence_pair(struct sim_params *p, const char *key, size_t klen, double v, char *errbuf,
+                        size_t errlen)
 {
     char tmp[16];
     if (klen == 0 || klen >= sizeof tmp || p->ncad >= SIM_MAX_CADENCES) {
@@ -327,8 +327,8 @@ static void plan_trouble(const struct sim_params *p, struct sim_meter *m)
         k = place_rate(p, m, m->trouble == SIM_T_SPIKE);
         break;
     case SIM_T_GAP_SHORT:
-        m->tlen =
-            readings_for(m, (1 + (int64_t)(sim_unif(s, i, SIM_R_TROUBLE_LEN, 0) * 3)) * MS_HOUR);
+        m->tlen = readings_for(m,
+                               (1 + (int64_t)(sim_unif(s, i, SIM_R_TROUBLE_LEN, 0) * 3)) * MS_HOUR);
         if (m->tlen * m->interval_s * 1000LL >= p->gap_short_ms)
             m->tlen = (p->gap_short_ms - 1) / (m->interval_s * 1000LL);
         k = m->tlen >= 1 ? place(p, m, 1, m->n - 1 - m->tlen) : -1;
@@ -384,8 +384,8 @@ struct sim_fleet *sim_fleet_new(const struct sim_params *p)
             m->max_kw = 20;
             m->scale = 1;
         }
-        m->n =
-            p->end_ms >= p->start_ms ? (p->end_ms - p->start_ms) / (m->interval_s * 1000LL) + 1 : 0;
+        m->n = p->end_ms >= p->start_ms ? (p->end_ms - p->start_ms) / (m->interval_s * 1000LL) + 1
+                                        : 0;
         if (m->registered) {
             plan_trouble(p, m);
         } else {

@@ -156,8 +156,8 @@ int sim_reading_json(const struct sim_reading *r, struct mf_buf *out)
     int rc = 0;
 
     mf_time_format(r->ts_ms, ts);
-    rc |=
-        mf_buf_appendf(out, "{\"meter_id\":\"%s\",\"ts\":\"%s\",\"value\":%s", m->id, ts, r->value);
+    rc |= mf_buf_appendf(out, "{\"meter_id\":\"%s\",\"ts\":\"%s\",\"value\":%s", m->id, ts,
+                         r->value);
     if (m->style != SIM_U_NONE)
         rc |= mf_buf_appendf(out, ",\"unit\":\"%s\"", sim_style_names[m->style]);
     if (m->style == SIM_U_KWH || m->style == SIM_U_WH)

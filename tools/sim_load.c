@@ -57,8 +57,8 @@ double sim_load_season(int64_t ts_ms)
 
 double sim_load_kw(uint64_t seed, uint32_t meter, bool commercial, double scale, int64_t ts_ms)
 {
-    double noise =
-        sim_range(seed, meter, SIM_R_NOISE, (uint64_t)ts_ms, 1 - SIM_NOISE, 1 + SIM_NOISE);
+    double noise = sim_range(seed, meter, SIM_R_NOISE, (uint64_t)ts_ms, 1 - SIM_NOISE,
+                             1 + SIM_NOISE);
     return scale * sim_load_shape(commercial, ts_ms) * sim_load_season(ts_ms) * noise;
 }
 

@@ -129,12 +129,8 @@ static int label_is(const char *s, const char *e, const char *label, const char 
     return -1;
 }
 
-double sim_prom_sum_text(const char *text,
-                         const char *family,
-                         const char *label,
-                         const char *value,
-                         bool negate,
-                         bool *found)
+double sim_prom_sum_text(const char *text, const char *family, const char *label, const char *value,
+                         bool negate, bool *found)
 {
     double sum = 0;
     size_t fl = strlen(family);
@@ -179,12 +175,8 @@ double sim_prom_sum_text(const char *text,
     return sum;
 }
 
-double sim_prom_sum(const struct sim_prom *p,
-                    const char *family,
-                    const char *label,
-                    const char *value,
-                    bool negate,
-                    bool *found)
+double sim_prom_sum(const struct sim_prom *p, const char *family, const char *label,
+                    const char *value, bool negate, bool *found)
 {
     double sum = 0;
     if (found)

@@ -37,19 +37,11 @@ int sim_prom_scrape(struct sim_prom *p);
  * `value` (or, with negate, differs from it). label NULL: every sample.
  * *found (may be NULL) says whether any sample matched.
  */
-double sim_prom_sum(const struct sim_prom *p,
-                    const char *family,
-                    const char *label,
-                    const char *value,
-                    bool negate,
-                    bool *found);
+double sim_prom_sum(const struct sim_prom *p, const char *family, const char *label,
+                    const char *value, bool negate, bool *found);
 
 /* The same over one text (for tests). */
-double sim_prom_sum_text(const char *text,
-                         const char *family,
-                         const char *label,
-                         const char *value,
-                         bool negate,
-                         bool *found);
+double sim_prom_sum_text(const char *text, const char *family, const char *label, const char *value,
+                         bool negate, bool *found);
 
 #endif

@@ -266,8 +266,8 @@ static void view(struct sim_prom *pr, const char *topic_raw, struct fleet_view *
                               &v->have_raw_lag);
     v->agg_lag = sim_prom_sum(pr, "meterflow_kafka_consumer_lag", "topic", topic_raw, true,
                               &v->have_agg_lag);
-    v->agg_records =
-        sim_prom_sum(pr, "meterflow_agg_records_total", NULL, NULL, false, &v->have_agg_records);
+    v->agg_records = sim_prom_sum(pr, "meterflow_agg_records_total", NULL, NULL, false,
+                                  &v->have_agg_records);
 }
 
 static double finished(const struct fleet_view *v)
@@ -306,8 +306,8 @@ static double agg_backlog(const struct fleet_view *v)
     return b < 0 ? 0 : b;
 }
 
-static void
-progress(struct shared *sh, const struct fleet_view *v, double secs, double rate, const char *state)
+static void progress(struct shared *sh, const struct fleet_view *v, double secs, double rate,
+                     const char *state)
 {
     fprintf(stderr,
             "sim: %5.1fs %-8s sent %10llu (%7.0f/s) | validated %llu quarantine %llu dlq %llu "
@@ -433,8 +433,7 @@ int sim_run(const struct sim_fleet *f, const struct sim_run_opts *o, struct sim_
             }
             uint64_t acked = acked_total(sh);
             progress(sh, &v, (double)(now - t0) / 1000.0,
-                     (double)(acked - last_acked) * 1000.0 / (double)(now - last_print),
-                     "sending");
+                     (double)(acked - last_acked) * 1000.0 / (double)(now - last_print), "sending");
             last_acked = acked;
             last_print = now;
         }

@@ -96,8 +96,8 @@ void sim_gw_destroy(struct sim_gw *g)
     free(g);
 }
 
-long sim_gw_post(
-    struct sim_gw *g, const char *ctype, const char *body, size_t len, struct sim_gw_answer *a)
+long sim_gw_post(struct sim_gw *g, const char *ctype, const char *body, size_t len,
+                 struct sim_gw_answer *a)
 {
     memset(a, 0, sizeof *a);
     mf_buf_reset(&g->resp);
@@ -162,8 +162,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 rd_kafka_t *sim_kafka_new(const char *brokers, char *errbuf, size_t errlen)
 {
-    rd_kafka_conf_t *conf =
-        mf_kafka_conf_new(MF_KAFKA_PRODUCER, brokers, "meter-sim", NULL, errbuf, errlen);
+    rd_kafka_conf_t *conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, brokers, "meter-sim", NULL, errbuf,
+                                              errlen);
     if (!conf)
         return NULL;
     if (mf_kafka_conf_set(conf, "linger.ms", "20", "linger.ms", errbuf, errlen) != MF_OK) {
@@ -177,13 +177,8 @@ rd_kafka_t *sim_kafka_new(const char *brokers, char *errbuf, size_t errlen)
     return rk;
 }
 
-int sim_kafka_send(rd_kafka_t *rk,
-                   const char *topic,
-                   const char *key,
-                   size_t keylen,
-                   const void *value,
-                   size_t len,
-                   struct sim_kcount *c)
+int sim_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, size_t keylen,
+                   const void *value, size_t len, struct sim_kcount *c)
 {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(

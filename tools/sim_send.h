@@ -35,8 +35,8 @@ void sim_gw_destroy(struct sim_gw *g);
  * POSTs body (len bytes) as ctype ("application/json", "text/csv") and
  * fills *a. Returns a->code (0: transport error, see a->error).
  */
-long sim_gw_post(
-    struct sim_gw *g, const char *ctype, const char *body, size_t len, struct sim_gw_answer *a);
+long sim_gw_post(struct sim_gw *g, const char *ctype, const char *body, size_t len,
+                 struct sim_gw_answer *a);
 
 /* Delivery counters a producer updates from its delivery reports. */
 struct sim_kcount {
@@ -51,13 +51,8 @@ rd_kafka_t *sim_kafka_new(const char *brokers, char *errbuf, size_t errlen);
  * must outlive the producer. Waits while the local queue is full. MF_OK,
  * or MF_EFATAL with the reason logged.
  */
-int sim_kafka_send(rd_kafka_t *rk,
-                   const char *topic,
-                   const char *key,
-                   size_t keylen,
-                   const void *value,
-                   size_t len,
-                   struct sim_kcount *c);
+int sim_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, size_t keylen,
+                   const void *value, size_t len, struct sim_kcount *c);
 
 /* Waits up to timeout_ms for every queued record; MF_OK when none is left. */
 int sim_kafka_flush(rd_kafka_t *rk, int timeout_ms);

@@ -98,8 +98,8 @@ static void expected_flags(const struct sim_meter *m, char *out, size_t len)
     }
 }
 
-static const char *note_of(
-    const struct sim_params *p, const struct sim_meter *m, const char *alert, char *buf, size_t len)
+static const char *note_of(const struct sim_params *p, const struct sim_meter *m, const char *alert,
+                           char *buf, size_t len)
 {
     buf[0] = '\0';
     if (m->trouble == SIM_T_ZERO && !alert)

@@ -28,7 +28,7 @@
 
 #define METERS  20
 #define MINUTES 240
-#define KILL_AT 80  /* minute batch before which the broker dies */
+#define KILL_AT 80 /* minute batch before which the broker dies */
 #define ACK_MS  3000
 
 static int failures;
@@ -59,10 +59,10 @@ static void minute_body(int minute, char *buf, size_t len)
     int64_t t0 = 1710460800000LL; /* 2024-03-15T00:00:00Z */
     size_t o = (size_t)snprintf(buf, len, "[");
     for (int m = 0; m < METERS; m++)
-        o += (size_t)snprintf(buf + o, len - o,
-                              "%s{\"meter_id\":\"F%03d\",\"ts\":%lld,\"value\":%.2f,\"unit\":\"kW\"}",
-                              m ? "," : "", m, (long long)t0 + minute * 60000LL,
-                              1.0 + (double)((minute + m) % 9) * 0.1);
+        o += (size_t)snprintf(
+            buf + o, len - o,
+            "%s{\"meter_id\":\"F%03d\",\"ts\":%lld,\"value\":%.2f,\"unit\":\"kW\"}", m ? "," : "",
+            m, (long long)t0 + minute * 60000LL, 1.0 + (double)((minute + m) % 9) * 0.1);
     snprintf(buf + o, len - o, "]");
 }
 
@@ -106,12 +106,23 @@ int main(void)
     if (!mf_pgtmp_query(pg, q))
         mf_die("registering meters failed");
 
-    const char *gw_env[] = {e_brokers, e_gw, "GW_AUTH=off", "GW_ACK_TIMEOUT_MS=3000",
-                            "GW_RETRY_AFTER_S=2", NULL};
-    const char *wk_env[] = {e_brokers, e_dsn, e_wk, "TS_CHECK=off", "REGISTRY_REFRESH_S=1",
-                            "WORKER_ID=fleet-w", "KAFKA_SESSION_TIMEOUT_MS=6000", NULL};
-    const char *agg_env[] = {e_brokers, e_dsn, e_agg, "AGG_IDLE_FLUSH_S=1", "AGG_BATCH_MS=200",
-                             "KAFKA_SESSION_TIMEOUT_MS=6000", NULL};
+    const char *gw_env[] = {
+        e_brokers, e_gw, "GW_AUTH=off", "GW_ACK_TIMEOUT_MS=3000", "GW_RETRY_AFTER_S=2", NULL};
+    const char *wk_env[] = {e_brokers,
+                            e_dsn,
+                            e_wk,
+                            "TS_CHECK=off",
+                            "REGISTRY_REFRESH_S=1",
+                            "WORKER_ID=fleet-w",
+                            "KAFKA_SESSION_TIMEOUT_MS=6000",
+                            NULL};
+    const char *agg_env[] = {e_brokers,
+                             e_dsn,
+                             e_agg,
+                             "AGG_IDLE_FLUSH_S=1",
+                             "AGG_BATCH_MS=200",
+                             "KAFKA_SESSION_TIMEOUT_MS=6000",
+                             NULL};
     struct mf_proc *gw = mf_proc_start("ingest-gw", NULL, gw_env);
     struct mf_proc *wk = mf_proc_start("stream-worker", NULL, wk_env);
     struct mf_proc *agg = mf_proc_start("aggregator", NULL, agg_env);
@@ -157,8 +168,7 @@ int main(void)
     }
     CHECK(refused > 0 && retried, "the gateway answered 503 while the broker was down (%d times)",
           refused);
-    CHECK(bound_ok, "every 503 within 20 s, never a hang (longest %lld ms)",
-          (long long)longest);
+    CHECK(bound_ok, "every 503 within 20 s, never a hang (longest %lld ms)", (long long)longest);
     CHECK(ra_ok, "every 503 carries Retry-After: 2");
 
     long long want = (long long)METERS * MINUTES, got = -1, rows = -1;

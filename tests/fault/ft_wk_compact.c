@@ -150,9 +150,8 @@ int main(void)
           "stuck_value not raised exactly once across the restore");
 
     /* The reference: the whole raw topic in one go, never stopped. */
-    const char *extra_r[] = {"GROUP_ID=ref",           ref_topics[0], ref_topics[1],
-                             ref_topics[2],            ref_topics[3], ref_topics[4],
-                             "WK_BATCH_MAX=5000",      NULL};
+    const char *extra_r[] = {"GROUP_ID=ref", ref_topics[0], ref_topics[1],       ref_topics[2],
+                             ref_topics[3],  ref_topics[4], "WK_BATCH_MAX=5000", NULL};
     struct wk_proc_h *r = worker_start(&s, "compact-ref", extra_r, 1);
     deadline = mf_mono_ms() + 90000;
     double routs = 0;
@@ -173,8 +172,8 @@ int main(void)
     read_all(&s, "ref.changelog", -1, &st_r);
     struct kv lb[64], lr[64];
     size_t nb = latest(&st_b, lb, 64), nr = latest(&st_r, lr, 64);
-    CHECK(nb == METERS + 1 && nr == METERS + 1, "%zu and %zu meters in the changelogs, want %d",
-          nb, nr, METERS + 1);
+    CHECK(nb == METERS + 1 && nr == METERS + 1, "%zu and %zu meters in the changelogs, want %d", nb,
+          nr, METERS + 1);
     for (size_t i = 0; i < nb; i++) {
         size_t j = 0;
         while (j < nr && strcmp(lr[j].key, lb[i].key) != 0)

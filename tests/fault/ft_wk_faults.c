@@ -27,11 +27,11 @@ int main(void)
 
     /* Request errors, one kind per chunk; each is retriable, so nothing may be lost. */
     static const char *const faults[CHUNKS] = {
-        "err 0 6 4",  /* Produce: NOT_LEADER_FOR_PARTITION */
-        "err 1 6 4",  /* Fetch: NOT_LEADER_FOR_PARTITION */
-        "err 8 16 3", /* OffsetCommit: NOT_COORDINATOR */
+        "err 0 6 4",   /* Produce: NOT_LEADER_FOR_PARTITION */
+        "err 1 6 4",   /* Fetch: NOT_LEADER_FOR_PARTITION */
+        "err 8 16 3",  /* OffsetCommit: NOT_COORDINATOR */
         "err 12 27 2", /* Heartbeat: REBALANCE_IN_PROGRESS */
-        "err 0 7 3",  /* Produce: REQUEST_TIMED_OUT */
+        "err 0 7 3",   /* Produce: REQUEST_TIMED_OUT */
         NULL,
     };
     size_t per = total / CHUNKS;

@@ -32,8 +32,7 @@ int main(void)
     snprintf(batch, sizeof batch, "WK_BATCH_MAX=%d", BATCH);
     /* A killed member sends no LeaveGroup: a short session keeps the rejoin quick. */
     const char *extra[] = {batch, "KAFKA_SESSION_TIMEOUT_MS=6000",
-                           "KAFKA_HEARTBEAT_INTERVAL_MS=500", KILL_EOS ? "WK_EOS=on" : NULL,
-                           NULL};
+                           "KAFKA_HEARTBEAT_INTERVAL_MS=500", KILL_EOS ? "WK_EOS=on" : NULL, NULL};
     struct wk_proc_h *w = worker_start(&s, "kill", extra, 1);
 
     /* Kill points: after chunk c, wait d ms, SIGKILL, restart. */

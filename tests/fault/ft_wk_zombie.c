@@ -44,8 +44,11 @@ int main(void)
      */
     char bmax[64];
     snprintf(bmax, sizeof bmax, "WK_BATCH_MAX=%zu", n1);
-    const char *extra_a[] = {"WK_EOS=on", bmax, "WK_BATCH_MS=60000",
-                             "KAFKA_SESSION_TIMEOUT_MS=6000", "KAFKA_HEARTBEAT_INTERVAL_MS=500",
+    const char *extra_a[] = {"WK_EOS=on",
+                             bmax,
+                             "WK_BATCH_MS=60000",
+                             "KAFKA_SESSION_TIMEOUT_MS=6000",
+                             "KAFKA_HEARTBEAT_INTERVAL_MS=500",
                              NULL};
     const char *extra_b[] = {"WK_EOS=on", "WK_BATCH_MAX=500", "KAFKA_SESSION_TIMEOUT_MS=6000",
                              "KAFKA_HEARTBEAT_INTERVAL_MS=500", NULL};
@@ -85,7 +88,8 @@ int main(void)
         CHECK(n == PER_METER, "meter %s: %zu validated, want %d", id, n, PER_METER);
     }
     mf_kafka_read_topic(s.broker->bootstrap, T_ALERT, -1, 1500, 60000, &alerts);
-    CHECK(alert_count(&alerts, "STUCK", "stuck_value", "raised") == 1, "stuck_value not raised once");
+    CHECK(alert_count(&alerts, "STUCK", "stuck_value", "raised") == 1,
+          "stuck_value not raised once");
     size_t alert_n = alerts.n;
 
     /* The log holds A's aborted outputs: without transactions they would be repeats. */

@@ -56,8 +56,8 @@ int main(void)
         /* NOLINTNEXTLINE(clang-analyzer-core.DivideZero): n1 > 0, the stream is fixed */
         dups[k] = s.v[itg_rand() % n1];
     itg_produce(broker->bootstrap, dups, 0, 300);
-    const char *bad_keys[] = {"MTR-0001", "MTR-0002", "MTR-0003", "MTR-0004", "MTR-0005",
-                              "MTR-0006"};
+    const char *bad_keys[] = {"MTR-0001", "MTR-0002", "MTR-0003",
+                              "MTR-0004", "MTR-0005", "MTR-0006"};
     const char *bad_vals[] = {
         "not json",
         "{\"meter_id\":\"MTR-0002\"}",
@@ -77,7 +77,8 @@ int main(void)
               "phase 2: %zu readings in both tables, every window closed", s.n);
     itg_verify_all(broker->bootstrap, c, &s);
 
-    long long rev2 = itg_sql_num(&c, pgt->dsn, "SELECT count(*) FROM rollup_1m WHERE revision >= 2");
+    long long rev2 = itg_sql_num(&c, pgt->dsn,
+                                 "SELECT count(*) FROM rollup_1m WHERE revision >= 2");
     itg_check(rev2 > 0, "%lld closed 1m windows changed by late data carry revision >= 2", rev2);
     double dup = itg_metric(agg.port, "meterflow_agg_records_total{outcome=\"duplicate\"}");
     double inv = itg_metric(agg.port, "meterflow_agg_records_total{outcome=\"invalid\"}");

@@ -36,7 +36,8 @@ int main(void)
     itg_produce(broker->bootstrap, s.v, third, 2 * third);
     double b_applied = 0;
     for (int64_t deadline = mf_mono_ms() + 60000; mf_mono_ms() < deadline; usleep(200000))
-        if ((b_applied = itg_metric(b.port, "meterflow_agg_records_total{outcome=\"applied\"}")) > 0)
+        if ((b_applied = itg_metric(b.port, "meterflow_agg_records_total{outcome=\"applied\"}")) >
+            0)
             break;
     itg_check(b_applied > 0, "B got partitions and applied %g readings", b_applied);
     itg_check(itg_wait_progress(&c, pgt->dsn, (long long)(2 * third) - 50, 120000) > 0,

@@ -120,7 +120,8 @@ static void test_json_roundtrip(void **state)
     (void)state;
     struct mf_http_resp r;
     const char *body =
-        "[{\"meter_id\":\"MTR-A1\",\"ts\":\"2024-03-15T16:00:00+02:00\",\"value\":1250,\"unit\":\"W\","
+        "[{\"meter_id\":\"MTR-A1\",\"ts\":\"2024-03-15T16:00:00+02:00\",\"value\":1250,\"unit\":"
+        "\"W\","
         "\"site\":\"north\"},"
         "{\"meter_id\":\"MTR-A2\",\"ts\":1710511260000,\"value\":1.5,\"interval_s\":60},"
         "{\"meter_id\":\"MTR-A3\",\"ts\":\"2024-02-29T23:59:59.999Z\",\"value\":0},"
@@ -388,9 +389,9 @@ static void test_bad_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_roundtrip),  cmocka_unit_test(test_ndjson_and_csv),
+        cmocka_unit_test(test_json_roundtrip),       cmocka_unit_test(test_ndjson_and_csv),
         cmocka_unit_test(test_nothing_valid_is_400), cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_limits_and_routes), cmocka_unit_test(test_broker_down),
+        cmocka_unit_test(test_limits_and_routes),    cmocka_unit_test(test_broker_down),
         cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -17,8 +17,9 @@ int main(void)
 {
     struct wk_stack s;
     stack_start(&s);
-    sql(&s, "INSERT INTO meters (meter_id, interval_s) SELECT 'J' || lpad(g::text, 3, '0'), 60 "
-            "FROM generate_series(0, %d) g",
+    sql(&s,
+        "INSERT INTO meters (meter_id, interval_s) SELECT 'J' || lpad(g::text, 3, '0'), 60 "
+        "FROM generate_series(0, %d) g",
         METERS - 1);
 
     /* Minute 0 of every meter through the gateway. */

@@ -31,12 +31,25 @@ int main(void)
         produce_keyed(&s, (const char *const *)keys + from, (const char *const *)vals + from,
                       to - from);
         switch (c) {
-        case 0: w[1] = worker_start(&s, "s1", extra, 1); break; /* 2 workers */
-        case 1: w[2] = worker_start(&s, "s2", extra, 1); break; /* 3 workers */
-        case 2: CHECK(worker_stop(w[0]) == 0, "s0 SIGTERM"); w[0] = NULL; break; /* 2 */
-        case 3: worker_kill(w[1]); w[1] = NULL; break;                          /* 1 */
-        case 4: w[0] = worker_start(&s, "s0", extra, 1); break;                 /* 2 */
-        default: break;
+        case 0:
+            w[1] = worker_start(&s, "s1", extra, 1);
+            break; /* 2 workers */
+        case 1:
+            w[2] = worker_start(&s, "s2", extra, 1);
+            break; /* 3 workers */
+        case 2:
+            CHECK(worker_stop(w[0]) == 0, "s0 SIGTERM");
+            w[0] = NULL;
+            break; /* 2 */
+        case 3:
+            worker_kill(w[1]);
+            w[1] = NULL;
+            break; /* 1 */
+        case 4:
+            w[0] = worker_start(&s, "s0", extra, 1);
+            break; /* 2 */
+        default:
+            break;
         }
     }
 

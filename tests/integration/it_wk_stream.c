@@ -123,7 +123,8 @@ int main(void)
             }
             seen_scored++;
             CHECK(si == in->n_interp, "scored index %d, want %d", si, in->n_interp);
-            CHECK(strcmp(jstr(out->v[k].value, "tier"), in->tier) == 0, "tier of %s", out->v[k].value);
+            CHECK(strcmp(jstr(out->v[k].value, "tier"), in->tier) == 0, "tier of %s",
+                  out->v[k].value);
             CHECK(strcmp(jstr(out->v[k].value, "flags"), in->flags) == 0, "flags of %s",
                   out->v[k].value);
             CHECK(strcmp(jstr(out->v[k].value, "reasons"), in->reasons) == 0, "reasons of %s",
@@ -158,8 +159,10 @@ int main(void)
     /* The interpolated readings: 14:02 and 14:03 on the line 1.25 -> 1.5. */
     int interp_ok = 0;
     for (size_t k = 0; k < val.n; k++)
-        if (strstr(val.v[k].value, "\"ts\":\"2024-03-15T14:02:00.000Z\",\"value_kw\":1.3333333333333333") ||
-            strstr(val.v[k].value, "\"ts\":\"2024-03-15T14:03:00.000Z\",\"value_kw\":1.4166666666666667"))
+        if (strstr(val.v[k].value,
+                   "\"ts\":\"2024-03-15T14:02:00.000Z\",\"value_kw\":1.3333333333333333") ||
+            strstr(val.v[k].value,
+                   "\"ts\":\"2024-03-15T14:03:00.000Z\",\"value_kw\":1.4166666666666667"))
             interp_ok++;
     CHECK(interp_ok == 2, "interpolated values wrong");
 
@@ -174,15 +177,22 @@ int main(void)
     CHECK(a_states >= 1, "no state for A");
 
     /* Metrics (counted after the commit). */
-    CHECK(worker_metric_wait(w, "meterflow_worker_records_total{outcome=\"validated\"}", 5, 20000) == 5,
+    CHECK(worker_metric_wait(w, "meterflow_worker_records_total{outcome=\"validated\"}", 5,
+                             20000) == 5,
           "validated metric");
-    CHECK(worker_metric_wait(w, "meterflow_worker_records_total{outcome=\"interpolated\"}", 2, 20000) == 2,
+    CHECK(worker_metric_wait(w, "meterflow_worker_records_total{outcome=\"interpolated\"}", 2,
+                             20000) == 2,
           "interpolated metric");
-    CHECK(worker_metric_wait(w, "meterflow_worker_records_total{outcome=\"dlq\"}", 2, 20000) == 2, "dlq metric");
-    CHECK(worker_metric_wait(w, "meterflow_worker_records_total{outcome=\"quarantine\"}", 4, 20000) == 4,
+    CHECK(worker_metric_wait(w, "meterflow_worker_records_total{outcome=\"dlq\"}", 2, 20000) == 2,
+          "dlq metric");
+    CHECK(worker_metric_wait(w, "meterflow_worker_records_total{outcome=\"quarantine\"}", 4,
+                             20000) == 4,
           "quarantine metric");
-    CHECK(worker_metric_wait(w, "meterflow_worker_registry_meters", 2, 20000) == 2, "registry metric");
-    CHECK(worker_metric_wait(w, "meterflow_worker_alerts_total{type=\"missing_short\",state=\"raised\"}", 1, 20000) == 1,
+    CHECK(worker_metric_wait(w, "meterflow_worker_registry_meters", 2, 20000) == 2,
+          "registry metric");
+    CHECK(worker_metric_wait(
+              w, "meterflow_worker_alerts_total{type=\"missing_short\",state=\"raised\"}", 1,
+              20000) == 1,
           "alerts metric");
 
     int st = worker_stop(w);

@@ -44,8 +44,8 @@ static int itg_cmp_key(const void *a, const void *b)
  * (after their 1-minute windows closed). src offsets are given per
  * partition in arrival order, as a worker would.
  */
-struct itg_set itg_generate(int nmeters, int64_t start, int64_t span_s,
-                                              int cadence_s, double late_pct)
+struct itg_set itg_generate(int nmeters, int64_t start, int64_t span_s, int cadence_s,
+                            double late_pct)
 {
     size_t per = (size_t)(span_s / cadence_s);
     struct itg_set s = {mf_xcalloc((size_t)nmeters * per, sizeof(struct itg_reading)), 0};
@@ -135,8 +135,7 @@ char *itg_json(const struct itg_reading *r)
 }
 
 /* Produces readings v[from..to) (keys = meter IDs, so partition = murmur2). */
-void itg_produce(const char *bootstrap, const struct itg_reading *v, size_t from,
-                                   size_t to)
+void itg_produce(const char *bootstrap, const struct itg_reading *v, size_t from, size_t to)
 {
     size_t n = to - from;
     const char **keys = mf_xcalloc(n ? n : 1, sizeof *keys);
@@ -157,8 +156,7 @@ void itg_produce(const char *bootstrap, const struct itg_reading *v, size_t from
  * ("K=V", NULL-terminated, may be NULL; later ones override). A short
  * session timeout lets the group notice a killed member in seconds.
  */
-struct itg_agg itg_start_agg(const char *bootstrap, const char *dsn,
-                                               const char *const *extra)
+struct itg_agg itg_start_agg(const char *bootstrap, const char *dsn, const char *const *extra)
 {
     static char env[24][320];
     const char *e[25];
@@ -231,7 +229,8 @@ int itg_wait_done(PGconn **c, const char *dsn, long long total, int timeout_ms)
             break; /* counted twice: no use waiting */
         usleep(200000);
     }
-    printf("# waited: rollup_1m %lld, rollup_1h %lld readings (want %lld), %lld open, %lld in outbox\n",
+    printf("# waited: rollup_1m %lld, rollup_1h %lld readings (want %lld), %lld open, %lld in "
+           "outbox\n",
            n1, n2, total, open, ob);
     return -1;
 }
@@ -243,8 +242,7 @@ long long itg_progress(PGconn **c, const char *dsn)
 }
 
 /* Waits until rollup_1h holds at least want readings; the count, or -1 on timeout. */
-long long itg_wait_progress(PGconn **c, const char *dsn, long long want,
-                                              int timeout_ms)
+long long itg_wait_progress(PGconn **c, const char *dsn, long long want, int timeout_ms)
 {
     int64_t deadline = mf_mono_ms() + timeout_ms;
     while (mf_mono_ms() < deadline) {
@@ -339,8 +337,7 @@ static bool itg_close(long double want, double got, double rel)
  * The table of width (rollup_1m/1h) against the expected windows, field by
  * field; also every window closed with revision >= 1. Returns mismatches.
  */
-int itg_check_table(PGconn *c, const char *table, const struct itg_win *w,
-                                      size_t n)
+int itg_check_table(PGconn *c, const char *table, const struct itg_win *w, size_t n)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
@@ -371,8 +368,7 @@ int itg_check_table(PGconn *c, const char *table, const struct itg_win *w,
                   itg_close(x->max, f[3], 0) && itg_close(x->m2, f[4], 1e-9) &&
                   itg_close(x->energy, f[5], 1e-12) && itg_close(x->qsum, f[6], 1e-12) &&
                   (long long)f[7] == x->premium && (long long)f[8] == x->standard &&
-                  strtoll(PQgetvalue(res, (int)k, 11), NULL, 10) == x->interp && closed &&
-                  rev >= 1;
+                  strtoll(PQgetvalue(res, (int)k, 11), NULL, 10) == x->interp && closed && rev >= 1;
         if (!ok && bad++ < 5)
             printf("# %s row %zu: got %s %lld count %g sum %.17g m2 %.17g closed %d rev %d;"
                    " want %s %lld count %lld sum %.17Lg m2 %.17Lg\n",
@@ -390,8 +386,8 @@ int itg_check_table(PGconn *c, const char *table, const struct itg_win *w,
  * published, and for each (meter, window) the record with the highest
  * revision carries the table's revision and values. Returns mismatches.
  */
-int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic,
-                                      const char *table, const char *width, long *nrecords)
+int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic, const char *table,
+                    const char *width, long *nrecords)
 {
     struct mf_recs recs = {0};
     char sql[512];
@@ -411,7 +407,8 @@ int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic,
     cJSON **trees = mf_xcalloc(recs.n ? recs.n : 1, sizeof *trees);
     for (size_t r = 0; r < recs.n; r++) {
         cJSON *j = trees[r] = cJSON_Parse(recs.v[r].value);
-        const cJSON *id = cJSON_GetObjectItem(j, "meter_id"), *ws = cJSON_GetObjectItem(j, "window_start");
+        const cJSON *id = cJSON_GetObjectItem(j, "meter_id"),
+                    *ws = cJSON_GetObjectItem(j, "window_start");
         const cJSON *w = cJSON_GetObjectItem(j, "width"), *rev = cJSON_GetObjectItem(j, "revision");
         int64_t start;
         char why[64];
@@ -440,8 +437,7 @@ int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic,
                 printf("# published window not in %s: %s\n", table, recs.v[r].value);
             continue;
         }
-        if (!best[lo] ||
-            cJSON_GetObjectItem(best[lo], "revision")->valuedouble < rev->valuedouble)
+        if (!best[lo] || cJSON_GetObjectItem(best[lo], "revision")->valuedouble < rev->valuedouble)
             best[lo] = j;
     }
     for (size_t k = 0; k < rows; k++) {
@@ -461,7 +457,8 @@ int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic,
         double en = cJSON_GetObjectItem(j, "energy_kwh")->valuedouble;
         bool ok = rev == strtod(PQgetvalue(res, (int)k, 2), NULL) &&
                   count == strtod(PQgetvalue(res, (int)k, 3), NULL) &&
-                  sum == strtod(PQgetvalue(res, (int)k, 4), NULL) && fabs(avg - sum / count) < 1e-12 &&
+                  sum == strtod(PQgetvalue(res, (int)k, 4), NULL) &&
+                  fabs(avg - sum / count) < 1e-12 &&
                   mn == strtod(PQgetvalue(res, (int)k, 5), NULL) &&
                   mx == strtod(PQgetvalue(res, (int)k, 6), NULL) &&
                   en == strtod(PQgetvalue(res, (int)k, 7), NULL) &&

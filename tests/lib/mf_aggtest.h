@@ -31,17 +31,16 @@
 #include "mf_time.h"
 #include "mf_common.h"
 
-#define ITG_NPARTS   12
-#define ITG_TOPIC    "meter.readings.validated"
-#define ITG_MIN_MS   60000LL
-#define ITG_HOUR_MS  3600000LL
+#define ITG_NPARTS  12
+#define ITG_TOPIC   "meter.readings.validated"
+#define ITG_MIN_MS  60000LL
+#define ITG_HOUR_MS 3600000LL
 
 /* The generator's xorshift state; a test may reseed it. */
 extern uint64_t itg_rng;
 
 /* A check: prints "ok"/"not ok" with the message and counts failures. */
-void itg_check(bool cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void itg_check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------------- readings */
 
@@ -73,7 +72,8 @@ double itg_unit(void);
  * (after their 1-minute windows closed). src offsets are given per
  * partition in arrival order, as a worker would.
  */
-struct itg_set itg_generate(int nmeters, int64_t start, int64_t span_s, int cadence_s, double late_pct);
+struct itg_set itg_generate(int nmeters, int64_t start, int64_t span_s, int cadence_s,
+                            double late_pct);
 
 /*
  * Moves about pct % of the readings (chosen at random) to the end, in
@@ -153,7 +153,8 @@ int itg_check_table(PGconn *c, const char *table, const struct itg_win *w, size_
  * published, and for each (meter, window) the record with the highest
  * revision carries the table's revision and values. Returns mismatches.
  */
-int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic, const char *table, const char *width, long *nrecords);
+int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic, const char *table,
+                    const char *width, long *nrecords);
 
 /* meter_current_status holds each meter's newest reading. */
 int itg_check_status(PGconn *c, const struct itg_set *s);

@@ -20,8 +20,8 @@
 
 struct mf_proc {
     pid_t pid;
-    int in_fd;   /* its stdin (write end), or -1 */
-    int out_fd;  /* its stdout (read end), or -1 */
+    int in_fd;  /* its stdin (write end), or -1 */
+    int out_fd; /* its stdout (read end), or -1 */
     char name[64];
 };
 
@@ -90,7 +90,7 @@ int mf_wait_http_ok(unsigned port, const char *path, int timeout_ms);
 
 struct mf_http_resp {
     long code;
-    char *body;         /* NUL-terminated; free with mf_http_resp_release */
+    char *body; /* NUL-terminated; free with mf_http_resp_release */
     char retry_after[32];
 };
 
@@ -104,7 +104,7 @@ void mf_http_resp_release(struct mf_http_resp *resp);
 struct mf_rec {
     int32_t partition;
     int64_t offset;
-    char *key;   /* NUL-terminated copies */
+    char *key; /* NUL-terminated copies */
     char *value;
     size_t value_len;
     char *headers; /* "k=v\n" per header */

@@ -42,7 +42,8 @@ void sql(struct wk_stack *s, const char *fmt, ...)
     CHECK(mf_pgtmp_query(s->pg, q) != NULL, "sql failed: %s", q);
 }
 
-struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *const *extra, int wait_ready)
+struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *const *extra,
+                               int wait_ready)
 {
     struct wk_proc_h *w = mf_xcalloc(1, sizeof *w);
     int n = 0;
@@ -266,8 +267,9 @@ void free_stream(char **keys, char **vals, size_t n)
 
 void register_stream(struct wk_stack *s, int meters)
 {
-    sql(s, "INSERT INTO meters (meter_id, interval_s) SELECT 'K' || lpad(g::text, 3, '0'), 60 "
-           "FROM generate_series(0, %d) g",
+    sql(s,
+        "INSERT INTO meters (meter_id, interval_s) SELECT 'K' || lpad(g::text, 3, '0'), 60 "
+        "FROM generate_series(0, %d) g",
         meters - 1);
     sql(s, "INSERT INTO meters (meter_id, interval_s) VALUES ('STUCK', 3600)");
 }

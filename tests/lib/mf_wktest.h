@@ -83,7 +83,8 @@ void sql(struct wk_stack *s, const char *fmt, ...) __attribute__((format(printf,
  * Starts a worker named id with extra "K=V" settings (NULL-terminated, may
  * be NULL); waits until /readyz says ready unless wait_ready is 0.
  */
-struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *const *extra, int wait_ready);
+struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *const *extra,
+                               int wait_ready);
 /* SIGTERM and wait; returns the exit status. Frees w. */
 int worker_stop(struct wk_proc_h *w);
 /* SIGKILL, no goodbye. Frees w. */

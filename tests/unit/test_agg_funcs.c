@@ -158,7 +158,8 @@ static void test_counters(void **state)
 {
     (void)state;
     struct agg_acc a, one;
-    struct agg_record r1 = rec_of(1, 95, false), r2 = rec_of(2, 75, true), r3 = rec_of(3, 10, false);
+    struct agg_record r1 = rec_of(1, 95, false), r2 = rec_of(2, 75, true),
+                      r3 = rec_of(3, 10, false);
     agg_acc_init(&a, &r1);
     agg_acc_init(&one, &r2);
     agg_acc_merge(&a, &one);
@@ -234,10 +235,10 @@ static void test_rollup_json(void **state)
     assert_true(fabs(cJSON_GetObjectItem(j, "stddev_kw")->valuedouble - sqrt(0.465 / 3)) < 1e-12);
     assert_int_equal(cJSON_GetObjectItem(j, "premium")->valueint, 3);
     assert_int_equal(cJSON_GetObjectItem(j, "revision")->valueint, 2);
-    static const char *const fields[] = {"meter_id", "width", "window_start", "count", "sum_kw",
-                                         "avg_kw", "min_kw", "max_kw", "stddev_kw", "energy_kwh",
-                                         "quality_avg", "premium", "standard", "interpolated",
-                                         "revision"};
+    static const char *const fields[] = {"meter_id",  "width",        "window_start", "count",
+                                         "sum_kw",    "avg_kw",       "min_kw",       "max_kw",
+                                         "stddev_kw", "energy_kwh",   "quality_avg",  "premium",
+                                         "standard",  "interpolated", "revision"};
     const cJSON *f = j->child;
     for (size_t i = 0; i < MF_ARRAY_LEN(fields); i++, f = f->next) {
         assert_non_null(f);

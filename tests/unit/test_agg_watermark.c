@@ -18,7 +18,7 @@
 #include "agg_watermark.h"
 #include "mf_common.h"
 
-#define MIN 60000LL
+#define MIN  60000LL
 #define LATE (120 * 1000LL)
 #define IDLE (30 * 1000LL)
 

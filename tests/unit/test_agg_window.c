@@ -72,8 +72,7 @@ static void test_dst_has_no_effect(void **state)
         setenv("TZ", zones[z], 1);
         test_boundaries(state);
         /* Every hour across both 2024 European DST days has 60 one-minute windows. */
-        for (int64_t t = ts("2024-03-30T22:00:00Z"); t < ts("2024-04-01T02:00:00Z");
-             t += 3600000) {
+        for (int64_t t = ts("2024-03-30T22:00:00Z"); t < ts("2024-04-01T02:00:00Z"); t += 3600000) {
             assert_int_equal(agg_window_start(AGG_W1H, t + 3599999), t);
             assert_int_equal(agg_window_start(AGG_W1M, t + 59 * 60000), t + 59 * 60000);
         }
@@ -113,9 +112,14 @@ static void test_negative_epochs_rejected(void **state)
     (void)state;
     struct agg_record r;
     char why[256];
-    static const char *const bad[] = {"-1", "-60000", "\"1969-12-31T23:59:59.999Z\"",
-                                      "\"1970-01-01T00:30:00+01:00\"", "\"-0001-01-01T00:00:00Z\"",
-                                      "1.5", "\"2024-03-15T14:00:60Z\"", "null"};
+    static const char *const bad[] = {"-1",
+                                      "-60000",
+                                      "\"1969-12-31T23:59:59.999Z\"",
+                                      "\"1970-01-01T00:30:00+01:00\"",
+                                      "\"-0001-01-01T00:00:00Z\"",
+                                      "1.5",
+                                      "\"2024-03-15T14:00:60Z\"",
+                                      "null"};
     for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++) {
         assert_int_equal(parse(bad[i], &r, why, sizeof why), MF_EDATA);
         assert_non_null(strstr(why, "'ts'"));

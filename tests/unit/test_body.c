@@ -160,8 +160,7 @@ static void test_csv(void **state)
     assert_int_equal(parse(GW_BODY_CSV, "\r\n\r\n", 10, &s, err), GW_BODY_BAD);
     assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value\na,0,1\nb,0,1\n", 1, &s, err),
                      GW_BODY_TOO_MANY);
-    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value\n\"a,0,1\n", 10, &s, err),
-                     GW_BODY_OK);
+    assert_int_equal(parse(GW_BODY_CSV, "meter_id,ts,value\n\"a,0,1\n", 10, &s, err), GW_BODY_OK);
     assert_non_null(strstr(s.log, "0 err line 2: unterminated quoted field"));
 }
 

@@ -39,8 +39,8 @@ static const struct mf_cfg_row rows[] = {
     {"T_ENUM", MF_CFG_ENUM, "info", 0, -1, offsetof(struct cfg, e), 0, "debug|info|warn",
      "an enum"},
     {"T_ADDR", MF_CFG_ADDR, "0.0.0.0:9100", 0, -1, offsetof(struct cfg, addr), 0, NULL, "addr"},
-    {"T_SECRET", MF_CFG_STR, NULL, 0, -1, offsetof(struct cfg, secret), MF_CFG_REQUIRED | MF_CFG_SECRET,
-     NULL, "a DSN"},
+    {"T_SECRET", MF_CFG_STR, NULL, 0, -1, offsetof(struct cfg, secret),
+     MF_CFG_REQUIRED | MF_CFG_SECRET, NULL, "a DSN"},
 };
 
 static int load(struct cfg *c, char *err)
@@ -170,7 +170,8 @@ static void test_kafka_conf(void **state)
     setenv("KAFKA_SOCKET_KEEPALIVE_ENABLE", "true", 1);
     rd_kafka_conf_t *conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, "h:1", "t", NULL, err, sizeof err);
     assert_non_null(conf);
-    assert_int_equal(rd_kafka_conf_get(conf, "socket.keepalive.enable", val, &sz), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_get(conf, "socket.keepalive.enable", val, &sz),
+                     RD_KAFKA_CONF_OK);
     assert_string_equal(val, "true");
     rd_kafka_conf_destroy(conf);
     unsetenv("KAFKA_SOCKET_KEEPALIVE_ENABLE");

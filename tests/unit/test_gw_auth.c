@@ -51,8 +51,7 @@ static void test_auth(void **state)
     }
 
     /* Lookup by the real digest of a token, and the glob. */
-    const char *line =
-        "2b5c0a1ee4b4d2b7cdb1d4d3e55a5bc6e0d38a3d1a1e3b2fdc2e0e7e9e3d7a51 x *\n";
+    const char *line = "2b5c0a1ee4b4d2b7cdb1d4d3e55a5bc6e0d38a3d1a1e3b2fdc2e0e7e9e3d7a51 x *\n";
     a = gw_auth_parse(line, strlen(line), err, sizeof err);
     assert_non_null(a);
     assert_null(gw_auth_lookup(a, "nope", 4));

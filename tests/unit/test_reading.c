@@ -93,7 +93,10 @@ static void test_cases(void **state)
 static void test_not_json(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"", "{", "NaN", "{\"meter_id\":\"m\",\"ts\":0,\"value\":NaN}",
+    static const char *const bad[] = {"",
+                                      "{",
+                                      "NaN",
+                                      "{\"meter_id\":\"m\",\"ts\":0,\"value\":NaN}",
                                       "{\"meter_id\":\"m\",\"ts\":0,\"value\":Infinity}",
                                       "{'meter_id':'m'}"};
     for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++) {
@@ -113,12 +116,11 @@ static void test_units(void **state)
         const char *s;
         enum mf_unit u;
     } units[] = {
-        {"W", MF_UNIT_W},       {"w", MF_UNIT_W},       {"watts", MF_UNIT_W},
-        {"WATTS", MF_UNIT_W},   {"watt", MF_UNIT_W},    {"kW", MF_UNIT_KW},
-        {"KW", MF_UNIT_KW},     {"kw", MF_UNIT_KW},     {"MW", MF_UNIT_MW},
-        {"Wh", MF_UNIT_WH},     {"kWh", MF_UNIT_KWH},   {"KWH", MF_UNIT_KWH},
-        {"MWh", MF_UNIT_MWH},   {"", MF_UNIT_NONE},     {"kVA", MF_UNIT_OTHER},
-        {"kW ", MF_UNIT_OTHER}, {"GW", MF_UNIT_OTHER},
+        {"W", MF_UNIT_W},      {"w", MF_UNIT_W},   {"watts", MF_UNIT_W},   {"WATTS", MF_UNIT_W},
+        {"watt", MF_UNIT_W},   {"kW", MF_UNIT_KW}, {"KW", MF_UNIT_KW},     {"kw", MF_UNIT_KW},
+        {"MW", MF_UNIT_MW},    {"Wh", MF_UNIT_WH}, {"kWh", MF_UNIT_KWH},   {"KWH", MF_UNIT_KWH},
+        {"MWh", MF_UNIT_MWH},  {"", MF_UNIT_NONE}, {"kVA", MF_UNIT_OTHER}, {"kW ", MF_UNIT_OTHER},
+        {"GW", MF_UNIT_OTHER},
     };
     for (size_t i = 0; i < MF_ARRAY_LEN(units); i++)
         if (mf_unit_parse(units[i].s, strlen(units[i].s)) != units[i].u)
@@ -132,17 +134,17 @@ static void test_utf8(void **state)
 {
     (void)state;
     assert_true(mf_utf8_valid("plain", 5));
-    assert_true(mf_utf8_valid("\xc3\xa9", 2));             /* é */
-    assert_true(mf_utf8_valid("\xe2\x82\xac", 3));         /* € */
-    assert_true(mf_utf8_valid("\xf0\x9f\x98\x80", 4));     /* U+1F600 */
-    assert_false(mf_utf8_valid("\xc3", 1));                /* truncated */
+    assert_true(mf_utf8_valid("\xc3\xa9", 2));         /* é */
+    assert_true(mf_utf8_valid("\xe2\x82\xac", 3));     /* € */
+    assert_true(mf_utf8_valid("\xf0\x9f\x98\x80", 4)); /* U+1F600 */
+    assert_false(mf_utf8_valid("\xc3", 1));            /* truncated */
     assert_false(mf_utf8_valid("\xe2\x82", 2));
-    assert_false(mf_utf8_valid("\xc0\xaf", 2));            /* overlong '/' */
-    assert_false(mf_utf8_valid("\xe0\x80\xaf", 3));        /* overlong */
-    assert_false(mf_utf8_valid("\xed\xa0\x80", 3));        /* surrogate U+D800 */
-    assert_false(mf_utf8_valid("\xf4\x90\x80\x80", 4));    /* > U+10FFFF */
+    assert_false(mf_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    assert_false(mf_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(mf_utf8_valid("\xed\xa0\x80", 3));     /* surrogate U+D800 */
+    assert_false(mf_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     assert_false(mf_utf8_valid("\xff", 1));
-    assert_false(mf_utf8_valid("a\x80z", 3));              /* lone continuation */
+    assert_false(mf_utf8_valid("a\x80z", 3)); /* lone continuation */
     char err[64];
     struct mf_reading r;
     cJSON *root;
@@ -155,8 +157,9 @@ static void test_utf8(void **state)
 static void test_to_json(void **state)
 {
     (void)state;
-    const char *in = "{\"meter_id\":\"MTR-1\",\"ts\":\"2024-03-15T16:00:00.25+02:00\",\"value\":0.1,"
-                     "\"unit\":\"kwh\",\"interval_s\":900,\"site\":{\"a\":[1,\"x\"]},\"n\":null}";
+    const char *in =
+        "{\"meter_id\":\"MTR-1\",\"ts\":\"2024-03-15T16:00:00.25+02:00\",\"value\":0.1,"
+        "\"unit\":\"kwh\",\"interval_s\":900,\"site\":{\"a\":[1,\"x\"]},\"n\":null}";
     char err[160];
     struct mf_reading r;
     cJSON *root;
@@ -182,9 +185,8 @@ static void test_to_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases), cmocka_unit_test(test_not_json),
-        cmocka_unit_test(test_units), cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_to_json),
+        cmocka_unit_test(test_cases), cmocka_unit_test(test_not_json), cmocka_unit_test(test_units),
+        cmocka_unit_test(test_utf8),  cmocka_unit_test(test_to_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

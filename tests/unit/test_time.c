@@ -41,25 +41,25 @@ static const struct ok_case ok_cases[] = {
 static const char *const bad_cases[] = {
     "",
     "2024-03-15",
-    "2024-03-15T14:00:00",          /* no offset */
-    "2024-03-15T14:00Z",            /* no seconds */
+    "2024-03-15T14:00:00", /* no offset */
+    "2024-03-15T14:00Z",   /* no seconds */
     "2024-3-15T14:00:00Z",
-    "2024-03-15T14:00:00.Z",        /* empty fraction */
-    "2024-03-15T14:00:00+0200",     /* offset without colon */
+    "2024-03-15T14:00:00.Z",    /* empty fraction */
+    "2024-03-15T14:00:00+0200", /* offset without colon */
     "2024-03-15T14:00:00+24:00",
     "2024-03-15T14:00:00+02:60",
     "2024-13-01T00:00:00Z",
     "2024-00-01T00:00:00Z",
-    "2023-02-29T00:00:00Z",         /* not a leap year */
-    "1900-02-29T00:00:00Z",         /* century, not a leap year */
+    "2023-02-29T00:00:00Z", /* not a leap year */
+    "1900-02-29T00:00:00Z", /* century, not a leap year */
     "2024-04-31T00:00:00Z",
     "2024-03-15T24:00:00Z",
     "2024-03-15T14:60:00Z",
-    "2016-12-31T23:59:60Z",         /* leap second */
+    "2016-12-31T23:59:60Z", /* leap second */
     "2024-03-15T14:00:00ZZ",
     "2024-03-15T14:00:00Z ",
-    "1969-12-31T23:59:59.999Z",     /* before the epoch */
-    "1970-01-01T00:30:00+01:00",    /* before the epoch through the offset */
+    "1969-12-31T23:59:59.999Z",  /* before the epoch */
+    "1970-01-01T00:30:00+01:00", /* before the epoch through the offset */
     "abcd-ef-ghTij:kl:mnZ",
 };
 
@@ -153,8 +153,8 @@ static void test_civil(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc3339_ok),      cmocka_unit_test(test_rfc3339_bad),
-        cmocka_unit_test(test_text_epoch),      cmocka_unit_test(test_epoch_number),
+        cmocka_unit_test(test_rfc3339_ok),       cmocka_unit_test(test_rfc3339_bad),
+        cmocka_unit_test(test_text_epoch),       cmocka_unit_test(test_epoch_number),
         cmocka_unit_test(test_format_roundtrip), cmocka_unit_test(test_civil),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

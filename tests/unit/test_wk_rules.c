@@ -29,8 +29,8 @@
 struct rcase {
     char name[160];
     char file[256];
-    int line;      /* of the "case" line */
-    char **lines;  /* the case body */
+    int line;     /* of the "case" line */
+    char **lines; /* the case body */
     int *lineno;
     int n;
 };
@@ -54,7 +54,7 @@ struct run {
 
 #define FAILC(run, ...)                                                                            \
     do {                                                                                           \
-        char m_[4096];                                                                              \
+        char m_[4096];                                                                             \
         snprintf(m_, sizeof m_, __VA_ARGS__);                                                      \
         fail_msg("%s:%d: case '%s': %s", (run)->c->file, (run)->line, (run)->c->name, m_);         \
     } while (0)
@@ -88,8 +88,9 @@ static void process(struct run *run, const char *json)
         FAILC(run, "reading does not parse: %s", err);
     size_t idlen = strlen(r.meter_id);
     const struct wk_meter *m = wk_registry_get(run->reg, r.meter_id, idlen);
-    struct wk_state *st = m && m->active ? wk_store_get_or_add(&run->store, r.meter_id, idlen, 0, NULL)
-                                         : wk_store_get(&run->store, r.meter_id, idlen);
+    struct wk_state *st = m && m->active
+                              ? wk_store_get_or_add(&run->store, r.meter_id, idlen, 0, NULL)
+                              : wk_store_get(&run->store, r.meter_id, idlen);
     wk_rules_apply(&run->rc, &r, m, st, run->now, &run->last);
 
     /* Every result must serialize to JSON that parses back. */
@@ -163,7 +164,8 @@ static void check_expect(struct run *run, char *args)
             if (strcmp(have, v) != 0)
                 FAILC(run, "reasons '%s', want '%s'", have, v);
         } else if ((v = kv(tok, "kw"))) {
-            if (strcmp(v, "null") == 0 ? res->has_kw : (!res->has_kw || !near(res->value_kw, strtod(v, NULL))))
+            if (strcmp(v, "null") == 0 ? res->has_kw
+                                       : (!res->has_kw || !near(res->value_kw, strtod(v, NULL))))
                 FAILC(run, "value_kw %.17g, want %s", res->has_kw ? res->value_kw : NAN, v);
         } else if ((v = kv(tok, "energy"))) {
             if (!near(res->energy_kwh, strtod(v, NULL)))

@@ -141,8 +141,10 @@ static struct wk_proc *proc_with(struct sink *s)
     return p;
 }
 
-static const char r1[] = "{\"meter_id\":\"A\",\"ts\":\"2024-03-15T14:00:00Z\",\"value\":1,\"unit\":\"kW\"}";
-static const char r2[] = "{\"meter_id\":\"A\",\"ts\":\"2024-03-15T14:01:00Z\",\"value\":2,\"unit\":\"kW\"}";
+static const char r1[] =
+    "{\"meter_id\":\"A\",\"ts\":\"2024-03-15T14:00:00Z\",\"value\":1,\"unit\":\"kW\"}";
+static const char r2[] =
+    "{\"meter_id\":\"A\",\"ts\":\"2024-03-15T14:01:00Z\",\"value\":2,\"unit\":\"kW\"}";
 
 static void test_retry_then_success(void **unused)
 {
