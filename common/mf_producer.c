@@ -19,6 +19,17 @@
 #define MAX_HEADERS   8
 #define POLL_SLICE_MS 100  /* a wait's flush or poll at a time, so it sees its batch settle */
 #define DRAIN_MS      1000 /* mf_producer_flush: serving the purged records' reports */
+/*
+ * mf_producer_wait past its deadline: how much longer it lets librdkafka
+ * settle the batch itself before purging. Every record settles within
+ * message.timeout.ms (30 s by default, 10 s with WK_EOS), and a record
+ * librdkafka times out itself is safe for the idempotent producer (it
+ * drains and bumps the epoch); a purge of in-flight records is not: their
+ * sequence numbers are gone, the broker sees a gap, and the producer dies
+ * with OUT_OF_ORDER_SEQUENCE_NUMBER (seen after a broker restart in
+ * ft_fleet_broker). So the purge is only the last resort.
+ */
+#define SETTLE_MS 65000
 
 struct topic {
     rd_kafka_topic_t *rkt;
@@ -232,8 +243,17 @@ int mf_producer_wait(struct mf_producer *p, struct mf_batch *b, int timeout_ms, 
         /* flush, not poll: it sends at once instead of lingering */
         rd_kafka_flush(p->rk, left > POLL_SLICE_MS ? POLL_SLICE_MS : (int)left);
     }
+    /* Past the deadline: librdkafka settles the rest within message.timeout.ms. */
+    int64_t last = mf_mono_ms() + SETTLE_MS;
     size_t unsettled = atomic_load(&b->pending);
     if (unsettled)
+        MF_LOG_WARN("kafka",
+                    "%zu records not settled by the deadline; waiting for librdkafka "
+                    "to settle them",
+                    atomic_load(&b->pending));
+    while (atomic_load(&b->pending) > 0 && mf_mono_ms() < last)
+        rd_kafka_poll(p->rk, POLL_SLICE_MS);
+    if (atomic_load(&b->pending) > 0)
         purge(p, b);
     size_t failed = atomic_load(&b->failed), queued = atomic_load(&b->queued);
     if (failed == 0)
@@ -241,8 +261,8 @@ int mf_producer_wait(struct mf_producer *p, struct mf_batch *b, int timeout_ms, 
     if (!errbuf)
         return MF_ERETRY;
     if (unsettled)
-        snprintf(errbuf, errlen, "%zu of %zu records not acknowledged within %d ms", unsettled,
-                 queued, timeout_ms);
+        snprintf(errbuf, errlen, "%zu of %zu records not acknowledged within %d ms (%zu failed)",
+                 unsettled, queued, timeout_ms, failed);
     else
         snprintf(errbuf, errlen, "%zu of %zu records not delivered: %s", failed, queued,
                  b->first_error);

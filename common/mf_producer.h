@@ -15,8 +15,10 @@
  *     message.timeout.ms. The batch's `done` callback runs once, when its
  *     last record settles after it was sealed.
  *   - Waiting: mf_producer_wait flushes until a batch is settled or its
- *     deadline passed; what is still queued then is purged, so the batch is
- *     always settled when it returns and can be reused or dropped.
+ *     deadline passed; then librdkafka settles the rest itself (within
+ *     message.timeout.ms; a purge of an idempotent producer's in-flight
+ *     records would break its sequence), and only a batch still unsettled
+ *     65 s later is purged. The batch is always settled when it returns.
  *   - Shutdown: mf_producer_flush waits for the queue, then purges the rest
  *     (each purged record is reported failed to its batch).
  *
@@ -134,8 +136,9 @@ int mf_producer_send(struct mf_producer *p, struct mf_batch *b, const struct mf_
 
 /*
  * Seals b and waits until it is settled, flushing (linger skipped) for up
- * to timeout_ms; then purges what is still queued on the producer and
- * serves the purged records' reports, so b is settled when this returns.
+ * to timeout_ms, then serving reports while librdkafka times the rest out
+ * itself (message.timeout.ms); a batch still unsettled 65 s after the
+ * deadline is purged. b is settled when this returns.
  * MF_OK if every record of b was acknowledged; MF_ERETRY otherwise, with
  * errbuf (may be NULL) saying how many of how many and the first error.
  */

@@ -25,9 +25,21 @@
 #include "wk_registry.h"
 #include "mf_common.h"
 
-#define MAX_PARTS    1024  /* raw partitions this worker can own */
-#define FLUSH_MS     60000 /* > message.timeout.ms: every message gets its report */
-#define WATERMARK_MS 10000
+#define MAX_PARTS 1024  /* raw partitions this worker can own */
+#define FLUSH_MS  60000 /* > message.timeout.ms: every message gets its report */
+/*
+ * The effectively-once protocol's wait for its outputs: as long as it
+ * takes. Its producer never times a record out (message.timeout.ms=0):
+ * librdkafka times out the oldest records of a partition first, so after
+ * a long broker outage the newest of a batch could be acknowledged while
+ * older ones failed, and the batch's redo would put those older outputs
+ * after newer ones, below the source position the aggregator already
+ * stored: dropped as repeats, lost (ft_fleet_broker found it). Waiting
+ * keeps every partition's outputs in src order. A SIGTERM meanwhile ends
+ * in the 30 s alarm (DESIGN §1), which loses nothing.
+ */
+#define DELIVER_WAIT_MS (24 * 3600 * 1000)
+#define WATERMARK_MS    10000
 
 struct wk_worker {
     const struct wk_config *cfg;
@@ -169,7 +181,8 @@ static int produce(void *opaque, const struct wk_output *o)
 static int wait_delivered(struct wk_worker *w)
 {
     char err[256];
-    int rc = mf_producer_wait(w->prod, &w->batch, FLUSH_MS, err, sizeof err);
+    int rc = mf_producer_wait(w->prod, &w->batch, w->cfg->eos ? FLUSH_MS : DELIVER_WAIT_MS, err,
+                              sizeof err);
     if (rc != MF_OK)
         MF_LOG_ERROR("deliver", "%s", err);
     mf_batch_init(&w->batch, NULL, NULL);
@@ -183,7 +196,7 @@ static int wait_delivered(struct wk_worker *w)
  */
 static void forget_outputs(struct wk_worker *w)
 {
-    mf_producer_wait(w->prod, &w->batch, FLUSH_MS, NULL, 0);
+    mf_producer_wait(w->prod, &w->batch, w->cfg->eos ? FLUSH_MS : DELIVER_WAIT_MS, NULL, 0);
     mf_batch_init(&w->batch, NULL, NULL);
 }
 
@@ -655,6 +668,11 @@ struct wk_worker *wk_worker_new(const struct wk_config *cfg, char *errbuf, size_
                           "max.in.flight.requests.per.connection", errbuf, errlen) != MF_OK)
         goto fail;
     if (cfg->eos && set_transactional(conf, cfg, errbuf, errlen) != MF_OK)
+        goto fail;
+    /* Without transactions, outputs must never be timed out (DELIVER_WAIT_MS says why). */
+    if (!cfg->eos && !getenv("KAFKA_MESSAGE_TIMEOUT_MS") &&
+        mf_kafka_conf_set(conf, "message.timeout.ms", "0", "message.timeout.ms", errbuf, errlen) !=
+            MF_OK)
         goto fail;
     w->prod = mf_producer_new(conf, errbuf, errlen);
     conf = NULL; /* the producer owns it, also on failure */

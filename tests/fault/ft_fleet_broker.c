@@ -185,6 +185,35 @@ int main(void)
     long long hour = num(pg, "SELECT coalesce(sum(count), 0) FROM rollup_1h_stats");
     long long status = num(pg, "SELECT count(*) FROM meter_current_status");
     CHECK(got == want, "rollup_1m holds %lld readings, want %lld (0 lost, 0 twice)", got, want);
+    if (got != want) { /* where the difference is: the topics, then the minutes */
+        struct mf_recs raw = {0}, val = {0}, quar = {0};
+        mf_kafka_read_topic(broker->bootstrap, "meter.readings.raw", -1, 3000, 60000, &raw);
+        mf_kafka_read_topic(broker->bootstrap, "meter.readings.validated", -1, 3000, 60000, &val);
+        mf_kafka_read_topic(broker->bootstrap, "meter.readings.quarantine", -1, 3000, 60000, &quar);
+        printf("# raw %zu, validated %zu, quarantine %zu records\n", raw.n, val.n, quar.n);
+        const char *gaps = mf_pgtmp_query(
+            pg, "SELECT string_agg(to_char(w, 'HH24:MI'), ' ') FROM generate_series("
+                "timestamptz '2024-03-15 00:00Z', timestamptz '2024-03-15 03:59Z', interval '1 "
+                "minute') w WHERE NOT EXISTS (SELECT 1 FROM rollup_1m_stats WHERE window_start = w)");
+        printf("# minutes missing from rollup_1m: %s\n", gaps ? gaps : "?");
+        const char *short_meters = mf_pgtmp_query(
+            pg, "SELECT string_agg(meter_id || ':' || n || ':' || lo || '-' || hi, ' ') FROM "
+                "(SELECT meter_id, count(*) n, to_char(min(window_start), 'HH24:MI') lo, "
+                "to_char(max(window_start), 'HH24:MI') hi FROM rollup_1m_stats GROUP BY 1 "
+                "HAVING count(*) < 240) x");
+        printf("# meters short (id:windows:first-last): %s\n", short_meters ? short_meters : "?");
+        size_t distinct = 0;
+        for (size_t i = 0; i < val.n; i++) {
+            int dup = 0;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = strcmp(val.v[i].value, val.v[j].value) == 0;
+            distinct += !dup;
+        }
+        printf("# validated distinct values: %zu\n", distinct);
+        mf_recs_release(&raw);
+        mf_recs_release(&val);
+        mf_recs_release(&quar);
+    }
     CHECK(rows == want, "%lld meter-minutes hold exactly one reading, want %lld", rows, want);
     CHECK(hour == want, "rollup_1h holds %lld readings, want %lld", hour, want);
     CHECK(status == METERS, "meter_current_status has %lld meters", status);
