@@ -192,9 +192,10 @@ int main(void)
         mf_kafka_read_topic(broker->bootstrap, "meter.readings.quarantine", -1, 3000, 60000, &quar);
         printf("# raw %zu, validated %zu, quarantine %zu records\n", raw.n, val.n, quar.n);
         const char *gaps = mf_pgtmp_query(
-            pg, "SELECT string_agg(to_char(w, 'HH24:MI'), ' ') FROM generate_series("
-                "timestamptz '2024-03-15 00:00Z', timestamptz '2024-03-15 03:59Z', interval '1 "
-                "minute') w WHERE NOT EXISTS (SELECT 1 FROM rollup_1m_stats WHERE window_start = w)");
+            pg,
+            "SELECT string_agg(to_char(w, 'HH24:MI'), ' ') FROM generate_series("
+            "timestamptz '2024-03-15 00:00Z', timestamptz '2024-03-15 03:59Z', interval '1 "
+            "minute') w WHERE NOT EXISTS (SELECT 1 FROM rollup_1m_stats WHERE window_start = w)");
         printf("# minutes missing from rollup_1m: %s\n", gaps ? gaps : "?");
         const char *short_meters = mf_pgtmp_query(
             pg, "SELECT string_agg(meter_id || ':' || n || ':' || lo || '-' || hi, ' ') FROM "
