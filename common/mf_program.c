@@ -25,7 +25,7 @@ int mf_program_main(int argc, char **argv, const struct mf_program *prog)
         status = 2;
     } else {
         mf_log_init(prog->name, *(const int *)(const void *)((const char *)cfg + prog->log_level));
-        if (cmd && strcmp(cmd, "migrate") == 0) {
+        if (cmd && prog->migrate && strcmp(cmd, "migrate") == 0) {
             status = prog->migrate(cfg);
         } else {
             /* Before librdkafka, libpq or libmicrohttpd start a thread (DESIGN §10). */
