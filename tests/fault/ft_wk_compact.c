@@ -110,21 +110,12 @@ int main(void)
                       to - from);
         usleep(400000); /* segments roll (segment.ms) between the chunks */
     }
-    int64_t deadline = mf_mono_ms() + 60000;
-    double outs = 0;
-    while (mf_mono_ms() < deadline) {
-        double v = worker_metric(a, "meterflow_worker_records_total{outcome=\"validated\"}");
-        double q = worker_metric(a, "meterflow_worker_records_total{outcome=\"quarantine\"}");
-        outs = (v > 0 ? v : 0) + (q > 0 ? q : 0);
-        if (outs >= (double)half)
-            break;
-        usleep(200000);
-    }
+    double outs = worker_outputs_wait(a, (double)half, 60000);
     CHECK(outs >= (double)half, "A produced %.0f of %zu outputs", outs, half);
 
     /* Wait until compaction removed at least half of the state versions written. */
     long gone = 0, span = 0;
-    deadline = mf_mono_ms() + 90000;
+    int64_t deadline = mf_mono_ms() + 90000;
     while ((gone = compacted_away(&s, &span)) * 2 < span && mf_mono_ms() < deadline) {
         /* The cleaner takes only rolled segments: one more state version rolls the last. */
         produce_keyed(&s, (const char *const *)keys + half, (const char *const *)vals + half, 1);
@@ -153,16 +144,7 @@ int main(void)
     const char *extra_r[] = {"GROUP_ID=ref", ref_topics[0], ref_topics[1],       ref_topics[2],
                              ref_topics[3],  ref_topics[4], "WK_BATCH_MAX=5000", NULL};
     struct wk_proc_h *r = worker_start(&s, "compact-ref", extra_r, 1);
-    deadline = mf_mono_ms() + 90000;
-    double routs = 0;
-    while (mf_mono_ms() < deadline) {
-        double rv = worker_metric(r, "meterflow_worker_records_total{outcome=\"validated\"}");
-        double rq = worker_metric(r, "meterflow_worker_records_total{outcome=\"quarantine\"}");
-        routs = (rv > 0 ? rv : 0) + (rq > 0 ? rq : 0);
-        if (routs >= (double)total)
-            break;
-        usleep(200000);
-    }
+    double routs = worker_outputs_wait(r, (double)total, 90000);
     CHECK(routs >= (double)total, "the reference produced %.0f of %zu outputs", routs, total);
     CHECK(worker_stop(b) == 0, "B's SIGTERM exit status");
     CHECK(worker_stop(r) == 0, "R's SIGTERM exit status");

@@ -20,14 +20,6 @@
 #define PER_METER 300
 #define STUCK_N   40
 
-/* validated + quarantine outputs A has committed so far (metrics follow the commit). */
-static double outputs_of(struct wk_proc_h *w)
-{
-    double v = worker_metric(w, "meterflow_worker_records_total{outcome=\"validated\"}");
-    double q = worker_metric(w, "meterflow_worker_records_total{outcome=\"quarantine\"}");
-    return (v < 0 ? 0 : v) + (q < 0 ? 0 : q);
-}
-
 int main(void)
 {
     struct wk_stack s;
@@ -55,10 +47,8 @@ int main(void)
     struct wk_proc_h *a = worker_start(&s, "zombie-a", extra_a, 1);
 
     produce_keyed(&s, (const char *const *)keys, (const char *const *)vals, n1);
-    int64_t deadline = mf_mono_ms() + 60000;
-    while (outputs_of(a) < (double)n1 && mf_mono_ms() < deadline)
-        usleep(100000);
-    CHECK(outputs_of(a) >= (double)n1, "A committed %.0f of the first %zu", outputs_of(a), n1);
+    double done1 = worker_outputs_wait(a, (double)n1, 60000);
+    CHECK(done1 >= (double)n1, "A committed %.0f of the first %zu", done1, n1);
 
     produce_keyed(&s, (const char *const *)keys + n1, (const char *const *)vals + n1, n2);
     sleep(2); /* A consumes chunk 2 and writes its outputs inside the open transaction */

@@ -309,3 +309,19 @@ struct verdict wait_all_outputs(struct wk_stack *s, size_t total, struct mf_recs
         mf_recs_release(&quar);
     return v;
 }
+
+static double worker_outputs(struct wk_proc_h *w)
+{
+    double v = worker_metric(w, "meterflow_worker_records_total{outcome=\"validated\"}");
+    double q = worker_metric(w, "meterflow_worker_records_total{outcome=\"quarantine\"}");
+    return (v < 0 ? 0 : v) + (q < 0 ? 0 : q);
+}
+
+double worker_outputs_wait(struct wk_proc_h *w, double want, int timeout_ms)
+{
+    int64_t deadline = mf_mono_ms() + timeout_ms;
+    double n;
+    while ((n = worker_outputs(w)) < want && mf_mono_ms() < deadline)
+        usleep(200000);
+    return n;
+}

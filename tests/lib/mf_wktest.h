@@ -93,6 +93,13 @@ void worker_kill(struct wk_proc_h *w);
 double worker_metric(struct wk_proc_h *w, const char *series);
 /* Waits up to timeout_ms for a metric series to reach want (metrics follow the commit). */
 double worker_metric_wait(struct wk_proc_h *w, const char *series, double want, int timeout_ms);
+
+/*
+ * Waits up to timeout_ms until the worker's committed outputs (validated +
+ * quarantine, as its metrics count them after each commit) reach want;
+ * returns the count reached.
+ */
+double worker_outputs_wait(struct wk_proc_h *w, double want, int timeout_ms);
 /* Produces readings keyed by their meter (values are NUL-terminated JSON or junk). */
 void produce_keyed(struct wk_stack *s, const char *const *keys, const char *const *vals, size_t n);
 /* Reads a whole topic: until `want` records, or idle for idle_ms when want < 0. */
