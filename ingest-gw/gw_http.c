@@ -46,7 +46,7 @@ struct gw_req {
     enum req_state state;
     int fmt;
     int too_large;
-    const struct gw_token *token;
+    const struct mf_token *token;
     int64_t start_us;
     struct mf_buf body;   /* the request body, bounded */
     struct mf_buf out;    /* serialized readings */
@@ -63,7 +63,7 @@ struct gw_server {
     struct gw_server_opts o;
     unsigned port;
     struct gw_publisher *pub;
-    const struct gw_auth *auth;
+    const struct mf_tokens *auth;
     atomic_int draining;
     atomic_size_t inflight;
     pthread_mutex_t pool_lock;
@@ -228,7 +228,7 @@ static void on_item(void *opaque, size_t index, const struct mf_reading *r, cons
         q->rejected++;
         return;
     }
-    if (q->token && !gw_auth_allows(q->token, r->meter_id)) {
+    if (q->token && !mf_token_allows(q->token, MF_SCOPE_READINGS, r->meter_id)) {
         if (!q->forbidden[0])
             memcpy(q->forbidden, r->meter_id, sizeof q->forbidden);
         return;
@@ -377,9 +377,9 @@ static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c,
         const char *tok;
         size_t n;
         const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!gw_auth_bearer(h, &tok, &n))
+        if (!mf_tokens_bearer(h, &tok, &n))
             return respond_error(s, c, 401, "missing bearer token", q->start_us);
-        q->token = gw_auth_lookup(s->auth, tok, n);
+        q->token = mf_tokens_lookup(s->auth, tok, n);
         if (!q->token)
             return respond_error(s, c, 401, "unknown token", q->start_us);
     }
@@ -443,7 +443,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* ---------------------------------------------------------------- server */
 
 struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publisher *pub,
-                                  const struct gw_auth *auth, char *errbuf, size_t errlen)
+                                  const struct mf_tokens *auth, char *errbuf, size_t errlen)
 {
     struct gw_server *s = mf_xcalloc(1, sizeof *s);
     s->o = *o;

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 struct gw_publisher;
-struct gw_auth;
+struct mf_tokens;
 
 struct gw_server_opts {
     const char *addr;         /* HTTP_ADDR */
@@ -39,7 +39,7 @@ void gw_http_metrics_init(void);
  * borrows pub and auth; they must outlive it.
  */
 struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publisher *pub,
-                                  const struct gw_auth *auth, char *errbuf, size_t errlen);
+                                  const struct mf_tokens *auth, char *errbuf, size_t errlen);
 unsigned gw_server_port(const struct gw_server *s);
 
 /* From now on new requests get 503 with Retry-After and Connection: close. */

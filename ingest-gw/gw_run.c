@@ -18,7 +18,7 @@ int gw_run(const struct gw_config *cfg)
 {
     char err[512];
     int status = 1;
-    struct gw_auth *auth = NULL;
+    struct mf_tokens *auth = NULL;
     struct gw_publisher *pub = NULL;
     struct gw_server *srv = NULL;
 
@@ -75,7 +75,7 @@ int gw_run(const struct gw_config *cfg)
 out:
     gw_server_destroy(srv);
     gw_publisher_destroy(pub, 5000);
-    gw_auth_destroy(auth);
+    mf_tokens_destroy(auth);
     return status;
 }
 

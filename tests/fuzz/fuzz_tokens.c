@@ -1,12 +1,13 @@
 /*
- * libFuzzer target: the GW_TOKENS_FILE parser and the bearer header.
+ * libFuzzer target: the tokens-file parser (common/mf_tokens, with scopes)
+ * and the bearer header.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gw_auth.h"
+#include "mf_tokens.h"
 #include "mf_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -17,14 +18,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *copy = malloc(size + 1);
     memcpy(copy, data, size);
     copy[size] = '\0';
-    struct gw_auth *a = gw_auth_parse(copy, size, err, sizeof err);
+    struct mf_tokens *a = mf_tokens_parse(copy, size, err, sizeof err);
     if (a) {
-        gw_auth_lookup(a, copy, size);
-        gw_auth_destroy(a);
+        const struct mf_token *t = mf_tokens_lookup(a, copy, size);
+        if (t)
+            MF_ASSERT(t->scopes != 0);
+        mf_tokens_destroy(a);
     }
     const char *tok;
     size_t n;
-    if (gw_auth_bearer(copy, &tok, &n))
+    if (mf_tokens_bearer(copy, &tok, &n))
         MF_ASSERT(n > 0 && tok >= copy && tok + n <= copy + size);
     free(copy);
     return 0;
