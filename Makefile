@@ -9,6 +9,7 @@
 #   make bench        benchmarks; figures printed and written to bench/results/
 #   make SANITIZE=address,undefined   a sanitizer variant in build/san/
 #   make CLANG=1      the same build with clang into build/clang/
+#   make crash-build  the fault build with live crash points into build/crash/bin/
 #   make gates        the clang build, format check, lint and Kubernetes
 #                     manifest validation (make test runs them last)
 
@@ -32,6 +33,13 @@ ifneq ($(CLANG),)
 CC      := clang
 VARIANT := clang$(if $(SANITIZE),-san)
 BINDIR  := build/$(VARIANT)/bin
+endif
+# CRASH=1: the fault build of the crash-point walk (common/mf_crash.h), into
+# build/crash/: every MF_CRASH_POINT live. Release binaries carry none of it.
+ifneq ($(CRASH),)
+VARIANT := crash
+BINDIR  := build/crash/bin
+CPPFLAGS += -DMF_CRASH_POINTS
 endif
 OBJDIR  := build/$(VARIANT)/obj
 LIBDIR  := build/$(VARIANT)/lib
@@ -133,6 +141,7 @@ deps:
 .PHONY: test check fuzz
 test: deps
 	$(MAKE) -j2 all tests
+	$(MAKE) -j2 crash-build
 	tests/lib/run-tests.sh build/bin build/release/tests
 	$(MAKE) check
 	$(MAKE) --no-print-directory gates
@@ -140,6 +149,10 @@ test: deps
 check:
 	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	MF_SANITIZED=1 tests/lib/run-tests.sh build/san/bin build/san/tests
+
+.PHONY: crash-build
+crash-build:
+	$(MAKE) CRASH=1 programs
 
 # ---------------------------------------------------------------- gates
 # What CI holds the tree to besides the tests, each gate run even when one

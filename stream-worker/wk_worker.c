@@ -24,6 +24,7 @@
 #include "wk_proc.h"
 #include "wk_registry.h"
 #include "mf_common.h"
+#include "mf_crash.h"
 
 #define MAX_PARTS 1024  /* raw partitions this worker can own */
 #define FLUSH_MS  60000 /* > message.timeout.ms: every message gets its report */
@@ -167,6 +168,7 @@ static int produce(void *opaque, const struct wk_output *o)
         m.headers = dlq.h;
         m.nheaders = MF_ARRAY_LEN(dlq.h);
     }
+    MF_CRASH_POINT("worker.output.produce"); /* some of a batch's outputs produced */
     if (mf_producer_send(w->prod, &w->batch, &m, FLUSH_MS, err, sizeof err) != MF_OK) {
         MF_LOG_ERROR("deliver", "%s", err);
         return MF_ERETRY;
@@ -261,6 +263,7 @@ static int commit_txn(struct wk_worker *w)
         abort_outputs(w);
         return MF_ERETRY;
     }
+    MF_CRASH_POINT("worker.txn.states_produced");
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
     for (int p = 0; p < MAX_PARTS; p++)
         if (w->next_off[p] >= 0)
@@ -275,6 +278,7 @@ static int commit_txn(struct wk_worker *w)
         abort_outputs(w);
         return MF_ERETRY;
     }
+    MF_CRASH_POINT("worker.txn.offsets_sent");
     for (int attempt = 0;; attempt++) {
         e = rd_kafka_commit_transaction(mf_producer_rk(w->prod), FLUSH_MS);
         if (!e)
@@ -288,6 +292,7 @@ static int commit_txn(struct wk_worker *w)
         abort_outputs(w);
         return MF_ERETRY;
     }
+    MF_CRASH_POINT("worker.txn.committed");
     w->in_txn = 0;
     forget_outputs(w); /* all delivered: the commit flushed them */
     return MF_OK;
@@ -370,6 +375,7 @@ static int restore(struct wk_worker *w, const int32_t *parts, int n)
         } else if (m->err) {
             MF_LOG_WARN("restore", "%s", rd_kafka_message_errstr(m));
         } else {
+            MF_CRASH_POINT("worker.restore.record");
             restore_record(w, m);
             done = p >= 0 && p < MAX_PARTS && want[p] > 0 && m->offset + 1 >= want[p];
         }
@@ -497,11 +503,18 @@ static int finish_batch(struct wk_worker *w)
         reset_batch(w);
         return MF_OK;
     }
+    MF_CRASH_POINT("worker.outputs.produced");
     if (wait_delivered(w) != MF_OK) /* 1: the outputs */
         return MF_ERETRY;
-    if (wk_proc_flush_states(w->proc) != MF_OK || wait_delivered(w) != MF_OK) /* 2: the states */
+    MF_CRASH_POINT("worker.outputs.delivered");
+    if (wk_proc_flush_states(w->proc) != MF_OK)
         return MF_ERETRY;
+    MF_CRASH_POINT("worker.states.produced");
+    if (wait_delivered(w) != MF_OK) /* 2: the states */
+        return MF_ERETRY;
+    MF_CRASH_POINT("worker.states.delivered");
     commit(w); /* 3 */
+    MF_CRASH_POINT("worker.offsets.committed");
     publish_counts(w);
     reset_batch(w);
     return MF_OK;

@@ -45,6 +45,21 @@ void sql(struct wk_stack *s, const char *fmt, ...)
 struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *const *extra,
                                int wait_ready)
 {
+    return worker_start_bin(s, "stream-worker", id, extra, wait_ready);
+}
+
+void create_topics_env(struct wk_stack *s, const char *const *topic_env)
+{
+    const char *args[] = {"--bootstrap", s->broker->bootstrap, NULL};
+    struct mf_proc *p = mf_proc_start("mf-topics", args, topic_env);
+    int st = mf_proc_wait(p, 90000);
+    free(p);
+    CHECK(st == 0, "mf-topics exited %d", st);
+}
+
+struct wk_proc_h *worker_start_bin(struct wk_stack *s, const char *bin, const char *id,
+                                   const char *const *extra, int wait_ready)
+{
     struct wk_proc_h *w = mf_xcalloc(1, sizeof *w);
     int n = 0;
     w->port = mf_free_port();
@@ -61,7 +76,7 @@ struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *c
     w->envp[n++] = s->env_brokers;
     w->envp[n++] = s->env_dsn;
     w->envp[n] = NULL;
-    w->proc = mf_proc_start("stream-worker", NULL, w->envp);
+    w->proc = mf_proc_start(bin, NULL, w->envp);
     if (wait_ready)
         CHECK(mf_wait_http_ok(w->port, "/readyz", 90000) == 0, "worker %s never became ready", id);
     return w;

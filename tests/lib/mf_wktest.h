@@ -85,6 +85,11 @@ void sql(struct wk_stack *s, const char *fmt, ...) __attribute__((format(printf,
  */
 struct wk_proc_h *worker_start(struct wk_stack *s, const char *id, const char *const *extra,
                                int wait_ready);
+/* worker_start with another build of the worker (a path: the crash build). */
+struct wk_proc_h *worker_start_bin(struct wk_stack *s, const char *bin, const char *id,
+                                   const char *const *extra, int wait_ready);
+/* Creates the §2 topics under the names the "TOPIC_X=name" settings give (mf-topics). */
+void create_topics_env(struct wk_stack *s, const char *const *topic_env);
 /* SIGTERM and wait; returns the exit status. Frees w. */
 int worker_stop(struct wk_proc_h *w);
 /* SIGKILL, no goodbye. Frees w. */
