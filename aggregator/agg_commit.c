@@ -33,6 +33,28 @@ struct agg_commit {
 
 /* ---------------------------------------------------------------- statements */
 
+/*
+ * region_load_1h (009), first half: the batch's hours summed per region
+ * into agg_region_stage, from the stage (the batch's part of each hour)
+ * and the merge's result (a meter-hour is new to the table when its
+ * merged count is the batch's own: stored rows have count > 0). The
+ * region is the registry's now; a meter without one is 'unknown'. The
+ * stage is written to region_load_1h at the end of the transaction
+ * (update_region_load), so the rows every aggregator shares stay locked
+ * only for the commit.
+ */
+static void append_region_stage(struct mf_buf *b)
+{
+    mf_buf_appends(b, "rg AS (INSERT INTO agg_region_stage"
+                      " SELECT coalesce(m.region, 'unknown'), s.window_start,"
+                      " sum(s.energy_kwh), sum(s.count),"
+                      " count(*) FILTER (WHERE up.count = s.count)"
+                      " FROM agg_stage s JOIN up ON up.meter_id = s.meter_id"
+                      " AND up.window_start = s.window_start"
+                      " LEFT JOIN meters m ON m.meter_id = s.meter_id");
+    mf_buf_appendf(b, " WHERE s.width = %d GROUP BY 1, 2), ", (int)AGG_W1H);
+}
+
 static void build_sql(struct agg_commit *cm)
 {
     for (int w = 0; w < AGG_NWIDTHS; w++) {
@@ -79,6 +101,8 @@ static void build_sql(struct agg_commit *cm)
                  " WHERE up.closed AND up.revision > 1) o",
                  w, w);
         mf_buf_appends(b, "), ");
+        if (w == AGG_W1H)
+            append_region_stage(b);
         agg_outbox_append_insert(b, (enum agg_width)w, from);
         mf_buf_appends(b, " SELECT meter_id, window_start, revision, ");
         agg_funcs_columns(b, "");
@@ -153,6 +177,10 @@ static const char *const stage_ddl[] = {
     " energy_kwh float8 NOT NULL, quality_sum float8 NOT NULL,"
     " premium bigint NOT NULL, standard bigint NOT NULL,"
     " interpolated bigint NOT NULL, closing bool NOT NULL)"
+    " ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS agg_region_stage ("
+    " region text NOT NULL, window_start timestamptz NOT NULL,"
+    " energy_kwh float8 NOT NULL, readings bigint NOT NULL, meters int NOT NULL)"
     " ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS agg_status_stage ("
     " meter_id text NOT NULL, ts timestamptz NOT NULL,"
@@ -393,6 +421,25 @@ static int store_positions(struct agg_commit *cm, const struct agg_batch *b, cha
                       3, v, "storing agg_watermarks", errbuf, errlen);
 }
 
+/*
+ * region_load_1h, second half, the last statement before COMMIT: its rows
+ * are shared by every aggregator of the group, so they are locked as
+ * briefly as possible, and in key order, so two members' batches wait for
+ * each other instead of deadlocking.
+ */
+static int update_region_load(struct agg_commit *cm, char *errbuf, size_t errlen)
+{
+    return agg_pg_run(cm->pg,
+                      "INSERT INTO region_load_1h AS g"
+                      " (region, window_start, energy_kwh, readings, meters)"
+                      " SELECT * FROM agg_region_stage ORDER BY region, window_start"
+                      " ON CONFLICT (region, window_start) DO UPDATE"
+                      " SET energy_kwh = g.energy_kwh + EXCLUDED.energy_kwh,"
+                      " readings = g.readings + EXCLUDED.readings,"
+                      " meters = g.meters + EXCLUDED.meters",
+                      0, NULL, "updating region_load_1h", errbuf, errlen);
+}
+
 int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clear_owned,
                      const int32_t *owned, size_t nowned, struct agg_rows *out, char *errbuf,
                      size_t errlen)
@@ -449,6 +496,8 @@ int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clea
             goto fail;
     }
     if ((rc = store_positions(cm, b, errbuf, errlen)) != MF_OK)
+        goto fail;
+    if (b->nentries && (rc = update_region_load(cm, errbuf, errlen)) != MF_OK)
         goto fail;
     if ((rc = agg_pg_run(cm->pg, "COMMIT", 0, NULL, "commit", errbuf, errlen)) != MF_OK)
         goto fail;

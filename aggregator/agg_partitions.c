@@ -144,6 +144,18 @@ int agg_partitions_drop_before(struct agg_partitions *p, enum agg_width w, int64
     }
     dropped = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
+    /*
+     * region_load_1h (009) goes with rollup_1h: a month partition is
+     * dropped when its end is at or before the cut-off, so exactly the
+     * hours before the cut-off's month are gone.
+     */
+    if (w == AGG_W1H &&
+        (rc = agg_pg_run(p->pg,
+                         "DELETE FROM region_load_1h WHERE window_start <"
+                         " date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC')"
+                         " AT TIME ZONE 'UTC'",
+                         1, &v[1], "retention of region_load_1h", errbuf, errlen)) != MF_OK)
+        goto fail;
     if ((rc = agg_pg_run(p->pg, "COMMIT", 0, NULL, "commit", errbuf, errlen)) != MF_OK)
         goto fail;
     if (dropped > 0)

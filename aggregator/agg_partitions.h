@@ -46,8 +46,8 @@ int agg_partitions_ensure_for_batch(struct agg_partitions *p, const struct agg_b
 /* Creates partitions from now_ms's day/month through days_ahead days later. */
 int agg_partitions_ensure_ahead(struct agg_partitions *p, int64_t now_ms, int64_t days_ahead,
                                 char *errbuf, size_t errlen);
-/* Retention: drops partitions of width w entirely before cutoff_ms; returns how many, or an
- * error (< 0). */
+/* Retention: drops partitions of width w entirely before cutoff_ms (for 1h, region_load_1h's
+ * hours of those months too, same transaction); returns how many, or an error (< 0). */
 int agg_partitions_drop_before(struct agg_partitions *p, enum agg_width w, int64_t cutoff_ms,
                                char *errbuf, size_t errlen);
 

@@ -95,6 +95,26 @@ int main(void)
 
     int rc = mf_proc_stop(agg.proc, 30000);
     itg_check(rc == 0, "SIGTERM: the aggregator exits 0 (got %d)", rc);
+
+    /*
+     * Retention: 2024 is older than 30 days, so a restart with it drops
+     * every partition, and region_load_1h's hours go with rollup_1h's.
+     */
+    const char *const keep30[] = {"AGG_IDLE_FLUSH_S=10", "AGG_RETENTION_1H_DAYS=30",
+                                  "AGG_RETENTION_1M_DAYS=30", NULL};
+    agg = itg_start_agg(broker->bootstrap, pgt->dsn, keep30);
+    long long left = -1;
+    for (int k = 0; k < 300 && left != 0; k++) {
+        left = itg_sql_num(&c, pgt->dsn,
+                           "SELECT (SELECT count(*) FROM rollup_1h) + (SELECT count(*) FROM rollup_1m)"
+                           " + (SELECT count(*) FROM region_load_1h)");
+        if (left != 0)
+            usleep(100000);
+    }
+    itg_check(left == 0, "retention: rollup_1m, rollup_1h and region_load_1h emptied (%lld left)",
+              left);
+    rc = mf_proc_stop(agg.proc, 30000);
+    itg_check(rc == 0, "SIGTERM: the aggregator exits 0 (got %d)", rc);
     PQfinish(c);
     free(dups);
     free(s.v);

@@ -156,6 +156,41 @@ void itg_produce(const char *bootstrap, const struct itg_reading *v, size_t from
  * ("K=V", NULL-terminated, may be NULL; later ones override). A short
  * session timeout lets the group notice a killed member in seconds.
  */
+/*
+ * Before the first aggregator of a database: the schema, and a registry in
+ * which the generator's meters MTR-0000.. are, by ID modulo 4, in 'north',
+ * in 'south', without a region, or not registered (both 'unknown' to
+ * region_load_1h). Once per database; later starts find it there.
+ */
+static void register_meters(const char *dsn, const char *const *env)
+{
+    static char done[8][320];
+    for (size_t k = 0; k < MF_ARRAY_LEN(done) && done[k][0]; k++)
+        if (strcmp(done[k], dsn) == 0)
+            return;
+    const char *args[] = {"migrate", NULL};
+    struct mf_proc *m = mf_proc_start("aggregator", args, env);
+    int st = mf_proc_wait(m, 60000);
+    mf_proc_stop(m, 1000);
+    if (st != 0)
+        mf_die("aggregator migrate exited %d", st);
+    PGconn *c = itg_pg(dsn);
+    PGresult *res = PQexec(c, "INSERT INTO meters (meter_id, region)"
+                              " SELECT format('MTR-%s', lpad(g::text, 4, '0')),"
+                              " (ARRAY['north', 'south', NULL])[g % 4 + 1]"
+                              " FROM generate_series(0, 9999) g WHERE g % 4 <> 3"
+                              " ON CONFLICT (meter_id) DO NOTHING");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        mf_die("registering the test meters: %s", PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+    for (size_t k = 0; k < MF_ARRAY_LEN(done); k++)
+        if (!done[k][0]) {
+            snprintf(done[k], sizeof done[k], "%s", dsn);
+            break;
+        }
+}
+
 struct itg_agg itg_start_agg(const char *bootstrap, const char *dsn, const char *const *extra)
 {
     static char env[24][320];
@@ -177,6 +212,7 @@ struct itg_agg itg_start_agg(const char *bootstrap, const char *dsn, const char 
     for (size_t k = 0; k < n; k++)
         e[k] = env[k];
     e[n] = NULL;
+    register_meters(dsn, e);
     a.proc = mf_proc_start("aggregator", NULL, e);
     if (mf_wait_http_ok(a.port, "/healthz", 30000) != 0)
         mf_die("aggregator did not come up");
@@ -507,6 +543,38 @@ int itg_check_status(PGconn *c, const struct itg_set *s)
     return bad;
 }
 
+/*
+ * region_load_1h equals the region sums over rollup_1h_stats and the
+ * registry (the issue's query), row for row; the registered regions and
+ * 'unknown' (no region, no registry row) must all be there.
+ */
+int itg_check_region_load(PGconn *c)
+{
+    PGresult *res = PQexec(
+        c, "WITH want AS (SELECT coalesce(m.region, 'unknown') AS region, r.window_start,"
+           " sum(r.energy_kwh) AS energy_kwh, sum(r.count) AS readings, count(*) AS meters"
+           " FROM rollup_1h_stats r LEFT JOIN meters m USING (meter_id) GROUP BY 1, 2)"
+           " SELECT count(*) FILTER (WHERE w.region IS NULL OR g.region IS NULL"
+           " OR w.readings <> g.readings OR w.meters <> g.meters"
+           " OR abs(w.energy_kwh - g.energy_kwh) > 1e-9 * greatest(1, abs(w.energy_kwh))),"
+           " count(*), count(DISTINCT coalesce(w.region, g.region))"
+           " FROM want w FULL JOIN region_load_1h g USING (region, window_start)");
+    int bad = -1, rows = 0, regions = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        bad = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        rows = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        regions = (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    } else {
+        printf("# region_load_1h: %s", PQerrorMessage(c));
+    }
+    PQclear(res);
+    itg_check(bad == 0 && rows > 0 && regions == 3,
+              "region_load_1h: %d (region, hour) rows in %d regions equal to rollup_1h_stats"
+              " joined with meters (%d differ)",
+              rows, regions, bad);
+    return bad;
+}
+
 /* The full verification of a finished run over the applied readings s. */
 void itg_verify_all(const char *bootstrap, PGconn *c, const struct itg_set *s)
 {
@@ -524,6 +592,7 @@ void itg_verify_all(const char *bootstrap, PGconn *c, const struct itg_set *s)
         free(x);
     }
     itg_check_status(c, s);
+    itg_check_region_load(c);
 }
 
 /* A counter's value from /metrics ("name{labels}" exactly), or -1. */
