@@ -105,9 +105,10 @@ int main(void)
     agg = itg_start_agg(broker->bootstrap, pgt->dsn, keep30);
     long long left = -1;
     for (int k = 0; k < 300 && left != 0; k++) {
-        left = itg_sql_num(&c, pgt->dsn,
-                           "SELECT (SELECT count(*) FROM rollup_1h) + (SELECT count(*) FROM rollup_1m)"
-                           " + (SELECT count(*) FROM region_load_1h)");
+        left = itg_sql_num(
+            &c, pgt->dsn,
+            "SELECT (SELECT count(*) FROM rollup_1h) + (SELECT count(*) FROM rollup_1m)"
+            " + (SELECT count(*) FROM region_load_1h)");
         if (left != 0)
             usleep(100000);
     }
