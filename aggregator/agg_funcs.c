@@ -97,9 +97,12 @@ static void m2_merge(struct agg_acc *o, const struct agg_acc *a, const struct ag
     double d = b->sum_kw / nb - a->sum_kw / na;
     o->m2 = a->m2 + b->m2 + d * d * (na * nb / (na + nb));
 }
+/* stddev_kw (sample; null for one reading, which emit_field writes for NaN), stddev_pop_kw. */
 static int m2_emit(const struct agg_acc *a, struct mf_buf *out)
 {
-    return emit_field(out, "stddev_kw", agg_acc_stddev(a));
+    if (emit_field(out, "stddev_kw", agg_acc_stddev_samp(a)))
+        return MF_EDATA;
+    return emit_field(out, "stddev_pop_kw", agg_acc_stddev(a));
 }
 
 /* ---------------------------------------------------------------- energy, quality */
@@ -212,6 +215,13 @@ int agg_acc_emit(const struct agg_acc *a, struct mf_buf *out)
 double agg_acc_stddev(const struct agg_acc *a)
 {
     return sqrt((a->m2 > 0 ? a->m2 : 0) / (double)a->count);
+}
+
+double agg_acc_stddev_samp(const struct agg_acc *a)
+{
+    if (a->count < 2)
+        return NAN;
+    return sqrt((a->m2 > 0 ? a->m2 : 0) / (double)(a->count - 1));
 }
 
 void agg_funcs_columns(struct mf_buf *out, const char *prefix)

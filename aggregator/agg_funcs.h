@@ -7,7 +7,8 @@
  * agg_funcs[] owns one field and says how to
  *   init   it from one reading (a window of one),
  *   merge  two partials (parallel-variance formula of Chan et al. for m2),
- *   emit   it into the rollup JSON (DESIGN §3.4), and
+ *   emit   it into the rollup JSON (DESIGN §3.4; m2 as stddev_kw and
+ *          stddev_pop_kw), and
  *   merge it in SQL (the ON CONFLICT DO UPDATE expression over the stored
  *   row `r` and the batch's partial `EXCLUDED`), so the C and the SQL merge
  *   sit side by side and cannot drift apart;
@@ -58,8 +59,12 @@ void agg_acc_init(struct agg_acc *a, const struct agg_record *rec);
 void agg_acc_merge(struct agg_acc *dst, const struct agg_acc *src);
 /* Appends the aggregate fields of a rollup, each as ',"name":value'. */
 int agg_acc_emit(const struct agg_acc *a, struct mf_buf *out);
-/* Population standard deviation, sqrt(m2 / count), m2 clamped at 0 as in the SQL views. */
+/* Population standard deviation, sqrt(m2 / count), m2 clamped at 0 as in the SQL views
+ * (stddev_pop_kw). */
 double agg_acc_stddev(const struct agg_acc *a);
+/* Sample standard deviation, sqrt(m2 / (count - 1)) as SQL's stddev() (stddev_kw); NaN (JSON
+ * null) for a window of one reading. */
+double agg_acc_stddev_samp(const struct agg_acc *a);
 
 /*
  * Appends the column list ("count, sum_kw, ...") with each name prefixed

@@ -15,25 +15,41 @@
 -- Columns are listed, not r.*: CREATE OR REPLACE VIEW may only append
 -- columns, so a later migration that adds a table column must be able to
 -- place it deliberately (or DROP and recreate the view).
--- Re-runnable: CREATE OR REPLACE. No BEGIN/COMMIT (the runner's).
+-- 010 replaces both views (stddev_kw became the sample deviation, and
+-- stddev_pop_kw was added): so that this file can still run again on its
+-- own, each view is created here only when it does not exist yet (a
+-- replace would have to drop 010's column, which PostgreSQL refuses).
+-- Re-runnable: created only if missing. No BEGIN/COMMIT (the runner's).
 
-CREATE OR REPLACE VIEW rollup_1m_stats AS
-SELECT meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
-       quality_sum, premium, standard, interpolated, closed, revision, updated_at,
-       sum_kw / NULLIF(count, 0)                     AS avg_kw,
-       sqrt(greatest(m2, 0) / NULLIF(count, 0))      AS stddev_kw,
-       quality_sum / NULLIF(count, 0)                AS quality_avg,
-       window_start + interval '1 minute'            AS window_end
-  FROM rollup_1m;
+DO $$
+BEGIN
+    IF to_regclass('rollup_1m_stats') IS NULL THEN
+        CREATE VIEW rollup_1m_stats AS
+        SELECT meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
+               quality_sum, premium, standard, interpolated, closed, revision, updated_at,
+               sum_kw / NULLIF(count, 0)                     AS avg_kw,
+               sqrt(greatest(m2, 0) / NULLIF(count, 0))      AS stddev_kw,
+               quality_sum / NULLIF(count, 0)                AS quality_avg,
+               window_start + interval '1 minute'            AS window_end
+          FROM rollup_1m;
+    END IF;
+END
+$$;
 
-CREATE OR REPLACE VIEW rollup_1h_stats AS
-SELECT meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
-       quality_sum, premium, standard, interpolated, closed, revision, updated_at,
-       sum_kw / NULLIF(count, 0)                     AS avg_kw,
-       sqrt(greatest(m2, 0) / NULLIF(count, 0))      AS stddev_kw,
-       quality_sum / NULLIF(count, 0)                AS quality_avg,
-       window_start + interval '1 hour'              AS window_end
-  FROM rollup_1h;
+DO $$
+BEGIN
+    IF to_regclass('rollup_1h_stats') IS NULL THEN
+        CREATE VIEW rollup_1h_stats AS
+        SELECT meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
+               quality_sum, premium, standard, interpolated, closed, revision, updated_at,
+               sum_kw / NULLIF(count, 0)                     AS avg_kw,
+               sqrt(greatest(m2, 0) / NULLIF(count, 0))      AS stddev_kw,
+               quality_sum / NULLIF(count, 0)                AS quality_avg,
+               window_start + interval '1 hour'              AS window_end
+          FROM rollup_1h;
+    END IF;
+END
+$$;
 
 COMMENT ON VIEW rollup_1m_stats IS 'rollup_1m plus avg_kw, stddev_kw (population), quality_avg, window_end';
 COMMENT ON VIEW rollup_1h_stats IS 'rollup_1h plus avg_kw, stddev_kw (population), quality_avg, window_end';

@@ -88,10 +88,7 @@ int main(void)
     itg_check(inv == 6, "6 unparseable records skipped and counted (metric %g)", inv);
     itg_check(late >= (double)held, "late records counted: %g (>= %zu held back)", late, held);
     itg_check(repub >= (double)rev2, "meterflow_agg_republished_total{width=\"1m\"} = %g", repub);
-    long long lost = itg_sql_num(&c, pgt->dsn,
-                                 "SELECT count(*) FROM rollup_1h_stats"
-                                 " WHERE abs(stddev_kw - sqrt(greatest(m2, 0) / count)) > 1e-12");
-    itg_check(lost == 0, "rollup_1h_stats: stddev_kw is the population deviation");
+    itg_check_stddev_sql(c, &s);
 
     int rc = mf_proc_stop(agg.proc, 30000);
     itg_check(rc == 0, "SIGTERM: the aggregator exits 0 (got %d)", rc);

@@ -417,6 +417,17 @@ int itg_check_table(PGconn *c, const char *table, const struct itg_win *w, size_
     return bad;
 }
 
+/* A published deviation equals the view's: both null (one reading), or within rounding. */
+static bool same_stddev(const cJSON *f, const PGresult *res, int row, int col)
+{
+    if (!f)
+        return false;
+    if (PQgetisnull(res, row, col))
+        return cJSON_IsNull(f);
+    double want = strtod(PQgetvalue(res, row, col), NULL);
+    return cJSON_IsNumber(f) && fabs(f->valuedouble - want) <= 1e-9 * (1 + fabs(want));
+}
+
 /*
  * The rollup topic of a width against the table: every stored window was
  * published, and for each (meter, window) the record with the highest
@@ -433,7 +444,7 @@ int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic, const c
 
     snprintf(sql, sizeof sql,
              "SELECT meter_id, (extract(epoch FROM window_start) * 1000)::bigint, revision,"
-             " count, sum_kw, min_kw, max_kw, energy_kwh FROM %s"
+             " count, sum_kw, min_kw, max_kw, energy_kwh, stddev_kw, stddev_pop_kw FROM %s_stats"
              " ORDER BY meter_id COLLATE \"C\", window_start",
              table);
     PGresult *res = PQexec(c, sql);
@@ -498,7 +509,9 @@ int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic, const c
                   mn == strtod(PQgetvalue(res, (int)k, 5), NULL) &&
                   mx == strtod(PQgetvalue(res, (int)k, 6), NULL) &&
                   en == strtod(PQgetvalue(res, (int)k, 7), NULL) &&
-                  cJSON_GetObjectItem(j, "stddev_kw") && cJSON_GetObjectItem(j, "quality_avg") &&
+                  same_stddev(cJSON_GetObjectItem(j, "stddev_kw"), res, (int)k, 8) &&
+                  same_stddev(cJSON_GetObjectItem(j, "stddev_pop_kw"), res, (int)k, 9) &&
+                  cJSON_GetObjectItem(j, "quality_avg") &&
                   cJSON_GetObjectItem(j, "premium") && cJSON_GetObjectItem(j, "standard") &&
                   cJSON_GetObjectItem(j, "interpolated");
         if (!ok && bad++ < 5) {
@@ -541,6 +554,64 @@ int itg_check_status(PGconn *c, const struct itg_set *s)
     itg_check(bad == 0 && rows > 0, "meter_current_status: %d meters, newest reading each (%d bad)",
               rows, bad);
     return bad;
+}
+
+/*
+ * The views' stddev_kw and stddev_pop_kw against PostgreSQL's own stddev()
+ * and stddev_pop() over the readings s (copied into a temporary table), for
+ * every window of both widths; windows of one reading must have a null
+ * stddev_kw. Returns mismatches.
+ */
+int itg_check_stddev_sql(PGconn *c, const struct itg_set *s)
+{
+    PGresult *res = PQexec(c, "CREATE TEMP TABLE itg_readings (meter_id text, ts timestamptz,"
+                              " value_kw float8); COPY itg_readings FROM STDIN");
+    bool ok = PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    for (size_t k = 0; ok && k < s->n; k++) {
+        char line[128], ts[MF_TIME_STRLEN];
+        mf_time_format(s->v[k].ts, ts);
+        int n = snprintf(line, sizeof line, "%s\t%s\t%.17g\n", s->v[k].meter, ts, s->v[k].v);
+        ok = PQputCopyData(c, line, n) == 1;
+    }
+    ok = PQputCopyEnd(c, NULL) == 1 && ok;
+    while ((res = PQgetResult(c))) {
+        ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+    }
+    int bad = 0, singles = 0, rows = 0;
+    static const char *const widths[] = {"minute", "hour"};
+    for (size_t w = 0; ok && w < 2; w++) {
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "WITH x AS (SELECT meter_id,"
+                 " date_trunc('%s', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS window_start,"
+                 " stddev(value_kw) AS samp, stddev_pop(value_kw) AS pop FROM itg_readings"
+                 " GROUP BY 1, 2)"
+                 " SELECT count(*) FILTER (WHERE v.meter_id IS NULL OR x.meter_id IS NULL"
+                 " OR (v.stddev_kw IS NULL) <> (x.samp IS NULL)"
+                 " OR abs(v.stddev_kw - x.samp) > 1e-9 * (1 + x.samp)"
+                 " OR abs(v.stddev_pop_kw - x.pop) > 1e-9 * (1 + x.pop)),"
+                 " count(*) FILTER (WHERE v.count = 1 AND v.stddev_kw IS NULL), count(*)"
+                 " FROM rollup_1%c_stats v FULL JOIN x USING (meter_id, window_start)",
+                 widths[w], widths[w][0] == 'm' ? 'm' : 'h');
+        res = PQexec(c, sql);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            bad += (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+            singles += (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+            rows += (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
+        } else {
+            ok = false;
+            printf("# stddev check: %s", PQerrorMessage(c));
+        }
+        PQclear(res);
+    }
+    PQclear(PQexec(c, "DROP TABLE IF EXISTS itg_readings"));
+    itg_check(ok && bad == 0 && rows > 0,
+              "stddev_kw = SQL stddev(), stddev_pop_kw = stddev_pop() over the readings: %d windows"
+              " (%d of one reading, stddev_kw null), %d differ",
+              rows, singles, bad);
+    return ok ? bad : -1;
 }
 
 /*

@@ -159,6 +159,9 @@ int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic, const c
 /* meter_current_status holds each meter's newest reading. */
 int itg_check_status(PGconn *c, const struct itg_set *s);
 
+/* The views' stddev_kw / stddev_pop_kw against SQL stddev() / stddev_pop() of the readings s. */
+int itg_check_stddev_sql(PGconn *c, const struct itg_set *s);
+
 /* region_load_1h against rollup_1h_stats joined with meters, per (region, hour). */
 int itg_check_region_load(PGconn *c);
 

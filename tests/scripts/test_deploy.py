@@ -96,7 +96,7 @@ MIN_GRACE_S = 45            # programs finish within 30 s of SIGTERM (DESIGN §1
 
 # DESIGN 3.4: the rollup fields the Parquet schema must carry.
 ROLLUP_FIELDS = {"meter_id", "width", "window_start", "count", "sum_kw", "avg_kw", "min_kw",
-                 "max_kw", "stddev_kw", "energy_kwh", "quality_avg", "premium", "standard",
+                 "max_kw", "stddev_kw", "stddev_pop_kw", "energy_kwh", "quality_avg", "premium", "standard",
                  "interpolated", "revision"}
 
 # Packages a runtime stage may install besides the binaries' libraries.
@@ -702,10 +702,14 @@ def check_connect_schema(rep):
             if c is None or k == "window_start":
                 continue
             ct = c.get("type") or ("string" if "enum" in c or "$ref" in c else None)
+            # ["number", "null"]: required but may be null, so optional in Connect's terms.
+            nullable = isinstance(ct, list) and "null" in ct
+            if isinstance(ct, list):
+                ct = next((t for t in ct if t != "null"), None)
             if ct in fits and f.get("type") not in fits[ct]:
                 problems.append("%s: %s is %s here, %s in schemas/rollup.schema.json" % (
                     rel(path), k, f.get("type"), ct))
-            if (k in creq) == bool(f.get("optional")):
+            if (k in creq and not nullable) == bool(f.get("optional")):
                 problems.append("%s: %s is %s here, %s by the contract" % (
                     rel(path), k, "optional" if f.get("optional") else "required",
                     "required" if k in creq else "optional"))

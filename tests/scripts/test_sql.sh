@@ -254,7 +254,7 @@ check_cols meters "meter_id text NO, class text YES, max_kw double precision NO,
 ROLLUP_COLS="meter_id text NO, window_start timestamp with time zone NO, count bigint NO, sum_kw double precision NO, min_kw double precision NO, max_kw double precision NO, m2 double precision NO, energy_kwh double precision NO, quality_sum double precision NO, premium integer NO, standard integer NO, interpolated integer NO, closed boolean NO, revision integer NO, updated_at timestamp with time zone NO"
 check_cols rollup_1m "$ROLLUP_COLS"
 check_cols rollup_1h "$ROLLUP_COLS"
-STATS_COLS="${ROLLUP_COLS// NO/ YES}, avg_kw double precision YES, stddev_kw double precision YES, quality_avg double precision YES, window_end timestamp with time zone YES"
+STATS_COLS="${ROLLUP_COLS// NO/ YES}, avg_kw double precision YES, stddev_kw double precision YES, quality_avg double precision YES, window_end timestamp with time zone YES, stddev_pop_kw double precision YES"
 check_cols rollup_1m_stats "$STATS_COLS"
 check_cols rollup_1h_stats "$STATS_COLS"
 check_cols meter_current_status "meter_id text NO, ts timestamp with time zone NO, value_kw double precision NO, quality integer NO, tier text NO, updated_at timestamp with time zone NO"
@@ -395,18 +395,22 @@ expect "ON CONFLICT DO UPDATE merges partials (parallel variance)" "4|10|1|4|5|0
      RETURNING count, sum_kw, min_kw, max_kw, m2, revision"
 
 # ---------------------------------------------------------------------------
-# Views: {1,2,3,4} -> avg 2.5, population stddev sqrt(1.25), quality 95.
+# Views: {1,2,3,4} -> avg 2.5, sample stddev sqrt(5/3) (= stddev()),
+# population sqrt(1.25) (= stddev_pop()), quality 95.
 
-expect "rollup_1m_stats: avg_kw, population stddev_kw, quality_avg, window_end" \
-    "2.5|t|95|2024-01-30 22:01:00+00" \
+expect "rollup_1m_stats: avg_kw, sample stddev_kw, population stddev_pop_kw, quality_avg, window_end" \
+    "2.5|t|t|95|2024-01-30 22:01:00+00" \
     "SET TimeZone = 'UTC';
-     SELECT avg_kw, abs(stddev_kw - sqrt(1.25)) < 1e-12, quality_avg, window_end
+     SELECT avg_kw,
+            abs(stddev_kw - (SELECT stddev(v) FROM unnest(ARRAY[1, 2, 3, 4]::float8[]) v)) < 1e-12,
+            abs(stddev_pop_kw - (SELECT stddev_pop(v) FROM unnest(ARRAY[1, 2, 3, 4]::float8[]) v)) < 1e-12,
+            quality_avg, window_end
        FROM rollup_1m_stats WHERE meter_id = 'MTR-1' AND window_start = '2024-01-30 22:00Z'"
 expect "rollup_1h_stats: m2 a rounding error below 0 gives stddev 0, not an error" \
     "0|1|2024-02-01 00:00:00+00" \
     "SET TimeZone = 'UTC';
      UPDATE rollup_1h SET m2 = -1e-15 WHERE meter_id = 'MTR-1' AND window_start = '2024-01-31 23:00Z';
-     SELECT stddev_kw, avg_kw, window_end FROM rollup_1h_stats
+     SELECT stddev_pop_kw, avg_kw, window_end FROM rollup_1h_stats
       WHERE meter_id = 'MTR-1' AND window_start = '2024-01-31 23:00Z'"
 
 # ---------------------------------------------------------------------------
@@ -541,6 +545,11 @@ got=$(qf "SET TimeZone = 'UTC';
                             ORDER BY region, window_start) FROM region_load_1h")
 want="north,2024-03-01 10:00:00+00,0.75,6,2 unknown,2024-03-01 10:00:00+00,0.125,1,1 unknown,2024-03-01 11:00:00+00,1,1,1"
 if [ "$got" = "$want" ]; then pass "forward: region_load_1h filled from the old rollup_1h"; else fail "forward: region_load_1h" "want: $want" "got:  $got"; fi
+got=$(qf "SELECT string_agg(concat_ws(',', meter_id, count, closed, revision, coalesce(stddev_kw::text, 'null'),
+                                    round(stddev_pop_kw::numeric, 9)), ' ' ORDER BY meter_id)
+            FROM rollup_1h_stats")
+want="M1,4,t,1,1.2909944487358056,1.118033989 M2,2,t,2,0.7071067811865476,0.500000000 M3,1,t,1,null,0.000000000 M4,1,f,0,null,0.000000000"
+if [ "$got" = "$want" ]; then pass "forward: the old rows read through the views (sample and population stddev)"; else fail "forward: views" "want: $want" "got:  $got"; fi
 
 # ---------------------------------------------------------------------------
 # pgtmp.sh fault helpers: kill (immediate) then restart keeps data and DSN.

@@ -149,9 +149,18 @@ static void test_constant_and_single(void **state)
     assert_int_equal(a.premium, 0);
     assert_int_equal(a.standard, 1);
     assert_int_equal(a.interpolated, 1);
+    /* One reading: population 0, sample undefined (null in JSON, as SQL's stddev()). */
+    assert_true(agg_acc_stddev(&a) == 0);
+    assert_true(isnan(agg_acc_stddev_samp(&a)));
+    struct mf_buf b = MF_BUF_INIT;
+    assert_int_equal(agg_acc_emit(&a, &b), MF_OK);
+    assert_non_null(strstr(b.data, ",\"stddev_kw\":null,\"stddev_pop_kw\":0,"));
+    mf_buf_release(&b);
     /* A negative m2 from rounding is clamped, never NaN. */
     a.m2 = -1e-18;
     assert_true(agg_acc_stddev(&a) == 0);
+    a.count = 2;
+    assert_true(agg_acc_stddev_samp(&a) == 0);
 }
 
 static void test_counters(void **state)
@@ -232,13 +241,16 @@ static void test_rollup_json(void **state)
     assert_true(fabs(cJSON_GetObjectItem(j, "avg_kw")->valuedouble - 1.25) < 1e-12);
     assert_true(cJSON_GetObjectItem(j, "min_kw")->valuedouble == 0.9);
     assert_true(cJSON_GetObjectItem(j, "max_kw")->valuedouble == 1.8);
-    assert_true(fabs(cJSON_GetObjectItem(j, "stddev_kw")->valuedouble - sqrt(0.465 / 3)) < 1e-12);
+    /* {0.9, 1.8, 1.05}: m2 = 0.465; sample (stddev()) and population (stddev_pop()). */
+    assert_true(fabs(cJSON_GetObjectItem(j, "stddev_kw")->valuedouble - sqrt(0.465 / 2)) < 1e-12);
+    assert_true(fabs(cJSON_GetObjectItem(j, "stddev_pop_kw")->valuedouble - sqrt(0.465 / 3)) <
+                1e-12);
     assert_int_equal(cJSON_GetObjectItem(j, "premium")->valueint, 3);
     assert_int_equal(cJSON_GetObjectItem(j, "revision")->valueint, 2);
-    static const char *const fields[] = {"meter_id",  "width",        "window_start", "count",
-                                         "sum_kw",    "avg_kw",       "min_kw",       "max_kw",
-                                         "stddev_kw", "energy_kwh",   "quality_avg",  "premium",
-                                         "standard",  "interpolated", "revision"};
+    static const char *const fields[] = {
+        "meter_id",   "width",       "window_start", "count",    "sum_kw",       "avg_kw",
+        "min_kw",     "max_kw",      "stddev_kw",    "stddev_pop_kw", "energy_kwh",
+        "quality_avg", "premium",    "standard",     "interpolated",  "revision"};
     const cJSON *f = j->child;
     for (size_t i = 0; i < MF_ARRAY_LEN(fields); i++, f = f->next) {
         assert_non_null(f);

@@ -39,7 +39,7 @@ RAW_KEY = re.compile(r"^raw/(\d{4})/(\d{2})/(\d{2})/(\d{2})/([^/+]+)\+(\d+)\+(\d
 ROLLUP_KEY = re.compile(r"^analytics/(\d{4})/(\d{2})/(\d{2})/([^/+]+)\+(\d+)\+(\d{20})\.(snappy\.)?parquet$")
 RAW_TOPIC = "meter.readings.raw"
 ROLLUP_TOPICS = ("meter.rollups.1m", "meter.rollups.1h")
-FIELDS = ["count", "sum_kw", "avg_kw", "min_kw", "max_kw", "stddev_kw", "energy_kwh",
+FIELDS = ["count", "sum_kw", "avg_kw", "min_kw", "max_kw", "stddev_kw", "stddev_pop_kw", "energy_kwh",
           "quality_avg", "premium", "standard", "interpolated", "revision"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -218,7 +218,7 @@ def pg_rollups(dsn):
     out = {}
     for width, view in (("1m", "rollup_1m_stats"), ("1h", "rollup_1h_stats")):
         q = ("SELECT meter_id, (extract(epoch FROM window_start) * 1000)::bigint, count, sum_kw, avg_kw, "
-             "min_kw, max_kw, stddev_kw, energy_kwh, quality_avg, premium, standard, interpolated, revision "
+             "min_kw, max_kw, stddev_kw, stddev_pop_kw, energy_kwh, quality_avg, premium, standard, interpolated, revision "
              "FROM %s WHERE closed" % view)
         r = subprocess.run(["psql", dsn, "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", q],
                            capture_output=True, text=True)
