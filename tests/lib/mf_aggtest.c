@@ -511,9 +511,8 @@ int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic, const c
                   en == strtod(PQgetvalue(res, (int)k, 7), NULL) &&
                   same_stddev(cJSON_GetObjectItem(j, "stddev_kw"), res, (int)k, 8) &&
                   same_stddev(cJSON_GetObjectItem(j, "stddev_pop_kw"), res, (int)k, 9) &&
-                  cJSON_GetObjectItem(j, "quality_avg") &&
-                  cJSON_GetObjectItem(j, "premium") && cJSON_GetObjectItem(j, "standard") &&
-                  cJSON_GetObjectItem(j, "interpolated");
+                  cJSON_GetObjectItem(j, "quality_avg") && cJSON_GetObjectItem(j, "premium") &&
+                  cJSON_GetObjectItem(j, "standard") && cJSON_GetObjectItem(j, "interpolated");
         if (!ok && bad++ < 5) {
             char *txt = cJSON_PrintUnformatted(j);
             printf("# %s row %zu (rev %s count %s sum %s) vs published %s\n", table, k,

@@ -248,9 +248,9 @@ static void test_rollup_json(void **state)
     assert_int_equal(cJSON_GetObjectItem(j, "premium")->valueint, 3);
     assert_int_equal(cJSON_GetObjectItem(j, "revision")->valueint, 2);
     static const char *const fields[] = {
-        "meter_id",   "width",       "window_start", "count",    "sum_kw",       "avg_kw",
-        "min_kw",     "max_kw",      "stddev_kw",    "stddev_pop_kw", "energy_kwh",
-        "quality_avg", "premium",    "standard",     "interpolated",  "revision"};
+        "meter_id", "width",    "window_start", "count",         "sum_kw",     "avg_kw",
+        "min_kw",   "max_kw",   "stddev_kw",    "stddev_pop_kw", "energy_kwh", "quality_avg",
+        "premium",  "standard", "interpolated", "revision"};
     const cJSON *f = j->child;
     for (size_t i = 0; i < MF_ARRAY_LEN(fields); i++, f = f->next) {
         assert_non_null(f);
