@@ -1,0 +1,75 @@
+/*
+ * libFuzzer target: configuration values (common/mf_config), the text an
+ * operator's environment hands every program. The input is split at '\n'
+ * into one value per row type (string, int, double, bool, enum, address,
+ * a secret address); mf_config_load must accept or refuse each with a one-line
+ * error, never crash, never echo a secret, and keep numbers in bounds.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mf_config.h"
+#include "mf_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct fz_config {
+    char *str, *addr, *secret;
+    int64_t num;
+    double dbl;
+    bool flag;
+    int level;
+};
+
+/* clang-format off */
+static const struct mf_cfg_row rows[] = {
+    {"FZ_STR", MF_CFG_STR, "", MF_CFG_UNBOUNDED, offsetof(struct fz_config, str), 0, NULL, "s"},
+    {"FZ_INT", MF_CFG_INT, "1", 1, 1000000, offsetof(struct fz_config, num), 0, NULL, "i"},
+    {"FZ_DBL", MF_CFG_DBL, "0.5", 0, 1e6, offsetof(struct fz_config, dbl), 0, NULL, "d"},
+    {"FZ_BOOL", MF_CFG_BOOL, "off", MF_CFG_UNBOUNDED, offsetof(struct fz_config, flag), 0, NULL, "b"},
+    {"FZ_ENUM", MF_CFG_ENUM, "info", MF_CFG_UNBOUNDED, offsetof(struct fz_config, level), 0,
+     "debug|info|warn|error", "e"},
+    {"FZ_ADDR", MF_CFG_ADDR, ":1", MF_CFG_UNBOUNDED, offsetof(struct fz_config, addr), 0, NULL, "a"},
+    {"FZ_SECRET", MF_CFG_ADDR, NULL, MF_CFG_UNBOUNDED, offsetof(struct fz_config, secret),
+     MF_CFG_REQUIRED | MF_CFG_SECRET, NULL, "p"},
+};
+/* clang-format on */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *copy = malloc(size + 1);
+    memcpy(copy, data, size);
+    copy[size] = '\0';
+    char *line = copy;
+    for (size_t r = 0; r < MF_ARRAY_LEN(rows); r++) {
+        char *nl = line ? strchr(line, '\n') : NULL;
+        if (nl)
+            *nl = '\0';
+        if (line)
+            setenv(rows[r].name, line, 1);
+        else
+            unsetenv(rows[r].name);
+        line = nl ? nl + 1 : NULL;
+    }
+    struct fz_config cfg = {0};
+    char err[512];
+    if (mf_config_load(rows, MF_ARRAY_LEN(rows), &cfg, err, sizeof err) == MF_OK) {
+        MF_ASSERT(cfg.num >= 1 && cfg.num <= 1000000);
+        MF_ASSERT(isfinite(cfg.dbl) && cfg.dbl >= 0 && cfg.dbl <= 1e6);
+        MF_ASSERT(cfg.level >= 0 && cfg.level <= 3);
+        MF_ASSERT(cfg.secret != NULL);
+    } else {
+        MF_ASSERT(strchr(err, '\n') == NULL); /* one line */
+        /* An error about the secret never shows its value. */
+        const char *secret = getenv("FZ_SECRET");
+        if (secret && strlen(secret) >= 3 && strstr(err, "FZ_SECRET"))
+            MF_ASSERT(strstr(err, secret) == NULL);
+    }
+    mf_config_release(rows, MF_ARRAY_LEN(rows), &cfg);
+    free(copy);
+    return 0;
+}
