@@ -15,6 +15,9 @@
 
 #include "mf_config.h"
 
+/* RULE_ROC_MODE: the rate-of-change rule (DESIGN §4 rule 6). */
+enum wk_roc_mode { WK_ROC_SEED, WK_ROC_ADAPTIVE };
+
 struct wk_config {
     char *brokers;
     int log_level;
@@ -33,6 +36,9 @@ struct wk_config {
     int64_t shutdown_timeout_s;
     /* rule thresholds (DESIGN §4) */
     double spike_pct, drop_pct, roc_min_kw;
+    int roc_mode; /* RULE_ROC_MODE: index into "seed|adaptive" (enum wk_roc_mode) */
+    int64_t roc_warmup_s, roc_tau_s;
+    double roc_spike_k, roc_drop_k;
     int64_t gap_short_s, gap_long_s, zero_s, stuck_s, overload_n;
     double lowvar_cv;
     int64_t lowvar_days;

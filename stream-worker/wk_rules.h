@@ -91,6 +91,9 @@ struct wk_rules_cfg {
     bool ts_check;
     int64_t future_ms, backdated_ms;
     double spike_frac, drop_frac, roc_min_kw;
+    enum wk_roc_mode roc_mode;
+    int64_t roc_warmup_s, roc_tau_s;
+    double roc_spike_k, roc_drop_k;
     int64_t gap_short_ms, gap_long_ms, zero_ms, stuck_ms;
     uint32_t overload_n;
     double lowvar_cv;

@@ -208,6 +208,9 @@ void wk_state_encode(const struct wk_state *st, unsigned char *out)
         p = put_f32(p, st->b[i].mean);
         p = put_f32(p, st->b[i].m2);
     }
+    p = put_f32(p, st->roc_level);
+    p = put_f32(p, st->roc_spread);
+    p = put_u32(p, st->roc_n);
     MF_ASSERT(p - out == WK_STATE_WIRE_LEN);
 }
 
@@ -220,12 +223,14 @@ int wk_state_decode(const unsigned char *in, size_t len, const char *id, size_t 
         snprintf(errbuf, errlen, "state key of %zu bytes", idlen);
         return MF_EDATA;
     }
-    if (len < 1 || in[0] != WK_STATE_VERSION) {
+    if (len < 1 || (in[0] != WK_STATE_VERSION && in[0] != 1)) {
         snprintf(errbuf, errlen, "state version %d not supported", len ? in[0] : -1);
         return MF_EDATA;
     }
-    if (len != WK_STATE_WIRE_LEN) {
-        snprintf(errbuf, errlen, "state of %zu bytes, want %d", len, WK_STATE_WIRE_LEN);
+    /* Version 1 is version 2 without the rate-of-change statistics at its end. */
+    size_t want = in[0] == 1 ? WK_STATE_V1_WIRE_LEN : WK_STATE_WIRE_LEN;
+    if (len != want) {
+        snprintf(errbuf, errlen, "state version %d of %zu bytes, want %zu", in[0], len, want);
         return MF_EDATA;
     }
     memset(st, 0, sizeof *st);
@@ -252,5 +257,10 @@ int wk_state_decode(const unsigned char *in, size_t len, const char *id, size_t 
         st->b[i].mean = get_f32(&p);
         st->b[i].m2 = get_f32(&p);
     }
+    if (in[0] == 1)
+        return MF_OK; /* no statistics yet: the adaptive rule warms up again (seed rule) */
+    st->roc_level = get_f32(&p);
+    st->roc_spread = get_f32(&p);
+    st->roc_n = get_u32(&p);
     return MF_OK;
 }

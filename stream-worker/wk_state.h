@@ -3,20 +3,24 @@
  * changelog encoding.
  *
  * One struct wk_state per meter (last reading, fault runs, the low_variance
- * day buckets, the source offset of the last record it includes), kept in
+ * day buckets, the adaptive rate-of-change rule's level and spread, the
+ * source offset of the last record it includes), kept in
  * one dense array indexed by a wk_map. A meter ID of up to WK_ID_INLINE
  * bytes (a UUID fits) lives in the struct; only a longer one is a separate
  * heap copy, which the store owns. That keeps sizeof(struct wk_state) at
- * 208 bytes and a meter, index included, under 256 bytes of RSS. The store
+ * 224 bytes and a meter, index included, under 256 bytes of RSS. The store
  * is owned by the worker's main thread; pointers into it are valid until the
  * next wk_store_get_or_add, wk_store_del or wk_store_drop_partition.
  *
- * Changelog value (meter.state.changelog, key = meter_id), version 1,
- * little-endian, fixed 168 bytes:
- *   u8 version=1, u8 flags, u8 faults, u8 reserved, i32 partition,
+ * Changelog value (meter.state.changelog, key = meter_id), version 2,
+ * little-endian, fixed 180 bytes:
+ *   u8 version=2, u8 flags, u8 faults, u8 reserved, i32 partition,
  *   i64 offset, i64 last_ts, f64 last_kw, i64 zero_since, i64 stuck_since,
  *   i64 over_since, u32 over_n, i32 day, i32 first_day, i32 lv_since,
- *   8 x {u32 n, f32 mean, f32 m2}
+ *   8 x {u32 n, f32 mean, f32 m2}, f32 roc_level, f32 roc_spread, u32 roc_n
+ * Version 1 (168 bytes) is version 2 without the last three fields, as
+ * workers before the adaptive rate-of-change rule wrote it: it still
+ * restores, with the rule's statistics empty (the meter warms up again).
  * A reader refuses other versions (a newer worker's state is never
  * misread); an empty value (tombstone) deletes the meter.
  */
@@ -76,6 +80,12 @@ struct wk_state {
     int32_t day;         /* UTC day (days since epoch) of the newest bucket */
     int32_t first_day;   /* UTC day of the meter's first reading */
     int32_t lv_since;    /* first day of the window that raised low_variance */
+    /* Adaptive rate of change (rule 6): the meter's robust level (an exponentially
+     * weighted median, kW), its spread (the weighted mean absolute deviation from
+     * that level, kW) and the in-limits readings they include (saturating). Float:
+     * the rule compares against several spreads, 7 digits are plenty. */
+    float roc_level, roc_spread;
+    uint32_t roc_n;
     struct wk_bucket b[WK_BUCKETS]; /* b[d % 8] = day d, for day-7 .. day */
 };
 
@@ -85,8 +95,9 @@ static inline const char *wk_state_id(const struct wk_state *st)
     return st->id_len > WK_ID_INLINE ? st->long_id : st->meter_id;
 }
 
-#define WK_STATE_WIRE_LEN 168
-#define WK_STATE_VERSION  1
+#define WK_STATE_WIRE_LEN    180
+#define WK_STATE_VERSION     2
+#define WK_STATE_V1_WIRE_LEN 168 /* still read: see the changelog format above */
 
 struct wk_store {
     struct wk_state *v; /* dense; owned */
@@ -116,11 +127,12 @@ uint32_t wk_store_drop_partition(struct wk_store *s, int32_t partition);
  */
 void wk_state_assign(struct wk_state *dst, const struct wk_state *src);
 
-/* Encodes st's durable part into out (WK_STATE_WIRE_LEN bytes). */
+/* Encodes st's durable part into out (WK_STATE_WIRE_LEN bytes, the current version). */
 void wk_state_encode(const struct wk_state *st, unsigned char *out);
 /*
- * Decodes a changelog value for the meter `id` into st. MF_OK, or MF_EDATA
- * (wrong length or version) with the reason in errbuf. An ID longer than
+ * Decodes a changelog value (version 2, or an older version 1) for the
+ * meter `id` into st. MF_OK, or MF_EDATA (wrong length or version) with the
+ * reason in errbuf. An ID longer than
  * WK_ID_INLINE is not copied (st->long_id is NULL, st owns nothing): apply
  * st with wk_state_assign.
  */

@@ -8,8 +8,11 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c tests/integration/it_*.c tests/fault
 # $(call test_libs,name): the libraries a test links besides common, and the
 # headers it sees: a unit test only its program's, an integration or fault
 # test (which runs the programs as processes) only the harness.
+# test_wk_roc runs the simulator's fleet through the worker's rules:
+# both, in process.
 test_libs = $(strip $(if $(filter test_wk_%,$(1)),wk) $(if $(filter test_agg_%,$(1)),agg) \
-    $(if $(filter test_gw_% test_body,$(1)),gw) $(if $(filter test_sim,$(1)),sim) \
+    $(if $(filter test_gw_% test_body,$(1)),gw) \
+    $(if $(filter test_sim test_wk_roc,$(1)),sim) \
     $(if $(filter it_% ft_%,$(1)),mftest))
 $(OBJDIR)/tests/unit/%.o: INCS := -Icommon
 $(OBJDIR)/tests/unit/test_wk_%.o: INCS := -Istream-worker -Icommon
@@ -17,6 +20,7 @@ $(OBJDIR)/tests/unit/test_agg_%.o: INCS := -Iaggregator -Icommon
 $(OBJDIR)/tests/unit/test_gw_%.o: INCS := -Iingest-gw -Icommon
 $(OBJDIR)/tests/unit/test_body.o: INCS := -Iingest-gw -Icommon
 $(OBJDIR)/tests/unit/test_sim.o: INCS := -Itools -Icommon
+$(OBJDIR)/tests/unit/test_wk_roc.o: INCS := -Istream-worker -Itools -Icommon
 $(OBJDIR)/tests/lib/%.o: INCS := -Itests/lib -Icommon
 $(OBJDIR)/tests/integration/%.o: INCS := -Itests/lib -Icommon
 $(OBJDIR)/tests/fault/%.o: INCS := -Itests/lib -Icommon

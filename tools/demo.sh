@@ -436,6 +436,8 @@ accounted=$([ "$SUM" -eq "$IN" ] && echo 1 || echo 0)
 alerts_expected=$ALERTS_EXP
 alerts_detected=$ALERTS_DET
 alerts_false=$ALERTS_FALSE
+$(sed -n 's/^score\.reading\.\([a-z_]*\) .*injected=\([0-9]*\) detected=\([0-9]*\).*/faults_\1="\2 \3"/p' "$WORK/score.txt")
+$(sed -n 's/^score\.reading\.false_flags readings=\([0-9]*\) flags=\([0-9]*\) false=\([0-9]*\) per_1000=\([0-9.]*\)/false_flags=\3\nfalse_flags_per_1000=\4/p' "$WORK/score.txt")
 rollup_1m=$R1M
 rollup_1h=$R1H
 rollup_readings=$AGG_N

@@ -221,6 +221,8 @@ int main(int argc, char **argv)
     rp.sep = ',';
     rp.batch = 500;
     so.topic_alerts = MF_TOPIC_ALERTS;
+    so.topic_validated = MF_TOPIC_VALIDATED;
+    so.topic_quarantine = MF_TOPIC_QUARANTINE;
     so.timeout_s = 60;
     mf_log_init("meter-sim", MF_LEVEL_INFO);
 

@@ -35,6 +35,10 @@ const struct sim_trouble_info sim_troubles[SIM_T_COUNT] = {
     [SIM_T_NEGATIVE] = {"negative", 0.005, "one reading negated (negative_value)"},
     [SIM_T_DUPLICATE] = {"duplicate", 0.01, "one reading sent twice (duplicate)"},
     [SIM_T_OUT_OF_ORDER] = {"out_of_order", 0.01, "one reading sent after the next one"},
+    [SIM_T_GLITCH] = {"glitch", 0.01, "register glitch: one reading 10..100x the load (spike)"},
+    [SIM_T_UNIT_SLIP] = {"unit_slip", 0.005, "one W value sent as kW, 1000x (over_limit)"},
+    [SIM_T_DROPOUT] = {"dropout", 0.01, "1..3 readings of 0 kW, then the load again (drop)"},
+    [SIM_T_CT_REVERSAL] = {"ct_reversal", 0.003, "CT clamp reversed: 6 h negated (negative_value)"},
     [SIM_T_INACTIVE] = {"inactive", 0.004, "registered with active=false (inactive_meter)"},
     [SIM_T_UNKNOWN] = {"unknown", 10, "meters not in the registry (a count; unknown_meter)"},
 };
@@ -269,6 +273,25 @@ static int64_t place_rate(const struct sim_params *p, const struct sim_meter *m,
     return -1;
 }
 
+/*
+ * Searches from a random index for the first of tlen faulty readings of a
+ * meter fault (glitch, unit slip, dropout): the reading before and the
+ * first faulty one are real load (>= 0.1 kW), so the fault changes
+ * something a rule can see, and a clean reading follows.
+ */
+static int64_t place_fault(const struct sim_params *p, const struct sim_meter *m, int64_t tlen)
+{
+    if (m->n < tlen + 2)
+        return -1;
+    int64_t span = m->n - 1 - tlen, first = place(p, m, 1, m->n - 1 - tlen);
+    for (int64_t j = 0; j < span; j++) {
+        int64_t k = 1 + (first - 1 + j) % span;
+        if (clean_kw(p, m, k - 1) >= 0.1 && clean_kw(p, m, k) >= 0.1)
+            return k;
+    }
+    return -1;
+}
+
 static void plan_trouble(const struct sim_params *p, struct sim_meter *m)
 {
     uint64_t s = p->seed;
@@ -291,8 +314,21 @@ static void plan_trouble(const struct sim_params *p, struct sim_meter *m)
         m->trouble = SIM_T_OVERLOAD;
     } else {
         static const enum sim_trouble general[] = {
-            SIM_T_STUCK,  SIM_T_ZERO,    SIM_T_SPIKE,    SIM_T_DROP,      SIM_T_GAP_SHORT,
-            SIM_T_GAP_5H, SIM_T_GAP_25H, SIM_T_NEGATIVE, SIM_T_DUPLICATE, SIM_T_OUT_OF_ORDER,
+            SIM_T_STUCK,
+            SIM_T_ZERO,
+            SIM_T_SPIKE,
+            SIM_T_DROP,
+            SIM_T_GAP_SHORT,
+            SIM_T_GAP_5H,
+            SIM_T_GAP_25H,
+            SIM_T_NEGATIVE,
+            SIM_T_DUPLICATE,
+            SIM_T_OUT_OF_ORDER,
+            /* after the others, so adding them moved no meter's earlier trouble */
+            SIM_T_GLITCH,
+            SIM_T_UNIT_SLIP,
+            SIM_T_DROPOUT,
+            SIM_T_CT_REVERSAL,
         };
         double v = sim_unif(s, i, SIM_R_TROUBLE, 1), acc = 0;
         for (size_t g = 0; g < MF_ARRAY_LEN(general); g++) {
@@ -353,6 +389,28 @@ static void plan_trouble(const struct sim_params *p, struct sim_meter *m)
         m->tlen = 2;
         k = place(p, m, 1, m->n - 3);
         break;
+    case SIM_T_GLITCH:
+        m->tlen = 1;
+        k = place_fault(p, m, 1);
+        /* 10..100x, log-uniform: a register glitch's size has no typical scale. */
+        if (k >= 0)
+            m->tval = clean_kw(p, m, k) *
+                      exp(sim_range(s, i, SIM_R_TROUBLE_LEN, 1, log(10.0), log(100.0)));
+        break;
+    case SIM_T_UNIT_SLIP:
+        m->tlen = 1;
+        k = place_fault(p, m, 1);
+        break;
+    case SIM_T_DROPOUT:
+        m->tlen = 1 + (int64_t)(sim_unif(s, i, SIM_R_TROUBLE_LEN, 0) * 3);
+        k = place_fault(p, m, m->tlen);
+        break;
+    case SIM_T_CT_REVERSAL:
+        m->tlen = readings_for(m, 6 * MS_HOUR);
+        if (m->tlen > m->n - 2)
+            m->tlen = m->n - 2;
+        k = place_fault(p, m, m->tlen);
+        break;
     default:
         return;
     }
@@ -395,7 +453,8 @@ struct sim_fleet *sim_fleet_new(const struct sim_params *p)
         m->style = (uint8_t)pick(p->unit_frac, SIM_U_COUNT, sim_unif(p->seed, i, SIM_R_UNIT, 0));
         /* No unit means "infer from the size": keep such meters below 10 kW, always. */
         if (m->style == SIM_U_NONE &&
-            (m->commercial || m->trouble == SIM_T_SPIKE || m->trouble == SIM_T_OVERLOAD))
+            (m->commercial || m->trouble == SIM_T_SPIKE || m->trouble == SIM_T_OVERLOAD ||
+             m->trouble == SIM_T_GLITCH || m->trouble == SIM_T_UNIT_SLIP))
             m->style = SIM_U_KW;
     }
     return f;

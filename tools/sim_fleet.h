@@ -37,6 +37,10 @@ enum sim_trouble {
     SIM_T_NEGATIVE,     /* one reading negated */
     SIM_T_DUPLICATE,    /* one reading sent twice */
     SIM_T_OUT_OF_ORDER, /* one reading sent after its successor */
+    SIM_T_GLITCH,       /* register glitch: one reading 10..100x the load */
+    SIM_T_UNIT_SLIP,    /* one W value sent as kW: 1000x */
+    SIM_T_DROPOUT,      /* 1..3 readings of 0 kW, then the load again */
+    SIM_T_CT_REVERSAL,  /* CT clamp reversed: 6 h of negated readings */
     SIM_T_INACTIVE,     /* registered with active = false */
     SIM_T_UNKNOWN,      /* not in the registry at all */
     SIM_T_COUNT

@@ -56,6 +56,22 @@ double sim_gen_kw(const struct sim_params *p, const struct sim_meter *m, int64_t
         if (k == m->ta)
             return -clean(p, m, k);
         break;
+    case SIM_T_GLITCH:
+        if (k == m->ta)
+            return m->tval;
+        break;
+    case SIM_T_UNIT_SLIP:
+        if (k == m->ta)
+            return 1000 * clean(p, m, k); /* the W figure, labelled kW */
+        break;
+    case SIM_T_DROPOUT:
+        if (in_trouble(m, k))
+            return 0;
+        break;
+    case SIM_T_CT_REVERSAL:
+        if (in_trouble(m, k))
+            return -clean(p, m, k);
+        break;
     default:
         break;
     }

@@ -3,11 +3,10 @@
  *
  * Walks the meter's reading indices 0..n-1 (reading k at start + k *
  * interval) and applies its trouble: values (stuck, zero, overload, spike,
- * drop, negative), readings left out (gaps) and readings sent twice or
- * swapped (duplicate, out-of-order). Values are written in the meter's
- * unit style with a meter's resolution (kW to 3 decimals, W to 0.1, kWh to
- * 6, Wh to 3). Thread: a generator belongs to one thread; the fleet it
- * reads is shared read-only.
+ * drop, negative, glitch, unit slip, dropout, CT reversal), readings left out (gaps) and readings
+ * sent twice or swapped (duplicate, out-of-order). Values are written in the meter's unit style
+ * with a meter's resolution (kW to 3 decimals, W to 0.1, kWh to 6, Wh to 3). Thread: a generator
+ * belongs to one thread; the fleet it reads is shared read-only.
  */
 #ifndef SIM_GEN_H
 #define SIM_GEN_H

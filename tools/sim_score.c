@@ -13,7 +13,10 @@
 #include <zlib.h>
 
 #include "sim_prom.h"
+#include "sim_rscore.h"
 #include "sim_topic.h"
+
+#include "mf_time.h"
 
 #include "mf_common.h"
 
@@ -32,14 +35,16 @@ static const struct alert_row {
 };
 #define NTYPES MF_ARRAY_LEN(alert_rows)
 
-/* Reading-level checks: worker counter (flag or outcome) against the truth's expectation. */
+/*
+ * Reading-level checks: worker counter (flag or outcome) against the truth's
+ * expectation. spike and drop are not among them: sim_rscore scores them
+ * per reading, since the adaptive rule's flags follow each meter's history.
+ */
 static const struct check_row {
     const char *name;   /* flag name, or "dlq" for the outcome */
     const char *family; /* metric family */
     const char *label;
 } check_rows[] = {
-    {"spike", "meterflow_worker_flags_total", "flag"},
-    {"drop", "meterflow_worker_flags_total", "flag"},
     {"negative_value", "meterflow_worker_flags_total", "flag"},
     {"over_limit", "meterflow_worker_flags_total", "flag"},
     {"unknown_meter", "meterflow_worker_flags_total", "flag"},
@@ -99,7 +104,20 @@ struct truth {
     size_t ninj, cap;
     double expect[NCHECKS];
     long long readings;
+    struct sim_rscore *rs; /* the reading-level faults */
 };
+
+/* A truth line's time field in ms, or -1. */
+static int64_t truth_ts(const cJSON *root, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+    int64_t ms;
+    char err[64];
+    if (!cJSON_IsString(v) ||
+        mf_time_parse_text(v->valuestring, strlen(v->valuestring), &ms, err, sizeof err) != MF_OK)
+        return -1;
+    return ms;
+}
 
 static int read_truth(const char *path, struct truth *t)
 {
@@ -143,6 +161,8 @@ static int read_truth(const char *path, struct truth *t)
             snprintf(in->meter, sizeof in->meter, "%s", meter->valuestring);
             snprintf(in->kind, sizeof in->kind, "%s", kind->valuestring);
             in->expect = cJSON_IsString(alert) ? type_index(alert->valuestring) : -1;
+            sim_rscore_inject(t->rs, meter->valuestring, kind->valuestring, truth_ts(root, "start"),
+                              truth_ts(root, "end"));
         }
         cJSON_Delete(root);
     }
@@ -200,6 +220,31 @@ static void add_alert(void *ctx, const char *data, size_t len)
     cJSON_Delete(root);
 }
 
+/* ---------------------------------------------------------------- scored readings */
+
+/* One validated or quarantine record into the reading score (interpolated ones aside). */
+static void add_reading(void *ctx, const char *data, size_t len)
+{
+    struct sim_rscore *rs = ctx;
+    cJSON *root = cJSON_ParseWithLength(data, len);
+    const cJSON *meter = cJSON_GetObjectItemCaseSensitive(root, "meter_id");
+    const cJSON *flags = cJSON_GetObjectItemCaseSensitive(root, "flags");
+    int64_t ts = truth_ts(root, "ts");
+    unsigned bits = 0;
+    bool interpolated = false;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, flags)
+    {
+        if (!cJSON_IsString(f))
+            continue;
+        bits |= sim_rscore_flag(f->valuestring);
+        interpolated |= strcmp(f->valuestring, "interpolated") == 0;
+    }
+    if (cJSON_IsString(meter) && ts >= 0 && !interpolated)
+        sim_rscore_reading(rs, meter->valuestring, ts, bits);
+    cJSON_Delete(root);
+}
+
 /* ---------------------------------------------------------------- scoring */
 
 int sim_score(const struct sim_score_opts *o, FILE *out)
@@ -209,6 +254,7 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
     struct sim_prom *pr = NULL;
     int rc;
 
+    t.rs = sim_rscore_new();
     if ((rc = read_truth(o->truth, &t)) != 0)
         goto out;
     if ((rc = sim_topic_read(o->brokers, o->topic_alerts, o->timeout_s, add_alert, &a)) != 0)
@@ -306,12 +352,23 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
                         t.expect[c], got);
         }
     }
+    if (o->topic_validated && o->topic_quarantine) {
+        struct sim_rscore_sum rsum;
+        if ((rc = sim_topic_read(o->brokers, o->topic_validated, o->timeout_s, add_reading,
+                                 t.rs)) != 0 ||
+            (rc = sim_topic_read(o->brokers, o->topic_quarantine, o->timeout_s, add_reading,
+                                 t.rs)) != 0)
+            goto out;
+        sim_rscore_sum(t.rs, &rsum);
+        sim_rscore_print(&rsum, out, o->kv);
+    }
     fprintf(out,
             "score: alerts detected %ld of %ld expected, missed %ld, false alarms %ld; "
             "reading checks %d of %d match\n",
             tot_det, tot_exp, tot_exp - tot_det, tot_false, nok, nchk);
     rc = 0;
 out:
+    sim_rscore_destroy(t.rs);
     sim_prom_destroy(pr);
     free(t.inj);
     free(a.r);

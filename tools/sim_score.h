@@ -9,8 +9,11 @@
  * worker's own definition, see sim_truth), detected, missed and false
  * alarms (raised for a meter whose injected trouble does not lead to that
  * type). Reading-level checks compare the workers' flag and outcome
- * counters (their /metrics) with the injected counts, rather than reading
- * the validated and quarantine topics back in full. Thread: main.
+ * counters (their /metrics) with the injected counts. The faults a
+ * rate-of-change rule exists for (glitch, unit slip, dropout, CT reversal,
+ * spike, drop, negative) are scored per reading (sim_rscore) from the
+ * validated and quarantine topics read back in full: detected, missed and
+ * spike/drop flags on good readings per thousand. Thread: main.
  */
 #ifndef SIM_SCORE_H
 #define SIM_SCORE_H
@@ -23,8 +26,10 @@ struct sim_score_opts {
     const char *brokers;      /* Kafka bootstrap (required) */
     const char *metrics;      /* comma list of the workers' /metrics URLs, or NULL */
     const char *topic_alerts; /* default meter.alerts */
-    int timeout_s;            /* reading alerts gives up after this long */
-    bool kv;                  /* also print "key=value" lines for scripts */
+    /* Scored readings, for the reading-level faults (sim_rscore); NULL: not scored. */
+    const char *topic_validated, *topic_quarantine;
+    int timeout_s; /* reading alerts gives up after this long */
+    bool kv;       /* also print "key=value" lines for scripts */
 };
 
 /* Prints the score on out. 0, or 2 for a set-up error (message on stderr). */

@@ -1,8 +1,9 @@
 /*
  * sim_truth: the expectations, one function per question. The flag counts
  * mirror the worker's rules for a clean meter around the injected reading:
- * a drop is followed by a spike (the recovery is a >500 % rise against the
- * dropped reading), and an out-of-order pair first leaves a one-reading gap
+ * under the seed's rate-of-change rule a drop is followed by a spike (the
+ * recovery is a >500 % rise against the dropped reading), and an
+ * out-of-order pair first leaves a one-reading gap
  * that the worker fills by interpolation, then the late reading is
  * rejected out_of_order.
  */
@@ -61,10 +62,25 @@ const char *sim_truth_expected_alert(const struct sim_params *p, const struct si
     }
 }
 
-/* The expected flag counts of one meter, as a JSON object body ("" for none). */
-static void expected_flags(const struct sim_meter *m, char *out, size_t len)
+/*
+ * The expected flag counts of one meter, as a JSON object body ("" for
+ * none): the counts the workers' counters must match exactly. spike and
+ * drop are scored per reading instead (sim_rscore): the adaptive rule
+ * (DESIGN §4 rule 6) flags by the meter's own history, which the truth
+ * does not model; their counts here are what the seed's rule does.
+ */
+static void expected_flags(const struct sim_params *p, const struct sim_meter *m, char *out,
+                           size_t len)
 {
+    bool over = sim_gen_kw(p, m, m->ta) > m->max_kw;
     switch (m->trouble) {
+    case SIM_T_GLITCH:
+    case SIM_T_UNIT_SLIP:
+        snprintf(out, len, over ? "\"over_limit\":1" : "");
+        break;
+    case SIM_T_CT_REVERSAL:
+        snprintf(out, len, "\"negative_value\":%lld", (long long)m->tlen);
+        break;
     case SIM_T_OVERLOAD:
         snprintf(out, len, "\"over_limit\":%lld", (long long)m->tlen);
         break;
@@ -136,7 +152,7 @@ int sim_truth_write(const struct sim_fleet *f, FILE *out)
             continue;
         const char *alert = sim_truth_expected_alert(p, m);
         char flags[128], note[128];
-        expected_flags(m, flags, sizeof flags);
+        expected_flags(p, m, flags, sizeof flags);
         mf_time_format(sim_gen_ts(p, m, m->ta), s0);
         mf_time_format(sim_gen_ts(p, m, m->ta + (m->tlen > 0 ? m->tlen - 1 : 0)), s1);
         fprintf(out,

@@ -136,7 +136,7 @@ static void test_trouble_matches_plan(void **state)
     struct sim_params p;
     sim_params_default(&p);
     p.meters = 3000;
-    for (int t = SIM_T_STUCK; t <= SIM_T_OUT_OF_ORDER; t++)
+    for (int t = SIM_T_STUCK; t <= SIM_T_CT_REVERSAL; t++)
         p.rate[t] = 0.02;
     struct sim_fleet *f = sim_fleet_new(&p);
     int kinds[SIM_T_COUNT] = {0};
@@ -192,6 +192,24 @@ static void test_trouble_matches_plan(void **state)
             assert_int_equal(s.backwards, 1);
             assert_int_equal(s.n, m->n);
             break;
+        case SIM_T_GLITCH: /* 10..100x the load, from a real load */
+            assert_true(s.max_jump > 5.0);
+            assert_true(m->tval >= 10 * 0.1 * 0.99);
+            assert_int_equal(s.n, m->n);
+            break;
+        case SIM_T_UNIT_SLIP:
+            assert_true(s.max_jump > 500.0);
+            assert_int_equal(s.n, m->n);
+            break;
+        case SIM_T_DROPOUT:
+            assert_int_equal(s.zeros, m->tlen);
+            assert_true(m->tlen >= 1 && m->tlen <= 3);
+            break;
+        case SIM_T_CT_REVERSAL:
+            assert_int_equal(s.negatives, m->tlen);
+            assert_true((m->tlen - 1) * m->interval_s < 6 * 3600 &&
+                        m->tlen * m->interval_s >= 6 * 3600);
+            break;
         default:
             fail();
         }
@@ -202,7 +220,7 @@ static void test_trouble_matches_plan(void **state)
         if (m->trouble == SIM_T_GAP_25H)
             assert_string_equal(sim_truth_expected_alert(&p, m), "missing_extended");
     }
-    for (int t = SIM_T_STUCK; t <= SIM_T_OUT_OF_ORDER; t++)
+    for (int t = SIM_T_STUCK; t <= SIM_T_CT_REVERSAL; t++)
         assert_true(kinds[t] > 0);
     sim_fleet_destroy(f);
 }

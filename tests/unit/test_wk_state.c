@@ -1,10 +1,12 @@
 /*
  * test_wk_state: the hash index (put/get/delete under collisions and
  * growth), the state store (drop a partition), the changelog codec
- * (round trip, refused versions), and wk_proc's rule-1 retry: a failing
- * attempt leaves the state untouched, is retried per backoff, then goes
- * to the DLQ as processing_failed.
+ * (round trip, refused versions, version 1 records still restored), the
+ * adaptive rate-of-change statistics in the state, RULE_ROC_MODE, and wk_proc's rule-1 retry: a
+ * failing attempt leaves the state untouched, is retried per backoff, then goes to the DLQ as
+ * processing_failed.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,34 +58,200 @@ static void test_store_many(void **unused)
     wk_store_release(&s);
 }
 
+static void sample_state(struct wk_state *a)
+{
+    memset(a, 0, sizeof *a);
+    memcpy(a->meter_id, "MTR-1", 5);
+    a->id_len = 5;
+    a->flags = WK_ST_HAS_LAST | WK_ST_DIRTY;
+    a->faults = WK_FAULT_STUCK;
+    a->partition = 7;
+    a->offset = 123456789012LL;
+    a->last_ts = 1710460800000LL;
+    a->last_kw = 1.25;
+    a->over_n = 3;
+    a->day = 19797;
+    a->b[3].n = 24;
+    a->b[3].mean = 1.5f;
+    a->b[3].m2 = 0.25f;
+    a->roc_level = 0.3125f;
+    a->roc_spread = 0.0625f;
+    a->roc_n = 4000000000u;
+}
+
 static void test_codec(void **unused)
 {
     (void)unused;
     struct wk_state a, b;
     unsigned char buf[WK_STATE_WIRE_LEN];
     char err[128];
-    memset(&a, 0, sizeof a);
-    memcpy(a.meter_id, "MTR-1", 5);
-    a.id_len = 5;
-    a.flags = WK_ST_HAS_LAST | WK_ST_DIRTY;
-    a.faults = WK_FAULT_STUCK;
-    a.partition = 7;
-    a.offset = 123456789012LL;
-    a.last_ts = 1710460800000LL;
-    a.last_kw = 1.25;
-    a.over_n = 3;
-    a.day = 19797;
-    a.b[3].n = 24;
-    a.b[3].mean = 1.5f;
-    a.b[3].m2 = 0.25f;
+    sample_state(&a);
     wk_state_encode(&a, buf);
+    assert_int_equal(buf[0], WK_STATE_VERSION);
     assert_int_equal(wk_state_decode(buf, sizeof buf, "MTR-1", 5, &b, err, sizeof err), MF_OK);
     a.flags &= (uint8_t)~WK_ST_DIRTY; /* never on the wire */
     assert_memory_equal(&a, &b, sizeof a);
-    buf[0] = 2;
+    buf[0] = 3;
     assert_int_equal(wk_state_decode(buf, sizeof buf, "MTR-1", 5, &b, err, sizeof err), MF_EDATA);
-    buf[0] = 1;
+    buf[0] = 0;
+    assert_int_equal(wk_state_decode(buf, sizeof buf, "MTR-1", 5, &b, err, sizeof err), MF_EDATA);
+    buf[0] = WK_STATE_VERSION;
     assert_int_equal(wk_state_decode(buf, 10, "MTR-1", 5, &b, err, sizeof err), MF_EDATA);
+    assert_int_equal(wk_state_decode(buf, WK_STATE_V1_WIRE_LEN, "MTR-1", 5, &b, err, sizeof err),
+                     MF_EDATA); /* version 2 cut to version 1's length */
+    assert_int_equal(wk_state_decode(buf, 0, "MTR-1", 5, &b, err, sizeof err), MF_EDATA);
+}
+
+/*
+ * A version 1 record, as workers before the adaptive rate-of-change rule
+ * wrote it (the bytes of the old layout, spelled out here rather than made
+ * by today's encoder), restores everything it has; the rule's statistics
+ * start empty. Its length must be exactly the old one.
+ */
+static void test_codec_v1(void **unused)
+{
+    (void)unused;
+    unsigned char v1[WK_STATE_V1_WIRE_LEN];
+    unsigned char *p = v1;
+    struct wk_state b;
+    char err[128];
+    memset(v1, 0, sizeof v1);
+    *p++ = 1;                              /* version */
+    *p++ = WK_ST_HAS_LAST | WK_ST_LAST_OK; /* flags */
+    *p++ = WK_FAULT_ZERO;                  /* faults */
+    p++;                                   /* reserved */
+    p[0] = 5, p += 4;                      /* partition 5 */
+    p[0] = 0x2a, p[1] = 0x01, p += 8;      /* offset 298 */
+    p[0] = 0x00, p[1] = 0x5c, p[2] = 0x43, p[3] = 0x3e, p[4] = 0x8e, p[5] = 0x01, p += 8;
+    memcpy(p, (const unsigned char[8]){0, 0, 0, 0, 0, 0, 0xf4, 0x3f}, 8), p += 8; /* 1.25 */
+    p += 3 * 8;                       /* zero_since, stuck_since, over_since */
+    p[0] = 2, p += 4;                 /* over_n */
+    p[0] = 0x55, p[1] = 0x4d, p += 4; /* day 19797 */
+    p += 8;                           /* first_day, lv_since */
+    p += 3 * 12;                      /* buckets 0..2 */
+    p[0] = 24, p += 4;                /* b[3].n */
+    memcpy(p, (const unsigned char[4]){0, 0, 0xc0, 0x3f}, 4); /* b[3].mean 1.5 */
+    assert_int_equal(wk_state_decode(v1, sizeof v1, "MTR-1", 5, &b, err, sizeof err), MF_OK);
+    assert_int_equal(b.flags, WK_ST_HAS_LAST | WK_ST_LAST_OK);
+    assert_int_equal(b.faults, WK_FAULT_ZERO);
+    assert_int_equal(b.partition, 5);
+    assert_int_equal(b.offset, 298);
+    assert_int_equal(b.last_ts, 0x018e3e435c00LL);
+    assert_true(b.last_kw == 1.25);
+    assert_int_equal(b.over_n, 2);
+    assert_int_equal(b.day, 19797);
+    assert_int_equal(b.b[3].n, 24);
+    assert_true(b.b[3].mean == 1.5f);
+    assert_true(b.roc_level == 0 && b.roc_spread == 0 && b.roc_n == 0);
+    assert_memory_equal(b.meter_id, "MTR-1", 5);
+    /* Re-encoded, it is a version 2 record with the same fields. */
+    unsigned char v2[WK_STATE_WIRE_LEN];
+    struct wk_state c;
+    wk_state_encode(&b, v2);
+    assert_int_equal(v2[0], 2);
+    assert_memory_equal(v2 + 1, v1 + 1, WK_STATE_V1_WIRE_LEN - 1);
+    assert_int_equal(wk_state_decode(v2, sizeof v2, "MTR-1", 5, &c, err, sizeof err), MF_OK);
+    assert_memory_equal(&b, &c, sizeof b);
+    /* A version 1 record of any other length is refused. */
+    v2[0] = 1;
+    assert_int_equal(wk_state_decode(v2, sizeof v2, "MTR-1", 5, &c, err, sizeof err), MF_EDATA);
+    assert_non_null(strstr(err, "168"));
+}
+
+/* RULE_ROC_MODE takes seed or adaptive; anything else fails naming the variable. */
+static void test_roc_mode_config(void **unused)
+{
+    (void)unused;
+    struct wk_config cfg;
+    char err[256];
+    setenv("PG_DSN", "unused", 1);
+    setenv("RULE_ROC_MODE", "median", 1);
+    memset(&cfg, 0, sizeof cfg);
+    assert_int_equal(wk_config_load(&cfg, err, sizeof err), MF_EDATA);
+    assert_non_null(strstr(err, "RULE_ROC_MODE"));
+    wk_config_release(&cfg);
+    setenv("RULE_ROC_MODE", "seed", 1);
+    memset(&cfg, 0, sizeof cfg);
+    assert_int_equal(wk_config_load(&cfg, err, sizeof err), MF_OK);
+    assert_int_equal(cfg.roc_mode, WK_ROC_SEED);
+    wk_config_release(&cfg);
+    unsetenv("RULE_ROC_MODE");
+    memset(&cfg, 0, sizeof cfg);
+    assert_int_equal(wk_config_load(&cfg, err, sizeof err), MF_OK);
+    assert_int_equal(cfg.roc_mode, WK_ROC_ADAPTIVE); /* the default: it measures better */
+    wk_config_release(&cfg);
+}
+
+/* Runs one kW reading of meter "R" (interval 60 s, max_kw 20) through the rules. */
+static void roc_feed(const struct wk_rules_cfg *rc, struct wk_state *st, int64_t ts, double kw,
+                     struct wk_result *res)
+{
+    struct wk_meter m;
+    struct mf_reading r;
+    memset(&m, 0, sizeof m);
+    memset(&r, 0, sizeof r);
+    memcpy(m.meter_id, "R", 1);
+    m.id_len = 1;
+    m.active = true;
+    m.interval_s = 60;
+    m.max_kw = 20;
+    memcpy(r.meter_id, "R", 1);
+    r.ts_ms = ts;
+    r.value = kw;
+    r.unit = MF_UNIT_KW;
+    wk_rules_apply(rc, &r, &m, st, 0, res);
+}
+
+/*
+ * The statistics in the state: the first reading sets the level, only
+ * in-limits readings count, one glitch moves the level by one step and the
+ * spread by at most RULE_ROC_SPIKE_K spreads' worth, and the state with
+ * them survives the changelog.
+ */
+static void test_roc_state(void **unused)
+{
+    (void)unused;
+    struct wk_config cfg;
+    struct wk_rules_cfg rc;
+    struct wk_result res;
+    struct wk_state st;
+    char err[256];
+    setenv("PG_DSN", "unused", 1);
+    setenv("TS_CHECK", "off", 1);
+    unsetenv("RULE_ROC_MODE");
+    memset(&cfg, 0, sizeof cfg);
+    assert_int_equal(wk_config_load(&cfg, err, sizeof err), MF_OK);
+    wk_rules_cfg_from(&rc, &cfg);
+    wk_config_release(&cfg);
+    memset(&st, 0, sizeof st);
+    st.offset = -1;
+
+    int64_t t = 1709251200000LL;
+    roc_feed(&rc, &st, t, 0.4, &res);
+    assert_true(st.roc_level == 0.4f && st.roc_spread == 0 && st.roc_n == 1);
+    roc_feed(&rc, &st, t += 60000, -1, &res); /* negative: rejected, not learnt */
+    roc_feed(&rc, &st, t += 60000, 25, &res); /* over max_kw: rejected, not learnt */
+    assert_int_equal(st.roc_n, 1);
+    for (int i = 0; i < 3000; i++)
+        roc_feed(&rc, &st, t += 60000, i % 2 ? 0.3 : 0.5, &res);
+    assert_int_equal(st.roc_n, 3001);
+    assert_true(st.roc_level >= 0.3f && st.roc_level <= 0.5f);
+    assert_true(fabs(st.roc_spread - 0.1) < 0.02);
+    float level = st.roc_level, spread = st.roc_spread;
+    roc_feed(&rc, &st, t + 60000, 19, &res); /* a glitch */
+    assert_true(res.flags & (1u << WK_F_SPIKE));
+    double step = fmax(spread, rc.roc_min_kw) / 3001.0;
+    assert_true(st.roc_level - level <= step * 1.001 + 1e-7);
+    assert_true(st.roc_spread - spread <=
+                rc.roc_spike_k * fmax(spread, rc.roc_min_kw) / 3001.0 + 1e-6);
+    unsigned char buf[WK_STATE_WIRE_LEN];
+    struct wk_state back;
+    memcpy(st.meter_id, "R", 1);
+    st.id_len = 1;
+    wk_state_encode(&st, buf);
+    assert_int_equal(wk_state_decode(buf, sizeof buf, "R", 1, &back, err, sizeof err), MF_OK);
+    assert_true(back.roc_level == st.roc_level && back.roc_spread == st.roc_spread &&
+                back.roc_n == st.roc_n);
 }
 
 /* ---------------------------------------------------------------- retry */
@@ -203,6 +371,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_many),
         cmocka_unit_test(test_codec),
+        cmocka_unit_test(test_codec_v1),
+        cmocka_unit_test(test_roc_mode_config),
+        cmocka_unit_test(test_roc_state),
         cmocka_unit_test(test_retry_then_success),
         cmocka_unit_test(test_retry_exhausted_goes_to_dlq),
         cmocka_unit_test(test_skip_included),
