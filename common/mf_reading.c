@@ -169,26 +169,37 @@ int mf_reading_from_json(const cJSON *obj, struct mf_reading *r, char *errbuf, s
         FAIL("value is not finite");
     r->value = f[F_VALUE]->valuedouble;
 
-    /* unit (optional) */
-    if (f[F_UNIT]) {
-        if (!cJSON_IsString(f[F_UNIT]))
-            FAIL("unit is not a string");
-        size_t ulen = strlen(f[F_UNIT]->valuestring);
-        if (ulen > MF_UNIT_TEXT_MAX)
-            FAIL("unit longer than %d characters", MF_UNIT_TEXT_MAX);
-        memcpy(r->unit_text, f[F_UNIT]->valuestring, ulen + 1);
-        r->unit = mf_unit_parse(r->unit_text, ulen);
-    }
+    /* unit and interval_s (optional) */
+    if (mf_unit_from_json(f[F_UNIT], r->unit_text, &r->unit, errbuf, errlen) != MF_OK)
+        return MF_EDATA;
+    return mf_interval_from_json(f[F_INTERVAL], &r->interval_s, errbuf, errlen);
+}
 
-    /* interval_s (optional) */
-    if (f[F_INTERVAL]) {
-        double v = f[F_INTERVAL]->valuedouble;
-        if (!cJSON_IsNumber(f[F_INTERVAL]) || v != floor(v))
-            FAIL("interval_s is not a whole number");
-        if (v < 1 || v > MF_INTERVAL_MAX_S)
-            FAIL("interval_s out of range 1..%d", MF_INTERVAL_MAX_S);
-        r->interval_s = (int32_t)v;
-    }
+int mf_unit_from_json(const cJSON *f, char *unit_text, enum mf_unit *unit, char *errbuf,
+                      size_t errlen)
+{
+    if (!f)
+        return MF_OK;
+    if (!cJSON_IsString(f))
+        FAIL("unit is not a string");
+    size_t ulen = strlen(f->valuestring);
+    if (ulen > MF_UNIT_TEXT_MAX)
+        FAIL("unit longer than %d characters", MF_UNIT_TEXT_MAX);
+    memcpy(unit_text, f->valuestring, ulen + 1);
+    *unit = mf_unit_parse(unit_text, ulen);
+    return MF_OK;
+}
+
+int mf_interval_from_json(const cJSON *f, int32_t *interval_s, char *errbuf, size_t errlen)
+{
+    if (!f)
+        return MF_OK;
+    double v = f->valuedouble;
+    if (!cJSON_IsNumber(f) || v != floor(v))
+        FAIL("interval_s is not a whole number");
+    if (v < 1 || v > MF_INTERVAL_MAX_S)
+        FAIL("interval_s out of range 1..%d", MF_INTERVAL_MAX_S);
+    *interval_s = (int32_t)v;
     return MF_OK;
 }
 
@@ -221,16 +232,23 @@ int mf_reading_to_json(const struct mf_reading *r, struct mf_buf *out)
     rc |= mf_buf_appends(out, ts);
     rc |= mf_buf_appends(out, "\",\"value\":");
     rc |= mf_json_double(out, r->value);
-    if (r->unit_text[0]) {
-        rc |= mf_buf_appends(out, ",\"unit\":");
-        rc |= mf_json_str(out, r->unit_text, strlen(r->unit_text));
-    }
-    if (r->interval_s) {
-        rc |= mf_buf_appends(out, ",\"interval_s\":");
-        rc |= mf_json_int(out, r->interval_s);
-    }
+    rc |= mf_unit_interval_to_json(out, r->unit_text, r->interval_s);
     if (rc == MF_OK && mf_json_extras(out, r->object, known, MF_ARRAY_LEN(known)) != MF_OK)
         return MF_EDATA;
     rc |= mf_buf_appendc(out, '}');
+    return rc == MF_OK ? MF_OK : MF_EDATA;
+}
+
+int mf_unit_interval_to_json(struct mf_buf *out, const char *unit_text, int32_t interval_s)
+{
+    int rc = MF_OK;
+    if (unit_text[0]) {
+        rc |= mf_buf_appends(out, ",\"unit\":");
+        rc |= mf_json_str(out, unit_text, strlen(unit_text));
+    }
+    if (interval_s) {
+        rc |= mf_buf_appends(out, ",\"interval_s\":");
+        rc |= mf_json_int(out, interval_s);
+    }
     return rc == MF_OK ? MF_OK : MF_EDATA;
 }

@@ -50,6 +50,18 @@ enum mf_unit mf_unit_parse(const char *s, size_t n);
 /* Canonical spelling ("kWh"); "" for NONE and OTHER. */
 const char *mf_unit_name(enum mf_unit u);
 
+/*
+ * The optional `unit` and `interval_s` fields of §3.1 (f may be NULL:
+ * absent), which the grid feed of §11.1 shares: unit_text gets the text as
+ * given (MF_UNIT_TEXT_MAX + 1 bytes) and *unit its meaning; *interval_s a
+ * whole number of seconds in 1..86400. MF_OK, or MF_EDATA with errbuf.
+ */
+int mf_unit_from_json(const cJSON *f, char *unit_text, enum mf_unit *unit, char *errbuf,
+                      size_t errlen);
+int mf_interval_from_json(const cJSON *f, int32_t *interval_s, char *errbuf, size_t errlen);
+/* Appends ,"unit":... and ,"interval_s":... when given ("" and 0: absent). MF_OK or MF_EDATA. */
+int mf_unit_interval_to_json(struct mf_buf *out, const char *unit_text, int32_t interval_s);
+
 /* Checks a meter ID (n bytes). MF_OK or MF_EDATA with the reason. */
 int mf_meter_id_check(const char *s, size_t n, char *errbuf, size_t errlen);
 

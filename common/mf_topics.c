@@ -16,6 +16,9 @@ static const struct mf_topic_spec topics[] = {
     {"TOPIC_STATE", MF_TOPIC_STATE, 12, "compact", -1},
     {"TOPIC_ROLLUPS_1M", MF_TOPIC_ROLLUPS_1M, 12, "delete", 7 * DAY_MS},
     {"TOPIC_ROLLUPS_1H", MF_TOPIC_ROLLUPS_1H, 12, "delete", 7 * DAY_MS},
+    {"TOPIC_GRID", MF_TOPIC_GRID, 3, "delete", 30 * DAY_MS},
+    {"TOPIC_WEATHER", MF_TOPIC_WEATHER, 3, "delete", 30 * DAY_MS},
+    {"TOPIC_VEHICLES", MF_TOPIC_VEHICLES, 6, "delete", 7 * DAY_MS},
 };
 
 const struct mf_topic_spec *mf_topics(size_t *n)

@@ -19,6 +19,10 @@
 #define MF_TOPIC_STATE      "meter.state.changelog"
 #define MF_TOPIC_ROLLUPS_1M "meter.rollups.1m"
 #define MF_TOPIC_ROLLUPS_1H "meter.rollups.1h"
+/* The other sources (DESIGN §11): not co-partitioned with the meters. */
+#define MF_TOPIC_GRID     "grid.feeds"
+#define MF_TOPIC_WEATHER  "weather.observations"
+#define MF_TOPIC_VEHICLES "vehicle.telemetry"
 
 struct mf_topic_spec {
     const char *env;  /* TOPIC_RAW ... */

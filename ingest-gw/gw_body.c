@@ -46,41 +46,39 @@ int gw_body_format_of(const char *ct)
 
 /* ---------------------------------------------------------------- JSON */
 
-static enum gw_body_status parse_json(const char *body, size_t len, size_t max_items,
-                                      gw_body_item_fn *item_fn, void *opaque, char *errbuf,
-                                      size_t errlen)
+/*
+ * Each item of a JSON or NDJSON body as a parsed value (v; NULL with err
+ * when an NDJSON line is not JSON). Both the readings and the objects form
+ * sit on it. `noun` names the items in whole-body errors ("readings").
+ */
+typedef void value_fn(void *opaque, size_t index, const cJSON *v, const char *err);
+
+static enum gw_body_status json_values(const char *body, size_t len, size_t max_items,
+                                       const char *noun, value_fn *fn, void *opaque, char *errbuf,
+                                       size_t errlen)
 {
-    char err[160];
-    struct mf_reading r;
     cJSON *root = cJSON_ParseWithLength(body, len);
 
     if (!root)
         FAIL(GW_BODY_BAD, "body is not JSON");
     if (cJSON_IsObject(root)) {
-        if (mf_reading_from_json(root, &r, err, sizeof err) == MF_OK)
-            item_fn(opaque, 0, &r, NULL);
-        else
-            item_fn(opaque, 0, NULL, err);
+        fn(opaque, 0, root, NULL);
     } else if (cJSON_IsArray(root)) {
         size_t n = (size_t)cJSON_GetArraySize(root);
         if (n > max_items) {
             cJSON_Delete(root);
-            FAIL(GW_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", n, max_items);
+            FAIL(GW_BODY_TOO_MANY, "too many %s: %zu, the limit is %zu", noun, n, max_items);
         }
         if (n == 0) {
             cJSON_Delete(root);
-            FAIL(GW_BODY_BAD, "empty array: no readings");
+            FAIL(GW_BODY_BAD, "empty array: no %s", noun);
         }
         size_t i = 0;
-        for (const cJSON *c = root->child; c; c = c->next, i++) {
-            if (mf_reading_from_json(c, &r, err, sizeof err) == MF_OK)
-                item_fn(opaque, i, &r, NULL);
-            else
-                item_fn(opaque, i, NULL, err);
-        }
+        for (const cJSON *c = root->child; c; c = c->next, i++)
+            fn(opaque, i, c, NULL);
     } else {
         cJSON_Delete(root);
-        FAIL(GW_BODY_BAD, "body is neither a reading object nor an array of them");
+        FAIL(GW_BODY_BAD, "body is neither an object nor an array of them");
     }
     cJSON_Delete(root);
     return GW_BODY_OK;
@@ -96,9 +94,9 @@ static int blank_line(const char *s, size_t n)
     return 1;
 }
 
-static enum gw_body_status parse_ndjson(const char *body, size_t len, size_t max_items,
-                                        gw_body_item_fn *item_fn, void *opaque, char *errbuf,
-                                        size_t errlen)
+static enum gw_body_status ndjson_values(const char *body, size_t len, size_t max_items,
+                                         const char *noun, value_fn *fn, void *opaque, char *errbuf,
+                                         size_t errlen)
 {
     const char *end = body + len;
     size_t count = 0;
@@ -111,29 +109,57 @@ static enum gw_body_status parse_ndjson(const char *body, size_t len, size_t max
         p = nl ? nl + 1 : end;
     }
     if (count > max_items)
-        FAIL(GW_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", count, max_items);
+        FAIL(GW_BODY_TOO_MANY, "too many %s: %zu, the limit is %zu", noun, count, max_items);
     if (count == 0)
-        FAIL(GW_BODY_BAD, "empty body: no readings");
+        FAIL(GW_BODY_BAD, "empty body: no %s", noun);
 
     size_t index = 0;
     for (const char *p = body; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
         if (!blank_line(p, (size_t)(e - p))) {
-            char err[160];
-            struct mf_reading r;
-            cJSON *root;
-            if (mf_reading_parse(p, (size_t)(e - p), &root, &r, err, sizeof err) == MF_OK) {
-                item_fn(opaque, index, &r, NULL);
-                cJSON_Delete(root);
-            } else {
-                item_fn(opaque, index, NULL, err);
-            }
-            index++;
+            cJSON *v = cJSON_ParseWithLength(p, (size_t)(e - p));
+            fn(opaque, index++, v, v ? NULL : "not JSON");
+            cJSON_Delete(v);
         }
         p = nl ? nl + 1 : end;
     }
     return GW_BODY_OK;
+}
+
+/* The readings form over values: each value read as a §3.1 reading. */
+struct reading_adapter {
+    gw_body_item_fn *item_fn;
+    void *opaque;
+};
+
+static void reading_of_value(void *opaque, size_t index, const cJSON *v, const char *err)
+{
+    struct reading_adapter *a = opaque;
+    char why[160];
+    struct mf_reading r;
+
+    if (!v)
+        a->item_fn(a->opaque, index, NULL, err);
+    else if (mf_reading_from_json(v, &r, why, sizeof why) == MF_OK)
+        a->item_fn(a->opaque, index, &r, NULL);
+    else
+        a->item_fn(a->opaque, index, NULL, why);
+}
+
+/* The objects form over values: anything but an object is the item's error. */
+struct object_adapter {
+    gw_body_object_fn *obj_fn;
+    void *opaque;
+};
+
+static void object_of_value(void *opaque, size_t index, const cJSON *v, const char *err)
+{
+    struct object_adapter *a = opaque;
+    if (v && !cJSON_IsObject(v))
+        a->obj_fn(a->opaque, index, NULL, "item is not a JSON object");
+    else
+        a->obj_fn(a->opaque, index, v, err);
 }
 
 /* ---------------------------------------------------------------- CSV */
@@ -210,6 +236,39 @@ static int csv_reading(const struct mf_csv *c, const int *col, struct mf_reading
     return MF_OK;
 }
 
+/*
+ * Counts the data rows first (a cheap pass that bounds the work), then
+ * opens c on the body with its header read. On GW_BODY_OK c is to be
+ * released by the caller and *rows counts the header too; otherwise c is
+ * released and errbuf says why.
+ */
+static enum gw_body_status csv_open(struct mf_csv *c, const char *body, size_t len,
+                                    size_t max_items, const char *noun, size_t *rows, char *errbuf,
+                                    size_t errlen)
+{
+    char err[160];
+
+    mf_csv_init(c, body, len);
+    *rows = 0;
+    while (mf_csv_next(c, err, sizeof err) != 0)
+        (*rows)++;
+    mf_csv_release(c);
+    if (*rows == 0)
+        FAIL(GW_BODY_BAD, "empty body: no CSV header");
+    if (*rows - 1 > max_items)
+        FAIL(GW_BODY_TOO_MANY, "too many %s: %zu, the limit is %zu", noun, *rows - 1, max_items);
+    mf_csv_init(c, body, len);
+    if (mf_csv_next(c, err, sizeof err) != 1) {
+        mf_csv_release(c);
+        FAIL(GW_BODY_BAD, "bad CSV header: %s", err);
+    }
+    if (c->nfields > MF_CSV_MAX_FIELDS) {
+        mf_csv_release(c);
+        FAIL(GW_BODY_BAD, "CSV header has %zu columns, at most %d", c->nfields, MF_CSV_MAX_FIELDS);
+    }
+    return GW_BODY_OK;
+}
+
 static enum gw_body_status parse_csv(const char *body, size_t len, size_t max_items,
                                      gw_body_item_fn *item_fn, void *opaque, char *errbuf,
                                      size_t errlen)
@@ -220,31 +279,11 @@ static enum gw_body_status parse_csv(const char *body, size_t len, size_t max_it
     enum gw_body_status st = GW_BODY_OK;
     int rc;
 
-    /* Count data rows first: a cheap pass that bounds the work. */
-    mf_csv_init(&c, body, len);
-    size_t rows = 0;
-    while (mf_csv_next(&c, err, sizeof err) != 0)
-        rows++;
-    mf_csv_release(&c);
-    if (rows == 0)
-        FAIL(GW_BODY_BAD, "empty body: no CSV header");
-    if (rows - 1 > max_items)
-        FAIL(GW_BODY_TOO_MANY, "too many readings: %zu, the limit is %zu", rows - 1, max_items);
-
-    mf_csv_init(&c, body, len);
-    if (mf_csv_next(&c, err, sizeof err) != 1) {
-        snprintf(errbuf, errlen, "bad CSV header: %s", err);
-        st = GW_BODY_BAD;
-        goto out;
-    }
+    size_t rows;
+    if ((st = csv_open(&c, body, len, max_items, "readings", &rows, errbuf, errlen)) != GW_BODY_OK)
+        return st;
     for (int k = 0; k < NCOLS; k++)
         col[k] = -1;
-    if (c.nfields > MF_CSV_MAX_FIELDS) {
-        snprintf(errbuf, errlen, "CSV header has %zu columns, at most %d", c.nfields,
-                 MF_CSV_MAX_FIELDS);
-        st = GW_BODY_BAD;
-        goto out;
-    }
     size_t ncols = c.nfields;
     for (size_t i = 0; i < ncols; i++) {
         int k;
@@ -301,6 +340,118 @@ out:
     return st;
 }
 
+/* ---------------------------------------------------------------- CSV objects */
+
+#define CSV_NAME_MAX 64
+
+/* Columns whose text stays text even when it reads as a number (an id "123"). */
+static int text_column(const char *name)
+{
+    size_t n = strlen(name);
+    return strcmp(name, "unit") == 0 || strcmp(name, "model") == 0 ||
+           (n >= 3 && strcmp(name + n - 3, "_id") == 0) ||
+           (n >= 2 && strcmp(name + n - 2, "Id") == 0);
+}
+
+/* One data row as an object of its non-empty columns. NULL with err when it cannot be one. */
+static cJSON *csv_object(const struct mf_csv *c, char (*names)[CSV_NAME_MAX + 1], size_t ncols,
+                         char *err, size_t errlen)
+{
+    if (c->nfields != ncols) {
+        snprintf(err, errlen, "line %zu: %zu fields, the header has %zu", c->line_of_row,
+                 c->nfields, ncols);
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < ncols; i++) {
+        const struct mf_csv_field *f = &c->f[i];
+        double v;
+        cJSON *item;
+        if (f->n == 0)
+            continue;
+        if (!text_column(names[i]) && csv_number(f->s, f->n, &v) == MF_OK) {
+            item = cJSON_CreateNumber(v);
+        } else {
+            char *t = mf_xmalloc(f->n + 1);
+            memcpy(t, f->s, f->n);
+            t[f->n] = '\0';
+            item = cJSON_CreateString(t);
+            free(t);
+        }
+        MF_ASSERT(item != NULL); /* cJSON's allocator is malloc: NULL only when out of memory */
+        cJSON_AddItemToObject(o, names[i], item);
+    }
+    return o;
+}
+
+static enum gw_body_status csv_objects(const char *body, size_t len, size_t max_items,
+                                       gw_body_object_fn *obj_fn, void *opaque, char *errbuf,
+                                       size_t errlen)
+{
+    struct mf_csv c;
+    char err[160];
+    char(*names)[CSV_NAME_MAX + 1] = NULL;
+    enum gw_body_status st = GW_BODY_OK;
+    int rc;
+
+    size_t rows;
+    if ((st = csv_open(&c, body, len, max_items, "items", &rows, errbuf, errlen)) != GW_BODY_OK)
+        return st;
+    size_t ncols = c.nfields;
+    names = mf_xcalloc(ncols, sizeof *names);
+    for (size_t i = 0; i < ncols; i++) {
+        if (c.f[i].n == 0 || c.f[i].n > CSV_NAME_MAX || memchr(c.f[i].s, '\0', c.f[i].n)) {
+            snprintf(errbuf, errlen, "CSV column %zu: a name of 1..%d characters", i + 1,
+                     CSV_NAME_MAX);
+            st = GW_BODY_BAD;
+            goto out;
+        }
+        memcpy(names[i], c.f[i].s, c.f[i].n);
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(names[k], names[i]) == 0) {
+                snprintf(errbuf, errlen, "duplicate CSV column '%s'", names[i]);
+                st = GW_BODY_BAD;
+                goto out;
+            }
+        }
+    }
+    if (rows == 1) {
+        snprintf(errbuf, errlen, "CSV body has a header but no items");
+        st = GW_BODY_BAD;
+        goto out;
+    }
+    size_t index = 0;
+    while ((rc = mf_csv_next(&c, err, sizeof err)) != 0) {
+        cJSON *o = rc < 0 ? NULL : csv_object(&c, names, ncols, err, sizeof err);
+        obj_fn(opaque, index++, o, o ? NULL : err);
+        cJSON_Delete(o);
+    }
+out:
+    free(names);
+    mf_csv_release(&c);
+    return st;
+}
+
+enum gw_body_status gw_body_parse_objects(enum gw_body_format fmt, const char *body, size_t len,
+                                          size_t max_items, gw_body_object_fn *obj_fn, void *opaque,
+                                          char *errbuf, size_t errlen)
+{
+    if (len == 0)
+        FAIL(GW_BODY_BAD, "empty body");
+    if (!mf_utf8_valid(body, len))
+        FAIL(GW_BODY_BAD, "body is not valid UTF-8");
+    struct object_adapter oa = {obj_fn, opaque};
+    switch (fmt) {
+    case GW_BODY_JSON:
+        return json_values(body, len, max_items, "items", object_of_value, &oa, errbuf, errlen);
+    case GW_BODY_NDJSON:
+        return ndjson_values(body, len, max_items, "items", object_of_value, &oa, errbuf, errlen);
+    case GW_BODY_CSV:
+        return csv_objects(body, len, max_items, obj_fn, opaque, errbuf, errlen);
+    }
+    FAIL(GW_BODY_BAD, "unknown body format");
+}
+
 enum gw_body_status gw_body_parse(enum gw_body_format fmt, const char *body, size_t len,
                                   size_t max_items, gw_body_item_fn *item_fn, void *opaque,
                                   char *errbuf, size_t errlen)
@@ -309,11 +460,13 @@ enum gw_body_status gw_body_parse(enum gw_body_format fmt, const char *body, siz
         FAIL(GW_BODY_BAD, "empty body");
     if (!mf_utf8_valid(body, len))
         FAIL(GW_BODY_BAD, "body is not valid UTF-8");
+    struct reading_adapter ra = {item_fn, opaque};
     switch (fmt) {
     case GW_BODY_JSON:
-        return parse_json(body, len, max_items, item_fn, opaque, errbuf, errlen);
+        return json_values(body, len, max_items, "readings", reading_of_value, &ra, errbuf, errlen);
     case GW_BODY_NDJSON:
-        return parse_ndjson(body, len, max_items, item_fn, opaque, errbuf, errlen);
+        return ndjson_values(body, len, max_items, "readings", reading_of_value, &ra, errbuf,
+                             errlen);
     case GW_BODY_CSV:
         return parse_csv(body, len, max_items, item_fn, opaque, errbuf, errlen);
     }

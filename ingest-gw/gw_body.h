@@ -41,4 +41,18 @@ enum gw_body_status gw_body_parse(enum gw_body_format fmt, const char *body, siz
                                   size_t max_items, gw_body_item_fn *item_fn, void *opaque,
                                   char *errbuf, size_t errlen);
 
+/*
+ * The other sources' and /v1/telemetry's form: each item handed over as a
+ * JSON object (obj, valid for the call only; NULL with err when the item is
+ * not even an object), for the caller to route by its fields. A CSV row
+ * becomes an object of its non-empty columns named by the header: columns
+ * named like ids or `unit` are strings, others numbers when they read as
+ * one (an epoch-ms ts too), strings otherwise. So one CSV body may carry
+ * several kinds, each row filling its own kind's columns.
+ */
+typedef void gw_body_object_fn(void *opaque, size_t index, const cJSON *obj, const char *err);
+enum gw_body_status gw_body_parse_objects(enum gw_body_format fmt, const char *body, size_t len,
+                                          size_t max_items, gw_body_object_fn *obj_fn, void *opaque,
+                                          char *errbuf, size_t errlen);
+
 #endif

@@ -18,6 +18,9 @@ struct gw_config {
     int log_level;
     char *http_addr;
     char *topic_raw;
+    char *topic_grid;
+    char *topic_weather;
+    char *topic_vehicles;
     bool auth;
     char *tokens_file;
     int64_t max_body_bytes;

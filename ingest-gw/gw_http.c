@@ -3,7 +3,7 @@
  *
  *   first call   route, method, drain, auth, content type, declared size
  *   body calls   append to a bounded buffer (past the limit: discard, 413)
- *   last call    parse items, check meter globs, queue to Kafka, suspend
+ *   last call    parse items, check scopes and key globs, queue to Kafka, suspend
  *   resumed      all records settled: 202/400, or 503 if Kafka failed any
  */
 #include "gw_http.h"
@@ -20,6 +20,7 @@
 #include "gw_auth.h"
 #include "gw_publish.h"
 #include "gw_body.h"
+#include "gw_items.h"
 #include "mf_buf.h"
 #include "mf_http.h"
 #include "mf_json.h"
@@ -29,7 +30,21 @@
 #include "mf_time.h"
 #include "mf_common.h"
 
-#define READINGS_PATH "/v1/readings"
+/*
+ * The write endpoints (DESIGN §7) and the kinds each takes. /v1/readings
+ * keeps its own path (gw_body_parse straight to readings, its CSV columns
+ * fixed); the others go through objects (gw_body_parse_objects, gw_items).
+ */
+static const struct {
+    const char *path;
+    unsigned kinds; /* 0: the readings path */
+} routes[] = {
+    {"/v1/readings", 0},
+    {"/v1/grid", GW_KIND_BIT(GW_KIND_GRID)},
+    {"/v1/weather", GW_KIND_BIT(GW_KIND_WEATHER)},
+    {"/v1/vehicles", GW_KIND_BIT(GW_KIND_VEHICLE)},
+    {"/v1/telemetry", GW_KINDS_ALL},
+};
 
 enum req_state { RECEIVING, WAITING, SETTLED };
 
@@ -37,6 +52,7 @@ enum req_state { RECEIVING, WAITING, SETTLED };
 struct item {
     uint32_t val_off, val_len;
     uint32_t key_off, key_len;
+    uint32_t kind; /* enum gw_kind: the topic */
 };
 
 struct gw_req {
@@ -45,6 +61,7 @@ struct gw_req {
     struct MHD_Connection *conn;
     enum req_state state;
     int fmt;
+    unsigned kinds; /* the route's (0: readings path) */
     int too_large;
     const struct mf_token *token;
     int64_t start_us;
@@ -55,6 +72,7 @@ struct gw_req {
     struct mf_buf errors; /* the JSON "errors" array's elements */
     size_t accepted, rejected;
     char forbidden[MF_METER_ID_MAX + 1];
+    enum gw_kind forbidden_kind;
     struct mf_batch batch;
 };
 
@@ -141,6 +159,7 @@ static struct gw_req *req_get(struct gw_server *s, struct MHD_Connection *c)
     q->conn = c;
     q->state = RECEIVING;
     q->fmt = -1;
+    q->kinds = 0;
     q->too_large = 0;
     q->token = NULL;
     q->start_us = now_us();
@@ -215,33 +234,80 @@ static enum MHD_Result respond_error(struct gw_server *s, struct MHD_Connection 
     return rc;
 }
 
+/* An invalid item: listed in the answer by its index. */
+static void reject_item(struct gw_req *q, size_t index, const char *err)
+{
+    if (q->errors.len)
+        mf_buf_appendc(&q->errors, ',');
+    mf_buf_appendf(&q->errors, "{\"index\":%zu,\"error\":", index);
+    mf_json_str(&q->errors, err, strlen(err));
+    mf_buf_appendc(&q->errors, '}');
+    q->rejected++;
+}
+
+/* 1 if the request's token may write this key of this kind; else remembers the first refusal. */
+static int allowed(struct gw_req *q, enum gw_kind kind, const char *key)
+{
+    if (!q->token || mf_token_allows(q->token, gw_kind_scope(kind), key))
+        return 1;
+    if (!q->forbidden[0]) {
+        memcpy(q->forbidden, key, sizeof q->forbidden);
+        q->forbidden_kind = kind;
+    }
+    return 0;
+}
+
+/* Records an accepted item whose value is out[val_off..] and key `key`. */
+static void keep_item(struct gw_req *q, enum gw_kind kind, const char *key, size_t val_off)
+{
+    struct item it;
+    it.val_off = (uint32_t)val_off;
+    it.val_len = (uint32_t)(q->out.len - val_off);
+    it.key_off = (uint32_t)q->keys.len;
+    it.key_len = (uint32_t)strlen(key);
+    it.kind = (uint32_t)kind;
+    mf_buf_append(&q->keys, key, it.key_len);
+    mf_buf_append(&q->items, &it, sizeof it);
+    q->accepted++;
+}
+
+/* gw_body_item_fn of /v1/readings. */
 static void on_item(void *opaque, size_t index, const struct mf_reading *r, const char *err)
 {
     struct gw_req *q = opaque;
 
     if (!r) {
-        if (q->errors.len)
-            mf_buf_appendc(&q->errors, ',');
-        mf_buf_appendf(&q->errors, "{\"index\":%zu,\"error\":", index);
-        mf_json_str(&q->errors, err, strlen(err));
-        mf_buf_appendc(&q->errors, '}');
-        q->rejected++;
+        reject_item(q, index, err);
         return;
     }
-    if (q->token && !mf_token_allows(q->token, MF_SCOPE_READINGS, r->meter_id)) {
-        if (!q->forbidden[0])
-            memcpy(q->forbidden, r->meter_id, sizeof q->forbidden);
+    if (!allowed(q, GW_KIND_READING, r->meter_id))
         return;
-    }
-    struct item it;
-    it.val_off = (uint32_t)q->out.len;
+    size_t off = q->out.len;
     mf_reading_to_json(r, &q->out);
-    it.val_len = (uint32_t)(q->out.len - it.val_off);
-    it.key_off = (uint32_t)q->keys.len;
-    it.key_len = (uint32_t)strlen(r->meter_id);
-    mf_buf_append(&q->keys, r->meter_id, it.key_len);
-    mf_buf_append(&q->items, &it, sizeof it);
-    q->accepted++;
+    keep_item(q, GW_KIND_READING, r->meter_id, off);
+}
+
+/* gw_body_object_fn of the other endpoints: decode by kind, then as readings. */
+static void on_object(void *opaque, size_t index, const cJSON *obj, const char *err)
+{
+    struct gw_req *q = opaque;
+    char why[200], key[MF_METER_ID_MAX + 1];
+    enum gw_kind kind;
+    size_t off = q->out.len;
+
+    if (!obj) {
+        reject_item(q, index, err);
+        return;
+    }
+    if (gw_item_decode(obj, q->kinds, &kind, key, &q->out, why, sizeof why) != MF_OK) {
+        reject_item(q, index, why);
+        return;
+    }
+    if (!allowed(q, kind, key)) {
+        q->out.len = off;
+        return;
+    }
+    keep_item(q, kind, key, off);
 }
 
 /* Thread: the delivery thread (or ours, when everything settled at once). */
@@ -275,16 +341,22 @@ static enum MHD_Result process_body(struct gw_req *q)
         snprintf(err, sizeof err, "body larger than %zu bytes", s->o.max_body_bytes);
         return respond_error(s, q->conn, 413, err, q->start_us);
     }
-    enum gw_body_status st = gw_body_parse((enum gw_body_format)q->fmt,
-                                           q->body.data ? q->body.data : "", q->body.len,
-                                           s->o.max_readings, on_item, q, err, sizeof err);
+    const char *body = q->body.data ? q->body.data : "";
+    enum gw_body_status st = q->kinds
+                                 ? gw_body_parse_objects((enum gw_body_format)q->fmt, body,
+                                                         q->body.len, s->o.max_readings, on_object,
+                                                         q, err, sizeof err)
+                                 : gw_body_parse((enum gw_body_format)q->fmt, body, q->body.len,
+                                                 s->o.max_readings, on_item, q, err, sizeof err);
     if (st == GW_BODY_TOO_MANY)
         return respond_error(s, q->conn, 413, err, q->start_us);
     if (st != GW_BODY_OK)
         return respond_error(s, q->conn, 400, err, q->start_us);
     if (q->forbidden[0]) {
-        snprintf(err, sizeof err, "token '%s' may not write meter '%s'", q->token->name,
-                 q->forbidden);
+        /* Nothing of the request is published: the token's scope or glob says no. */
+        snprintf(err, sizeof err, "token '%s' may not write %s '%s' (needs scope '%s')",
+                 q->token->name, gw_kind_noun(q->forbidden_kind), q->forbidden,
+                 mf_scope_name(gw_kind_scope(q->forbidden_kind)));
         return respond_error(s, q->conn, 403, err, q->start_us);
     }
     mf_metric_add(readings_rejected, (double)q->rejected);
@@ -307,7 +379,7 @@ static enum MHD_Result process_body(struct gw_req *q)
     size_t queued = 0;
     for (; queued < q->accepted; queued++) {
         const struct item *it = &items[queued];
-        if (gw_publish(s->pub, &q->batch, q->keys.data + it->key_off, it->key_len,
+        if (gw_publish(s->pub, &q->batch, (int)it->kind, q->keys.data + it->key_off, it->key_len,
                        q->out.data + it->val_off, it->val_len, ts, source) != MF_OK)
             break;
     }
@@ -361,10 +433,17 @@ static int ready(void *opaque, char *why, size_t whylen)
 static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c, const char *url,
                                   const char *method, void **con_cls)
 {
-    if (strcmp(url, READINGS_PATH) != 0) {
+    int route = -1;
+    for (size_t i = 0; i < MF_ARRAY_LEN(routes); i++)
+        if (strcmp(url, routes[i].path) == 0)
+            route = (int)i;
+    if (route < 0) {
         if (mf_admin_answer(c, method, url, ready, s))
             return MHD_YES;
-        return respond_error(s, c, 404, "not found: the API is POST /v1/readings", 0);
+        return respond_error(s, c, 404,
+                             "not found: the API is POST /v1/readings, /v1/grid, /v1/weather, "
+                             "/v1/vehicles, /v1/telemetry",
+                             0);
     }
     if (strcmp(method, "POST") != 0)
         return respond_error(s, c, 405, "method not allowed: use POST", 0);
@@ -373,6 +452,7 @@ static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c,
 
     struct gw_req *q = req_get(s, c);
     *con_cls = q;
+    q->kinds = routes[route].kinds;
     if (s->auth) {
         const char *tok;
         size_t n;

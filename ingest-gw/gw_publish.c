@@ -20,7 +20,7 @@
 
 struct gw_publisher {
     struct mf_producer *prod;
-    int topic;
+    int topic[GW_MAX_TOPICS];
     pthread_t thread;
     atomic_int stop;
     atomic_int probe_ok;                 /* the last metadata probe reached a broker */
@@ -76,7 +76,8 @@ struct gw_publisher *gw_publisher_new(const struct gw_publisher_opts *o, char *e
     conf = NULL; /* the producer owns it, also on failure */
     if (!p->prod)
         goto fail;
-    p->topic = mf_producer_topic(p->prod, o->topic);
+    for (int t = 0; t < GW_MAX_TOPICS; t++)
+        p->topic[t] = o->topics[t] ? mf_producer_topic(p->prod, o->topics[t]) : -1;
     if (pthread_create(&p->thread, NULL, poll_main, p) != 0) {
         snprintf(errbuf, errlen, "cannot start the delivery thread");
         goto fail_prod;
@@ -115,13 +116,15 @@ int gw_publisher_has_room(struct gw_publisher *p, size_t n)
     return mf_producer_queued(p->prod) + n <= QUEUE_MAX;
 }
 
-int gw_publish(struct gw_publisher *p, struct mf_batch *b, const char *key, size_t keylen,
-               const char *value, size_t len, const char *ingest_ts, const char *source)
+int gw_publish(struct gw_publisher *p, struct mf_batch *b, int topic, const char *key,
+               size_t keylen, const char *value, size_t len, const char *ingest_ts,
+               const char *source)
 {
     char err[256];
     const struct mf_header headers[] = {{"ingest.ts", ingest_ts}, {"ingest.source", source}};
-    const struct mf_msg m = {p->topic, MF_PARTITION_ANY,     key, keylen, value, len,
-                             headers,  MF_ARRAY_LEN(headers)};
+    MF_ASSERT(topic >= 0 && topic < GW_MAX_TOPICS && p->topic[topic] >= 0);
+    const struct mf_msg m = {p->topic[topic], MF_PARTITION_ANY,     key, keylen, value, len,
+                             headers,         MF_ARRAY_LEN(headers)};
     /* No waiting on a full queue: the request is answered 503 instead. */
     return mf_producer_send(p->prod, b, &m, 0, err, sizeof err);
 }

@@ -1,6 +1,7 @@
 /*
  * gw_publish: ingest-gw's Kafka side. One idempotent producer (acks=all,
- * murmur2_random; mf_producer) on TOPIC_RAW, and a thread that serves its
+ * murmur2_random; mf_producer) on TOPIC_RAW and the other sources' topics
+ * (TOPIC_GRID, TOPIC_WEATHER, TOPIC_VEHICLES), and a thread that serves its
  * delivery reports, so a request's batch (struct mf_batch) tells its
  * request when every record is acknowledged or failed.
  *
@@ -17,9 +18,11 @@
 
 struct gw_publisher;
 
+#define GW_MAX_TOPICS 4
+
 struct gw_publisher_opts {
     const char *brokers;
-    const char *topic;
+    const char *topics[GW_MAX_TOPICS]; /* by index as gw_publish takes it; NULL: unused */
     int ack_timeout_ms;
     const char *client_id;
 };
@@ -40,13 +43,15 @@ int gw_publisher_has_room(struct gw_publisher *p, size_t n);
 
 /*
  * Queues one record (payload copied) into batch b (armed with
- * mf_batch_init, its done callback run by the delivery-report thread) with
+ * mf_batch_init, its done callback run by the delivery-report thread) to
+ * topic number `topic` of the options, with
  * the ingest.ts and ingest.source headers. MF_OK, or MF_ERETRY when the
  * queue is full or the producer refuses it (the record is not part of the
  * batch then). Never waits.
  */
-int gw_publish(struct gw_publisher *p, struct mf_batch *b, const char *key, size_t keylen,
-               const char *value, size_t len, const char *ingest_ts, const char *source);
+int gw_publish(struct gw_publisher *p, struct mf_batch *b, int topic, const char *key,
+               size_t keylen, const char *value, size_t len, const char *ingest_ts,
+               const char *source);
 
 /* 1 while a broker answers: the last metadata probe, or an ack since (for /readyz). */
 int gw_publisher_connected(struct gw_publisher *p);

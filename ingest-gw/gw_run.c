@@ -33,8 +33,12 @@ int gw_run(const struct gw_config *cfg)
     char client_id[128], host[64] = "gw";
     gethostname(host, sizeof host - 1);
     snprintf(client_id, sizeof client_id, "ingest-gw-%s", host);
-    struct gw_publisher_opts po = {cfg->brokers, cfg->topic_raw, (int)cfg->ack_timeout_ms,
-                                   client_id};
+    /* Topic indexes are the item kinds' (gw_items.h). */
+    struct gw_publisher_opts po = {
+        cfg->brokers,
+        {cfg->topic_raw, cfg->topic_grid, cfg->topic_weather, cfg->topic_vehicles},
+        (int)cfg->ack_timeout_ms,
+        client_id};
     if (!(pub = gw_publisher_new(&po, err, sizeof err))) {
         fprintf(stderr, "ingest-gw: %s\n", err);
         status = 2;

@@ -31,7 +31,8 @@ $(OBJDIR)/tests/fault/%.o: INCS := -Itests/lib -Icommon
 FUZZ_CC      ?= clang
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS    := ingest-gw/gw_body.c common/mf_csv.c common/mf_reading.c common/mf_time.c \
-                common/mf_buf.c common/mf_json.c common/mf_alloc.c common/mf_log.c common/mf_tokens.c
+                common/mf_buf.c common/mf_json.c common/mf_alloc.c common/mf_log.c common/mf_tokens.c \
+                common/mf_source.c ingest-gw/gw_items.c
 FUZZ_SRCS    += common/mf_config.c
 FUZZ_SECONDS ?= 15
 

@@ -67,6 +67,9 @@ topic meter.alerts                 3      delete   "$THIRTY_DAYS_MS"
 topic meter.state.changelog       12      compact  -
 topic meter.rollups.1m            12      delete   "$SEVEN_DAYS_MS"
 topic meter.rollups.1h            12      delete   "$SEVEN_DAYS_MS"
+topic grid.feeds                   3      delete   "$THIRTY_DAYS_MS"
+topic weather.observations         3      delete   "$THIRTY_DAYS_MS"
+topic vehicle.telemetry            6      delete   "$SEVEN_DAYS_MS"
 
 if [ "$errors" -ne 0 ]; then
     echo "init-topics: $errors topic(s) do not match the contract" >&2

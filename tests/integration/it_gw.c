@@ -62,11 +62,16 @@ static struct mf_proc *start_gw(const char *bootstrap, unsigned port, const char
 static int setup(void **state)
 {
     (void)state;
-    char h1[65], h2[65];
+    char h1[65], h2[65], h3[65];
     int fd = mkstemp(tokens_path);
     sha256_hex("tok-site-a", h1);
     sha256_hex("tok-all", h2);
-    dprintf(fd, "# test tokens\n%s site-a MTR-A*\n%s all *\n", h1, h2);
+    sha256_hex("tok-novehicles", h3);
+    /* site-a: three columns, readings only; all: every write scope; novehicles: all but one. */
+    dprintf(fd,
+            "# test tokens\n%s site-a MTR-A*\n%s all * readings,grid,weather,vehicles\n"
+            "%s novehicles * readings,grid,weather\n",
+            h1, h2, h3);
     close(fd);
     broker = mf_broker_start(1);
     gw_port = mf_free_port();
@@ -83,6 +88,16 @@ static int teardown(void **state)
     return 0;
 }
 
+static long post_to(const char *path, const char *const *headers, const char *body,
+                    struct mf_http_resp *r)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", gw_port, path);
+    if (mf_http("POST", url, headers, body, body ? strlen(body) : 0, r) != 0)
+        return -1;
+    return r->code;
+}
+
 static long post(const char *const *headers, const char *body, struct mf_http_resp *r)
 {
     char url[128];
@@ -92,11 +107,11 @@ static long post(const char *const *headers, const char *body, struct mf_http_re
     return r->code;
 }
 
-/* Records in the topic whose key starts with prefix. */
-static void read_prefix(const char *prefix, long want, struct mf_recs *out)
+/* Records in `topic` whose key starts with prefix. */
+static void read_topic_prefix(const char *topic, const char *prefix, long want, struct mf_recs *out)
 {
     struct mf_recs all = {0};
-    mf_kafka_read_topic(broker->bootstrap, TOPIC, -1, 1500, 20000, &all);
+    mf_kafka_read_topic(broker->bootstrap, topic, -1, 1500, 20000, &all);
     for (size_t i = 0; i < all.n; i++) {
         if (strncmp(all.v[i].key, prefix, strlen(prefix)) != 0)
             continue;
@@ -112,7 +127,110 @@ static void read_prefix(const char *prefix, long want, struct mf_recs *out)
     }
     mf_recs_release(&all);
     if (want >= 0 && (long)out->n != want)
-        fail_msg("want %ld records with prefix %s, found %zu", want, prefix, out->n);
+        fail_msg("want %ld records with prefix %s in %s, found %zu", want, prefix, topic, out->n);
+}
+
+static void read_prefix(const char *prefix, long want, struct mf_recs *out)
+{
+    read_topic_prefix(TOPIC, prefix, want, out);
+}
+
+/* Checks each record's key, partition (murmur2 over `partitions`) and ingest.source. */
+static void check_recs(const struct mf_recs *recs, int32_t partitions, const char *source)
+{
+    for (size_t i = 0; i < recs->n; i++) {
+        const struct mf_rec *x = &recs->v[i];
+        assert_int_equal(x->partition, mf_kafka_partition_of(x->key, strlen(x->key), partitions));
+        assert_string_equal(mf_rec_header(x, "ingest.source"), source);
+        assert_non_null(mf_rec_header(x, "ingest.ts"));
+    }
+}
+
+/*
+ * The other sources (DESIGN §7, §11): /v1/telemetry routes a mixed body
+ * item by item to its topic, the single-kind endpoints take their kind, and
+ * a token without a kind's scope gets 403 with nothing published.
+ */
+static void test_sources(void **state)
+{
+    (void)state;
+    struct mf_http_resp r;
+    const char *all_json[] = {"Content-Type: application/json", "Authorization: Bearer tok-all",
+                              NULL};
+    const char *all_csv[] = {"Content-Type: text/csv", "Authorization: Bearer tok-all", NULL};
+    const char *nov[] = {"Content-Type: application/x-ndjson",
+                         "Authorization: Bearer tok-novehicles", NULL};
+    struct mf_recs recs = {0};
+
+    assert_int_equal(
+        post_to("/v1/telemetry", all_json,
+                "[{\"meterId\":\"SRC-M1\",\"kwhConsumedAc\":1.5,\"voltage\":231,"
+                "\"timestamp\":\"2024-03-15T14:00:00Z\"},"
+                "{\"vehicleId\":\"SRC-E1\",\"soc\":54.5,\"kwhDeliveredDc\":0.42,"
+                "\"batteryTemp\":28.1,\"timestamp\":\"2024-03-15T14:00:00Z\"},"
+                "{\"meter_id\":\"SRC-M2\",\"kwh_consumed_ac\":2,\"voltage\":230,\"timestamp\":0},"
+                "{\"vehicle_id\":\"SRC-E2\",\"soc\":140,\"timestamp\":0},"
+                "{\"vehicleId\":\"SRC-E3\",\"timestamp\":0},"
+                "{\"feeder_id\":\"SRC-F1\",\"ts\":0,\"value\":100,\"unit\":\"kW\"},"
+                "{\"station_id\":\"SRC-S1\",\"ts\":0,\"temp_c\":12.5}]",
+                &r),
+        202);
+    assert_non_null(strstr(r.body, "\"accepted\":6,\"rejected\":1,"));
+    assert_non_null(strstr(r.body, "{\"index\":4,\"error\":\"missing field 'soc_pct'\"}"));
+    mf_http_resp_release(&r);
+    read_topic_prefix(TOPIC, "SRC-M", 2, &recs);
+    check_recs(&recs, 12, "all");
+    assert_non_null(strstr(recs.v[0].value, "\"unit\":\"kWh\""));
+    assert_non_null(strstr(recs.v[0].value, "\"voltage_v\":23"));
+    mf_recs_release(&recs);
+    read_topic_prefix("vehicle.telemetry", "SRC-E", 2, &recs);
+    check_recs(&recs, 6, "all");
+    mf_recs_release(&recs);
+    read_topic_prefix("grid.feeds", "SRC-F", 1, &recs);
+    check_recs(&recs, 3, "all");
+    assert_string_equal(recs.v[0].value, "{\"feeder_id\":\"SRC-F1\",\"ts\":\"1970-01-01T00:00:"
+                                         "00.000Z\",\"value\":100,\"unit\":\"kW\"}");
+    mf_recs_release(&recs);
+    read_topic_prefix("weather.observations", "SRC-S", 1, &recs);
+    check_recs(&recs, 3, "all");
+    mf_recs_release(&recs);
+
+    /* Single-kind endpoints: CSV to /v1/grid; a station to /v1/vehicles is an item error. */
+    assert_int_equal(post_to("/v1/grid", all_csv,
+                             "feeder_id,ts,value,unit\nSRC-G1,0,1.5,MW\nSRC-G2,0,2,kW\n", &r),
+                     202);
+    mf_http_resp_release(&r);
+    read_topic_prefix("grid.feeds", "SRC-G", 2, &recs);
+    mf_recs_release(&recs);
+    assert_int_equal(
+        post_to("/v1/vehicles", all_json, "{\"station_id\":\"SRC-S2\",\"ts\":0,\"temp_c\":1}", &r),
+        400);
+    assert_non_null(strstr(r.body, "missing field 'vehicle_id'"));
+    mf_http_resp_release(&r);
+
+    /* No vehicles scope: 403 naming the scope, and nothing of the request published. */
+    assert_int_equal(
+        post_to("/v1/vehicles", nov, "{\"vehicle_id\":\"SRC-X1\",\"ts\":0,\"soc_pct\":5}\n", &r),
+        403);
+    assert_non_null(strstr(r.body, "may not write vehicle 'SRC-X1' (needs scope 'vehicles')"));
+    mf_http_resp_release(&r);
+    assert_int_equal(post_to("/v1/telemetry", nov,
+                             "{\"station_id\":\"SRC-X2\",\"ts\":0,\"temp_c\":1}\n"
+                             "{\"vehicleId\":\"SRC-X3\",\"soc\":5,\"timestamp\":0}\n",
+                             &r),
+                     403);
+    mf_http_resp_release(&r);
+    /* site-a (three columns: readings only) may not write a feeder either. */
+    assert_int_equal(
+        post_to("/v1/grid", auth_site_a, "{\"feeder_id\":\"MTR-A1\",\"ts\":0,\"value\":1}", &r),
+        403);
+    mf_http_resp_release(&r);
+    read_topic_prefix("vehicle.telemetry", "SRC-X", 0, &recs);
+    mf_recs_release(&recs);
+    read_topic_prefix("weather.observations", "SRC-X", 0, &recs);
+    mf_recs_release(&recs);
+    read_topic_prefix("grid.feeds", "MTR-A", 0, &recs);
+    mf_recs_release(&recs);
 }
 
 static void test_json_roundtrip(void **state)
@@ -392,7 +510,7 @@ int main(void)
         cmocka_unit_test(test_json_roundtrip),       cmocka_unit_test(test_ndjson_and_csv),
         cmocka_unit_test(test_nothing_valid_is_400), cmocka_unit_test(test_auth),
         cmocka_unit_test(test_limits_and_routes),    cmocka_unit_test(test_broker_down),
-        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_bad_config),           cmocka_unit_test(test_sources),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -66,6 +66,9 @@ TOPICS = {
     "meter.state.changelog": (12, "compact", None),
     "meter.rollups.1m": (12, "delete", SEVEN_DAYS_MS),
     "meter.rollups.1h": (12, "delete", SEVEN_DAYS_MS),
+    "grid.feeds": (3, "delete", THIRTY_DAYS_MS),
+    "weather.observations": (3, "delete", THIRTY_DAYS_MS),
+    "vehicle.telemetry": (6, "delete", SEVEN_DAYS_MS),
 }
 # DESIGN §2: these must always have the same partition count.
 CO_PARTITIONED = ("meter.readings.raw", "meter.readings.validated", "meter.state.changelog",

@@ -250,7 +250,7 @@ check_cols() {
     got=$(cols "$1")
     if [ "$got" = "$2" ]; then pass "table $1 has the contract's columns"; else fail "columns of $1" "want: $2" "got:  $got"; fi
 }
-check_cols meters "meter_id text NO, class text YES, max_kw double precision NO, interval_s integer NO, vacant boolean NO, neighborhood text YES, region text YES, active boolean NO, updated_at timestamp with time zone NO"
+check_cols meters "meter_id text NO, class text YES, max_kw double precision NO, interval_s integer NO, vacant boolean NO, neighborhood text YES, region text YES, active boolean NO, updated_at timestamp with time zone NO, feeder_id text YES, tz text YES"
 ROLLUP_COLS="meter_id text NO, window_start timestamp with time zone NO, count bigint NO, sum_kw double precision NO, min_kw double precision NO, max_kw double precision NO, m2 double precision NO, energy_kwh double precision NO, quality_sum double precision NO, premium integer NO, standard integer NO, interpolated integer NO, closed boolean NO, revision integer NO, updated_at timestamp with time zone NO"
 check_cols rollup_1m "$ROLLUP_COLS"
 check_cols rollup_1h "$ROLLUP_COLS"
@@ -264,13 +264,19 @@ check_cols region_load_1h "region text NO, window_start timestamp with time zone
 
 expect "primary keys are the contract's (and the aggregator's own tables')" \
     "agg_watermarks|consumer_group,partition
+feeders|feeder_id
+grid_feed_readings|feeder_id,ts
 meter_current_status|meter_id
 meters|meter_id
 region_load_1h|region,window_start
 rollup_1h|meter_id,window_start
 rollup_1m|meter_id,window_start
 sink_offsets|consumer_group,topic,partition
-source_positions|consumer_group,partition,src_partition" \
+source_positions|consumer_group,partition,src_partition
+vehicle_current_status|vehicle_id
+vehicles|vehicle_id
+weather_observations|station_id,ts
+weather_stations|station_id" \
     "SELECT t.relname, string_agg(a.attname, ',' ORDER BY k.n)
        FROM pg_constraint c
        CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)
@@ -279,9 +285,10 @@ source_positions|consumer_group,partition,src_partition" \
       WHERE c.contype = 'p' AND c.connamespace = 'public'::regnamespace
         AND NOT t.relispartition AND t.relname <> 'schema_migrations'
       GROUP BY t.relname ORDER BY t.relname"
-expect "rollup tables are range-partitioned on window_start with no default partition" \
+expect "rollup tables (on window_start) and the vehicle history (on ts) are range-partitioned with no default partition" \
     "rollup_1h|r|window_start|0
-rollup_1m|r|window_start|0" \
+rollup_1m|r|window_start|0
+vehicle_telemetry_history|r|ts|0" \
     "SELECT p.partrelid::regclass, p.partstrat, a.attname, p.partdefid
        FROM pg_partitioned_table p JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
       ORDER BY p.partrelid::regclass::text"
