@@ -12,7 +12,7 @@
  * reading outside every injected fault of its meter, counted per thousand
  * scored readings: the return from a dropout flagged spike is one (the
  * reading is good). Used by `meter-sim score` (the demo) and by
- * test_wk_roc_fleet (the rules in process). Thread: one owner.
+ * test_wk_roc (the rules in process). Thread: one owner.
  */
 #ifndef SIM_RSCORE_H
 #define SIM_RSCORE_H

@@ -19,6 +19,7 @@
 #include "sim_load.h"
 #include "sim_prom.h"
 #include "sim_replay.h"
+#include "sim_rscore.h"
 #include "sim_truth.h"
 
 #include "mf_common.h"
@@ -424,6 +425,47 @@ static void test_prom_sum(void **state)
     assert_true(sim_prom_sum_text(text, "meterflow_build_info", NULL, NULL, false, NULL) == 1);
 }
 
+/*
+ * sim_rscore: a fault is detected by any flagged reading inside its time
+ * range (ends included) and by no other; a spike or drop outside every
+ * fault of its meter is a false flag; a repeated (meter, ts) counts once;
+ * kinds that are not reading faults are ignored.
+ */
+static void test_rscore(void **state)
+{
+    (void)state;
+    struct sim_rscore *rs = sim_rscore_new();
+    struct sim_rscore_sum sum;
+    assert_true(sim_rscore_inject(rs, "A", "glitch", 1000, 1000));
+    assert_true(sim_rscore_inject(rs, "B", "dropout", 2000, 4000));
+    assert_true(sim_rscore_inject(rs, "C", "unit_slip", 1000, 1000));
+    assert_false(sim_rscore_inject(rs, "D", "gap_5h", 1000, 9000));
+    assert_int_equal(sim_rscore_flag("spike"), SIM_RS_SPIKE);
+    assert_int_equal(sim_rscore_flag("negative_value"), SIM_RS_NEGATIVE);
+    assert_int_equal(sim_rscore_flag("interpolated"), 0);
+    sim_rscore_reading(rs, "A", 0, 0);
+    sim_rscore_reading(rs, "A", 1000, SIM_RS_SPIKE);
+    sim_rscore_reading(rs, "A", 1000, SIM_RS_SPIKE); /* a repeat */
+    sim_rscore_reading(rs, "A", 2000, SIM_RS_DROP);  /* the return: a false flag */
+    sim_rscore_reading(rs, "B", 1000, 0);
+    sim_rscore_reading(rs, "B", 4000, SIM_RS_DROP); /* the range's last reading */
+    sim_rscore_reading(rs, "B", 5000, SIM_RS_SPIKE);
+    sim_rscore_reading(rs, "C", 999, SIM_RS_OVER_LIMIT); /* beside the fault: not it */
+    sim_rscore_reading(rs, "C", 1000, 0);
+    sim_rscore_sum(rs, &sum);
+    assert_int_equal(sum.readings, 8);
+    assert_int_equal(sum.rate_flags, 4);
+    assert_int_equal(sum.false_flags, 2);
+    for (int k = 0; k < SIM_RS_KINDS; k++) {
+        long want_inj = !strcmp(sum.kind[k], "glitch") || !strcmp(sum.kind[k], "dropout") ||
+                        !strcmp(sum.kind[k], "unit_slip");
+        long want_det = !strcmp(sum.kind[k], "glitch") || !strcmp(sum.kind[k], "dropout");
+        assert_int_equal(sum.injected[k], want_inj);
+        assert_int_equal(sum.detected[k], want_det);
+    }
+    sim_rscore_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,7 +474,7 @@ int main(void)
         cmocka_unit_test(test_zero_expectation),  cmocka_unit_test(test_truth_file),
         cmocka_unit_test(test_registry_stable),   cmocka_unit_test(test_csv_split),
         cmocka_unit_test(test_map_lcl),           cmocka_unit_test(test_parse_time_value),
-        cmocka_unit_test(test_prom_sum),
+        cmocka_unit_test(test_prom_sum),          cmocka_unit_test(test_rscore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
