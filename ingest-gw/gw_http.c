@@ -4,7 +4,14 @@
  *   first call   route, method, drain, auth, content type, declared size
  *   body calls   append to a bounded buffer (past the limit: discard, 413)
  *   last call    parse items, check scopes and key globs, queue to Kafka, suspend
- *   resumed      all records settled: 202/400, or 503 if Kafka failed any
+ *   resumed      all records settled: 202/400, or 503 if Kafka failed any;
+ *                or the deadline passed first (the watchdog): 503
+ *
+ * A request waiting for Kafka is held twice (refs): by libmicrohttpd until
+ * the connection completes, and by its batch until the last delivery
+ * report. A request answered 503 by the watchdog still has records in
+ * flight, which report into its batch later: it returns to the pool only
+ * when both let go.
  */
 #include "gw_http.h"
 
@@ -46,7 +53,9 @@ static const struct {
     {"/v1/telemetry", GW_KINDS_ALL},
 };
 
-enum req_state { RECEIVING, WAITING, SETTLED };
+enum req_state { RECEIVING, WAITING, SETTLED, TIMED_OUT };
+
+#define WATCHDOG_MS 50 /* how often the watchdog looks at waiting requests' deadlines */
 
 /* Where one serialized reading sits in a request's output buffers. */
 struct item {
@@ -57,9 +66,12 @@ struct item {
 
 struct gw_req {
     struct gw_req *next_free;
+    struct gw_req *wait_prev, *wait_next; /* in the server's waiting list while WAITING */
     struct gw_server *srv;
     struct MHD_Connection *conn;
-    enum req_state state;
+    _Atomic enum req_state state; /* WAITING -> SETTLED or TIMED_OUT: the first one wins */
+    atomic_int refs;              /* libmicrohttpd's, and the batch's while records fly */
+    int64_t deadline_ms;          /* mf_mono_ms() by which it is answered */
     int fmt;
     unsigned kinds; /* the route's (0: readings path) */
     int too_large;
@@ -86,6 +98,10 @@ struct gw_server {
     atomic_size_t inflight;
     pthread_mutex_t pool_lock;
     struct gw_req *pool; /* recycled requests: buffers keep their memory */
+    pthread_mutex_t wait_lock;
+    struct gw_req *waiting; /* requests waiting for Kafka, oldest last */
+    pthread_t watchdog;
+    atomic_int stop;
 };
 
 /* ---------------------------------------------------------------- metrics */
@@ -157,7 +173,9 @@ static struct gw_req *req_get(struct gw_server *s, struct MHD_Connection *c)
     }
     q->srv = s;
     q->conn = c;
-    q->state = RECEIVING;
+    atomic_store(&q->state, RECEIVING);
+    atomic_store(&q->refs, 1); /* libmicrohttpd's */
+    q->wait_prev = q->wait_next = NULL;
     q->fmt = -1;
     q->kinds = 0;
     q->too_large = 0;
@@ -173,8 +191,11 @@ static struct gw_req *req_get(struct gw_server *s, struct MHD_Connection *c)
     return q;
 }
 
+/* Lets go of one hold on q; the last one returns it to the pool. */
 static void req_put(struct gw_server *s, struct gw_req *q)
 {
+    if (atomic_fetch_sub(&q->refs, 1) != 1)
+        return;
     /* A huge body's memory is not kept around for the next small request. */
     if (q->body.cap > (1u << 20))
         mf_buf_release(&q->body);
@@ -310,13 +331,75 @@ static void on_object(void *opaque, size_t index, const cJSON *obj, const char *
     keep_item(q, kind, key, off);
 }
 
+/* ---------------------------------------------------------------- waiting */
+
+static void wait_link(struct gw_server *s, struct gw_req *q)
+{
+    pthread_mutex_lock(&s->wait_lock);
+    q->wait_prev = NULL;
+    q->wait_next = s->waiting;
+    if (s->waiting)
+        s->waiting->wait_prev = q;
+    s->waiting = q;
+    pthread_mutex_unlock(&s->wait_lock);
+}
+
+/* Thread: any; the caller holds wait_lock. */
+static void wait_unlink_locked(struct gw_server *s, struct gw_req *q)
+{
+    if (q->wait_prev)
+        q->wait_prev->wait_next = q->wait_next;
+    else if (s->waiting == q)
+        s->waiting = q->wait_next;
+    if (q->wait_next)
+        q->wait_next->wait_prev = q->wait_prev;
+    q->wait_prev = q->wait_next = NULL;
+}
+
+/*
+ * Moves a waiting request to its outcome (SETTLED or TIMED_OUT) and resumes
+ * its connection to be answered; 0 when the other outcome came first.
+ */
+static int wait_end(struct gw_req *q, enum req_state outcome)
+{
+    enum req_state expect = WAITING;
+    if (!atomic_compare_exchange_strong(&q->state, &expect, outcome))
+        return 0;
+    MHD_resume_connection(q->conn);
+    return 1;
+}
+
 /* Thread: the delivery thread (or ours, when everything settled at once). */
 static void on_settled(struct mf_batch *b, void *opaque)
 {
     struct gw_req *q = opaque;
+    struct gw_server *s = q->srv;
     (void)b;
-    q->state = SETTLED;
-    MHD_resume_connection(q->conn);
+    pthread_mutex_lock(&s->wait_lock);
+    wait_unlink_locked(s, q);
+    wait_end(q, SETTLED);
+    pthread_mutex_unlock(&s->wait_lock);
+    req_put(s, q); /* the batch's hold: no report will come any more */
+}
+
+/* The watchdog: answers 503 for every request whose deadline passed. */
+static void *watchdog_main(void *arg)
+{
+    struct gw_server *s = arg;
+    while (!atomic_load(&s->stop)) {
+        int64_t now = mf_mono_ms();
+        pthread_mutex_lock(&s->wait_lock);
+        for (struct gw_req *q = s->waiting, *next; q; q = next) {
+            next = q->wait_next;
+            if (now < q->deadline_ms)
+                continue;
+            wait_unlink_locked(s, q);
+            wait_end(q, TIMED_OUT);
+        }
+        pthread_mutex_unlock(&s->wait_lock);
+        usleep(WATCHDOG_MS * 1000);
+    }
+    return NULL;
 }
 
 /* The answer with the accepted/rejected counts and the item errors. */
@@ -373,9 +456,12 @@ static enum MHD_Result process_body(struct gw_req *q)
     const struct item *items = (const struct item *)(void *)q->items.data;
 
     mf_batch_init(&q->batch, on_settled, q);
-    q->state = WAITING;
+    atomic_store(&q->state, WAITING);
+    atomic_fetch_add(&q->refs, 1); /* the batch's, until its last report */
+    q->deadline_ms = q->start_us / 1000 + s->o.ack_timeout_ms;
     atomic_fetch_add(&s->inflight, 1);
     MHD_suspend_connection(q->conn);
+    wait_link(s, q);
     size_t queued = 0;
     for (; queued < q->accepted; queued++) {
         const struct item *it = &items[queued];
@@ -390,7 +476,12 @@ static enum MHD_Result process_body(struct gw_req *q)
     return MHD_YES;
 }
 
-/* Everything settled: answer 202, or 503 if Kafka did not acknowledge all. */
+/*
+ * Everything settled: answer 202, or 503 if Kafka did not acknowledge all;
+ * or the deadline passed first: 503 (what is still in flight may yet
+ * arrive: a retry of the request repeats readings the worker rejects as
+ * duplicates).
+ */
 static enum MHD_Result answer_settled(struct gw_req *q)
 {
     struct gw_server *s = q->srv;
@@ -398,7 +489,15 @@ static enum MHD_Result answer_settled(struct gw_req *q)
     enum MHD_Result rc;
 
     atomic_fetch_sub(&s->inflight, 1);
-    if (failed == 0) {
+    if (atomic_load(&q->state) == TIMED_OUT) {
+        char err[160];
+        snprintf(err, sizeof err,
+                 "Kafka did not acknowledge the %zu records within %d ms; retry the request",
+                 q->accepted, s->o.ack_timeout_ms);
+        MF_LOG_WARN("http", "%s", err);
+        mf_metric_add(readings_failed, (double)q->accepted);
+        rc = respond_error(s, q->conn, 503, err, q->start_us);
+    } else if (failed == 0) {
         mf_metric_add(readings_accepted, (double)q->accepted);
         rc = respond_summary(q, 202);
     } else {
@@ -410,7 +509,7 @@ static enum MHD_Result answer_settled(struct gw_req *q)
         mf_metric_add(readings_failed, (double)q->accepted);
         rc = respond_error(s, q->conn, 503, err, q->start_us);
     }
-    q->state = RECEIVING;
+    atomic_store(&q->state, RECEIVING);
     return rc;
 }
 
@@ -494,7 +593,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
     if (!q)
         return first_call(s, c, url, method, con_cls);
-    if (q->state == SETTLED)
+    enum req_state st = atomic_load(&q->state);
+    if (st == SETTLED || st == TIMED_OUT)
         return answer_settled(q);
     if (*upload_size) {
         if (!q->too_large && mf_buf_append(&q->body, upload_data, *upload_size) != MF_OK)
@@ -502,7 +602,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
-    if (q->state == RECEIVING)
+    if (st == RECEIVING)
         return process_body(q);
     return MHD_YES; /* WAITING: resumed spuriously */
 }
@@ -530,9 +630,14 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
     s->pub = pub;
     s->auth = auth;
     pthread_mutex_init(&s->pool_lock, NULL);
+    pthread_mutex_init(&s->wait_lock, NULL);
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
+        snprintf(errbuf, errlen, "cannot start the gateway's watchdog thread");
+        goto fail_locks;
+    }
     int fd = mf_http_listen(o->addr, 1024, &s->port, errbuf, errlen);
     if (fd < 0)
-        goto fail;
+        goto fail_watchdog;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
@@ -545,10 +650,14 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
     if (!s->daemon) {
         close(fd);
         snprintf(errbuf, errlen, "cannot start the HTTP server on %s", o->addr);
-        goto fail;
+        goto fail_watchdog;
     }
     return s;
-fail:
+fail_watchdog:
+    atomic_store(&s->stop, 1);
+    pthread_join(s->watchdog, NULL);
+fail_locks:
+    pthread_mutex_destroy(&s->wait_lock);
     pthread_mutex_destroy(&s->pool_lock);
     free(s);
     return NULL;
@@ -574,6 +683,8 @@ void gw_server_destroy(struct gw_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
+    atomic_store(&s->stop, 1);
+    pthread_join(s->watchdog, NULL);
     while (s->pool) {
         struct gw_req *q = s->pool;
         s->pool = q->next_free;
@@ -584,6 +695,7 @@ void gw_server_destroy(struct gw_server *s)
         mf_buf_release(&q->errors);
         free(q);
     }
+    pthread_mutex_destroy(&s->wait_lock);
     pthread_mutex_destroy(&s->pool_lock);
     free(s);
 }

@@ -7,8 +7,12 @@
  * A request is read into a bounded buffer, authenticated, parsed item by
  * item, and every valid reading is queued to Kafka; then the connection is
  * suspended (no thread waits) until the last delivery report resumes it,
- * and only then is it answered. Threads: libmicrohttpd's pool for requests,
- * the publisher's delivery thread for resumes.
+ * and only then is it answered; or until GW_ACK_TIMEOUT_MS since its first
+ * byte has passed, when a watchdog thread resumes it to answer 503
+ * (librdkafka's own message timeout does not bound an idempotent
+ * producer's in-flight records when the broker dies: they wait for the
+ * request timeout, and an answer came after twice GW_ACK_TIMEOUT_MS). Threads: libmicrohttpd's pool
+ * for requests, the publisher's delivery thread and the watchdog for resumes.
  */
 #ifndef GW_HTTP_H
 #define GW_HTTP_H
@@ -26,6 +30,7 @@ struct gw_server_opts {
     unsigned retry_after_s;   /* GW_RETRY_AFTER_S */
     unsigned threads;         /* GW_THREADS */
     unsigned max_connections; /* GW_MAX_CONNECTIONS */
+    int ack_timeout_ms;       /* GW_ACK_TIMEOUT_MS: the longest wait for Kafka, then 503 */
 };
 
 struct gw_server;

@@ -5,9 +5,10 @@
  * delivery reports, so a request's batch (struct mf_batch) tells its
  * request when every record is acknowledged or failed.
  *
- * The bounded wait is librdkafka's own message.timeout.ms, set to
- * GW_ACK_TIMEOUT_MS: a record not acknowledged by then is reported failed,
- * so a request never waits longer, whatever the broker does.
+ * librdkafka's message.timeout.ms is set to GW_ACK_TIMEOUT_MS, so a record
+ * not acknowledged by then is normally reported failed; but an idempotent
+ * producer's records already in flight to a broker that died wait for the
+ * request timeout instead. The answer's bound is gw_http's watchdog.
  */
 #ifndef GW_PUBLISH_H
 #define GW_PUBLISH_H

@@ -49,7 +49,8 @@ int gw_run(const struct gw_config *cfg)
                                 (size_t)cfg->max_readings,
                                 (unsigned)cfg->retry_after_s,
                                 (unsigned)cfg->threads,
-                                (unsigned)cfg->max_connections};
+                                (unsigned)cfg->max_connections,
+                                (int)cfg->ack_timeout_ms};
     if (!(srv = gw_server_start(&so, pub, auth, err, sizeof err))) {
         MF_LOG_FATAL("main", "%s", err);
         goto out;

@@ -3,11 +3,10 @@
  * the middle of a stream sent through the gateway, and restarted on the
  * same log directory. The whole fleet runs: ingest-gw, a stream-worker, the
  * aggregator, PostgreSQL. Checked:
- *   - while the broker is down, the gateway answers 503 with Retry-After,
- *     never hangs: within 20 s here (librdkafka reports a timed-out record
- *     late on a dead broker: 8-11 s for GW_ACK_TIMEOUT_MS=3000 measured;
- *     the tight bound, GW_ACK_TIMEOUT_MS + 1 s, is the reliability
- *     issue's work);
+ *   - while the broker is down, the gateway answers 503 with Retry-After
+ *     within GW_ACK_TIMEOUT_MS + 1 s (3 s + 1 s here), never later
+ *     (librdkafka alone reported a dead broker's in-flight records after
+ *     8-11 s for 3 s; the gateway's watchdog holds the bound);
  *   - afterwards 202 again; the client retries each 503'd batch until 202,
  *     as a client following Retry-After does;
  *   - every program recovers by itself (still running, ready again);
@@ -154,7 +153,7 @@ int main(void)
             retried |= minute >= KILL_AT;
             if (took > longest)
                 longest = took;
-            bound_ok &= took <= 20000;
+            bound_ok &= took <= 3000 + 1000;
             ra_ok &= strcmp(ra, "2") == 0;
             /* Down for ~8 s of 503s, then the broker comes back on its log directory. */
             if (killed && mf_mono_ms() - down_at > 8000) {
@@ -168,7 +167,8 @@ int main(void)
     }
     CHECK(refused > 0 && retried, "the gateway answered 503 while the broker was down (%d times)",
           refused);
-    CHECK(bound_ok, "every 503 within 20 s, never a hang (longest %lld ms)", (long long)longest);
+    CHECK(bound_ok, "every 503 within GW_ACK_TIMEOUT_MS + 1 s = 4 s (longest %lld ms)",
+          (long long)longest);
     CHECK(ra_ok, "every 503 carries Retry-After: 2");
 
     long long want = (long long)METERS * MINUTES, got = -1, rows = -1;
