@@ -36,6 +36,7 @@
 #include "mf_producer.h"
 #include "mf_time.h"
 #include "mf_common.h"
+#include "mf_crash.h"
 
 /*
  * The write endpoints (DESIGN §7) and the kinds each takes. /v1/readings
@@ -375,6 +376,7 @@ static void on_settled(struct mf_batch *b, void *opaque)
     struct gw_req *q = opaque;
     struct gw_server *s = q->srv;
     (void)b;
+    MF_CRASH_POINT("gateway.batch.settled"); /* Kafka acknowledged, the client not told */
     pthread_mutex_lock(&s->wait_lock);
     wait_unlink_locked(s, q);
     wait_end(q, SETTLED);
@@ -468,6 +470,7 @@ static enum MHD_Result process_body(struct gw_req *q)
         if (gw_publish(s->pub, &q->batch, (int)it->kind, q->keys.data + it->key_off, it->key_len,
                        q->out.data + it->val_off, it->val_len, ts, source) != MF_OK)
             break;
+        MF_CRASH_POINT("gateway.record.queued"); /* some of a request's records queued */
     }
     /* Refused mid-request: what was queued still settles; the answer is 503. */
     if (queued < q->accepted)
@@ -498,6 +501,7 @@ static enum MHD_Result answer_settled(struct gw_req *q)
         mf_metric_add(readings_failed, (double)q->accepted);
         rc = respond_error(s, q->conn, 503, err, q->start_us);
     } else if (failed == 0) {
+        MF_CRASH_POINT("gateway.answer.accepted"); /* the 202 about to be written */
         mf_metric_add(readings_accepted, (double)q->accepted);
         rc = respond_summary(q, 202);
     } else {
