@@ -12,8 +12,8 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c tests/integration/it_*.c tests/fault
 # both, in process.
 test_libs = $(strip $(if $(filter test_wk_%,$(1)),wk) $(if $(filter test_agg_%,$(1)),agg) \
     $(if $(filter test_gw_% test_body,$(1)),gw) \
-    $(if $(filter test_sim test_wk_roc,$(1)),sim) \
-    $(if $(filter it_% ft_%,$(1)),mftest))
+    $(if $(filter test_sim test_wk_roc,$(1)),sim) $(if $(filter test_api_%,$(1)),api) \
+    $(if $(filter it_% ft_% test_api_explain,$(1)),mftest))
 $(OBJDIR)/tests/unit/%.o: INCS := -Icommon
 $(OBJDIR)/tests/unit/test_wk_%.o: INCS := -Istream-worker -Icommon
 $(OBJDIR)/tests/unit/test_agg_%.o: INCS := -Iaggregator -Icommon
@@ -21,6 +21,9 @@ $(OBJDIR)/tests/unit/test_gw_%.o: INCS := -Iingest-gw -Icommon
 $(OBJDIR)/tests/unit/test_body.o: INCS := -Iingest-gw -Icommon
 $(OBJDIR)/tests/unit/test_sim.o: INCS := -Itools -Icommon
 $(OBJDIR)/tests/unit/test_wk_roc.o: INCS := -Istream-worker -Itools -Icommon
+$(OBJDIR)/tests/unit/test_api_%.o: INCS := -Ianalytics-api -Icommon
+# The plans of the API's own statements on a filled throw-away PostgreSQL.
+$(OBJDIR)/tests/unit/test_api_explain.o: INCS := -Ianalytics-api -Itests/lib -Icommon
 $(OBJDIR)/tests/lib/%.o: INCS := -Itests/lib -Icommon
 $(OBJDIR)/tests/integration/%.o: INCS := -Itests/lib -Icommon
 $(OBJDIR)/tests/fault/%.o: INCS := -Itests/lib -Icommon
@@ -32,7 +35,8 @@ FUZZ_CC      ?= clang
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS    := ingest-gw/gw_body.c common/mf_csv.c common/mf_reading.c common/mf_time.c \
                 common/mf_buf.c common/mf_json.c common/mf_alloc.c common/mf_log.c common/mf_tokens.c \
-                common/mf_source.c ingest-gw/gw_items.c
+                common/mf_source.c ingest-gw/gw_items.c \
+                analytics-api/api_params.c analytics-api/api_route.c
 FUZZ_SRCS    += common/mf_config.c
 FUZZ_SECONDS ?= 15
 
@@ -40,7 +44,7 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ  $@"
 	$(Q)$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $(CPPFLAGS) -Iingest-gw -Icommon -o $@ $^ -lcjson -lcrypto
+	    -fno-sanitize-recover=all $(CPPFLAGS) -Iingest-gw -Ianalytics-api -Icommon -o $@ $^ -lcjson -lcrypto
 
 .PHONY: fuzz-build fuzz
 fuzz-build: $(FUZZ_TARGETS)

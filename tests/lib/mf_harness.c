@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 
+#include "mf_pg.h"
 #include "mf_time.h"
 #include "mf_common.h"
 
@@ -344,6 +345,23 @@ const char *mf_pgtmp_query(struct mf_pgtmp *pg, const char *sql)
     return out;
 }
 
+void mf_pgtmp_load(struct mf_pgtmp *pg, const char *relpath, const char *vars)
+{
+    char err[512], cmd[2048], out[4096];
+    PGconn *c = mf_pg_connect(pg->dsn, "mf_harness", err, sizeof err);
+    if (!c)
+        mf_die("%s", err);
+    int rc = mf_pg_migrate(c, err, sizeof err);
+    PQfinish(c);
+    if (rc < 0)
+        mf_die("migrations: %s", err);
+    const char *top = getenv("MF_TOP") ? getenv("MF_TOP") : ".";
+    snprintf(cmd, sizeof cmd, "psql -X -q -v ON_ERROR_STOP=1 '%s' %s -f '%s/%s' 2>&1 >/dev/null",
+             pg->dsn, vars ? vars : "", top, relpath);
+    if (run_capture(cmd, out, sizeof out) != 0)
+        mf_die("%s failed: %s", relpath, out);
+}
+
 unsigned mf_free_port(void)
 {
     struct sockaddr_in a;
@@ -397,19 +415,28 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
+/* Copies the value of header `name` (with its colon) from a header line into out. */
+static void header_value(const char *buf, size_t n, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || strncasecmp(buf, name, nl) != 0)
+        return;
+    size_t k = n - nl;
+    const char *v = buf + nl;
+    while (k && (*v == ' '))
+        v++, k--;
+    while (k && (v[k - 1] == '\r' || v[k - 1] == '\n'))
+        k--;
+    snprintf(out, outlen, "%.*s", (int)k, v);
+}
+
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
     struct mf_http_resp *r = ud;
     size_t n = size * nitems;
-    if (n > 13 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-        size_t k = n - 12;
-        const char *v = buf + 12;
-        while (k && (*v == ' '))
-            v++, k--;
-        while (k && (v[k - 1] == '\r' || v[k - 1] == '\n'))
-            k--;
-        snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)k, v);
-    }
+    header_value(buf, n, "Retry-After:", r->retry_after, sizeof r->retry_after);
+    header_value(buf, n, "ETag:", r->etag, sizeof r->etag);
+    header_value(buf, n, "Cache-Control:", r->cache_control, sizeof r->cache_control);
     return n;
 }
 

@@ -81,6 +81,13 @@ int mf_pgtmp_do(struct mf_pgtmp *pg, const char *verb);
 /* Runs SQL through psql; returns the first column of the first row (static buffer) or NULL. */
 const char *mf_pgtmp_query(struct mf_pgtmp *pg, const char *sql);
 
+/*
+ * Applies the compiled-in migrations (as a program's start would), then
+ * runs the SQL file $MF_TOP/<relpath> through psql with the variables
+ * `vars` ("-v a=1 -v b=2", the test's own text). Aborts the test on failure.
+ */
+void mf_pgtmp_load(struct mf_pgtmp *pg, const char *relpath, const char *vars);
+
 /* A free TCP port on 127.0.0.1. */
 unsigned mf_free_port(void);
 /* Polls http://127.0.0.1:<port><path> until it answers 200; 0 or -1 on timeout. */
@@ -92,6 +99,8 @@ struct mf_http_resp {
     long code;
     char *body; /* NUL-terminated; free with mf_http_resp_release */
     char retry_after[32];
+    char etag[64];          /* the ETag header, if any */
+    char cache_control[64]; /* the Cache-Control header, if any */
 };
 
 /* Performs a request (body may be NULL for GET); headers is NULL-terminated "K: V". */

@@ -1,0 +1,372 @@
+/* api_query: SQL and JSON of the analytics API's endpoints. */
+#include "api_query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mf_buf.h"
+#include "mf_json.h"
+#include "mf_log.h"
+#include "mf_time.h"
+#include "mf_common.h"
+
+/* Times go out as epoch ms (formatted here, DESIGN §3) and come in as text. */
+#define EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::int8"
+
+enum {
+    S_PING,
+    S_STATUS,
+    S_METER_KNOWN,
+    S_ROLLUPS_1M,
+    S_ROLLUPS_1H,
+    S_FLEET_1H,
+    S_REGION_1H,
+    S_FLEET_1D,
+    S_REGION_1D,
+};
+
+#define ROLLUP_COLS                                                                                \
+    EPOCH_MS("window_start")                                                                       \
+    ", count, avg_kw, min_kw, max_kw, stddev_kw, energy_kwh, "                                     \
+    "quality_avg, premium, standard, interpolated, closed, revision"
+#define ROLLUP_WHERE                                                                               \
+    " WHERE meter_id = $1 AND window_start >= $2::timestamptz AND window_start < $3::timestamptz " \
+    "ORDER BY window_start LIMIT $4::int"
+/* Days are UTC days; billing days in a meter's zone come with DESIGN §13. */
+#define DAY_OF "date_trunc('day', window_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+
+const struct api_stmt api_stmts[] = {
+    [S_PING] = {"api_ping", "SELECT 1"},
+    [S_STATUS] =
+        {"api_status",
+         "SELECT m.meter_id IS NOT NULL, m.active, m.region, " EPOCH_MS(
+             "s.ts") ", s.value_kw, s.quality, s.tier, " EPOCH_MS("s.updated_at") " "
+                                                                                  "FROM (SELECT "
+                                                                                  "$1::text AS id) "
+                                                                                  "q "
+                                                                                  "LEFT JOIN "
+                                                                                  "meters m ON "
+                                                                                  "m.meter_id = "
+                                                                                  "q.id "
+                                                                                  "LEFT JOIN "
+                                                                                  "meter_current_"
+                                                                                  "status s ON "
+                                                                                  "s.meter_id = "
+                                                                                  "q.id"},
+    [S_METER_KNOWN] = {"api_meter_known",
+                       "SELECT EXISTS (SELECT 1 FROM meters WHERE meter_id = $1) "
+                       "OR EXISTS (SELECT 1 FROM meter_current_status WHERE meter_id = $1)"},
+    [S_ROLLUPS_1M] = {"api_rollups_1m", "SELECT " ROLLUP_COLS " FROM rollup_1m_stats" ROLLUP_WHERE},
+    [S_ROLLUPS_1H] = {"api_rollups_1h", "SELECT " ROLLUP_COLS " FROM rollup_1h_stats" ROLLUP_WHERE},
+    [S_FLEET_1H] = {"api_fleet_1h",
+                    "SELECT " EPOCH_MS("window_start") ", sum(energy_kwh), sum(readings)::int8, "
+                                                       "sum(meters)::int8 FROM region_load_1h "
+                                                       "WHERE window_start >= $1::timestamptz "
+                                                       "AND window_start < $2::timestamptz "
+                                                       "GROUP BY window_start ORDER BY "
+                                                       "window_start LIMIT $3::int"},
+    [S_REGION_1H] = {"api_region_1h",
+                     "SELECT " EPOCH_MS("window_start") ", energy_kwh, readings, meters::int8 "
+                                                        "FROM region_load_1h WHERE region = $4 "
+                                                        "AND window_start >= $1::timestamptz "
+                                                        "AND window_start < $2::timestamptz "
+                                                        "ORDER BY window_start LIMIT $3::int"},
+    /* meters of a day: the most meters that reported in one of its hours. */
+    [S_FLEET_1D] = {"api_fleet_1d",
+                    "SELECT " EPOCH_MS("d") ", sum(e), sum(r)::int8, max(m)::int8 FROM ("
+                                            "SELECT " DAY_OF " AS d, window_start, "
+                                            "sum(energy_kwh) AS e, sum(readings) AS r, "
+                                            "sum(meters) AS m FROM region_load_1h "
+                                            "WHERE window_start >= $1::timestamptz "
+                                            "AND window_start < $2::timestamptz "
+                                            "GROUP BY window_start) h "
+                                            "GROUP BY d ORDER BY d LIMIT $3::int"},
+    [S_REGION_1D] = {"api_region_1d",
+                     "SELECT " EPOCH_MS("d") ", sum(energy_kwh), sum(readings)::int8, "
+                                             "max(meters)::int8 FROM (SELECT " DAY_OF " AS d, "
+                                             "energy_kwh, readings, meters FROM region_load_1h "
+                                             "WHERE region = $4 "
+                                             "AND window_start >= $1::timestamptz "
+                                             "AND window_start < $2::timestamptz) h "
+                                             "GROUP BY d ORDER BY d LIMIT $3::int"},
+};
+const size_t api_nstmts = MF_ARRAY_LEN(api_stmts);
+
+void api_error_body(struct api_answer *out, unsigned status, const char *msg, const char *param)
+{
+    struct mf_buf b = MF_BUF_INIT;
+    mf_buf_appends(&b, "{\"error\":");
+    mf_json_str(&b, msg, strlen(msg));
+    if (param) {
+        mf_buf_appends(&b, ",\"parameter\":");
+        mf_json_str(&b, param, strlen(param));
+    }
+    mf_buf_appends(&b, "}\n");
+    out->status = status;
+    out->body = b.data;
+    out->len = b.len;
+    out->ttl_s = 0;
+}
+
+/* ---------------------------------------------------------------- JSON of a row */
+
+/* How a column is written: PostgreSQL's text form into JSON (NULL: null). */
+enum col_type { C_INT, C_DBL, C_BOOL, C_TEXT, C_TIME };
+struct col {
+    const char *name;
+    enum col_type type;
+};
+
+static void put_cell(struct mf_buf *b, const PGresult *r, int row, int col, enum col_type t)
+{
+    if (PQgetisnull(r, row, col)) {
+        mf_buf_appends(b, "null");
+        return;
+    }
+    const char *v = PQgetvalue(r, row, col);
+    char ts[MF_TIME_STRLEN];
+    switch (t) {
+    case C_INT:
+        mf_json_int(b, strtoll(v, NULL, 10));
+        break;
+    case C_DBL:
+        mf_json_double(b, strtod(v, NULL));
+        break;
+    case C_BOOL:
+        mf_buf_appends(b, v[0] == 't' ? "true" : "false");
+        break;
+    case C_TEXT:
+        mf_json_str(b, v, strlen(v));
+        break;
+    case C_TIME: /* epoch ms (EPOCH_MS) into DESIGN §3's form */
+        mf_time_format(strtoll(v, NULL, 10), ts);
+        mf_buf_appendf(b, "\"%s\"", ts);
+        break;
+    }
+}
+
+/* ,"name":value for n columns of a row, starting at column first. */
+static void put_fields(struct mf_buf *b, const PGresult *r, int row, int first,
+                       const struct col *cols, size_t n)
+{
+    for (size_t c = 0; c < n; c++) {
+        mf_buf_appendf(b, ",\"%s\":", cols[c].name);
+        put_cell(b, r, row, first + (int)c, cols[c].type);
+    }
+}
+
+static void put_key_time(struct mf_buf *b, const char *k, int64_t ms)
+{
+    char ts[MF_TIME_STRLEN];
+    mf_time_format(ms, ts);
+    mf_buf_appendf(b, "\"%s\":\"%s\"", k, ts);
+}
+
+/* ---------------------------------------------------------------- running */
+
+/* Runs a statement; NULL after writing the 503/500 answer. */
+static PGresult *run(const struct api_query *q, int stmt, int n, const char *const *params,
+                     struct api_answer *out)
+{
+    char err[512];
+    int rc;
+    PGresult *r = api_pool_exec(q->env->pool, (size_t)stmt, n, params, &rc, err, sizeof err);
+    if (r)
+        return r;
+    if (rc == MF_ERETRY) {
+        MF_LOG_WARN("query", "%s", err);
+        api_error_body(out, 503, "the database is unavailable or too slow; retry later", NULL);
+    } else {
+        MF_LOG_ERROR("query", "%s", err);
+        api_error_body(out, 500, "the query failed (logged)", NULL);
+    }
+    return NULL;
+}
+
+static void take(struct api_answer *out, struct mf_buf *b, unsigned status, int ttl_s)
+{
+    mf_buf_appendc(b, '\n');
+    out->status = status;
+    out->body = b->data;
+    out->len = b->len;
+    out->ttl_s = ttl_s;
+}
+
+/* Every window of [from, to) closed: to is past, with room for late data's lateness. */
+static int closed(const struct api_query *q)
+{
+    return q->req->to + 10 * 60 * 1000 <= q->now_ms;
+}
+
+static void not_found(const struct api_query *q, struct api_answer *out)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "no meter '%s' in the registry or the status table", q->req->id);
+    api_error_body(out, 404, msg, NULL);
+    out->ttl_s = q->env->ttl_realtime_s; /* a meter may appear any minute */
+}
+
+static void fill_status(const struct api_query *q, struct api_answer *out)
+{
+    const char *params[] = {q->req->id};
+    PGresult *r = run(q, S_STATUS, 1, params, out);
+    if (!r)
+        return;
+    if (PQntuples(r) != 1 || (PQgetvalue(r, 0, 0)[0] != 't' && PQgetisnull(r, 0, 3))) {
+        PQclear(r);
+        not_found(q, out);
+        return;
+    }
+    static const struct col meter[] = {
+        {"registered", C_BOOL}, {"active", C_BOOL}, {"region", C_TEXT}};
+    static const struct col last[] = {
+        {"value_kw", C_DBL}, {"quality", C_INT}, {"tier", C_TEXT}, {"updated_at", C_TIME}};
+    struct mf_buf b = MF_BUF_INIT;
+    mf_buf_appends(&b, "{\"meter_id\":");
+    mf_json_str(&b, q->req->id, strlen(q->req->id));
+    put_fields(&b, r, 0, 0, meter, MF_ARRAY_LEN(meter));
+    mf_buf_appends(&b, ",\"last_reading\":");
+    if (PQgetisnull(r, 0, 3)) {
+        mf_buf_appends(&b, "null");
+    } else {
+        mf_buf_appends(&b, "{\"ts\":");
+        put_cell(&b, r, 0, 3, C_TIME);
+        put_fields(&b, r, 0, 4, last, MF_ARRAY_LEN(last));
+        mf_buf_appendc(&b, '}');
+    }
+    mf_buf_appendc(&b, '}');
+    PQclear(r);
+    take(out, &b, 200, q->env->ttl_realtime_s);
+}
+
+/* Common range parameters: from (or the cursor), to, limit + 1 (to see if more follow). */
+struct range_params {
+    char from[MF_TIME_STRLEN], to[MF_TIME_STRLEN], limit[16];
+};
+
+static void range_params(const struct api_req *req, struct range_params *p)
+{
+    mf_time_format(req->after >= 0 ? req->after : req->from, p->from);
+    mf_time_format(req->to, p->to);
+    snprintf(p->limit, sizeof p->limit, "%d", req->limit + 1);
+}
+
+/* The columns of a list's rows after the first (the window start, epoch ms). */
+static const struct col rollup_cols[] = {
+    {"count", C_INT},     {"avg_kw", C_DBL},       {"min_kw", C_DBL},      {"max_kw", C_DBL},
+    {"stddev_kw", C_DBL}, {"energy_kwh", C_DBL},   {"quality_avg", C_DBL}, {"premium", C_INT},
+    {"standard", C_INT},  {"interpolated", C_INT}, {"closed", C_BOOL},     {"revision", C_INT},
+};
+static const struct col load_cols[] = {
+    {"energy_kwh", C_DBL}, {"readings", C_INT}, {"meters", C_INT}};
+
+/*
+ * A list answer: {"<key>":<value>,"width","from","to","items":[...],
+ * "next_cursor"}, one item per row (at most limit; a row past it means
+ * another page, whose cursor is that row's window start). value NULL: null.
+ */
+static void list_answer(const struct api_query *q, const char *key, const char *value,
+                        const PGresult *r, const struct col *cols, size_t ncols, int ttl_s,
+                        struct api_answer *out)
+{
+    const struct api_req *req = q->req;
+    struct mf_buf b = MF_BUF_INIT;
+    mf_buf_appendf(&b, "{\"%s\":", key);
+    if (value)
+        mf_json_str(&b, value, strlen(value));
+    else
+        mf_buf_appends(&b, "null");
+    mf_buf_appendf(&b, ",\"width\":\"%s\",", api_width_name(req->width));
+    put_key_time(&b, "from", req->from);
+    mf_buf_appendc(&b, ',');
+    put_key_time(&b, "to", req->to);
+    mf_buf_appends(&b, ",\"items\":[");
+    int n = r ? PQntuples(r) : 0;
+    int shown = n > req->limit ? req->limit : n;
+    int64_t wms = api_width_ms(req->width);
+    for (int i = 0; i < shown; i++) {
+        int64_t ws = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        mf_buf_appends(&b, i ? ",{" : "{");
+        put_key_time(&b, "window_start", ws);
+        mf_buf_appendc(&b, ',');
+        put_key_time(&b, "window_end", ws + wms);
+        put_fields(&b, r, i, 1, cols, ncols);
+        mf_buf_appendc(&b, '}');
+    }
+    mf_buf_appends(&b, "],\"next_cursor\":");
+    if (n > req->limit) {
+        char cur[API_CURSOR_MAX + 1];
+        int64_t next = strtoll(PQgetvalue(r, req->limit, 0), NULL, 10);
+        api_cursor_encode(q->env->cursor_key, q->env->cursor_keylen, req->scope, next, cur);
+        mf_buf_appendf(&b, "\"%s\"", cur);
+    } else {
+        mf_buf_appends(&b, "null");
+    }
+    mf_buf_appendc(&b, '}');
+    take(out, &b, 200, ttl_s);
+}
+
+static void fill_rollups(const struct api_query *q, struct api_answer *out)
+{
+    const struct api_req *req = q->req;
+    struct range_params rp;
+    range_params(req, &rp);
+    const char *params[] = {req->id, rp.from, rp.to, rp.limit};
+    PGresult *r = run(q, req->width == API_W_1M ? S_ROLLUPS_1M : S_ROLLUPS_1H, 4, params, out);
+    if (!r)
+        return;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        const char *p1[] = {req->id};
+        if (!(r = run(q, S_METER_KNOWN, 1, p1, out)))
+            return;
+        int known = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (!known) {
+            not_found(q, out);
+            return;
+        }
+        r = NULL;
+    }
+    int ttl = closed(q) ? q->env->ttl_daily_s
+                        : (req->width == API_W_1M ? q->env->ttl_realtime_s : q->env->ttl_hourly_s);
+    list_answer(q, "meter_id", req->id, r, rollup_cols, MF_ARRAY_LEN(rollup_cols), ttl, out);
+    PQclear(r);
+}
+
+static void fill_fleet_load(const struct api_query *q, struct api_answer *out)
+{
+    const struct api_req *req = q->req;
+    struct range_params rp;
+    range_params(req, &rp);
+    const char *params[] = {rp.from, rp.to, rp.limit, req->region};
+    int daily = req->width == API_W_1D, region = req->region[0] != '\0';
+    int stmt = daily ? (region ? S_REGION_1D : S_FLEET_1D) : (region ? S_REGION_1H : S_FLEET_1H);
+    PGresult *r = run(q, stmt, region ? 4 : 3, params, out);
+    if (!r)
+        return;
+    int ttl = closed(q) ? q->env->ttl_daily_s : q->env->ttl_hourly_s;
+    list_answer(q, "region", region ? req->region : NULL, r, load_cols, MF_ARRAY_LEN(load_cols),
+                ttl, out);
+    PQclear(r);
+}
+
+void api_query_fill(void *query, struct api_answer *out)
+{
+    const struct api_query *q = query;
+    switch (q->req->route) {
+    case API_R_STATUS:
+        fill_status(q, out);
+        return;
+    case API_R_ROLLUPS:
+        fill_rollups(q, out);
+        return;
+    case API_R_FLEET_LOAD:
+        fill_fleet_load(q, out);
+        return;
+    case API_R_COUNT:
+        break;
+    }
+    api_error_body(out, 500, "no such route", NULL);
+}

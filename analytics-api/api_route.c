@@ -1,0 +1,147 @@
+/* api_route: paths and parameters of the analytics API's endpoints. */
+#include "api_route.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "mf_common.h"
+
+#define DAY_MS ((int64_t)86400000)
+
+const char *api_route_name(enum api_route r)
+{
+    switch (r) {
+    case API_R_STATUS:
+        return "status";
+    case API_R_ROLLUPS:
+        return "rollups";
+    case API_R_FLEET_LOAD:
+        return "fleet_load";
+    case API_R_COUNT:
+        break;
+    }
+    return "other";
+}
+
+/* Range rules per width: the default span and the most one request may ask. */
+struct span {
+    int64_t def, max;
+};
+
+static struct span rollup_span(enum api_width w)
+{
+    /* 1m: an hour by default, a week at most (10,080 rows); 1h: a day, 92 days. */
+    return w == API_W_1M ? (struct span){3600 * 1000, 7 * DAY_MS}
+                         : (struct span){DAY_MS, 92 * DAY_MS};
+}
+
+static struct span fleet_span(enum api_width w)
+{
+    /* 1h: a week by default, 92 days at most; 1d: 30 days, a year and a day. */
+    return w == API_W_1H ? (struct span){7 * DAY_MS, 92 * DAY_MS}
+                         : (struct span){30 * DAY_MS, 366 * DAY_MS};
+}
+
+/* "/v1/meters/<id>/<what>": copies id, points *what at the rest. */
+static int split_meter_path(const char *path, char *id, size_t idlen, const char **what)
+{
+    static const char prefix[] = "/v1/meters/";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    const char *s = path + sizeof prefix - 1, *slash = strchr(s, '/');
+    if (!slash)
+        return 0;
+    size_t n = (size_t)(slash - s);
+    if (n >= idlen)
+        n = idlen - 1; /* too long: api_check_id refuses what is left */
+    memcpy(id, s, n);
+    id[n] = '\0';
+    *what = slash + 1;
+    /* An id longer than the buffer must still be refused as too long. */
+    return (size_t)(slash - s) < idlen ? 1 : 2;
+}
+
+static enum api_parse bad_param(struct api_bad *bad, const char *param, const char *why)
+{
+    snprintf(bad->param, sizeof bad->param, "%s", param);
+    snprintf(bad->why, sizeof bad->why, "%s", why);
+    return API_PARSE_BAD;
+}
+
+static enum api_parse finish(struct api_req *q, api_arg_fn *arg, void *argctx, const void *ck,
+                             size_t cklen, struct api_bad *bad)
+{
+    const char *cur = arg(argctx, "cursor");
+    q->after = -1;
+    if (cur) {
+        if (api_cursor_decode(ck, cklen, q->scope, cur, &q->after, bad) != MF_OK)
+            return API_PARSE_BAD;
+        if (q->after < q->from || q->after >= q->to)
+            return bad_param(bad, "cursor", "cursor lies outside the range asked for");
+    }
+    snprintf(q->key, sizeof q->key, "%s|%lld", q->scope, (long long)q->after);
+    return API_PARSE_OK;
+}
+
+enum api_parse api_route_parse(const char *path, api_arg_fn *arg, void *argctx, int64_t now_ms,
+                               const void *cursor_key, size_t cursor_keylen, struct api_req *q,
+                               struct api_bad *bad)
+{
+    const char *what = NULL;
+    char id[API_ID_MAX + 2];
+    memset(q, 0, sizeof *q);
+    q->after = -1;
+
+    int m = split_meter_path(path, id, sizeof id, &what);
+    if (m) {
+        if (strcmp(what, "status") == 0)
+            q->route = API_R_STATUS;
+        else if (strcmp(what, "rollups") == 0)
+            q->route = API_R_ROLLUPS;
+        else
+            return API_PARSE_NOT_FOUND;
+        if (m == 2 || api_check_id("id", id, bad) != MF_OK)
+            return m == 2 ? bad_param(bad, "id", "id must be 1 to 64 characters") : API_PARSE_BAD;
+        memcpy(q->id, id, strlen(id) + 1); /* api_check_id: at most API_ID_MAX */
+        if (q->route == API_R_STATUS) {
+            snprintf(q->key, sizeof q->key, "status|%s", q->id);
+            return API_PARSE_OK;
+        }
+        const char *w = arg(argctx, "width");
+        if (w && strcmp(w, "1d") == 0)
+            return bad_param(bad, "width",
+                             "width=1d (the meter's billing days, DESIGN §13) is not served yet: "
+                             "use 1m or 1h");
+        if (api_parse_width(w, 1u << API_W_1M | 1u << API_W_1H, API_W_1H, &q->width, bad) != MF_OK)
+            return API_PARSE_BAD;
+        struct span sp = rollup_span(q->width);
+        if (api_parse_range(arg(argctx, "from"), arg(argctx, "to"), now_ms, api_width_ms(q->width),
+                            sp.def, sp.max, &q->from, &q->to, bad) != MF_OK ||
+            api_parse_limit(arg(argctx, "limit"), &q->limit, bad) != MF_OK)
+            return API_PARSE_BAD;
+        snprintf(q->scope, sizeof q->scope, "rollups|%s|%s|%lld|%lld|%d", q->id,
+                 api_width_name(q->width), (long long)q->from, (long long)q->to, q->limit);
+        return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
+    }
+    if (strcmp(path, "/v1/fleet/load") == 0) {
+        q->route = API_R_FLEET_LOAD;
+        const char *region = arg(argctx, "region");
+        if (region) {
+            if (api_check_region(region, bad) != MF_OK)
+                return API_PARSE_BAD;
+            snprintf(q->region, sizeof q->region, "%s", region);
+        }
+        if (api_parse_width(arg(argctx, "width"), 1u << API_W_1H | 1u << API_W_1D, API_W_1H,
+                            &q->width, bad) != MF_OK)
+            return API_PARSE_BAD;
+        struct span sp = fleet_span(q->width);
+        if (api_parse_range(arg(argctx, "from"), arg(argctx, "to"), now_ms, api_width_ms(q->width),
+                            sp.def, sp.max, &q->from, &q->to, bad) != MF_OK ||
+            api_parse_limit(arg(argctx, "limit"), &q->limit, bad) != MF_OK)
+            return API_PARSE_BAD;
+        snprintf(q->scope, sizeof q->scope, "fleet_load|%s|%s|%lld|%lld|%d", q->region,
+                 api_width_name(q->width), (long long)q->from, (long long)q->to, q->limit);
+        return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
+    }
+    return API_PARSE_NOT_FOUND;
+}

@@ -1,0 +1,548 @@
+/*
+ * Integration tests for analytics-api: the real binary over a throw-away
+ * PostgreSQL filled by tests/data/api/fixture.sql, driven over HTTP. Every
+ * number it answers is recomputed in SQL; lists are walked page by page
+ * through their cursors; bad input of every kind gets its 4xx naming the
+ * parameter; tokens give 401/403; the cache answers one key with one
+ * query however many ask at once, and 304 to a matching If-None-Match;
+ * a flood of connections and a stopped PostgreSQL get bounded answers
+ * (503 with Retry-After), and the API recovers when PostgreSQL returns.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "mf_harness.h"
+#include "mf_pg.h"
+#include "mf_time.h"
+#include "mf_common.h"
+
+static struct mf_pgtmp *pg;
+static struct mf_proc *api;
+static unsigned port;
+static char tokens_path[64] = "/tmp/mf-it-api-tokens.XXXXXX";
+
+static const char *const tok_all[] = {"Authorization: Bearer tok-all", NULL};
+static const char *const tok_some[] = {"Authorization: Bearer tok-some", NULL};
+static const char *const tok_write[] = {"Authorization: Bearer tok-write", NULL};
+static const char *const tok_none[] = {"Authorization: Bearer nobody", NULL};
+
+static void sha256_hex(const char *s, char *out)
+{
+    unsigned char d[32];
+    unsigned int n;
+    EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* GET path with headers; the caller releases r. */
+static long get(const char *path, const char *const *headers, struct mf_http_resp *r)
+{
+    char url[2048];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    if (mf_http("GET", url, headers, NULL, 0, r) != 0)
+        r->code = -1;
+    return r->code;
+}
+
+/* GET path with the all-meters token; parsed JSON (caller frees) and its status. */
+static cJSON *get_json(const char *path, long *code)
+{
+    struct mf_http_resp r;
+    *code = get(path, tok_all, &r);
+    cJSON *j = cJSON_Parse(r.body);
+    if (!j)
+        fail_msg("%s: %ld, not JSON: %s", path, *code, r.body);
+    mf_http_resp_release(&r);
+    return j;
+}
+
+static double sql_double(const char *sql)
+{
+    const char *v = mf_pgtmp_query(pg, sql);
+    if (!v)
+        fail_msg("query failed: %s", sql);
+    return strtod(v, NULL);
+}
+
+static struct mf_proc *start_api(void)
+{
+    static char env[6][512];
+    snprintf(env[0], sizeof env[0], "PG_DSN=%s", pg->dsn);
+    snprintf(env[1], sizeof env[1], "API_ADDR=127.0.0.1:%u", port);
+    snprintf(env[2], sizeof env[2], "API_TOKENS_FILE=%s", tokens_path);
+    snprintf(env[3], sizeof env[3], "API_MAX_CONNECTIONS=200");
+    snprintf(env[4], sizeof env[4], "API_STATEMENT_TIMEOUT_MS=1000");
+    snprintf(env[5], sizeof env[5], "API_RETRY_AFTER_S=7");
+    const char *e[] = {env[0], env[1], env[2], env[3], env[4], env[5], NULL};
+    struct mf_proc *p = mf_proc_start("analytics-api", NULL, e);
+    if (mf_wait_http_ok(port, "/readyz", 30000) != 0)
+        mf_die("analytics-api did not become ready");
+    return p;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pg = mf_pgtmp_start();
+    mf_pgtmp_load(
+        pg, "tests/data/api/fixture.sql",
+        "-v meters=60 -v regions=3 -v meters_1h=60 -v days_1h=3 -v meters_1m=3 -v days_1m=1");
+
+    int fd = mkstemp(tokens_path);
+    char h1[65], h2[65], h3[65], line[512];
+    sha256_hex("tok-all", h1);
+    sha256_hex("tok-some", h2);
+    sha256_hex("tok-write", h3);
+    int n = snprintf(line, sizeof line,
+                     "%s all * read\n%s some MTR-0000* read,readings\n%s writer * readings\n", h1,
+                     h2, h3);
+    if (write(fd, line, (size_t)n) != n)
+        mf_die("cannot write the tokens file");
+    close(fd);
+    port = mf_free_port();
+    api = start_api();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int st = mf_proc_stop(api, 30000);
+    mf_pgtmp_do(pg, "destroy");
+    unlink(tokens_path);
+    curl_global_cleanup();
+    if (st != 0)
+        fail_msg("analytics-api exited %d on SIGTERM", st);
+    return 0;
+}
+
+static void test_status(void **state)
+{
+    (void)state;
+    long code;
+    cJSON *j = get_json("/v1/meters/MTR-00007/status", &code);
+    assert_int_equal(code, 200);
+    assert_string_equal(cJSON_GetObjectItem(j, "meter_id")->valuestring, "MTR-00007");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "registered")));
+    assert_string_equal(cJSON_GetObjectItem(j, "region")->valuestring, "region-1");
+    cJSON *last = cJSON_GetObjectItem(j, "last_reading");
+    double want = sql_double(
+        "SELECT value_kw FROM meter_current_status WHERE meter_id = 'MTR-00007'");
+    assert_float_equal(cJSON_GetObjectItem(last, "value_kw")->valuedouble, want, 1e-12);
+    const char *ts = cJSON_GetObjectItem(last, "ts")->valuestring;
+    assert_int_equal(strlen(ts), 24); /* 2024-03-15T14:00:00.000Z */
+    assert_int_equal(ts[23], 'Z');
+    cJSON_Delete(j);
+
+    j = get_json("/v1/meters/MTR-99999/status", &code);
+    assert_int_equal(code, 404);
+    assert_non_null(strstr(cJSON_GetObjectItem(j, "error")->valuestring, "MTR-99999"));
+    cJSON_Delete(j);
+}
+
+/* Walks every page of path (which has its own '?'), returns the items seen. */
+static int walk(const char *path, double *energy, int64_t *first, int64_t *last)
+{
+    char page[1024];
+    snprintf(page, sizeof page, "%s", path);
+    int items = 0;
+    int64_t prev = -1;
+    *energy = 0;
+    *first = *last = 0;
+    for (int pages = 0; pages < 1000; pages++) {
+        long code;
+        cJSON *j = get_json(page, &code);
+        if (code != 200)
+            fail_msg("%s: %ld", page, code);
+        cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "items"))
+        {
+            const char *ws = cJSON_GetObjectItem(it, "window_start")->valuestring;
+            int64_t ms;
+            char err[64];
+            assert_int_equal(mf_time_parse_rfc3339(ws, strlen(ws), &ms, err, sizeof err), MF_OK);
+            if (ms <= prev)
+                fail_msg("%s: window %s not after the previous one", page, ws);
+            if (prev < 0)
+                *first = ms;
+            prev = *last = ms;
+            *energy += cJSON_GetObjectItem(it, "energy_kwh")->valuedouble;
+            items++;
+        }
+        cJSON *next = cJSON_GetObjectItem(j, "next_cursor");
+        if (cJSON_IsNull(next)) {
+            cJSON_Delete(j);
+            return items;
+        }
+        snprintf(page, sizeof page, "%s&cursor=%s", path, next->valuestring);
+        cJSON_Delete(j);
+    }
+    fail_msg("%s: more than 1000 pages", path);
+    return -1;
+}
+
+static void test_rollups(void **state)
+{
+    (void)state;
+    /* 1h: 80 hours and the open one, 7 rows a page */
+    double e;
+    int64_t first, last;
+    char path[256], t0[MF_TIME_STRLEN], t1[MF_TIME_STRLEN];
+    int64_t now = mf_now_ms();
+    mf_time_format(now - 80 * 3600000LL, t0);
+    mf_time_format(now + 3600000LL, t1);
+    snprintf(path, sizeof path, "/v1/meters/MTR-00003/rollups?width=1h&from=%s&to=%s&limit=7", t0,
+             t1);
+    int n = walk(path, &e, &first, &last);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rollup_1h WHERE meter_id = 'MTR-00003' AND window_start >= "
+             "date_trunc('hour', '%s'::timestamptz) AND window_start < '%s'",
+             t0, t1);
+    assert_int_equal(n, (int)sql_double(sql));
+    assert_true(n > 70);
+    snprintf(sql, sizeof sql,
+             "SELECT sum(energy_kwh) FROM rollup_1h WHERE meter_id = 'MTR-00003' AND "
+             "window_start >= date_trunc('hour', '%s'::timestamptz) AND window_start < '%s'",
+             t0, t1);
+    assert_float_equal(e, sql_double(sql), 1e-9);
+
+    /* 1m: the default range (the last hour up to the open minute) */
+    n = walk("/v1/meters/MTR-00002/rollups?width=1m&limit=1000", &e, &first, &last);
+    assert_int_equal(n, (int)sql_double("SELECT count(*) FROM rollup_1m WHERE meter_id = "
+                                        "'MTR-00002' AND window_start > now() - interval '1 hour'"
+                                        " - interval '1 minute'") -
+                            (int)sql_double("SELECT count(*) FROM rollup_1m WHERE meter_id = "
+                                            "'MTR-00002' AND window_start > now() - interval '1 "
+                                            "hour' - interval '1 minute' AND window_start < "
+                                            "date_trunc('minute', now()) - interval '59 minutes'"));
+    /* a registered meter without rows: 200 and an empty list, not 404 */
+    long code;
+    cJSON *j = get_json("/v1/meters/MTR-00050/rollups?width=1m", &code);
+    assert_int_equal(code, 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "items")), 0);
+    cJSON_Delete(j);
+    j = get_json("/v1/meters/NOPE-1/rollups", &code);
+    assert_int_equal(code, 404);
+    cJSON_Delete(j);
+}
+
+static void test_fleet_load(void **state)
+{
+    (void)state;
+    char path[256], t0[MF_TIME_STRLEN], t1[MF_TIME_STRLEN], sql[512];
+    int64_t now = mf_now_ms();
+    mf_time_format(now - 30 * 3600000LL, t0);
+    mf_time_format(now, t1);
+    snprintf(path, sizeof path, "/v1/fleet/load?from=%s&to=%s&limit=5", t0, t1);
+    double e;
+    int64_t first, last;
+    int n = walk(path, &e, &first, &last);
+    assert_int_equal(n, 31);
+    snprintf(sql, sizeof sql,
+             "SELECT sum(energy_kwh) FROM rollup_1h WHERE window_start >= date_trunc('hour', "
+             "'%s'::timestamptz) AND window_start < '%s'",
+             t0, t1);
+    assert_float_equal(e, sql_double(sql), 1e-6);
+    /* one region: its meters only */
+    snprintf(path, sizeof path, "/v1/fleet/load?region=region-2&from=%s&to=%s", t0, t1);
+    n = walk(path, &e, &first, &last);
+    assert_int_equal(n, 31);
+    snprintf(sql, sizeof sql,
+             "SELECT sum(r.energy_kwh) FROM rollup_1h r JOIN meters m USING (meter_id) WHERE "
+             "m.region = 'region-2' AND window_start >= date_trunc('hour', '%s'::timestamptz) "
+             "AND window_start < '%s'",
+             t0, t1);
+    assert_float_equal(e, sql_double(sql), 1e-6);
+    /* days: the same energy summed by UTC day */
+    n = walk("/v1/fleet/load?width=1d&from=2000-01-01T00:00:00Z&to=2000-06-01T00:00:00Z", &e,
+             &first, &last);
+    assert_int_equal(n, 0);
+    mf_time_format(now - 2 * 86400000LL, t0);
+    snprintf(path, sizeof path, "/v1/fleet/load?width=1d&from=%s", t0);
+    n = walk(path, &e, &first, &last);
+    assert_int_equal(n, 3);
+    assert_int_equal(first % 86400000, 0);
+    snprintf(sql, sizeof sql,
+             "SELECT sum(energy_kwh) FROM rollup_1h WHERE window_start >= date_trunc('day', "
+             "'%s'::timestamptz)",
+             t0);
+    assert_float_equal(e, sql_double(sql), 1e-6);
+}
+
+static void expect_bad(const char *path, long want, const char *param)
+{
+    struct mf_http_resp r;
+    long code = get(path, tok_all, &r);
+    if (code != want)
+        fail_msg("%s: %ld, want %ld: %s", path, code, want, r.body);
+    if (param) {
+        cJSON *j = cJSON_Parse(r.body);
+        cJSON *p = j ? cJSON_GetObjectItem(j, "parameter") : NULL;
+        if (!p || !cJSON_IsString(p) || strcmp(p->valuestring, param) != 0)
+            fail_msg("%s: %s, want parameter %s", path, r.body, param);
+        cJSON_Delete(j);
+    }
+    mf_http_resp_release(&r);
+}
+
+/* Sends a GET whose query string is `big` bytes on a socket of its own; the status code. */
+static int raw_status(size_t big)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        fail_msg("cannot connect");
+    char *req = mf_xmalloc(big + 128);
+    int n = snprintf(req, big + 128, "GET /v1/fleet/load?region=");
+    memset(req + n, 'a', big);
+    n += (int)big;
+    n += snprintf(req + n, 64, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* the server answers before the request ends and closes: stop writing then */
+    for (int off = 0; off < n;) {
+        ssize_t w = send(fd, req + off, (size_t)(n - off), MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        off += (int)w;
+    }
+    free(req);
+    char buf[64] = "";
+    ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    return got > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0 ? (int)strtol(buf + 9, NULL, 10) : 0;
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    expect_bad("/v1/fleet/load?from=2024-03-16T00:00:00Z&to=2024-03-15T00:00:00Z", 400, "from");
+    expect_bad("/v1/meters/MTR-00001/rollups?from=2023-03-15T00:00:00Z&to=2024-03-15T00:00:00Z",
+               400, "from");
+    expect_bad("/v1/meters/MTR-00001/rollups?width=5m", 400, "width");
+    expect_bad("/v1/meters/MTR-00001/rollups?width=1d", 400, "width");
+    expect_bad("/v1/fleet/load?width=1m", 400, "width");
+    expect_bad("/v1/fleet/load?from=last-tuesday", 400, "from");
+    expect_bad("/v1/fleet/load?to=2024-02-30T00:00:00Z", 400, "to");
+    expect_bad("/v1/meters/MTR%27%3B%20DROP%20TABLE%20meters/status", 400, "id");
+    expect_bad("/v1/meters/MTR-00001/rollups?limit=10001", 400, "limit");
+    expect_bad("/v1/fleet/load?region=%27%20OR%201%3D1", 400, "region");
+    expect_bad("/v1/meters/MTR-00001/rollups?cursor=AQAAAaJFAKWAq4Op9QTnxQTz-wsv", 400, "cursor");
+    expect_bad("/v1/nothing", 404, NULL);
+    /* a cursor of one meter's list is refused for another's; altered, too */
+    long code;
+    cJSON *j = get_json("/v1/meters/MTR-00001/rollups?limit=2", &code);
+    const char *cur = cJSON_GetObjectItem(j, "next_cursor")->valuestring;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/meters/MTR-00002/rollups?limit=2&cursor=%s", cur);
+    expect_bad(path, 400, "cursor");
+    snprintf(path, sizeof path, "/v1/meters/MTR-00001/rollups?limit=2&cursor=%s", cur);
+    path[strlen(path) - 3] ^= 1;
+    expect_bad(path, 400, "cursor");
+    cJSON_Delete(j);
+    /* the tables are intact after all that */
+    assert_int_equal((int)sql_double("SELECT count(*) FROM meters"), 60);
+
+    /* a 1 MB query string: refused at the door (414), the server carries on */
+    assert_int_equal(raw_status(1 << 20), 414);
+    struct mf_http_resp r;
+    /* other methods */
+    snprintf(path, sizeof path, "http://127.0.0.1:%u/v1/fleet/load", port);
+    assert_int_equal(mf_http("POST", path, tok_all, "x", 1, &r), 0);
+    assert_int_equal(r.code, 405);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/healthz", NULL, &r), 200);
+    mf_http_resp_release(&r);
+}
+
+static void test_auth(void **state)
+{
+    (void)state;
+    struct mf_http_resp r;
+    assert_int_equal(get("/v1/meters/MTR-00001/status", NULL, &r), 401);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/meters/MTR-00001/status", tok_none, &r), 401);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/meters/MTR-00001/status", tok_write, &r), 403);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/meters/MTR-00001/status", tok_some, &r), 200);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/meters/MTR-00011/rollups", tok_some, &r), 403);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/fleet/load", tok_some, &r), 403);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/fleet/load", tok_all, &r), 200);
+    mf_http_resp_release(&r);
+    /* /metrics and probes need no token (Kubernetes and Prometheus ask) */
+    assert_int_equal(get("/metrics", NULL, &r), 200);
+    mf_http_resp_release(&r);
+}
+
+static double metric(const char *series)
+{
+    struct mf_http_resp r;
+    get("/metrics", NULL, &r);
+    const char *p = strstr(r.body, series);
+    double v = p ? strtod(p + strlen(series), NULL) : -1;
+    mf_http_resp_release(&r);
+    return v;
+}
+
+static void *ask(void *arg)
+{
+    struct mf_http_resp *r = arg;
+    get("/v1/meters/MTR-00009/rollups?width=1m&limit=50", tok_all, r);
+    return NULL;
+}
+
+static void test_cache(void **state)
+{
+    (void)state;
+    double miss0 = metric("meterflow_api_cache_total{result=\"miss\"} ");
+    double hit0 = metric("meterflow_api_cache_total{result=\"hit\"} ");
+    double co0 = metric("meterflow_api_cache_total{result=\"coalesced\"} ");
+    enum { N = 24 };
+    pthread_t th[N];
+    struct mf_http_resp r[N];
+    for (int i = 0; i < N; i++)
+        pthread_create(&th[i], NULL, ask, &r[i]);
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].code, 200);
+        assert_string_equal(r[i].body, r[0].body);
+        assert_string_equal(r[i].etag, r[0].etag);
+        assert_string_equal(r[i].cache_control, r[0].cache_control);
+    }
+    /* one query for the key; everyone else was served from it */
+    assert_int_equal(metric("meterflow_api_cache_total{result=\"miss\"} ") - miss0, 1);
+    assert_int_equal(metric("meterflow_api_cache_total{result=\"hit\"} ") - hit0 +
+                         metric("meterflow_api_cache_total{result=\"coalesced\"} ") - co0,
+                     N - 1);
+    assert_non_null(strstr(r[0].cache_control, "max-age="));
+    int max_age = (int)strtol(r[0].cache_control + 8, NULL, 10);
+    assert_in_range(max_age, 1, 30); /* real-time: the open minute is in */
+
+    /* If-None-Match with the ETag: 304, no body; another tag: 200 */
+    char inm[128];
+    snprintf(inm, sizeof inm, "If-None-Match: \"x\", %s", r[0].etag);
+    const char *h[] = {tok_all[0], inm, NULL};
+    struct mf_http_resp c;
+    assert_int_equal(get("/v1/meters/MTR-00009/rollups?width=1m&limit=50", h, &c), 304);
+    assert_string_equal(c.body, "");
+    assert_string_equal(c.etag, r[0].etag);
+    mf_http_resp_release(&c);
+    const char *h2[] = {tok_all[0], "If-None-Match: \"0000000000000000\"", NULL};
+    assert_int_equal(get("/v1/meters/MTR-00009/rollups?width=1m&limit=50", h2, &c), 200);
+    mf_http_resp_release(&c);
+    for (int i = 0; i < N; i++)
+        mf_http_resp_release(&r[i]);
+
+    /* closed windows only: the daily TTL */
+    assert_int_equal(get("/v1/meters/MTR-00009/rollups?from=2020-01-01T00:00:00Z&to=2020-01-02T00:"
+                         "00:00Z",
+                         tok_all, &c),
+                     200);
+    assert_string_equal(c.cache_control, "max-age=3600");
+    mf_http_resp_release(&c);
+}
+
+static void test_connections(void **state)
+{
+    (void)state;
+    /* more idle connections than API_MAX_CONNECTIONS (200) */
+    enum { N = 400 };
+    int fds[N];
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&a, sizeof a) != 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+    }
+    /* a request now is answered or refused, quickly: never a hang */
+    int64_t t0 = mf_mono_ms();
+    struct mf_http_resp r;
+    get("/v1/fleet/load", tok_all, &r);
+    mf_http_resp_release(&r);
+    /* bounded by the idle timeout (10 s) that frees the idle ones */
+    assert_true(mf_mono_ms() - t0 < 25000);
+    for (int i = 0; i < N; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    /* once they are gone, everything is served again */
+    int ok = 0;
+    for (int i = 0; i < 100 && !ok; i++) {
+        ok = get("/v1/fleet/load", tok_all, &r) == 200;
+        mf_http_resp_release(&r);
+        if (!ok)
+            usleep(50 * 1000);
+    }
+    assert_true(ok);
+    assert_true(mf_proc_alive(api));
+}
+
+static void test_pg_down(void **state)
+{
+    (void)state;
+    struct mf_http_resp r;
+    /* cached before the outage: still served */
+    assert_int_equal(get("/v1/meters/MTR-00005/status", tok_all, &r), 200);
+    mf_http_resp_release(&r);
+    mf_pgtmp_do(pg, "stop");
+    int64_t t0 = mf_mono_ms();
+    assert_int_equal(get("/v1/meters/MTR-00006/status", tok_all, &r), 503);
+    assert_string_equal(r.retry_after, "7");
+    mf_http_resp_release(&r);
+    assert_true(mf_mono_ms() - t0 < 3000);
+    assert_int_equal(get("/readyz", NULL, &r), 503);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/meters/MTR-00005/status", tok_all, &r), 200);
+    mf_http_resp_release(&r);
+    /* the 503 was not cached: back to 200 once PostgreSQL is */
+    mf_pgtmp_do(pg, "restart");
+    int ok = 0;
+    for (int i = 0; i < 200 && !ok; i++) {
+        ok = get("/v1/meters/MTR-00006/status", tok_all, &r) == 200;
+        mf_http_resp_release(&r);
+        if (!ok)
+            usleep(100 * 1000);
+    }
+    assert_true(ok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status),      cmocka_unit_test(test_rollups),
+        cmocka_unit_test(test_fleet_load),  cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_auth),        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_connections), cmocka_unit_test(test_pg_down),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
