@@ -11,7 +11,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c tests/integration/it_*.c tests/fault
 # test_wk_roc runs the simulator's fleet through the worker's rules:
 # both, in process.
 test_libs = $(strip $(if $(filter test_wk_%,$(1)),wk) $(if $(filter test_agg_%,$(1)),agg) \
-    $(if $(filter test_gw_% test_body,$(1)),gw) \
+    $(if $(filter test_gw_% test_body,$(1)),gw) $(if $(filter test_ss_%,$(1)),ss) \
     $(if $(filter test_sim test_wk_roc,$(1)),sim) $(if $(filter test_api_%,$(1)),api) \
     $(if $(filter it_% ft_% test_api_explain,$(1)),mftest))
 $(OBJDIR)/tests/unit/%.o: INCS := -Icommon
@@ -19,6 +19,7 @@ $(OBJDIR)/tests/unit/test_wk_%.o: INCS := -Istream-worker -Icommon
 $(OBJDIR)/tests/unit/test_agg_%.o: INCS := -Iaggregator -Icommon
 $(OBJDIR)/tests/unit/test_gw_%.o: INCS := -Iingest-gw -Icommon
 $(OBJDIR)/tests/unit/test_body.o: INCS := -Iingest-gw -Icommon
+$(OBJDIR)/tests/unit/test_ss_%.o: INCS := -Isource-sink -Icommon
 $(OBJDIR)/tests/unit/test_sim.o: INCS := -Itools -Icommon
 $(OBJDIR)/tests/unit/test_wk_roc.o: INCS := -Istream-worker -Itools -Icommon
 $(OBJDIR)/tests/unit/test_api_%.o: INCS := -Ianalytics-api -Icommon

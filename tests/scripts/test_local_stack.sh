@@ -127,7 +127,7 @@ check "READY within 120 s ($(($(date +%s) - s0)) s)" test $ok -eq 0
 [ $ok -eq 0 ] || sed 's/^/    | /' "$T/full.err" | tail -n 30
 names=$(sed 's/=.*//' "$T/full.out" | tr '\n' ' ')
 check "lines: $names" test "$names" = \
-    "KAFKA_BROKERS PG_DSN GW_URL GW_TOKEN GW_METRICS WORKER_METRICS AGG_METRICS READY "
+    "KAFKA_BROKERS PG_DSN GW_URL GW_TOKEN GW_METRICS WORKER_METRICS AGG_METRICS SS_METRICS READY "
 check "its directory is under TMPDIR ($DIR)" test -n "$DIR" -a -d "$DIR" -a "${DIR#"$T"/}" != "$DIR"
 PG_DSN=$(val PG_DSN full)
 GW_URL=$(val GW_URL full)
@@ -176,6 +176,21 @@ if [ $ok -eq 0 ]; then
         test "$(metric "$GW_METRICS" meterflow_gw_readings_total)" -ge 2
     check "aggregator metrics: 2 records" \
         test "$(metric "$AGG_METRICS" meterflow_agg_records_total)" -ge 2
+
+    # The other sources: GW_TOKEN holds every scope; source-sink stores the vehicle.
+    check "vehicle registered" psql_q "INSERT INTO vehicles (vehicle_id, meter_id) VALUES ('LS-EV-1', '$M')"
+    code=$(curl -s -m 15 -o "$T/post.json" -w '%{http_code}' -H "Authorization: Bearer $GW_TOKEN" \
+        -H 'Content-Type: application/json' \
+        --data "{\"vehicleId\":\"LS-EV-1\",\"soc\":54.5,\"kwhDeliveredDc\":0.4,\"timestamp\":\"$ts2\"}" \
+        "$GW_URL/v1/telemetry")
+    check "POST a vehicle to /v1/telemetry with GW_TOKEN: $code" test "$code" = 202
+    n=0
+    for _ in $(seq 300); do
+        n=$(psql_q "SELECT count(*) FROM vehicle_current_status WHERE vehicle_id = 'LS-EV-1' AND soc_pct = 54.5" 2>/dev/null)
+        [ "${n:-0}" = 1 ] && break
+        sleep 0.1
+    done
+    check "source-sink stored it in vehicle_current_status within 30 s" test "${n:-0}" = 1
 fi
 
 s0=$(date +%s)
@@ -199,7 +214,7 @@ KAFKA_BROKERS=$(val KAFKA_BROKERS only)
 PIDS=$(descendants "${STACK_PID:-0}" | tr '\n' ' ')
 check "PostgreSQL answers, migrated" test "$(psql_q 'SELECT count(*) > 0 FROM schema_migrations' 2>/dev/null)" = t
 check "the broker answers" bash -c "(exec 3<>/dev/tcp/${KAFKA_BROKERS%:*}/${KAFKA_BROKERS##*:}) 2>/dev/null"
-check "no daemon started" sh -c "! ps -o comm= --ppid ${STACK_PID:-0} | grep -q -x -e ingest-gw -e stream-worker -e aggregator"
+check "no daemon started" sh -c "! ps -o comm= --ppid ${STACK_PID:-0} | grep -q -x -e ingest-gw -e stream-worker -e aggregator -e source-sink"
 stop_stack
 check "SIGTERM: exit 0 ($STOP_RC)" test "$STOP_RC" -eq 0
 # shellcheck disable=SC2086

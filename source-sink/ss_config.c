@@ -1,0 +1,55 @@
+/*
+ * ss_config: the rows. Shared variables come from mf_config.h's
+ * MF_CFG_ROW_* (one name, default and help for the whole fleet).
+ */
+#include "ss_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "mf_common.h"
+
+#define OFF(f) offsetof(struct ss_config, f)
+
+const struct mf_cfg_row ss_config_rows[] = {
+    MF_CFG_ROW_KAFKA_BROKERS(struct ss_config, kafka_brokers),
+    MF_CFG_ROW_LOG_LEVEL(struct ss_config, log_level),
+    MF_CFG_ROW_PG_DSN(struct ss_config, pg_dsn, "the registries, the source tables and offsets"),
+    MF_CFG_ROW_METRICS_ADDR(struct ss_config, metrics_addr),
+    MF_CFG_ROW_GROUP_ID(struct ss_config, group_id, "source-sink"),
+    MF_CFG_ROW_TOPIC(struct ss_config, topic_grid, GRID, "input: grid feed readings (DESIGN 11.1)"),
+    MF_CFG_ROW_TOPIC(struct ss_config, topic_weather, WEATHER,
+                     "input: weather observations (DESIGN 11.2)"),
+    MF_CFG_ROW_TOPIC(struct ss_config, topic_vehicles, VEHICLES,
+                     "input: vehicle telemetry (DESIGN 11.3)"),
+    MF_CFG_ROW_TOPIC(struct ss_config, topic_dlq, DLQ,
+                     "output: records refused, with headers saying why (DESIGN 2)"),
+    {"SS_ID", MF_CFG_STR, "source-sink", MF_CFG_UNBOUNDED, OFF(worker_id), 0, NULL,
+     "this replica's name in the DLQ's worker.id header"},
+    {"SS_BATCH_MAX", MF_CFG_INT, "20000", 1, 1000000, OFF(batch_max), 0, NULL,
+     "records per PostgreSQL transaction at most"},
+    {"SS_BATCH_MS", MF_CFG_INT, "500", 1, 60000, OFF(batch_ms), 0, NULL,
+     "a batch is written at most this long after its first record"},
+    {"REGISTRY_REFRESH_S", MF_CFG_INT, "60", 1, 86400, OFF(registry_refresh_s), 0, NULL,
+     "reload the feeders, stations and vehicles this often (and on an unknown id)"},
+};
+const size_t ss_config_nrows = MF_ARRAY_LEN(ss_config_rows);
+
+int ss_config_check(struct ss_config *cfg, char *errbuf, size_t errlen)
+{
+    /* The topic a record came from says its kind: two kinds on one topic cannot work. */
+    if (strcmp(cfg->topic_grid, cfg->topic_weather) == 0 ||
+        strcmp(cfg->topic_grid, cfg->topic_vehicles) == 0 ||
+        strcmp(cfg->topic_weather, cfg->topic_vehicles) == 0) {
+        snprintf(
+            errbuf, errlen,
+            "invalid TOPIC_GRID, TOPIC_WEATHER, TOPIC_VEHICLES: each source needs its own topic");
+        return MF_EDATA;
+    }
+    return MF_OK;
+}
+
+void ss_config_release(struct ss_config *cfg)
+{
+    mf_config_release(ss_config_rows, ss_config_nrows, cfg);
+}

@@ -1,0 +1,38 @@
+/*
+ * ss_config: source-sink's configuration (DESIGN §8): the shared rows
+ * (Kafka, PostgreSQL, metrics, group, topics) and its own SS_* rows.
+ */
+#ifndef SS_CONFIG_H
+#define SS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mf_config.h"
+
+struct ss_config {
+    char *kafka_brokers;
+    int log_level;
+    char *pg_dsn;
+    char *metrics_addr;
+    char *group_id;
+    char *topic_grid;
+    char *topic_weather;
+    char *topic_vehicles;
+    char *topic_dlq;
+    char *worker_id;
+    int64_t batch_max;
+    int64_t batch_ms;
+    int64_t registry_refresh_s;
+};
+
+extern const struct mf_cfg_row ss_config_rows[];
+extern const size_t ss_config_nrows;
+
+/* Checks across rows (the three input topics distinct); MF_OK or MF_EDATA with errbuf. */
+int ss_config_check(struct ss_config *cfg, char *errbuf, size_t errlen);
+
+void ss_config_release(struct ss_config *cfg);
+
+#endif

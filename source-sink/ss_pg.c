@@ -1,0 +1,422 @@
+/*
+ * ss_pg: the batch transaction. Each table gets one statement per batch
+ * over arrays (unnest), so a batch of 20,000 records is a handful of round
+ * trips; the statements make repeats harmless on their own too (ON
+ * CONFLICT), though the offsets in the same transaction are what keeps a
+ * crash from repeating anything.
+ */
+#include "ss_pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "mf_buf.h"
+#include "mf_json.h"
+#include "mf_log.h"
+#include "mf_pg.h"
+#include "mf_time.h"
+#include "mf_common.h"
+
+#define MS_PER_DAY 86400000LL
+#define DAYS_KNOWN 64 /* history partitions known to exist, remembered */
+
+struct ss_pg {
+    char *dsn, *group;
+    PGconn *conn;
+    int64_t days[DAYS_KNOWN]; /* a ring of day numbers whose partition exists */
+    size_t ndays;
+};
+
+struct ss_pg *ss_pg_new(const char *dsn, const char *group)
+{
+    struct ss_pg *p = mf_xcalloc(1, sizeof *p);
+    p->dsn = mf_xstrdup(dsn);
+    p->group = mf_xstrdup(group);
+    return p;
+}
+
+void ss_pg_destroy(struct ss_pg *p)
+{
+    if (!p)
+        return;
+    PQfinish(p->conn);
+    free(p->dsn);
+    free(p->group);
+    free(p);
+}
+
+static int connect_pg(struct ss_pg *p, char *errbuf, size_t errlen)
+{
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
+        return MF_OK;
+    PQfinish(p->conn);
+    p->conn = mf_pg_connect(p->dsn, "source-sink", errbuf, errlen);
+    return p->conn ? MF_OK : MF_ERETRY;
+}
+
+/* An error of res (or the connection): its first line in errbuf; drops a broken connection. */
+static int fail(struct ss_pg *p, PGresult *res, const char *what, char *errbuf, size_t errlen)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn);
+    size_t n = strcspn(msg, "\n");
+    snprintf(errbuf, errlen, "%s: %.*s", what, (int)n, msg);
+    PQclear(res);
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+        PQfinish(p->conn);
+        p->conn = NULL;
+    }
+    /* Whatever PostgreSQL refused, the batch is retried from the stored offsets. */
+    return MF_ERETRY;
+}
+
+int ss_pg_migrate(struct ss_pg *p, char *errbuf, size_t errlen)
+{
+    if (connect_pg(p, errbuf, errlen) != MF_OK)
+        return MF_ERETRY;
+    return mf_pg_migrate(p->conn, errbuf, errlen);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+int ss_pg_load_registry(struct ss_pg *p, struct ss_registry *r, char *errbuf, size_t errlen)
+{
+    static const char *const sql[MF_SRC_COUNT] = {
+        "SELECT feeder_id, interval_s FROM feeders",
+        "SELECT station_id, 0 FROM weather_stations",
+        "SELECT vehicle_id, 0 FROM vehicles",
+    };
+    if (connect_pg(p, errbuf, errlen) != MF_OK)
+        return MF_ERETRY;
+    for (int k = 0; k < MF_SRC_COUNT; k++) {
+        PGresult *res = PQexec(p->conn, sql[k]);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            return fail(p, res, "reading the registries", errbuf, errlen);
+        ss_registry_clear(r, (enum mf_source_kind)k);
+        for (int i = 0; i < PQntuples(res); i++)
+            ss_registry_add(r, (enum mf_source_kind)k, PQgetvalue(res, i, 0),
+                            (int)strtol(PQgetvalue(res, i, 1), NULL, 10));
+        ss_registry_sort(r, (enum mf_source_kind)k);
+        PQclear(res);
+    }
+    return MF_OK;
+}
+
+int ss_pg_offsets(struct ss_pg *p, const char *topic, const int32_t *parts, size_t n, int64_t *out,
+                  char *errbuf, size_t errlen)
+{
+    if (connect_pg(p, errbuf, errlen) != MF_OK)
+        return MF_ERETRY;
+    const char *params[] = {p->group, topic};
+    PGresult *res = PQexecParams(p->conn,
+                                 "SELECT partition, next_offset FROM sink_offsets "
+                                 "WHERE consumer_group = $1 AND topic = $2",
+                                 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail(p, res, "reading sink_offsets", errbuf, errlen);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = -1;
+        for (int r = 0; r < PQntuples(res); r++)
+            if (strtol(PQgetvalue(res, r, 0), NULL, 10) == parts[i])
+                out[i] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+    }
+    PQclear(res);
+    return MF_OK;
+}
+
+/* ---------------------------------------------------------------- array literals */
+
+/*
+ * PostgreSQL array literals, built column by column: {"a","b"}, {1.5,NULL}.
+ * Ids are of the meter-id alphabet and times are ours, so nothing needs
+ * escaping inside the quotes.
+ */
+struct col {
+    struct mf_buf b;
+};
+
+static void col_start(struct col *c)
+{
+    mf_buf_reset(&c->b);
+    mf_buf_appendc(&c->b, '{');
+}
+
+static void col_sep(struct col *c)
+{
+    if (c->b.len > 1)
+        mf_buf_appendc(&c->b, ',');
+}
+
+static void col_text(struct col *c, const char *s)
+{
+    col_sep(c);
+    mf_buf_appendc(&c->b, '"');
+    mf_buf_appends(&c->b, s);
+    mf_buf_appendc(&c->b, '"');
+}
+
+static void col_ts(struct col *c, int64_t ms)
+{
+    char ts[MF_TIME_STRLEN];
+    mf_time_format(ms, ts);
+    col_text(c, ts);
+}
+
+static void col_num(struct col *c, double v, unsigned present)
+{
+    char num[MF_JSON_NUM_MAX];
+    col_sep(c);
+    if (!present) {
+        mf_buf_appends(&c->b, "NULL");
+        return;
+    }
+    mf_buf_append(&c->b, num, mf_json_fmt_double(num, v));
+}
+
+static void col_int(struct col *c, int64_t v)
+{
+    char num[MF_JSON_NUM_MAX];
+    col_sep(c);
+    mf_buf_append(&c->b, num, mf_json_fmt_int(num, v));
+}
+
+static const char *col_end(struct col *c)
+{
+    mf_buf_appendc(&c->b, '}');
+    mf_buf_appendc(&c->b, '\0');
+    return c->b.data;
+}
+
+#define NCOLS 6
+
+/* Runs sql with the columns as its $1..$n parameters. */
+static int exec_cols(struct ss_pg *p, const char *sql, struct col *cols, int n, const char *what,
+                     char *errbuf, size_t errlen)
+{
+    const char *params[NCOLS + 1];
+    for (int i = 0; i < n; i++)
+        params[i] = cols[i].b.data;
+    PGresult *res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return fail(p, res, what, errbuf, errlen);
+    PQclear(res);
+    return MF_OK;
+}
+
+static int exec(struct ss_pg *p, const char *sql, char *errbuf, size_t errlen)
+{
+    PGresult *res = PQexec(p->conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail(p, res, sql, errbuf, errlen);
+    PQclear(res);
+    return MF_OK;
+}
+
+/* ---------------------------------------------------------------- the batch */
+
+/*
+ * A resent reading (same feeder or station, same ts) replaces the stored
+ * one; within a batch the last one consumed wins (DISTINCT ON by ordinal).
+ */
+static const char grid_sql[] =
+    "INSERT INTO grid_feed_readings (feeder_id, ts, value_kw, voltage_v, frequency_hz, interval_s) "
+    "SELECT DISTINCT ON (f, t) f, t, v, vv, fq, i FROM unnest($1::text[], $2::timestamptz[], "
+    "$3::float8[], $4::float8[], $5::float8[], $6::int[]) WITH ORDINALITY AS u(f, t, v, vv, fq, i, "
+    "n) "
+    "ORDER BY f, t, n DESC "
+    "ON CONFLICT (feeder_id, ts) DO UPDATE SET value_kw = excluded.value_kw, "
+    "voltage_v = excluded.voltage_v, frequency_hz = excluded.frequency_hz, "
+    "interval_s = excluded.interval_s";
+
+static const char weather_sql[] =
+    "INSERT INTO weather_observations (station_id, ts, temp_c, humidity_pct, wind_ms, ghi_wm2) "
+    "SELECT DISTINCT ON (s, t) s, t, tc, h, w, g FROM unnest($1::text[], $2::timestamptz[], "
+    "$3::float8[], $4::float8[], $5::float8[], $6::float8[]) WITH ORDINALITY AS u(s, t, tc, h, w, "
+    "g, n) "
+    "ORDER BY s, t, n DESC "
+    "ON CONFLICT (station_id, ts) DO UPDATE SET temp_c = excluded.temp_c, "
+    "humidity_pct = excluded.humidity_pct, wind_ms = excluded.wind_ms, ghi_wm2 = excluded.ghi_wm2";
+
+/* The cold path: insert-only, a repeat (vehicle, ts) stored once. */
+static const char history_sql[] =
+    "INSERT INTO vehicle_telemetry_history (vehicle_id, ts, soc_pct, kwh_delivered_dc, "
+    "battery_temp_c) SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::float8[], "
+    "$4::float8[], $5::float8[]) ON CONFLICT DO NOTHING";
+
+/* The hot path: the newest report by event time; an older or equal one changes nothing. */
+static const char status_sql[] =
+    "INSERT INTO vehicle_current_status (vehicle_id, ts, soc_pct, battery_temp_c) "
+    "SELECT DISTINCT ON (v) v, t, s, bt FROM unnest($1::text[], $2::timestamptz[], "
+    "$3::float8[], $4::float8[], $5::float8[]) WITH ORDINALITY AS u(v, t, s, e, bt, n) "
+    "ORDER BY v, t DESC, n DESC "
+    "ON CONFLICT (vehicle_id) DO UPDATE SET ts = excluded.ts, soc_pct = excluded.soc_pct, "
+    "battery_temp_c = excluded.battery_temp_c, updated_at = now() "
+    "WHERE vehicle_current_status.ts < excluded.ts";
+
+static const char offsets_sql[] =
+    "INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset) "
+    "SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o) "
+    "ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = "
+    "excluded.next_offset";
+
+static int known_day(const struct ss_pg *p, int64_t day)
+{
+    for (size_t i = 0; i < p->ndays && i < DAYS_KNOWN; i++)
+        if (p->days[i] == day)
+            return 1;
+    return 0;
+}
+
+/* The vehicle history's day partitions this batch needs, made in their own transaction. */
+static int ensure_days(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
+                       size_t errlen)
+{
+    int64_t fresh[DAYS_KNOWN];
+    size_t nfresh = 0;
+
+    col_start(c);
+    for (size_t i = 0; i < b->nrows[MF_SRC_VEHICLE]; i++) {
+        int64_t ms = b->rows[MF_SRC_VEHICLE][i].rec.ts_ms;
+        int64_t day = (ms >= 0 ? ms : ms - MS_PER_DAY + 1) / MS_PER_DAY;
+        int seen = known_day(p, day);
+        for (size_t k = 0; k < nfresh && !seen; k++)
+            seen = fresh[k] == day;
+        if (seen)
+            continue;
+        if (nfresh == DAYS_KNOWN)
+            break; /* the rest on the next call: the write fails and is retried */
+        fresh[nfresh++] = day;
+        char ts[MF_TIME_STRLEN];
+        mf_time_format(day * MS_PER_DAY, ts);
+        ts[10] = '\0'; /* YYYY-MM-DD */
+        col_text(c, ts);
+    }
+    if (!nfresh)
+        return MF_OK;
+    col_end(c);
+    const char *params[] = {c->b.data};
+    PGresult *res = PQexecParams(p->conn, "SELECT meterflow_vehicle_history_days($1::date[])", 1,
+                                 NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail(p, res, "creating vehicle history partitions", errbuf, errlen);
+    PQclear(res);
+    for (size_t k = 0; k < nfresh; k++)
+        p->days[p->ndays++ % DAYS_KNOWN] = fresh[k];
+    return MF_OK;
+}
+
+static int write_grid(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
+                      size_t errlen)
+{
+    size_t n = b->nrows[MF_SRC_GRID];
+    if (!n)
+        return MF_OK;
+    for (int k = 0; k < 6; k++)
+        col_start(&c[k]);
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_row *r = &b->rows[MF_SRC_GRID][i];
+        col_text(&c[0], r->rec.id);
+        col_ts(&c[1], r->rec.ts_ms);
+        col_num(&c[2], r->value_kw, 1);
+        col_num(&c[3], r->rec.num[MF_GRID_VOLTAGE], r->rec.has & (1u << MF_GRID_VOLTAGE));
+        col_num(&c[4], r->rec.num[MF_GRID_FREQUENCY], r->rec.has & (1u << MF_GRID_FREQUENCY));
+        col_int(&c[5], r->interval_s);
+    }
+    for (int k = 0; k < 6; k++)
+        col_end(&c[k]);
+    return exec_cols(p, grid_sql, c, 6, "writing grid_feed_readings", errbuf, errlen);
+}
+
+static int write_weather(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
+                         size_t errlen)
+{
+    size_t n = b->nrows[MF_SRC_WEATHER];
+    if (!n)
+        return MF_OK;
+    for (int k = 0; k < 6; k++)
+        col_start(&c[k]);
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_row *r = &b->rows[MF_SRC_WEATHER][i];
+        col_text(&c[0], r->rec.id);
+        col_ts(&c[1], r->rec.ts_ms);
+        for (int f = MF_WX_TEMP; f <= MF_WX_GHI; f++)
+            col_num(&c[2 + f], r->rec.num[f], r->rec.has & (1u << f));
+    }
+    for (int k = 0; k < 6; k++)
+        col_end(&c[k]);
+    return exec_cols(p, weather_sql, c, 6, "writing weather_observations", errbuf, errlen);
+}
+
+static int write_vehicles(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
+                          size_t errlen)
+{
+    size_t n = b->nrows[MF_SRC_VEHICLE];
+    if (!n)
+        return MF_OK;
+    for (int k = 0; k < 5; k++)
+        col_start(&c[k]);
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_row *r = &b->rows[MF_SRC_VEHICLE][i];
+        col_text(&c[0], r->rec.id);
+        col_ts(&c[1], r->rec.ts_ms);
+        for (int f = MF_EV_SOC; f <= MF_EV_BATTERY_TEMP; f++)
+            col_num(&c[2 + f], r->rec.num[f], r->rec.has & (1u << f));
+    }
+    for (int k = 0; k < 5; k++)
+        col_end(&c[k]);
+    if (exec_cols(p, history_sql, c, 5, "writing vehicle_telemetry_history", errbuf, errlen) !=
+        MF_OK)
+        return MF_ERETRY;
+    return exec_cols(p, status_sql, c, 5, "writing vehicle_current_status", errbuf, errlen);
+}
+
+static int write_offsets(struct ss_pg *p, const struct ss_batch *b, const char *const *topics,
+                         struct col *c, char *errbuf, size_t errlen)
+{
+    col_start(&c[1]);
+    col_start(&c[2]);
+    col_start(&c[3]);
+    for (size_t i = 0; i < b->npos; i++) {
+        col_text(&c[1], topics[b->pos[i].kind]);
+        col_int(&c[2], b->pos[i].partition);
+        col_int(&c[3], b->pos[i].next_offset);
+    }
+    col_end(&c[1]);
+    col_end(&c[2]);
+    col_end(&c[3]);
+    mf_buf_reset(&c[0].b);
+    mf_buf_appends(&c[0].b, p->group);
+    mf_buf_appendc(&c[0].b, '\0');
+    return exec_cols(p, offsets_sql, c, 4, "writing sink_offsets", errbuf, errlen);
+}
+
+int ss_pg_write(struct ss_pg *p, const struct ss_batch *b, const char *const *topics, char *errbuf,
+                size_t errlen)
+{
+    struct col c[NCOLS];
+    int rc = MF_ERETRY;
+
+    if (!b->npos)
+        return MF_OK;
+    for (int k = 0; k < NCOLS; k++)
+        mf_buf_init(&c[k].b, SIZE_MAX);
+    if (connect_pg(p, errbuf, errlen) != MF_OK || ensure_days(p, b, &c[0], errbuf, errlen) ||
+        exec(p, "BEGIN", errbuf, errlen) != MF_OK)
+        goto out;
+    if (write_grid(p, b, c, errbuf, errlen) || write_weather(p, b, c, errbuf, errlen) ||
+        write_vehicles(p, b, c, errbuf, errlen) || write_offsets(p, b, topics, c, errbuf, errlen) ||
+        exec(p, "COMMIT", errbuf, errlen)) {
+        if (p->conn) {
+            PGresult *res = PQexec(p->conn, "ROLLBACK");
+            PQclear(res);
+        }
+        goto out;
+    }
+    rc = MF_OK;
+out:
+    for (int k = 0; k < NCOLS; k++)
+        mf_buf_release(&c[k].b);
+    return rc;
+}

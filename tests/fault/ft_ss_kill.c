@@ -1,0 +1,223 @@
+/*
+ * ft_ss_kill: source-sink killed with SIGKILL three times in the middle of
+ * a stream of the three sources (between and inside its transactions) and
+ * restarted each time, while the stream goes on. Afterwards every source
+ * record is in its table once, every DLQ-bound record is in the DLQ (at
+ * least once: a kill between the DLQ's ack and the commit repeats it with
+ * the same source.topic/partition/offset, which is how a reader tells), and
+ * the stored offsets are the end of every partition.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "mf_harness.h"
+#include "mf_time.h"
+#include "mf_common.h"
+
+#define NVEH   40
+#define VREPS  150 /* reports per vehicle */
+#define NFDR   10
+#define FREPS  100
+#define NSTA   10
+#define SREPS  100
+#define CHUNKS 4
+#define H0     1710460800000LL
+
+static int failures;
+
+static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s - ", ok ? "ok" : "not ok");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    failures += !ok;
+}
+
+static long long num(PGconn *c, const char *q)
+{
+    PGresult *r = PQexec(c, q);
+    long long v = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+static long long total(PGconn *c)
+{
+    return num(c, "SELECT (SELECT count(*) FROM vehicle_telemetry_history) +"
+                  " (SELECT count(*) FROM grid_feed_readings) +"
+                  " (SELECT count(*) FROM weather_observations)");
+}
+
+static struct mf_proc *start_ss(const char *bootstrap, const char *dsn)
+{
+    static char env[4][320];
+    snprintf(env[0], sizeof env[0], "KAFKA_BROKERS=%s", bootstrap);
+    snprintf(env[1], sizeof env[1], "PG_DSN=%s", dsn);
+    unsigned port = mf_free_port();
+    snprintf(env[2], sizeof env[2], "METRICS_ADDR=127.0.0.1:%u", port);
+    const char *e[] = {env[0],
+                       env[1],
+                       env[2],
+                       "SS_BATCH_MAX=300",
+                       "SS_BATCH_MS=30",
+                       "KAFKA_SESSION_TIMEOUT_MS=6000",
+                       "KAFKA_HEARTBEAT_INTERVAL_MS=500",
+                       "LOG_LEVEL=warn",
+                       NULL};
+    struct mf_proc *p = mf_proc_start("source-sink", NULL, e);
+    if (mf_wait_http_ok(port, "/healthz", 30000) != 0)
+        mf_die("source-sink did not come up");
+    return p;
+}
+
+/* Records of chunk c (of CHUNKS) of each source; every 50th vehicle report is out of range. */
+static size_t dlq_sent;
+static void produce_chunk(const char *bootstrap, int c)
+{
+    static char kb[NVEH * VREPS][16], vb[NVEH * VREPS][160];
+    const char *keys[NVEH * VREPS], *vals[NVEH * VREPS];
+    char ts[MF_TIME_STRLEN];
+    size_t n = 0;
+
+    for (int i = c * VREPS / CHUNKS; i < (c + 1) * VREPS / CHUNKS; i++)
+        for (int v = 0; v < NVEH; v++, n++) {
+            mf_time_format(H0 + i * 60000LL, ts);
+            int bad = (i * NVEH + v) % 50 == 49;
+            dlq_sent += bad;
+            snprintf(kb[n], sizeof kb[n], "EV-%d", v);
+            snprintf(vb[n], sizeof vb[n],
+                     "{\"vehicle_id\":\"EV-%d\",\"ts\":\"%s\",\"soc_pct\":%d,"
+                     "\"kwh_delivered_dc\":0.1}",
+                     v, ts, bad ? 140 : 50);
+            keys[n] = kb[n];
+            vals[n] = vb[n];
+        }
+    mf_kafka_produce(bootstrap, "vehicle.telemetry", keys, vals, n);
+    n = 0;
+    for (int i = c * FREPS / CHUNKS; i < (c + 1) * FREPS / CHUNKS; i++)
+        for (int f = 0; f < NFDR; f++, n++) {
+            mf_time_format(H0 + i * 900000LL, ts);
+            snprintf(kb[n], sizeof kb[n], "F-%d", f);
+            snprintf(vb[n], sizeof vb[n],
+                     "{\"feeder_id\":\"F-%d\",\"ts\":\"%s\",\"value\":%d,"
+                     "\"unit\":\"kW\"}",
+                     f, ts, 100 + i);
+            keys[n] = kb[n];
+            vals[n] = vb[n];
+        }
+    mf_kafka_produce(bootstrap, "grid.feeds", keys, vals, n);
+    n = 0;
+    for (int i = c * SREPS / CHUNKS; i < (c + 1) * SREPS / CHUNKS; i++)
+        for (int s = 0; s < NSTA; s++, n++) {
+            mf_time_format(H0 + i * 3600000LL, ts);
+            snprintf(kb[n], sizeof kb[n], "S-%d", s);
+            snprintf(vb[n], sizeof vb[n], "{\"station_id\":\"S-%d\",\"ts\":\"%s\",\"temp_c\":%d}",
+                     s, ts, i % 30);
+            keys[n] = kb[n];
+            vals[n] = vb[n];
+        }
+    mf_kafka_produce(bootstrap, "weather.observations", keys, vals, n);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    struct mf_pgtmp *pgt = mf_pgtmp_start();
+    struct mf_broker *broker = mf_broker_start(1);
+    char dsn[320];
+    snprintf(dsn, sizeof dsn, "PG_DSN=%s", pgt->dsn);
+    const char *args[] = {"migrate", NULL};
+    const char *env[] = {dsn, NULL};
+    struct mf_proc *m = mf_proc_start("source-sink", args, env);
+    if (mf_proc_wait(m, 60000) != 0)
+        mf_die("source-sink migrate failed");
+    mf_proc_stop(m, 1000);
+    PGconn *c = PQconnectdb(pgt->dsn);
+    PQclear(PQexec(
+        c,
+        "INSERT INTO vehicles (vehicle_id) SELECT 'EV-' || g FROM generate_series(0, 39) g;"
+        "INSERT INTO feeders (feeder_id) SELECT 'F-' || g FROM generate_series(0, 9) g;"
+        "INSERT INTO weather_stations (station_id) SELECT 'S-' || g FROM generate_series(0, 9) g"));
+
+    long long want = (long long)NVEH * VREPS + NFDR * FREPS + NSTA * SREPS;
+    struct mf_proc *ss = start_ss(broker->bootstrap, pgt->dsn);
+    int kills = 0;
+    for (int k = 0; k < CHUNKS; k++) {
+        produce_chunk(broker->bootstrap, k);
+        if (k == CHUNKS - 1)
+            break;
+        /* Kill once it is into this chunk, at a varying point. */
+        long long target = want / CHUNKS * k + want / CHUNKS / 3;
+        for (int w = 0; w < 600 && total(c) < target; w++)
+            usleep(50000);
+        usleep((useconds_t)(k * 37000 % 150000));
+        mf_proc_signal(ss, SIGKILL);
+        int st = mf_proc_wait(ss, 10000);
+        check(st == 128 + SIGKILL, "kill %d: SIGKILL at ~%lld rows stored", k + 1, total(c));
+        mf_proc_stop(ss, 1000);
+        ss = start_ss(broker->bootstrap, pgt->dsn);
+        kills++;
+    }
+    long long stored_want = want - (long long)dlq_sent;
+    long long got = -1;
+    for (int w = 0; w < 1200 && (got = total(c)) < stored_want; w++)
+        usleep(100000);
+    check(got == stored_want, "after %d kills: %lld rows stored, want %lld", kills, got,
+          stored_want);
+    /* The hot path holds each vehicle's newest report (VREPS - 1 minutes after H0). */
+    check(num(c, "SELECT count(*) FROM vehicle_current_status WHERE ts = "
+                 "'2024-03-15T00:00Z'::timestamptz + interval '149 minutes'") == NVEH,
+          "vehicle_current_status: every vehicle at its newest report");
+    /* The stored offsets reach the end of every partition: nothing left, nothing skipped. */
+    long long ends = -1;
+    for (int w = 0; w < 200; w++) {
+        ends = num(
+            c, "SELECT sum(next_offset) FROM sink_offsets WHERE consumer_group = 'source-sink'");
+        if (ends == want)
+            break;
+        usleep(100000);
+    }
+    check(ends == want, "sink_offsets sum to %lld, the records produced (%lld)", ends, want);
+
+    /* Every DLQ-bound record in the DLQ, each (partition, offset) at least once. */
+    struct mf_recs dlq = {0};
+    mf_kafka_read_topic(broker->bootstrap, "meter.readings.dlq", -1, 2000, 60000, &dlq);
+    size_t distinct = 0;
+    char(*pos)[48] = mf_xcalloc(dlq.n + 1, sizeof *pos);
+    for (size_t i = 0; i < dlq.n; i++) {
+        char topic[24], part[16]; /* mf_rec_header's buffer is static: one copy per call */
+        snprintf(topic, sizeof topic, "%s", mf_rec_header(&dlq.v[i], "source.topic"));
+        snprintf(part, sizeof part, "%s", mf_rec_header(&dlq.v[i], "source.partition"));
+        snprintf(pos[i], sizeof pos[i], "%s/%s/%s", topic, part,
+                 mf_rec_header(&dlq.v[i], "source.offset"));
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(pos[i], pos[j]) == 0;
+        distinct += !seen;
+    }
+    free(pos);
+    check(distinct == dlq_sent, "DLQ: %zu distinct source positions (of %zu records), want %zu",
+          distinct, dlq.n, dlq_sent);
+    mf_recs_release(&dlq);
+
+    int rc = mf_proc_stop(ss, 30000);
+    check(rc == 0, "SIGTERM: source-sink exits 0 (got %d)", rc);
+    PQfinish(c);
+    mf_broker_stop(broker);
+    mf_pgtmp_do(pgt, "destroy");
+    printf("ft_ss_kill: %s\n", failures ? "FAILED" : "passed");
+    return failures ? 1 : 0;
+}
