@@ -135,6 +135,7 @@ deps:
 	@tools/deps.sh $(DEBIAN_PKGS)
 	@tools/kafka-fetch >/dev/null
 	@tools/venv-fetch >/dev/null
+	@tools/venv-fetch api >/dev/null
 	@tools/s3-fetch >/dev/null
 
 # ---------------------------------------------------------------- tests
