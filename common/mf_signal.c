@@ -12,6 +12,7 @@
 #include "mf_common.h"
 
 volatile sig_atomic_t mf_stop_requested = 0;
+volatile sig_atomic_t mf_reload_requested = 0;
 static volatile sig_atomic_t deadline_s = MF_SHUTDOWN_DEADLINE_S;
 
 static void on_signal(int sig)
@@ -30,6 +31,12 @@ static void on_signal(int sig)
      */
     if (deadline_s > 0)
         alarm((unsigned)deadline_s);
+}
+
+static void on_reload(int sig)
+{
+    (void)sig;
+    mf_reload_requested = 1;
 }
 
 void mf_signal_set_deadline(int seconds)
@@ -63,6 +70,7 @@ void mf_signal_install(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload;
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     shutdown_set(&set);

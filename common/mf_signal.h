@@ -1,5 +1,6 @@
 /*
- * mf_signal: graceful shutdown on SIGTERM/SIGINT.
+ * mf_signal: graceful shutdown on SIGTERM/SIGINT; SIGHUP asks a program to
+ * reload what it reads from files (ingest-gw: its tokens), never to stop.
  *
  * The first signal sets mf_stop_requested and arms a SIGALRM deadline
  * (MF_SHUTDOWN_DEADLINE_S); the program drains and exits 0 before it, or
@@ -17,6 +18,8 @@
 #include <signal.h>
 
 extern volatile sig_atomic_t mf_stop_requested;
+/* Set by SIGHUP; the program's main loop clears it and reloads. */
+extern volatile sig_atomic_t mf_reload_requested;
 
 /* DESIGN §1: a program exits within 30 s of SIGTERM. */
 #define MF_SHUTDOWN_DEADLINE_S 30

@@ -87,6 +87,34 @@ static int parse_scopes(const char *w, size_t n, unsigned *out, char *why, size_
     }
 }
 
+/*
+ * The fifth column: the token's request rate, "<n>/s" or "<n>/min" (n a
+ * positive whole number), so one noisy client cannot take the gateway from
+ * the others.
+ */
+static int parse_rate(const char *w, size_t n, double *per_s, char *why, size_t whylen)
+{
+    size_t digits = 0;
+    unsigned long v = 0;
+    while (digits < n && digits < 9 && w[digits] >= '0' && w[digits] <= '9')
+        v = v * 10 + (unsigned long)(w[digits++] - '0');
+    const char *unit = w + digits;
+    size_t ulen = n - digits;
+    if (digits == 0 || v == 0 || ulen < 2 || unit[0] != '/') {
+        snprintf(why, whylen, "the rate (fifth column) must be <n>/s or <n>/min with n >= 1");
+        return MF_EDATA;
+    }
+    if (ulen == 2 && unit[1] == 's') {
+        *per_s = (double)v;
+    } else if (ulen == 4 && memcmp(unit, "/min", 4) == 0) {
+        *per_s = (double)v / 60.0;
+    } else {
+        snprintf(why, whylen, "the rate (fifth column) must be <n>/s or <n>/min with n >= 1");
+        return MF_EDATA;
+    }
+    return MF_OK;
+}
+
 static int parse_line(const char *s, const char *end, struct mf_token *t, char *why, size_t whylen)
 {
     const char *w;
@@ -126,8 +154,10 @@ static int parse_line(const char *s, const char *end, struct mf_token *t, char *
     t->scopes = MF_SCOPE_READINGS; /* a three-column line: what it always meant */
     if (next_word(&s, end, &w, &n) && parse_scopes(w, n, &t->scopes, why, whylen) != MF_OK)
         return MF_EDATA;
+    if (next_word(&s, end, &w, &n) && parse_rate(w, n, &t->rate_per_s, why, whylen) != MF_OK)
+        return MF_EDATA;
     if (next_word(&s, end, &w, &n)) {
-        snprintf(why, whylen, "unexpected text after the scopes");
+        snprintf(why, whylen, "unexpected text after the rate");
         return MF_EDATA;
     }
     return MF_OK;
@@ -213,6 +243,12 @@ void mf_tokens_destroy(struct mf_tokens *t)
 size_t mf_tokens_count(const struct mf_tokens *t)
 {
     return t->n;
+}
+
+size_t mf_tokens_index(const struct mf_tokens *t, const struct mf_token *entry)
+{
+    MF_ASSERT(entry >= t->tokens && entry < t->tokens + t->n);
+    return (size_t)(entry - t->tokens);
 }
 
 const struct mf_token *mf_tokens_lookup(const struct mf_tokens *t, const char *token, size_t n)

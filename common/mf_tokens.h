@@ -2,11 +2,12 @@
  * mf_tokens: the bearer-token file shared by ingest-gw and analytics-api
  * (DESIGN §7).
  *
- * One token a line: `<sha256 hex of token> <name> <key glob> [scopes]`;
+ * One token a line: `<sha256 hex of token> <name> <key glob> [scopes [rate]]`;
  * blank lines and lines starting with '#' are skipped. The optional fourth
  * column is a comma list of scopes (readings, grid, weather, vehicles,
  * read); without it a token has `readings` only, which is what every token
- * file written before scopes existed meant. The glob applies to the key of
+ * file written before scopes existed meant. The optional fifth column caps
+ * the token's requests: `<n>/s` or `<n>/min` (none: no cap). The glob applies to the key of
  * whatever the scope covers (meter_id, feeder_id, station_id, vehicle_id).
  * Only digests are stored, a token never appears in memory longer than the
  * request carrying it nor in a log line. The table is immutable after
@@ -30,9 +31,10 @@ struct mf_tokens;
 
 struct mf_token {
     unsigned char sha256[32];
-    char name[64];   /* who: goes into the ingest.source header, never a secret */
-    char glob[128];  /* fnmatch(3) pattern over record keys */
-    unsigned scopes; /* enum mf_scope bits */
+    char name[64];     /* who: goes into the ingest.source header, never a secret */
+    char glob[128];    /* fnmatch(3) pattern over record keys */
+    unsigned scopes;   /* enum mf_scope bits */
+    double rate_per_s; /* requests a second it may make; 0: no cap */
 };
 
 /*
@@ -46,6 +48,8 @@ struct mf_tokens *mf_tokens_load(const char *path, const char *var, char *errbuf
 struct mf_tokens *mf_tokens_parse(const char *text, size_t len, char *errbuf, size_t errlen);
 void mf_tokens_destroy(struct mf_tokens *t);
 size_t mf_tokens_count(const struct mf_tokens *t);
+/* The position of an entry of t (0..count-1), for state kept per token (rate buckets). */
+size_t mf_tokens_index(const struct mf_tokens *t, const struct mf_token *entry);
 
 /*
  * The entry for a presented token (n bytes), or NULL. Compares digests in

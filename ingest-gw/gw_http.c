@@ -28,6 +28,7 @@
 #include "gw_publish.h"
 #include "gw_body.h"
 #include "gw_items.h"
+#include "mf_authz.h"
 #include "mf_buf.h"
 #include "mf_http.h"
 #include "mf_json.h"
@@ -94,7 +95,7 @@ struct gw_server {
     struct gw_server_opts o;
     unsigned port;
     struct gw_publisher *pub;
-    const struct mf_tokens *auth;
+    struct mf_authz *auth;
     atomic_int draining;
     atomic_size_t inflight;
     pthread_mutex_t pool_lock;
@@ -107,7 +108,7 @@ struct gw_server {
 
 /* ---------------------------------------------------------------- metrics */
 
-static const unsigned known_codes[] = {202, 400, 401, 403, 404, 405, 413, 415, 500, 503};
+static const unsigned known_codes[] = {202, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503};
 static struct mf_metric *code_series[MF_ARRAY_LEN(known_codes)];
 static struct mf_metric *readings_accepted, *readings_rejected, *readings_failed, *duration;
 
@@ -211,11 +212,12 @@ static void req_put(struct gw_server *s, struct gw_req *q)
 }
 
 /*
- * Queues a JSON response. retry_after adds Retry-After (503s); close_conn
- * ends a keep-alive connection (while draining, so clients go elsewhere).
+ * Queues a JSON response. retry_after > 0 adds Retry-After (503s, 429s);
+ * close_conn ends a keep-alive connection (while draining, so clients go
+ * elsewhere).
  */
 static enum MHD_Result respond(struct gw_server *s, struct MHD_Connection *c, unsigned code,
-                               const char *body, size_t len, int retry_after, int close_conn,
+                               const char *body, size_t len, unsigned retry_after, int close_conn,
                                int64_t start_us)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
@@ -223,9 +225,10 @@ static enum MHD_Result respond(struct gw_server *s, struct MHD_Connection *c, un
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    (void)s;
     if (retry_after) {
         char ra[16];
-        snprintf(ra, sizeof ra, "%u", s->o.retry_after_s);
+        snprintf(ra, sizeof ra, "%u", retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
     if (code == 401)
@@ -242,18 +245,35 @@ static enum MHD_Result respond(struct gw_server *s, struct MHD_Connection *c, un
     return ok;
 }
 
-/* {"error":"..."} responses for whole-request failures. */
-static enum MHD_Result respond_error(struct gw_server *s, struct MHD_Connection *c, unsigned code,
-                                     const char *msg, int64_t start_us)
+/* {"error":"..."} with Retry-After: retry_after seconds (0: none). */
+static enum MHD_Result respond_error_retry(struct gw_server *s, struct MHD_Connection *c,
+                                           unsigned code, const char *msg, unsigned retry_after,
+                                           int64_t start_us)
 {
     struct mf_buf b = MF_BUF_INIT;
     mf_buf_appends(&b, "{\"error\":");
     mf_json_str(&b, msg, strlen(msg));
     mf_buf_appends(&b, "}\n");
     int draining = atomic_load(&s->draining);
-    enum MHD_Result rc = respond(s, c, code, b.data, b.len, code == 503, draining, start_us);
+    enum MHD_Result rc = respond(s, c, code, b.data, b.len, retry_after, draining, start_us);
     mf_buf_release(&b);
     return rc;
+}
+
+/* {"error":"..."} responses for whole-request failures; a 503 says when to retry. */
+static enum MHD_Result respond_error(struct gw_server *s, struct MHD_Connection *c, unsigned code,
+                                     const char *msg, int64_t start_us)
+{
+    return respond_error_retry(s, c, code, msg, code == 503 ? s->o.retry_after_s : 0, start_us);
+}
+
+/* 429: the token is over the rate its line in the tokens file gives it. */
+static enum MHD_Result respond_rate_limited(struct gw_server *s, struct gw_req *q, unsigned wait)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "token '%s' is over its rate of %g requests a second; retry later",
+             q->token->name, q->token->rate_per_s);
+    return respond_error_retry(s, q->conn, 429, msg, wait, q->start_us);
 }
 
 /* An invalid item: listed in the answer by its index. */
@@ -562,9 +582,12 @@ static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c,
         const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         if (!mf_tokens_bearer(h, &tok, &n))
             return respond_error(s, c, 401, "missing bearer token", q->start_us);
-        q->token = mf_tokens_lookup(s->auth, tok, n);
-        if (!q->token)
+        unsigned wait = 0;
+        enum mf_authz_result ar = mf_authz_check(s->auth, tok, n, mf_mono_ms(), &q->token, &wait);
+        if (ar == MF_AUTHZ_UNKNOWN)
             return respond_error(s, c, 401, "unknown token", q->start_us);
+        if (ar == MF_AUTHZ_RATE_LIMITED)
+            return respond_rate_limited(s, q, wait);
     }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     q->fmt = gw_body_format_of(ct);
@@ -627,7 +650,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* ---------------------------------------------------------------- server */
 
 struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publisher *pub,
-                                  const struct mf_tokens *auth, char *errbuf, size_t errlen)
+                                  struct mf_authz *auth, char *errbuf, size_t errlen)
 {
     struct gw_server *s = mf_xcalloc(1, sizeof *s);
     s->o = *o;

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 struct gw_publisher;
-struct mf_tokens;
+struct mf_authz;
 
 struct gw_server_opts {
     const char *addr;         /* HTTP_ADDR */
@@ -41,10 +41,11 @@ void gw_http_metrics_init(void);
 /*
  * Starts serving. auth NULL means GW_AUTH=off (every reading allowed,
  * ingest.source "anonymous"). NULL with errbuf on failure. The server
- * borrows pub and auth; they must outlive it.
+ * borrows pub and auth; they must outlive it. A token over its rate (the
+ * tokens file's fifth column) is answered 429 with Retry-After.
  */
 struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publisher *pub,
-                                  const struct mf_tokens *auth, char *errbuf, size_t errlen);
+                                  struct mf_authz *auth, char *errbuf, size_t errlen);
 unsigned gw_server_port(const struct gw_server *s);
 
 /* From now on new requests get 503 with Retry-After and Connection: close. */

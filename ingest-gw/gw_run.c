@@ -7,6 +7,7 @@
 #include "gw_auth.h"
 #include "gw_http.h"
 #include "gw_publish.h"
+#include "mf_authz.h"
 #include "mf_kafka.h"
 #include "mf_log.h"
 #include "mf_metrics.h"
@@ -14,17 +15,42 @@
 #include "mf_time.h"
 #include "mf_common.h"
 
+/*
+ * SIGHUP: GW_TOKENS_FILE again. A file that does not load leaves the
+ * tokens in force as they were (and says why); requests in flight keep
+ * the entry they were admitted with.
+ */
+static void reload_tokens(const struct gw_config *cfg, struct mf_authz *auth)
+{
+    char err[512];
+    if (!auth) {
+        MF_LOG_INFO("main", "SIGHUP: nothing to reload (GW_AUTH=off)");
+        return;
+    }
+    struct mf_tokens *t = gw_auth_load(cfg->tokens_file, err, sizeof err);
+    if (!t) {
+        MF_LOG_ERROR("main", "SIGHUP: tokens not reloaded, the old ones stay in force: %s", err);
+        return;
+    }
+    mf_authz_replace(auth, t);
+    MF_LOG_INFO("main", "SIGHUP: %zu tokens reloaded from GW_TOKENS_FILE", mf_authz_count(auth));
+}
+
 int gw_run(const struct gw_config *cfg)
 {
     char err[512];
     int status = 1;
-    struct mf_tokens *auth = NULL;
+    struct mf_authz *auth = NULL;
     struct gw_publisher *pub = NULL;
     struct gw_server *srv = NULL;
 
-    if (cfg->auth && !(auth = gw_auth_load(cfg->tokens_file, err, sizeof err))) {
-        fprintf(stderr, "ingest-gw: %s\n", err);
-        return 2;
+    if (cfg->auth) {
+        struct mf_tokens *t = gw_auth_load(cfg->tokens_file, err, sizeof err);
+        if (!t) {
+            fprintf(stderr, "ingest-gw: %s\n", err);
+            return 2;
+        }
+        auth = mf_authz_new(t);
     }
     mf_metrics_init();
     mf_kafka_metrics_init();
@@ -60,8 +86,13 @@ int gw_run(const struct gw_config *cfg)
                 gw_server_port(srv), cfg->topic_raw,
                 auth ? "on" : "OFF (GW_AUTH=off: every client may write every meter)");
 
-    while (!mf_stop_requested && !atomic_load(&mf_kafka_fatal))
+    while (!mf_stop_requested && !atomic_load(&mf_kafka_fatal)) {
+        if (mf_reload_requested) {
+            mf_reload_requested = 0;
+            reload_tokens(cfg, auth);
+        }
         usleep(100 * 1000);
+    }
 
     /* Drain: new requests get 503; in-flight ones finish or time out. */
     MF_LOG_INFO("main", "shutting down: draining %zu in-flight requests", gw_server_inflight(srv));
@@ -80,7 +111,7 @@ int gw_run(const struct gw_config *cfg)
 out:
     gw_server_destroy(srv);
     gw_publisher_destroy(pub, 5000);
-    mf_tokens_destroy(auth);
+    mf_authz_destroy(auth);
     return status;
 }
 

@@ -23,6 +23,30 @@
 #define HASH_A "4f66a4283f8bc9768c3cb97fd06d267b79315aee941c9c1727b9354509242ffe"
 #define HASH_B "efa1cd32d437a4dd30463a379503cadfb2b13481660f6345110f3bde01f2e773"
 
+/* The fifth column: a request rate per token; none means no cap. */
+static void test_rate(void **state)
+{
+    (void)state;
+    char err[256];
+    const char *file = HASH_A " a * readings 20/s\n" HASH_B " b * readings,grid 90/min\n";
+    struct mf_tokens *t = mf_tokens_parse(file, strlen(file), err, sizeof err);
+    assert_non_null(t);
+    const struct mf_token *a = mf_tokens_lookup(t, "tok-a", 5);
+    const struct mf_token *b = mf_tokens_lookup(t, "tok-b", 5);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a->rate_per_s == 20.0);
+    assert_true(b->rate_per_s == 1.5);
+    assert_int_equal(mf_tokens_index(t, a), 0);
+    assert_int_equal(mf_tokens_index(t, b), 1);
+    mf_tokens_destroy(t);
+    const char *plain = HASH_A " a *\n";
+    t = mf_tokens_parse(plain, strlen(plain), err, sizeof err);
+    assert_non_null(t);
+    assert_true(mf_tokens_lookup(t, "tok-a", 5)->rate_per_s == 0.0);
+    mf_tokens_destroy(t);
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -50,7 +74,13 @@ static void test_parse(void **state)
         {HASH_A " n * ,grid\n", "line 1: unknown scope ''"},
         {HASH_A " n * grid,Weather\n", "line 1: unknown scope 'Weather'"},
         {HASH_A " n * readings,reads\n", "line 1: unknown scope 'reads'"},
-        {HASH_A " n * grid extra\n", "line 1: unexpected text after the scopes"},
+        {HASH_A " n * grid extra\n", "line 1: the rate (fifth column) must be"},
+        {HASH_A " n * grid 0/s\n", "line 1: the rate (fifth column) must be"},
+        {HASH_A " n * grid 5/h\n", "line 1: the rate (fifth column) must be"},
+        {HASH_A " n * grid 5\n", "line 1: the rate (fifth column) must be"},
+        {HASH_A " n * grid /s\n", "line 1: the rate (fifth column) must be"},
+        {HASH_A " n * grid -5/s\n", "line 1: the rate (fifth column) must be"},
+        {HASH_A " n * grid 5/s x\n", "line 1: unexpected text after the rate"},
         {HASH_A " n/m *\n", "line 1: the name may hold only"},
     };
     for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++) {
@@ -158,6 +188,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_rate),
         cmocka_unit_test(test_scopes_and_lookup),
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_load),
