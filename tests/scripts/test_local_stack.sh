@@ -191,6 +191,18 @@ if [ $ok -eq 0 ]; then
         sleep 0.1
     done
     check "source-sink stored it in vehicle_current_status within 30 s" test "${n:-0}" = 1
+
+    # No secret in a log line or a metric (issue 17): the token and the
+    # database password this run used are in no daemon's log and no /metrics.
+    PG_PASS=$(val PG_DSN full | sed -n 's|^postgresql://[^:/@]*:\([^@]*\)@.*|\1|p')
+    check "PG_DSN carries a password" test -n "$PG_PASS"
+    for m in GW WORKER AGG SS; do
+        curl -fs -m 10 "$(val ${m}_METRICS full)" >"$T/metrics.$m"
+    done
+    nlogs=$(find "$DIR" -name '*.log' -size +0 | wc -l)
+    leaks=$(grep -l -F -e "$GW_TOKEN" -e "$PG_PASS" "$DIR"/*.log "$DIR"/*/*.log "$T"/metrics.* 2>/dev/null)
+    check "neither the token nor the password in $nlogs logs or 4 /metrics${leaks:+ (in: $leaks)}" \
+        test -z "$leaks" -a "$nlogs" -ge 4
 fi
 
 s0=$(date +%s)
