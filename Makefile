@@ -9,6 +9,7 @@
 #   make bench        benchmarks; figures printed and written to bench/results/
 #   make SANITIZE=address,undefined   a sanitizer variant in build/san/
 #   make CLANG=1      the same build with clang into build/clang/
+#   make soak         the whole fleet for 30 minutes: memory, fds, latency flat
 #   make crash-build  the fault build with live crash points into build/crash/bin/
 #   make gates        the clang build, format check, lint and Kubernetes
 #                     manifest validation (make test runs them last)
@@ -150,6 +151,12 @@ test: deps
 check:
 	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	MF_SANITIZED=1 tests/lib/run-tests.sh build/san/bin build/san/tests
+
+# The whole fleet for SOAK_MINUTES (30) at SOAK_RATE readings/s (10000): RSS,
+# fds and latency flat, every reading accounted for (tools/soak). Not in test.
+.PHONY: soak
+soak: all
+	tools/soak
 
 .PHONY: crash-build
 crash-build:
