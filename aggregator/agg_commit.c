@@ -55,34 +55,51 @@ static void append_region_stage(struct mf_buf *b)
     mf_buf_appendf(b, " WHERE s.width = %d GROUP BY 1, 2), ", (int)AGG_W1H);
 }
 
+/*
+ * Whether the stored row r was closed before this batch. A 1-minute row
+ * is closed when a write closed it (stored closed) or when the stored
+ * watermark of its partition passed its end (011: no row is rewritten to
+ * close it); the transaction stores the new watermark after the merges, so
+ * this sees the one before the batch. A 1-hour row stores its close.
+ */
+static const char *const was_closed[AGG_NWIDTHS] = {
+    "(r.closed OR coalesce(r.window_start + interval '1 minute' <= (SELECT watermark FROM"
+    " agg_partition_watermarks WHERE partition = r.part), false))",
+    "r.closed",
+};
+
 static void build_sql(struct agg_commit *cm)
 {
     for (int w = 0; w < AGG_NWIDTHS; w++) {
         const char *t = agg_widths[w].table;
+        const char *part = w == AGG_W1M ? ", part" : ""; /* rollup_1m's partition (011) */
         struct mf_buf *b = &cm->upsert_sql[w];
 
         /*
          * The merge. A window the watermark already passed (closing) is
          * closed by it too: inserted closed with revision 1, or an open
-         * row closed 0 -> 1, one write where a merge and then an UPDATE
-         * would take two. A row already closed that late data changes
+         * row closed 0 -> 1, one write where a merge and then a close
+         * would take two. A row closed before (stored, or for 1m by the
+         * watermark, revision 0 stored meaning 1) that late data changes
          * gets the next revision. Both go to the outbox and come back
          * (RETURNING sees the row after the update).
          */
         mf_buf_appendf(b, "WITH up AS (INSERT INTO %s AS r (meter_id, window_start, ", t);
         agg_funcs_columns(b, "");
-        mf_buf_appends(b, ", closed, revision) SELECT meter_id, window_start, ");
+        mf_buf_appendf(b, ", closed, revision%s) SELECT meter_id, window_start, ", part);
         agg_funcs_columns(b, "");
         mf_buf_appendf(b,
-                       ", closing, closing::int FROM agg_stage WHERE width = %d"
+                       ", closing, closing::int%s FROM agg_stage WHERE width = %d"
                        " ON CONFLICT (meter_id, window_start) DO UPDATE SET ",
-                       w);
+                       part, w);
         agg_funcs_set_list(b);
-        mf_buf_appends(b, ", closed = r.closed OR EXCLUDED.closed,"
-                          " revision = r.revision + CASE WHEN r.closed THEN 1"
-                          " ELSE EXCLUDED.revision END,"
-                          " updated_at = now()"
-                          " RETURNING meter_id, window_start, closed, revision, ");
+        mf_buf_appendf(b,
+                       ", closed = %s OR EXCLUDED.closed,"
+                       " revision = CASE WHEN %s THEN greatest(r.revision, 1) + 1"
+                       " ELSE r.revision + EXCLUDED.revision END,"
+                       " updated_at = now()"
+                       " RETURNING meter_id, window_start, closed, revision, ",
+                       was_closed[w], was_closed[w]);
         agg_funcs_columns(b, "");
         /*
          * The outbox: the windows this merge closes are known from the stage
@@ -113,23 +130,35 @@ static void build_sql(struct agg_commit *cm)
          * the planner probes the primary key rather than scanning the table).
          * NOT r.closed: a window closed already (late data on it, or another
          * owner during a rebalance) is never closed twice.
+         * A 1-hour row is UPDATEd closed, revision 0 -> 1. A 1-minute row is
+         * closed by the watermark this transaction stores: nothing is
+         * written to it, and it is published with revision 1 from the
+         * content the state holds; only a row written before 011 (no part)
+         * is still UPDATEd.
          */
         b = &cm->close_sql[w];
+        mf_buf_appends(b, "WITH k AS (SELECT * FROM unnest($2::text[], $3::timestamptz[],"
+                          " $4::int[]) AS k(meter_id, window_start, part)),");
         mf_buf_appendf(b,
-                       "WITH c AS (UPDATE %s AS r SET closed = true,"
-                       " revision = r.revision + 1, updated_at = now()"
-                       " FROM unnest($2::text[], $3::timestamptz[], $4::int[])"
-                       " AS k(meter_id, window_start, part)"
+                       " c AS (UPDATE %s AS r SET closed = true,"
+                       " revision = r.revision + 1, updated_at = now() FROM k"
                        " WHERE r.meter_id = k.meter_id AND r.window_start = k.window_start"
-                       " AND NOT r.closed"
+                       " AND NOT r.closed%s"
                        " RETURNING k.part, r.meter_id, r.window_start, r.revision, ",
-                       t);
+                       t, w == AGG_W1M ? " AND r.part IS NULL" : "");
         agg_funcs_columns(b, "r.");
-        mf_buf_appends(b, "), ");
-        agg_outbox_append_insert(b, (enum agg_width)w, "c");
-        mf_buf_appends(b, " SELECT meter_id, window_start, revision, ");
-        agg_funcs_columns(b, "");
-        mf_buf_appends(b, " FROM c");
+        if (w == AGG_W1M) {
+            /* Published from memory (agg_close.acc); the outbox takes the keys. */
+            mf_buf_appends(b, "), ");
+            agg_outbox_append_insert(b, (enum agg_width)w, "k");
+            mf_buf_appends(b, " SELECT count(*) FROM c");
+        } else {
+            mf_buf_appends(b, "), ");
+            agg_outbox_append_insert(b, (enum agg_width)w, "c");
+            mf_buf_appends(b, " SELECT meter_id, window_start, revision, ");
+            agg_funcs_columns(b, "");
+            mf_buf_appends(b, " FROM c");
+        }
     }
 }
 
@@ -224,12 +253,59 @@ static int copy_in(struct agg_commit *cm, const char *sql, char *errbuf, size_t 
     return MF_OK;
 }
 
+/* A 1-minute window new to PostgreSQL and still open: appended, not merged (append_new). */
+static bool appended(const struct agg_entry *e)
+{
+    return agg_key_width(e->key) == AGG_W1M && e->fresh && !e->close;
+}
+
+/*
+ * The batch's 1-minute windows that no row can exist for yet (agg_entry
+ * fresh) and that stay open: a binary COPY straight into rollup_1m, which
+ * routes each row to its day. No staging, no conflict check, no outbox
+ * (an open window is published when it closes). A row that does exist
+ * after all (a bug) fails the primary key and so the batch: loud, never
+ * counted twice.
+ */
+static int append_new(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
+                      size_t errlen)
+{
+    size_t n = 0;
+    agg_copy_begin(&cm->copy);
+    for (size_t i = 0; i < b->nentries; i++) {
+        const struct agg_entry *e = &b->entries[i];
+        if (!appended(e))
+            continue;
+        agg_copy_put_tuple(&cm->copy, (int16_t)(5 + agg_funcs_count));
+        agg_copy_put_text(&cm->copy, e->meter_id);
+        agg_copy_put_ts(&cm->copy, agg_key_start(e->key));
+        if (agg_copy_put_acc_rollup(&cm->copy, &e->acc) != MF_OK) {
+            snprintf(errbuf, errlen, "window of '%s' has a value COPY cannot carry", e->meter_id);
+            return MF_EFATAL;
+        }
+        agg_copy_put_bool(&cm->copy, false);
+        agg_copy_put_i32(&cm->copy, 0);
+        agg_copy_put_i32(&cm->copy, e->part);
+        n++;
+    }
+    agg_copy_end(&cm->copy);
+    if (!n)
+        return MF_OK;
+    return copy_in(cm,
+                   "COPY rollup_1m (meter_id, window_start, count, sum_kw, min_kw, max_kw, m2,"
+                   " energy_kwh, quality_sum, premium, standard, interpolated, closed, revision,"
+                   " part) FROM STDIN (FORMAT binary)",
+                   errbuf, errlen);
+}
+
 static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
                          size_t errlen)
 {
     agg_copy_begin(&cm->copy);
     for (size_t i = 0; i < b->nentries; i++) {
         const struct agg_entry *e = &b->entries[i];
+        if (appended(e))
+            continue;
         agg_copy_put_tuple(&cm->copy, (int16_t)(5 + agg_funcs_count));
         agg_copy_put_i16(&cm->copy, (int16_t)agg_key_width(e->key));
         agg_copy_put_i32(&cm->copy, e->part);
@@ -366,9 +442,30 @@ static int close_windows(struct agg_commit *cm, const struct agg_batch *b, enum 
     PGresult *res = agg_pg_exec(cm->pg, cm->close_sql[w].data, 4, v, 1);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return agg_pg_fail(cm->pg, res, "closing windows", errbuf, errlen);
-    int rc = agg_copy_read_rows(res, w, AGG_FIRST_ALWAYS, out, errbuf, errlen);
+    if (w != AGG_W1M) {
+        int rc = agg_copy_read_rows(res, w, AGG_FIRST_ALWAYS, out, errbuf, errlen);
+        PQclear(res);
+        return rc;
+    }
     PQclear(res);
-    return rc;
+    for (size_t i = 0; i < b->ncloses; i++) {
+        const struct agg_close *c = &b->closes[i];
+        if (agg_key_width(c->key) != w || c->merged)
+            continue;
+        if (c->acc.count <= 0) { /* open windows are loaded or merged with their content */
+            snprintf(errbuf, errlen, "window of '%s' to close has no content in memory",
+                     c->meter_id);
+            return MF_EFATAL;
+        }
+        struct agg_row *row = agg_rows_push(out);
+        snprintf(row->meter_id, sizeof row->meter_id, "%s", c->meter_id);
+        row->width = w;
+        row->start = agg_key_start(c->key);
+        row->revision = 1;
+        row->first_close = true;
+        row->acc = c->acc;
+    }
+    return MF_OK;
 }
 
 static int store_positions(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
@@ -463,6 +560,8 @@ int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clea
             goto fail;
     }
     if (b->nentries) {
+        if ((rc = append_new(cm, b, errbuf, errlen)) != MF_OK)
+            goto fail;
         if ((rc = stage_entries(cm, b, errbuf, errlen)) != MF_OK)
             goto fail;
         for (int w = 0; w < AGG_NWIDTHS; w++) {

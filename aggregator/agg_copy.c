@@ -91,7 +91,7 @@ void agg_copy_put_bool(struct mf_buf *b, bool v)
 }
 
 /* Fields are reached by the rows' offsets: memcpy, as the field's type may be either. */
-int agg_copy_put_acc(struct mf_buf *b, const struct agg_acc *a)
+static int put_acc(struct mf_buf *b, const struct agg_acc *a, bool table)
 {
     for (size_t i = 0; i < agg_funcs_count; i++) {
         const char *field = (const char *)a + agg_funcs[i].offset;
@@ -99,7 +99,14 @@ int agg_copy_put_acc(struct mf_buf *b, const struct agg_acc *a)
         if (agg_funcs[i].type == AGG_COL_INT8) {
             int64_t v;
             memcpy(&v, field, sizeof v);
-            rc = agg_copy_put_i64(b, v);
+            /* The rollup tables' counters other than count are integer (002). */
+            if (table && strcmp(agg_funcs[i].column, "count") != 0) {
+                if (v < 0 || v > INT32_MAX)
+                    return MF_EDATA;
+                rc = agg_copy_put_i32(b, (int32_t)v);
+            } else {
+                rc = agg_copy_put_i64(b, v);
+            }
         } else {
             double v;
             memcpy(&v, field, sizeof v);
@@ -109,6 +116,16 @@ int agg_copy_put_acc(struct mf_buf *b, const struct agg_acc *a)
             return MF_EDATA;
     }
     return MF_OK;
+}
+
+int agg_copy_put_acc(struct mf_buf *b, const struct agg_acc *a)
+{
+    return put_acc(b, a, false);
+}
+
+int agg_copy_put_acc_rollup(struct mf_buf *b, const struct agg_acc *a)
+{
+    return put_acc(b, a, true);
 }
 
 /* ---------------------------------------------------------------- binary values back */
@@ -178,7 +195,7 @@ void agg_rows_release(struct agg_rows *r)
     memset(r, 0, sizeof *r);
 }
 
-static struct agg_row *rows_push(struct agg_rows *r)
+struct agg_row *agg_rows_push(struct agg_rows *r)
 {
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 256;
@@ -205,7 +222,7 @@ int agg_copy_read_rows(const PGresult *res, enum agg_width w, enum agg_first_clo
         return MF_EFATAL;
     }
     for (int r = 0; r < PQntuples(res); r++) {
-        struct agg_row *row = rows_push(out);
+        struct agg_row *row = agg_rows_push(out);
         int64_t us, rev;
         int idlen = PQgetlength(res, r, 0);
         for (size_t i = 0; i < agg_funcs_count; i++) {

@@ -64,6 +64,9 @@ void agg_copy_put_bool(struct mf_buf *b, bool v);
  * finite; b then holds part of the fields (the caller drops the stream).
  */
 int agg_copy_put_acc(struct mf_buf *b, const struct agg_acc *a);
+/* The same for a rollup table itself (002): the counters besides count are int4 there. MF_EDATA
+ * also for a counter above INT32_MAX. */
+int agg_copy_put_acc_rollup(struct mf_buf *b, const struct agg_acc *a);
 
 /* ---------------------------------------------------------------- binary values back */
 
@@ -97,6 +100,8 @@ struct agg_rows {
 };
 /* Frees the array and empties r. */
 void agg_rows_release(struct agg_rows *r);
+/* Appends a zeroed row to r and returns it. */
+struct agg_row *agg_rows_push(struct agg_rows *r);
 
 /* How agg_copy_read_rows tells a window's first close from a republish. */
 enum agg_first_close {

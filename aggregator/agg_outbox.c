@@ -31,7 +31,8 @@ static void build_read(struct mf_buf *sql, enum agg_width w)
                    " unnest(o.meter_ids, o.window_starts) AS k(meter_id, window_start)"
                    " WHERE o.consumer_group = $1 AND o.partition = ANY($2::int[])"
                    " AND o.width = '%s')"
-                   " SELECT r.meter_id, r.window_start, r.revision, ",
+                   /* A 1-minute row closed by the watermark stores revision 0 (011). */
+                   " SELECT r.meter_id, r.window_start, greatest(r.revision, 1), ",
                    agg_widths[w].name);
     agg_funcs_columns(sql, "r.");
     mf_buf_appendf(sql,

@@ -14,6 +14,9 @@
 #include "mf_kafka.h"
 #include "mf_log.h"
 #include "mf_pg.h"
+#include "mf_time.h"
+#include "agg_copy.h"
+#include "agg_funcs.h"
 #include "agg_window.h"
 #include "mf_common.h"
 
@@ -276,28 +279,75 @@ int agg_pg_load(struct agg_pg *pg, struct agg_state *st, const int32_t *parts, s
     PQclear(res);
 
     /*
-     * Open windows of the fleet (partial index *_open_idx), kept for the
-     * meters our partitions own. The fleet holds a few per meter.
+     * Open windows of the fleet, kept for the meters our partitions own.
+     * The fleet holds a few per meter. 1h: stored open (rollup_1h_open_idx).
+     * 1m (011): a row is open while its partition's watermark has not
+     * passed its end, so only rows starting after the lowest assigned
+     * watermark less a minute can be (window_start range), and rows from
+     * before 011 (no part) keep their stored state
+     * (rollup_1m_legacy_open_idx); the watermark test is below.
      */
+    int64_t low = INT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (wms[i] != AGG_WM_NONE && wms[i] - agg_widths[AGG_W1M].ms < low)
+            low = wms[i] - agg_widths[AGG_W1M].ms;
+    char lowts[MF_TIME_STRLEN] = "-infinity";
+    if (low != INT64_MAX)
+        mf_time_format(low, lowts);
+    const char *lv[1] = {lowts};
     for (int w = 0; w < AGG_NWIDTHS; w++) {
-        char sql[160];
-        snprintf(sql, sizeof sql,
-                 "SELECT meter_id, " EPOCH_MS("window_start") " FROM %s WHERE NOT closed",
-                 agg_widths[w].table);
-        res = agg_pg_exec(pg, sql, 0, NULL, 0);
+        /* Binary: the content is kept to publish the window when it closes, exactly. */
+        struct mf_buf sql = MF_BUF_INIT;
+        mf_buf_appends(&sql, "SELECT meter_id, " EPOCH_MS("window_start") ", ");
+        if (w == AGG_W1M)
+            mf_buf_appends(&sql, "part IS NULL, ");
+        else
+            mf_buf_appends(&sql, "true, ");
+        agg_funcs_columns(&sql, "");
+        mf_buf_appendf(&sql, " FROM %s WHERE NOT closed", agg_widths[w].table);
+        if (w == AGG_W1M)
+            mf_buf_appends(&sql, " AND (part IS NULL OR window_start > $1::timestamptz)");
+        res = agg_pg_exec(pg, sql.data, w == AGG_W1M ? 1 : 0, w == AGG_W1M ? lv : NULL, 1);
+        mf_buf_release(&sql);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = agg_pg_fail(pg, res, "reading open windows", errbuf, errlen);
             res = NULL;
             goto out;
         }
+        if (PQnfields(res) != 3 + (int)agg_funcs_count) {
+            snprintf(errbuf, errlen, "reading open windows: %d columns", PQnfields(res));
+            rc = MF_EFATAL;
+            goto out;
+        }
         for (int r = 0; r < PQntuples(res); r++) {
             const char *id = PQgetvalue(res, r, 0);
+            const char *vals[16];
+            int lens[16];
+            MF_ASSERT(agg_funcs_count <= MF_ARRAY_LEN(vals));
             int64_t start;
-            if (parse_i64(PQgetvalue(res, r, 1), &start))
-                continue;
+            struct agg_acc acc;
+            for (size_t f = 0; f < agg_funcs_count; f++) {
+                vals[f] = PQgetvalue(res, r, 3 + (int)f);
+                lens[f] = PQgetlength(res, r, 3 + (int)f);
+            }
+            if (agg_copy_get_int(PQgetvalue(res, r, 1), PQgetlength(res, r, 1), &start) != MF_OK ||
+                PQgetlength(res, r, 2) != 1 || agg_copy_get_acc(&acc, vals, lens) != MF_OK) {
+                snprintf(errbuf, errlen, "reading open windows: a bad value in %s",
+                         agg_widths[w].table);
+                rc = MF_EFATAL;
+                goto out;
+            }
             int32_t p = mf_kafka_partition_of(id, strlen(id), topic_partitions);
-            if (agg_state_assigned(st, p))
-                agg_state_load_open(st, id, p, agg_window_key((enum agg_width)w, start));
+            if (!agg_state_assigned(st, p))
+                continue;
+            bool stored = PQgetvalue(res, r, 2)[0] != 0;
+            int64_t wm = AGG_WM_NONE;
+            for (size_t i = 0; i < n; i++)
+                if (parts[i] == p)
+                    wm = wms[i];
+            /* The view's test: closed once the watermark reached its end. */
+            if (stored || wm == AGG_WM_NONE || start + agg_widths[w].ms > wm)
+                agg_state_load_open(st, id, p, agg_window_key((enum agg_width)w, start), &acc);
         }
         PQclear(res);
     }

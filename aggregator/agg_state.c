@@ -3,6 +3,7 @@
  */
 #include "agg_state.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,12 @@
 struct agg_meter {
     struct agg_meter *next; /* hash chain */
     int64_t *open;          /* keys of the open windows */
+    /*
+     * Their content as PostgreSQL holds it after the last commit (count 0:
+     * nothing stored yet), so a window the watermark closes is published
+     * from here, not read back (a primary-key probe each).
+     */
+    struct agg_acc *oacc;
     uint32_t nopen, capopen;
     uint32_t hash;
     int32_t part;
@@ -145,6 +152,7 @@ void agg_state_reset(struct agg_state *st)
         for (; m; m = next) {
             next = m->next;
             free(m->open);
+            free(m->oacc);
             free(m);
         }
         st->buckets[b] = NULL;
@@ -263,25 +271,37 @@ static struct agg_meter *meter_get(struct agg_state *st, const char *id, int32_t
     return m;
 }
 
-static void open_add(struct agg_state *st, struct agg_meter *m, int64_t key)
+/* Bytes of one open window: its key and its content. */
+#define OPEN_BYTES (sizeof(int64_t) + sizeof(struct agg_acc))
+
+/* Adds key to m's open windows; false if it was open already. */
+static bool open_add(struct agg_state *st, struct agg_meter *m, int64_t key,
+                     const struct agg_acc *acc)
 {
     for (uint32_t k = 0; k < m->nopen; k++)
         if (m->open[k] == key)
-            return;
+            return false;
     if (m->nopen == m->capopen) {
-        st->meter_bytes -= m->capopen * sizeof *m->open;
+        st->meter_bytes -= m->capopen * OPEN_BYTES;
         m->capopen = m->capopen ? m->capopen * 2 : 2;
         m->open = mf_xrealloc(m->open, m->capopen * sizeof *m->open);
-        st->meter_bytes += m->capopen * sizeof *m->open;
+        m->oacc = mf_xrealloc(m->oacc, m->capopen * sizeof *m->oacc);
+        st->meter_bytes += m->capopen * OPEN_BYTES;
     }
+    if (acc)
+        m->oacc[m->nopen] = *acc;
+    else
+        memset(&m->oacc[m->nopen], 0, sizeof *m->oacc);
     m->open[m->nopen++] = key;
     st->open_windows++;
+    return true;
 }
 
-void agg_state_load_open(struct agg_state *st, const char *meter_id, int32_t part, int64_t key)
+void agg_state_load_open(struct agg_state *st, const char *meter_id, int32_t part, int64_t key,
+                         const struct agg_acc *acc)
 {
     MF_ASSERT(agg_state_assigned(st, part));
-    open_add(st, meter_get(st, meter_id, part), key);
+    open_add(st, meter_get(st, meter_id, part), key, acc);
 }
 
 void agg_state_set_cutoff(struct agg_state *st, enum agg_width w, int64_t cutoff_ms)
@@ -384,7 +404,9 @@ enum agg_add_result agg_state_add(struct agg_state *st, int32_t part, int64_t of
         struct agg_entry *e = entry_get(st, m, key, &fresh);
         if (fresh) {
             e->acc = one;
-            open_add(st, m, key);
+            int64_t end = start + agg_widths[w].ms;
+            bool closed_before = ps->stored_wm != AGG_WM_NONE && end <= ps->stored_wm;
+            e->fresh = open_add(st, m, key, NULL) && !closed_before;
         } else {
             agg_acc_merge(&e->acc, &one);
         }
@@ -429,13 +451,13 @@ bool agg_state_batch_full(const struct agg_state *st)
 
 /* ---------------------------------------------------------------- building */
 
-static void close_push(struct agg_state *st, const struct agg_meter *m, int64_t key, bool merged)
+static void close_push(struct agg_state *st, const struct agg_meter *m, uint32_t k, bool merged)
 {
     if (st->ncloses == st->capcloses) {
         st->capcloses = st->capcloses ? st->capcloses * 2 : 1024;
         st->closes = mf_xrealloc(st->closes, st->capcloses * sizeof *st->closes);
     }
-    st->closes[st->ncloses++] = (struct agg_close){m->id, key, m->part, merged};
+    st->closes[st->ncloses++] = (struct agg_close){m->id, m->open[k], m->part, merged, m->oacc[k]};
 }
 
 bool agg_state_build(struct agg_state *st, struct agg_batch *b)
@@ -457,8 +479,10 @@ bool agg_state_build(struct agg_state *st, struct agg_batch *b)
                     struct agg_entry *e = st->nentries ? entry_find(st, m, m->open[k]) : NULL;
                     if (e)
                         e->close = true;
-                    close_push(st, m, m->open[k], e != NULL);
-                    m->open[k] = m->open[--m->nopen];
+                    close_push(st, m, k, e != NULL);
+                    m->nopen--;
+                    m->open[k] = m->open[m->nopen];
+                    m->oacc[k] = m->oacc[m->nopen];
                     st->open_windows--;
                 } else {
                     k++;
@@ -514,8 +538,30 @@ bool agg_state_build(struct agg_state *st, struct agg_batch *b)
     return b->nentries || b->ncloses || moved;
 }
 
+/* The meter an entry's meter_id points into. */
+static struct agg_meter *entry_meter(const struct agg_entry *e)
+{
+    return (struct agg_meter *)(void *)(e->meter_id - offsetof(struct agg_meter, id));
+}
+
 void agg_state_committed(struct agg_state *st)
 {
+    /* PostgreSQL merged the batch: so do the open windows' contents. */
+    for (size_t i = 0; i < st->nentries; i++) {
+        const struct agg_entry *e = &st->entries[i];
+        if (e->close)
+            continue; /* closed by its merge: no longer open */
+        struct agg_meter *m = entry_meter(e);
+        for (uint32_t k = 0; k < m->nopen; k++) {
+            if (m->open[k] != e->key)
+                continue;
+            if (m->oacc[k].count == 0)
+                m->oacc[k] = e->acc;
+            else
+                agg_acc_merge(&m->oacc[k], &e->acc);
+            break;
+        }
+    }
     for (size_t p = 0; p < st->nparts; p++) {
         struct pstate *ps = &st->parts[p];
         if (!ps->assigned || !ps->touched)

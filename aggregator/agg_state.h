@@ -6,8 +6,9 @@
  *   - per partition: the offset PostgreSQL stored (the fencing token of the
  *     next commit), the next offset to consume, the source positions
  *     (highest src applied per source partition) and the watermark;
- *   - per meter: its open windows (8 bytes each: the window key) and its
- *     latest reading for meter_current_status;
+ *   - per meter: its open windows (the window key and the content stored
+ *     in PostgreSQL, 88 bytes each) and its latest reading for
+ *     meter_current_status;
  *   - the batch: partials pre-merged per (meter, window) in a hash map, so
  *     no key reaches PostgreSQL twice in one batch.
  * Memory is bounded by the open windows and meters of the assigned
@@ -44,6 +45,12 @@ struct agg_entry {
     int64_t key; /* agg_window_key */
     int32_t part;
     bool close;
+    /*
+     * PostgreSQL cannot hold the window yet: it was not open and its end is
+     * after the partition's stored watermark (so not a closed window late
+     * data reopens). Such a row is appended (COPY), not merged.
+     */
+    bool fresh;
     struct agg_acc acc;
 };
 
@@ -57,6 +64,7 @@ struct agg_close {
     int64_t key;
     int32_t part;
     bool merged;
+    struct agg_acc acc; /* its content (all of it unless merged: then the merge returns it) */
 };
 
 /* The latest reading of a meter in this batch (meter_current_status). */
@@ -122,7 +130,8 @@ void agg_state_reset(struct agg_state *st);
 void agg_state_assign(struct agg_state *st, int32_t part, int64_t stored_next, int64_t stored_wm,
                       int64_t now_mono);
 void agg_state_load_src(struct agg_state *st, int32_t part, int32_t src_p, int64_t o, int32_t i);
-void agg_state_load_open(struct agg_state *st, const char *meter_id, int32_t part, int64_t key);
+void agg_state_load_open(struct agg_state *st, const char *meter_id, int32_t part, int64_t key,
+                         const struct agg_acc *acc);
 
 /* 1 if part is assigned. */
 bool agg_state_assigned(const struct agg_state *st, int32_t part);

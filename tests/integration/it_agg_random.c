@@ -43,7 +43,7 @@ int main(void)
               "phase 1: %zu readings in both tables, every window closed", n1);
     double closed1 = itg_metric(agg.port, "meterflow_agg_windows_total{width=\"1m\"}");
     itg_check(closed1 > 0, "meterflow_agg_windows_total{width=\"1m\"} = %g", closed1);
-    long long first_rev = itg_sql_num(&c, pgt->dsn, "SELECT min(revision) FROM rollup_1m");
+    long long first_rev = itg_sql_num(&c, pgt->dsn, "SELECT min(revision) FROM rollup_1m_stats");
     itg_check(first_rev == 1, "phase 1: closed windows start at revision 1 (min %lld)", first_rev);
     double late1 = itg_metric(agg.port, "meterflow_agg_late_records_total");
     itg_check(late1 > 0 && late1 < 0.1 * (double)n1,

@@ -256,8 +256,8 @@ int itg_wait_done(PGconn **c, const char *dsn, long long total, int timeout_ms)
         n1 = itg_sql_num(c, dsn, "SELECT coalesce(sum(count), 0) FROM rollup_1m");
         n2 = itg_sql_num(c, dsn, "SELECT coalesce(sum(count), 0) FROM rollup_1h");
         open = itg_sql_num(c, dsn,
-                           "SELECT (SELECT count(*) FROM rollup_1m WHERE NOT closed)"
-                           " + (SELECT count(*) FROM rollup_1h WHERE NOT closed)");
+                           "SELECT (SELECT count(*) FROM rollup_1m_stats WHERE NOT closed)"
+                           " + (SELECT count(*) FROM rollup_1h_stats WHERE NOT closed)");
         ob = itg_sql_num(c, dsn, "SELECT count(*) FROM agg_outbox_keys");
         if (n1 == total && n2 == total && open == 0 && ob == 0)
             return 0;
@@ -379,7 +379,7 @@ int itg_check_table(PGconn *c, const char *table, const struct itg_win *w, size_
     snprintf(sql, sizeof sql,
              "SELECT meter_id, (extract(epoch FROM window_start) * 1000)::bigint, count, sum_kw,"
              " min_kw, max_kw, m2, energy_kwh, quality_sum, premium, standard, interpolated,"
-             " closed, revision FROM %s ORDER BY meter_id COLLATE \"C\", window_start",
+             " closed, revision FROM %s_stats ORDER BY meter_id COLLATE \"C\", window_start",
              table);
     PGresult *res = PQexec(c, sql);
     int bad = 0;

@@ -252,7 +252,7 @@ check_cols() {
 }
 check_cols meters "meter_id text NO, class text YES, max_kw double precision NO, interval_s integer NO, vacant boolean NO, neighborhood text YES, region text YES, active boolean NO, updated_at timestamp with time zone NO, feeder_id text YES, tz text YES"
 ROLLUP_COLS="meter_id text NO, window_start timestamp with time zone NO, count bigint NO, sum_kw double precision NO, min_kw double precision NO, max_kw double precision NO, m2 double precision NO, energy_kwh double precision NO, quality_sum double precision NO, premium integer NO, standard integer NO, interpolated integer NO, closed boolean NO, revision integer NO, updated_at timestamp with time zone NO"
-check_cols rollup_1m "$ROLLUP_COLS"
+check_cols rollup_1m "$ROLLUP_COLS, part integer YES"
 check_cols rollup_1h "$ROLLUP_COLS"
 STATS_COLS="${ROLLUP_COLS// NO/ YES}, avg_kw double precision YES, stddev_kw double precision YES, quality_avg double precision YES, window_end timestamp with time zone YES, stddev_pop_kw double precision YES"
 check_cols rollup_1m_stats "$STATS_COLS"
@@ -419,6 +419,35 @@ expect "rollup_1h_stats: m2 a rounding error below 0 gives stddev 0, not an erro
      UPDATE rollup_1h SET m2 = -1e-15 WHERE meter_id = 'MTR-1' AND window_start = '2024-01-31 23:00Z';
      SELECT stddev_pop_kw, avg_kw, window_end FROM rollup_1h_stats
       WHERE meter_id = 'MTR-1' AND window_start = '2024-01-31 23:00Z'"
+
+# A 1-minute row is closed by its partition's stored watermark (011), not
+# by a write: revision 0 stored reads 1 once closed; a stored close (late
+# data) keeps its revision; a row without part (before 011) keeps its own.
+got=$(q "SET TimeZone = 'UTC';
+     SELECT meterflow_ensure_partitions('rollup_1m', '2024-01-30Z', '2024-01-30Z');
+     INSERT INTO rollup_1m (meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
+                            quality_sum, premium, standard, interpolated, closed, revision, part)
+     VALUES ('W1', '2024-01-30 10:00Z', 1, 1, 1, 1, 0, 0, 90, 1, 0, 0, false, 0, 7),
+            ('W2', '2024-01-30 10:00Z', 1, 1, 1, 1, 0, 0, 90, 1, 0, 0, true, 3, 7),
+            ('W3', '2024-01-30 10:00Z', 1, 1, 1, 1, 0, 0, 90, 1, 0, 0, false, 0, NULL);
+     SELECT closed || '|' || revision FROM rollup_1m_stats
+      WHERE meter_id = 'W1' AND window_start = '2024-01-30 10:00Z';
+     INSERT INTO agg_watermarks (consumer_group, partition, watermark_ms)
+     VALUES ('g1', 7, (extract(epoch FROM timestamptz '2024-01-30 10:00:59.999Z') * 1000)::bigint);
+     SELECT closed || '|' || revision FROM rollup_1m_stats
+      WHERE meter_id = 'W1' AND window_start = '2024-01-30 10:00Z';
+     INSERT INTO agg_watermarks (consumer_group, partition, watermark_ms)
+     VALUES ('g2', 7, (extract(epoch FROM timestamptz '2024-01-30 10:01Z') * 1000)::bigint);
+     SELECT string_agg(closed || '|' || revision, '|' ORDER BY meter_id) FROM rollup_1m_stats
+      WHERE window_start = '2024-01-30 10:00Z';
+     DELETE FROM agg_watermarks WHERE consumer_group IN ('g1', 'g2');
+     DELETE FROM rollup_1m WHERE meter_id IN ('W1', 'W2', 'W3');" 2>&1 | tr '\n' ' ')
+want="0 false|0 false|0 true|1|true|3|false|0 "
+if [ "$got" = "$want" ]; then
+    pass "rollup_1m_stats: closed and revision follow the newest watermark of the row's partition"
+else
+    fail "rollup_1m_stats: derived close" "want: $want" "got:  $got"
+fi
 
 # ---------------------------------------------------------------------------
 # The other tables.
