@@ -39,7 +39,10 @@
 #include "mf_buf.h"
 #include "mf_harness.h"
 #include "mf_time.h"
+#include "mf_pg.h"
 #include "agg_commit.h"
+#include "agg_copy.h"
+#include "agg_funcs.h"
 #include "agg_partitions.h"
 #include "agg_pg.h"
 #include "agg_publish.h"
@@ -84,6 +87,64 @@ static int64_t mono_us(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/*
+ * The ceiling: the same number of rows as readings, one per meter-minute,
+ * by a bare binary COPY (batches of the same size, each committed) into a
+ * table shaped and indexed like rollup_1m (its columns, CHECKs, primary key
+ * and BRIN; unpartitioned, so one table takes them all). What PostgreSQL
+ * takes on this machine, in this run, for one row per reading.
+ */
+static double copy_ceiling(struct agg_pg *pg, long meters, size_t n, long batch)
+{
+    char err[512];
+    const char *ddl =
+        "DROP TABLE IF EXISTS bench_ceiling;"
+        " CREATE TABLE bench_ceiling (LIKE rollup_1m INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+        " ALTER TABLE bench_ceiling ADD PRIMARY KEY (meter_id, window_start);"
+        " CREATE INDEX ON bench_ceiling USING brin (window_start)";
+    if (mf_pg_exec(agg_pg_conn(pg), ddl, err, sizeof err) != MF_OK)
+        mf_die("ceiling table: %s", err);
+    struct mf_buf copy = MF_BUF_INIT;
+    struct agg_acc acc = {1, 1.5, 1.5, 1.5, 0, 0.025, 100, 1, 0, 0};
+    int64_t t0 = 1710460800000;
+    int64_t start = mono_us();
+    for (size_t k = 0; k < n;) {
+        agg_copy_begin(&copy);
+        for (long j = 0; j < batch && k < n; j++, k++) {
+            char id[32];
+            snprintf(id, sizeof id, "MTR-%05ld", (long)(k % (size_t)meters));
+            agg_copy_put_tuple(&copy, (int16_t)(5 + agg_funcs_count));
+            agg_copy_put_text(&copy, id);
+            agg_copy_put_ts(&copy, t0 + (int64_t)(k / (size_t)meters) * 60000);
+            acc.sum_kw = acc.min_kw = acc.max_kw = (double)(k % 5000) / 1000.0;
+            agg_copy_put_acc_rollup(&copy, &acc);
+            agg_copy_put_bool(&copy, false);
+            agg_copy_put_i32(&copy, 0);
+            agg_copy_put_i32(&copy, (int32_t)(k % 12));
+        }
+        agg_copy_end(&copy);
+        PGconn *conn = agg_pg_conn(pg);
+        PGresult *res = PQexec(conn, "COPY bench_ceiling (meter_id, window_start, count, sum_kw,"
+                                     " min_kw, max_kw, m2, energy_kwh, quality_sum, premium,"
+                                     " standard, interpolated, closed, revision, part)"
+                                     " FROM STDIN (FORMAT binary)");
+        if (PQresultStatus(res) != PGRES_COPY_IN)
+            mf_die("ceiling COPY: %s", PQerrorMessage(conn));
+        PQclear(res);
+        if (PQputCopyData(conn, copy.data, (int)copy.len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+            mf_die("ceiling COPY data: %s", PQerrorMessage(conn));
+        while ((res = PQgetResult(conn))) {
+            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                mf_die("ceiling COPY: %s", PQerrorMessage(conn));
+            PQclear(res);
+        }
+    }
+    double secs = (double)(mono_us() - start) / 1e6;
+    mf_buf_release(&copy);
+    mf_pg_exec(agg_pg_conn(pg), "DROP TABLE bench_ceiling", err, sizeof err);
+    return (double)n / secs;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -190,8 +251,12 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
-    printf("readings/s into rollup_1m + rollup_1h: %.0f (%zu readings in %.2f s)\n",
-           (double)n / secs, n, secs);
+    double rate = (double)n / secs, ceiling = copy_ceiling(pg, meters, n, batch);
+    printf("readings/s into rollup_1m + rollup_1h: %.0f (%zu readings in %.2f s)\n", rate, n,
+           secs);
+    printf("ceiling, bare binary COPY of %zu rows into a table shaped like rollup_1m: %.0f rows/s;"
+           " the aggregator at %.0f %% of it\n",
+           n, ceiling, 100.0 * rate / ceiling);
     printf("commit latency per batch: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu commits)\n",
            lat[nlat / 2], lat[(nlat * 99) / 100 < nlat ? (nlat * 99) / 100 : nlat - 1],
            lat[nlat - 1], nlat);

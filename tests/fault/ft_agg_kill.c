@@ -53,6 +53,23 @@ int main(void)
         mf_proc_stop(agg.proc, 1000);
         if (k == 1) {
             /*
+             * The killed aggregator's last COMMIT may still be finishing in
+             * its backend: an upgrade runs with no aggregator left, so wait
+             * for the backend to go (its transaction ends first), or the
+             * rewrite below would mix that commit's rows with older values.
+             */
+            long long others = -1;
+            for (int t = 0; t < 200 && others != 0; t++) {
+                others = itg_sql_num(&c, pgt->dsn,
+                                     "SELECT count(*) FROM pg_stat_activity"
+                                     " WHERE datname = current_database()"
+                                     " AND backend_type = 'client backend'"
+                                     " AND pid <> pg_backend_pid()");
+                if (others != 0)
+                    usleep(50000);
+            }
+            itg_check(others == 0, "kill %d: the killed aggregator's session is gone", k + 1);
+            /*
              * As if the rows so far had been written before 011: each one's
              * close and revision stored, no partition. The restarted
              * aggregator must close the open ones itself (and publish them).

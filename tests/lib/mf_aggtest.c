@@ -490,9 +490,24 @@ int itg_check_topic(const char *bootstrap, PGconn *c, const char *topic, const c
     for (size_t k = 0; k < rows; k++) {
         const cJSON *j = best[k];
         if (!j) {
-            if (bad++ < 5)
-                printf("# window never published: %s %s\n", PQgetvalue(res, (int)k, 0),
-                       PQgetvalue(res, (int)k, 1));
+            if (bad++ < 5) {
+                char q[512];
+                snprintf(q, sizeof q,
+                         "SELECT r.closed, r.revision, r.part, r.updated_at, w.watermark"
+                         " FROM %s r LEFT JOIN agg_partition_watermarks w ON w.partition = r.part"
+                         " WHERE r.meter_id = '%s' AND r.window_start = 'epoch'::timestamptz"
+                         " + %s * interval '1 ms'",
+                         table, PQgetvalue(res, (int)k, 0), PQgetvalue(res, (int)k, 1));
+                PGresult *d = PQexec(c, strcmp(table, "rollup_1m") == 0 ? q : "SELECT 1");
+                printf("# window never published: %s %s (stored: %s %s %s %s, watermark %s)\n",
+                       PQgetvalue(res, (int)k, 0), PQgetvalue(res, (int)k, 1),
+                       PQntuples(d) ? PQgetvalue(d, 0, 0) : "?",
+                       PQntuples(d) && PQnfields(d) > 1 ? PQgetvalue(d, 0, 1) : "?",
+                       PQntuples(d) && PQnfields(d) > 2 ? PQgetvalue(d, 0, 2) : "?",
+                       PQntuples(d) && PQnfields(d) > 3 ? PQgetvalue(d, 0, 3) : "?",
+                       PQntuples(d) && PQnfields(d) > 4 ? PQgetvalue(d, 0, 4) : "?");
+                PQclear(d);
+            }
             continue;
         }
         double rev = cJSON_GetObjectItem(j, "revision")->valuedouble;
