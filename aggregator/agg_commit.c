@@ -267,8 +267,7 @@ static bool appended(const struct agg_entry *e)
  * after all (a bug) fails the primary key and so the batch: loud, never
  * counted twice.
  */
-static int append_new(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
-                      size_t errlen)
+static int append_new(struct agg_commit *cm, const struct agg_batch *b, char *errbuf, size_t errlen)
 {
     size_t n = 0;
     agg_copy_begin(&cm->copy);

@@ -252,8 +252,7 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
 
     double rate = (double)n / secs, ceiling = copy_ceiling(pg, meters, n, batch);
-    printf("readings/s into rollup_1m + rollup_1h: %.0f (%zu readings in %.2f s)\n", rate, n,
-           secs);
+    printf("readings/s into rollup_1m + rollup_1h: %.0f (%zu readings in %.2f s)\n", rate, n, secs);
     printf("ceiling, bare binary COPY of %zu rows into a table shaped like rollup_1m: %.0f rows/s;"
            " the aggregator at %.0f %% of it\n",
            n, ceiling, 100.0 * rate / ceiling);

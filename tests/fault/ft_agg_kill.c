@@ -80,8 +80,8 @@ int main(void)
                 " part = NULL FROM rollup_1m_stats v WHERE v.meter_id = r.meter_id"
                 " AND v.window_start = r.window_start RETURNING r.closed)"
                 " SELECT count(*) FILTER (WHERE NOT closed) FROM u");
-            itg_check(legacy > 0, "kill %d: rows turned into pre-011 ones, %lld of them open", k + 1,
-                      legacy);
+            itg_check(legacy > 0, "kill %d: rows turned into pre-011 ones, %lld of them open",
+                      k + 1, legacy);
         }
         agg = itg_start_agg(broker->bootstrap, pgt->dsn, small);
         restarts++;
