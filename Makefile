@@ -129,7 +129,7 @@ DEBIAN_PKGS := build-essential clang libclang-rt-14-dev librdkafka-dev libpq-dev
                libcjson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev zlib1g-dev \
                postgresql postgresql-contrib python3 python3-yaml python3-jsonschema \
                wrk gnuplot-nox curl procps openjdk-17-jre-headless maven \
-               clang-format clang-tidy cppcheck python3-venv
+               clang-format clang-tidy cppcheck python3-venv libjs-chart.js chromium
 
 .PHONY: deps
 deps:

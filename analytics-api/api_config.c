@@ -43,6 +43,9 @@ const struct mf_cfg_row api_config_rows[] = {
     {"API_CURSOR_KEY", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(cursor_key), MF_CFG_SECRET, NULL,
      "secret that signs list cursors (HMAC-SHA256); the same on every replica. Empty: a "
      "checksum that still refuses altered cursors"},
+    {"API_CHARTJS_PATH", MF_CFG_STR, "/usr/share/javascript/chart.js/chart.min.js",
+     MF_CFG_UNBOUNDED, OFF(chartjs_path), 0, NULL,
+     "Chart.js as installed (Debian's libjs-chart.js), served at /chart.js for the page at /"},
 };
 const size_t api_config_nrows = MF_ARRAY_LEN(api_config_rows);
 

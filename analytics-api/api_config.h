@@ -30,6 +30,7 @@ struct api_config {
     int64_t cache_daily_s;
     int64_t cache_max_bytes;
     char *cursor_key;
+    char *chartjs_path;
 };
 
 extern const struct mf_cfg_row api_config_rows[];

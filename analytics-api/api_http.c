@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_page.h"
 #include "api_route.h"
 #include "mf_http.h"
 #include "mf_metrics.h"
@@ -93,6 +94,7 @@ static void count(int rt, unsigned code, int64_t start_us)
 
 struct reply {
     unsigned code;
+    const char *ctype; /* NULL: application/json */
     const char *body;
     size_t len;
     const char *etag;  /* or NULL */
@@ -110,7 +112,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct reply *
         return MHD_NO;
     char buf[32];
     if (r->code != 304)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->ctype ? r->ctype : "application/json");
     if (r->etag)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
     if (r->max_age >= 0) {
@@ -138,7 +141,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, const
 {
     struct api_answer a;
     api_error_body(&a, code, msg, param);
-    struct reply r = {code, a.body, a.len, NULL, -1, 0, NULL};
+    struct reply r = {code, NULL, a.body, a.len, NULL, -1, 0, NULL};
     enum MHD_Result ok = send_reply(c, &r, rt, start_us);
     free(a.body);
     return ok;
@@ -231,9 +234,24 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (mf_admin_answer(c, method, url, ready, s))
         return MHD_YES;
     if (!is_get) {
-        struct reply r = {405,        "{\"error\":\"method not allowed\"}\n", 31, NULL, -1, 0,
-                          "GET, HEAD"};
+        struct reply r = {405, NULL,       "{\"error\":\"method not allowed\"}\n", 31, NULL, -1,
+                          0,   "GET, HEAD"};
         return send_reply(c, &r, RT_OTHER, start_us);
+    }
+
+    /* The page and its chart library: public, like any static file. */
+    if (strcmp(url, "/") == 0) {
+        struct reply r = {
+            200, "text/html; charset=utf-8", api_page_html, api_page_html_len, NULL, 300, 0, NULL};
+        return send_reply(c, &r, RT_PAGE, start_us);
+    }
+    if (strcmp(url, "/chart.js") == 0) {
+        if (!s->o.chartjs)
+            return send_error(c, 404, "the chart library is not installed (API_CHARTJS_PATH)", NULL,
+                              RT_PAGE, start_us);
+        struct reply r = {
+            200, "application/javascript", s->o.chartjs, s->o.chartjs_len, NULL, 86400, 0, NULL};
+        return send_reply(c, &r, RT_PAGE, start_us);
     }
 
     struct api_req req;
@@ -255,7 +273,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     const struct api_entry *e = api_cache_get(s->cache, req.key, api_query_fill, &q, &res);
     mf_metric_inc(cache_result[res]);
     const struct api_answer *a = &e->a;
-    struct reply r = {a->status, a->body, a->len, NULL, -1, 0, NULL};
+    struct reply r = {a->status, NULL, a->body, a->len, NULL, -1, 0, NULL};
     if (a->status == 200 || a->status == 404) {
         r.etag = e->etag;
         r.max_age = a->ttl_s > 0 ? api_cache_max_age(e) : -1;

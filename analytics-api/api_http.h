@@ -24,6 +24,8 @@ struct api_server_opts {
     unsigned threads;
     unsigned max_connections;
     unsigned retry_after_s;
+    const char *chartjs; /* the chart library's bytes for /chart.js, or NULL */
+    size_t chartjs_len;
 };
 
 struct api_server;

@@ -2,11 +2,13 @@
 #include "api_run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api_cache.h"
 #include "api_http.h"
+#include "api_page.h"
 #include "api_pool.h"
 #include "api_query.h"
 #include "mf_log.h"
@@ -48,8 +50,17 @@ int api_run(const struct api_config *cfg)
                                 cfg->cursor_key[0] ? cfg->cursor_key : default_cursor_key,
                                 strlen(cfg->cursor_key[0] ? cfg->cursor_key : default_cursor_key)};
     struct api_cache *cache = api_cache_new((size_t)cfg->cache_max_bytes, cfg->cache);
-    struct api_server_opts so = {cfg->addr, (unsigned)cfg->threads, (unsigned)cfg->max_connections,
-                                 (unsigned)cfg->retry_after_s};
+    /* Without the library the API serves on; the page says what is missing. */
+    char *chartjs = NULL;
+    size_t chartjs_len = 0;
+    if (api_page_read(cfg->chartjs_path, &chartjs, &chartjs_len, err, sizeof err) != MF_OK)
+        MF_LOG_WARN("main", "API_CHARTJS_PATH: %s: the page at / draws no charts", err);
+    struct api_server_opts so = {cfg->addr,
+                                 (unsigned)cfg->threads,
+                                 (unsigned)cfg->max_connections,
+                                 (unsigned)cfg->retry_after_s,
+                                 chartjs,
+                                 chartjs_len};
     struct api_server *srv = api_server_start(&so, &env, cache, auth, err, sizeof err);
     if (!srv) {
         MF_LOG_FATAL("main", "%s", err);
@@ -70,6 +81,7 @@ out:
     api_cache_destroy(cache);
     api_pool_destroy(pool);
     mf_tokens_destroy(auth);
+    free(chartjs);
     return status;
 }
 

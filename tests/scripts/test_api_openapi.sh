@@ -14,7 +14,6 @@
 set -u
 cd "$(dirname "$0")/../.."
 TOP=$(pwd)
-BIN=${MF_BIN_DIR:-$TOP/build/bin}
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     echo "api-openapi: skipped: PostgreSQL server binaries absent (apt-get install postgresql)"
@@ -22,44 +21,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 venv=$(tools/venv-fetch api) || { echo "api-openapi: FAILED: tools/venv-fetch api"; exit 1; }
 
-T=$(mktemp -d /tmp/mf-test-openapi.XXXXXX)
-chmod 711 "$T"
-API_PID=
-cleanup() {
-    if [ -n "$API_PID" ]; then
-        kill -TERM "$API_PID" 2>/dev/null
-        wait "$API_PID" 2>/dev/null
-    fi
-    tests/lib/pgtmp.sh destroy "$T/pg" >/dev/null 2>&1
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. tests/lib/api-stack.sh
+api_stack_init api-openapi
 
-fail() {
-    echo "api-openapi: FAILED: $*"
-    [ -f "$T/api.log" ] && tail -n 20 "$T/api.log"
-    exit 1
-}
-
-DSN=$(tests/lib/pgtmp.sh start "$T/pg") || fail "PostgreSQL did not start"
-PG_DSN="$DSN" "$BIN/aggregator" migrate >"$T/migrate.log" 2>&1 || fail "migrations: $(tail -n 1 "$T/migrate.log")"
-psql -X -q -v ON_ERROR_STOP=1 "$DSN" -v meters=40 -v regions=3 -v meters_1h=40 -v days_1h=4 \
-    -v meters_1m=4 -v days_1m=1 -f tests/data/api/fixture.sql >"$T/fixture.log" 2>&1 ||
-    fail "fixture: $(tail -n 1 "$T/fixture.log")"
-
-TOKEN=tok-openapi
-echo "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1) openapi * read" >"$T/tokens"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PG_DSN="$DSN" API_ADDR="127.0.0.1:$PORT" API_TOKENS_FILE="$T/tokens" "$BIN/analytics-api" \
-    >"$T/api.log" 2>&1 &
-API_PID=$!
-for _ in $(seq 300); do
-    curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-    kill -0 "$API_PID" 2>/dev/null || fail "analytics-api exited at start"
-    sleep 0.1
-done
-curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || fail "analytics-api not ready"
+api_stack_start "$T" "-v meters=40 -v regions=3 -v meters_1h=40 -v days_1h=4 -v meters_1m=4 -v days_1m=1" ||
+    fail "the stack did not start"
+PORT=$API_PORT
+TOKEN=$API_TOKEN
 
 # Every operation, generated examples (a fixed seed: a failure reproduces),
 # the checks that hold an answer to the document. Run from $T: schemathesis
@@ -84,7 +52,7 @@ paths = set(doc["paths"])
 probes = {"/v1/meters/{id}/status": "/v1/meters/MTR-00001/status",
           "/v1/meters/{id}/rollups": "/v1/meters/MTR-00001/rollups",
           "/v1/fleet/load": "/v1/fleet/load", "/healthz": "/healthz", "/readyz": "/readyz",
-          "/metrics": "/metrics"}
+          "/metrics": "/metrics", "/": "/", "/chart.js": "/chart.js"}
 bad = 0
 for p in sorted(paths | set(probes)):
     if p not in probes:

@@ -127,7 +127,7 @@ check "READY within 120 s ($(($(date +%s) - s0)) s)" test $ok -eq 0
 [ $ok -eq 0 ] || sed 's/^/    | /' "$T/full.err" | tail -n 30
 names=$(sed 's/=.*//' "$T/full.out" | tr '\n' ' ')
 check "lines: $names" test "$names" = \
-    "KAFKA_BROKERS PG_DSN GW_URL GW_TOKEN GW_METRICS WORKER_METRICS AGG_METRICS SS_METRICS READY "
+    "KAFKA_BROKERS PG_DSN GW_URL GW_TOKEN GW_METRICS WORKER_METRICS AGG_METRICS SS_METRICS API_URL READY "
 check "its directory is under TMPDIR ($DIR)" test -n "$DIR" -a -d "$DIR" -a "${DIR#"$T"/}" != "$DIR"
 PG_DSN=$(val PG_DSN full)
 GW_URL=$(val GW_URL full)
@@ -136,6 +136,7 @@ GW_METRICS=$(val GW_METRICS full)
 WORKER_METRICS=$(val WORKER_METRICS full)
 AGG_METRICS=$(val AGG_METRICS full)
 KAFKA_BROKERS=$(val KAFKA_BROKERS full)
+API_URL=$(val API_URL full)
 PIDS=$(descendants "${STACK_PID:-0}" | tr '\n' ' ')
 check "the broker is a real Kafka (a java kafka.Kafka under the stack)" \
     sh -c "pgrep -f 'kafka.Kafka $DIR/' >/dev/null"
@@ -172,6 +173,10 @@ if [ $ok -eq 0 ]; then
     st=$(psql_q "SELECT value_kw || ' ' || tier FROM meter_current_status
                   WHERE meter_id = '$M' AND ts = '$ts2'" 2>/dev/null)
     check "meter_current_status holds the newer reading ($st)" test "$st" = "2.5 premium"
+    # analytics-api reads the same tokens file (GW_TOKEN holds the read scope).
+    api=$(curl -s -m 15 -H "Authorization: Bearer $GW_TOKEN" "$API_URL/v1/meters/$M/status")
+    check "analytics-api at API_URL answers the meter's status with GW_TOKEN: $api" \
+        sh -c "echo '$api' | grep -q '\"value_kw\":2.5'"
     check "gateway metrics: 2 accepted" \
         test "$(metric "$GW_METRICS" meterflow_gw_readings_total)" -ge 2
     check "aggregator metrics: 2 records" \
