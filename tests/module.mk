@@ -13,6 +13,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c tests/integration/it_*.c tests/fault
 test_libs = $(strip $(if $(filter test_wk_%,$(1)),wk) $(if $(filter test_agg_%,$(1)),agg) \
     $(if $(filter test_gw_% test_body,$(1)),gw) $(if $(filter test_ss_%,$(1)),ss) \
     $(if $(filter test_sim test_wk_roc,$(1)),sim) $(if $(filter test_api_%,$(1)),api) \
+    $(if $(filter test_ctl_%,$(1)),ctl) \
     $(if $(filter it_% ft_% test_api_explain,$(1)),mftest))
 $(OBJDIR)/tests/unit/%.o: INCS := -Icommon
 $(OBJDIR)/tests/unit/test_wk_%.o: INCS := -Istream-worker -Icommon
@@ -20,6 +21,7 @@ $(OBJDIR)/tests/unit/test_agg_%.o: INCS := -Iaggregator -Icommon
 $(OBJDIR)/tests/unit/test_gw_%.o: INCS := -Iingest-gw -Icommon
 $(OBJDIR)/tests/unit/test_body.o: INCS := -Iingest-gw -Icommon
 $(OBJDIR)/tests/unit/test_ss_%.o: INCS := -Isource-sink -Icommon
+$(OBJDIR)/tests/unit/test_ctl_%.o: INCS := -Imeterctl -Icommon
 $(OBJDIR)/tests/unit/test_sim.o: INCS := -Itools -Icommon
 $(OBJDIR)/tests/unit/test_wk_roc.o: INCS := -Istream-worker -Itools -Icommon
 $(OBJDIR)/tests/unit/test_api_%.o: INCS := -Ianalytics-api -Icommon
@@ -38,14 +40,14 @@ FUZZ_SRCS    := ingest-gw/gw_body.c common/mf_csv.c common/mf_reading.c common/m
                 common/mf_buf.c common/mf_json.c common/mf_alloc.c common/mf_log.c common/mf_tokens.c \
                 common/mf_source.c ingest-gw/gw_items.c \
                 analytics-api/api_params.c analytics-api/api_route.c
-FUZZ_SRCS    += common/mf_config.c
+FUZZ_SRCS    += common/mf_config.c meterctl/ctl_rows.c
 FUZZ_SECONDS ?= 15
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ  $@"
 	$(Q)$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $(CPPFLAGS) -Iingest-gw -Ianalytics-api -Icommon -o $@ $^ -lcjson -lcrypto
+	    -fno-sanitize-recover=all $(CPPFLAGS) -Iingest-gw -Ianalytics-api -Imeterctl -Icommon -o $@ $^ -lcjson -lcrypto
 
 .PHONY: fuzz-build fuzz
 fuzz-build: $(FUZZ_TARGETS)

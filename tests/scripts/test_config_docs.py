@@ -15,7 +15,7 @@ import sys
 TOP = os.environ.get("MF_TOP", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 BIN = os.environ.get("MF_BIN_DIR", os.path.join(TOP, "build", "bin"))
-PROGRAMS = ("ingest-gw", "stream-worker", "aggregator", "analytics-api", "source-sink")
+PROGRAMS = ("ingest-gw", "stream-worker", "aggregator", "analytics-api", "source-sink", "meterctl")
 
 
 def help_vars(prog):

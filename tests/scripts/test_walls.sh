@@ -11,8 +11,9 @@ pass=0; fail=0
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 declare -A own=([common]=mf_buf.h [ingest-gw]=gw_auth.h [stream-worker]=wk_rules.h
                 [aggregator]=agg_window.h [tools]=sim_rng.h
-                [analytics-api]=api_params.h [source-sink]=ss_batch.h)
-programs=(ingest-gw stream-worker aggregator tools analytics-api source-sink)
+                [analytics-api]=api_params.h [source-sink]=ss_batch.h
+                [meterctl]=ctl_rows.h)
+programs=(ingest-gw stream-worker aggregator tools analytics-api source-sink meterctl)
 probe() { # dir header -> 0 if it compiles
     printf '#include "%s"\nint mf_walls_probe(void);\nint mf_walls_probe(void) { return 0; }\n' "$2" >"$tmp/p.c"
     # shellcheck disable=SC2046
