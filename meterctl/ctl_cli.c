@@ -75,6 +75,9 @@ static const char common_help[] =
 /* ---------------------------------------------------------------- messages */
 
 static void vreport(struct ctl_ctx *ctx, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void vreport(struct ctl_ctx *ctx, const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);

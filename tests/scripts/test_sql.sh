@@ -261,11 +261,17 @@ check_cols meter_current_status "meter_id text NO, ts timestamp with time zone N
 check_cols sink_offsets "consumer_group text NO, topic text NO, partition integer NO, next_offset bigint NO"
 check_cols source_positions "consumer_group text NO, partition integer NO, src_partition integer NO, src_offset bigint NO, src_index integer NO"
 check_cols region_load_1h "region text NO, window_start timestamp with time zone NO, energy_kwh double precision NO, readings bigint NO, meters integer NO"
+# DESIGN §13, §14: what meterctl writes.
+check_cols audit_log "id bigint NO, at timestamp with time zone NO, actor text NO, action text NO, target text YES, why text YES, detail jsonb NO"
+check_cols holidays "day date NO, region text YES, name text NO"
+check_cols grid_maintenance "id bigint NO, region text NO, from_ts timestamp with time zone NO, to_ts timestamp with time zone NO, note text YES"
 
 expect "primary keys are the contract's (and the aggregator's own tables')" \
     "agg_watermarks|consumer_group,partition
+audit_log|id
 feeders|feeder_id
 grid_feed_readings|feeder_id,ts
+grid_maintenance|id
 meter_current_status|meter_id
 meters|meter_id
 region_load_1h|region,window_start
