@@ -52,7 +52,7 @@ if not os.path.isabs(BIN):
     BIN = os.path.join(TOP, BIN)
 DEPLOY = os.path.join(TOP, "deploy")
 
-PROGRAMS = ("ingest-gw", "stream-worker", "aggregator")
+PROGRAMS = ("ingest-gw", "stream-worker", "aggregator", "analytics-api")
 
 # DESIGN §2: name -> (partitions, cleanup.policy, retention.ms or None).
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000      # 604800000
@@ -84,6 +84,8 @@ CONTRACT_METRICS = {
     "meterflow_agg_late_records_total", "meterflow_agg_commit_duration_seconds",
     "meterflow_kafka_consumer_lag", "meterflow_event_lag_seconds", "meterflow_build_info",
     "meterflow_kafka_delivery_errors_total", "meterflow_worker_registry_meters",
+    "meterflow_api_requests_total", "meterflow_api_request_duration_seconds",
+    "meterflow_api_cache_total",
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
@@ -92,8 +94,10 @@ DEFAULT_GROUP = {"stream-worker": "stream-worker", "aggregator": "aggregator"}
 INPUT_TOPIC_VAR = {"stream-worker": "TOPIC_RAW", "aggregator": "TOPIC_VALIDATED"}
 INPUT_TOPIC_DEFAULT = {"stream-worker": "meter.readings.raw",
                        "aggregator": "meter.readings.validated"}
+# Programs that meet the others through PostgreSQL only (no Kafka client).
+NO_KAFKA = {"analytics-api"}
 LISTEN_VAR = {"ingest-gw": ("HTTP_ADDR", 8080), "stream-worker": ("METRICS_ADDR", 9100),
-              "aggregator": ("METRICS_ADDR", 9100)}
+              "aggregator": ("METRICS_ADDR", 9100), "analytics-api": ("API_ADDR", 8090)}
 IMAGE_UID = 10001
 MIN_GRACE_S = 45            # programs finish within 30 s of SIGTERM (DESIGN §1)
 
@@ -818,7 +822,9 @@ def check_compose(rep):
             problems.append("%s: stop_grace_period %s < %ds (the program needs up to 30 s to commit)" % (
                 name, svc.get("stop_grace_period", "10s (default)"), MIN_GRACE_S))
         deps = svc.get("depends_on") or {}
-        if kafka_init and not any(k in deps for k in kafka_init):
+        if prog in NO_KAFKA:
+            pass
+        elif kafka_init and not any(k in deps for k in kafka_init):
             problems.append("%s does not wait for the topic init" % name)
         if isinstance(deps, dict) and kafka_init:
             for k in kafka_init:
@@ -827,7 +833,7 @@ def check_compose(rep):
         env = compose_env(svc)
         brokers = env.get("KAFKA_BROKERS", "")
         host = brokers.split(",")[0].rsplit(":", 1)[0]
-        if host not in services:
+        if host not in services and prog not in NO_KAFKA:
             problems.append("%s: KAFKA_BROKERS=%s names no compose service" % (name, brokers))
         if prog != "ingest-gw":
             dsn = env.get("PG_DSN") or ""
@@ -1309,6 +1315,8 @@ def check_rules(rep):
         "missing_extended alerts": lambda e: "missing_extended" in e,
         "delivery errors": lambda e: "meterflow_kafka_delivery_errors_total" in e,
         "PostgreSQL commit latency": lambda e: "meterflow_agg_commit_duration_seconds" in e,
+        "API p95 latency": lambda e: "meterflow_api_request_duration_seconds" in e and "0.95" in e,
+        "API 5xx rate": lambda e: "meterflow_api_requests_total" in e and "5.." in e,
     }
     for what, pred in wanted.items():
         if not any(pred(expr) for n, expr, r in rules if "alert" in r):
@@ -1454,6 +1462,7 @@ class Fleet:
             "ingest-gw": {"HTTP_ADDR": None, "GW_AUTH": "off"},
             "stream-worker": {"METRICS_ADDR": None, "PG_DSN": dsn, "TS_CHECK": "off"},
             "aggregator": {"METRICS_ADDR": None, "PG_DSN": dsn},
+            "analytics-api": {"API_ADDR": None, "PG_DSN": dsn, "API_AUTH": "off"},
         }
         for prog, env in specs.items():
             exe = os.path.join(BIN, prog)
