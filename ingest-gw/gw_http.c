@@ -46,13 +46,14 @@
  */
 static const struct {
     const char *path;
-    unsigned kinds; /* 0: the readings path */
+    unsigned kinds;   /* 0: the readings path */
+    const char *name; /* its rejected items' kind label */
 } routes[] = {
-    {"/v1/readings", 0},
-    {"/v1/grid", GW_KIND_BIT(GW_KIND_GRID)},
-    {"/v1/weather", GW_KIND_BIT(GW_KIND_WEATHER)},
-    {"/v1/vehicles", GW_KIND_BIT(GW_KIND_VEHICLE)},
-    {"/v1/telemetry", GW_KINDS_ALL},
+    {"/v1/readings", 0, "reading"},
+    {"/v1/grid", GW_KIND_BIT(GW_KIND_GRID), "grid"},
+    {"/v1/weather", GW_KIND_BIT(GW_KIND_WEATHER), "weather"},
+    {"/v1/vehicles", GW_KIND_BIT(GW_KIND_VEHICLE), "vehicle"},
+    {"/v1/telemetry", GW_KINDS_ALL, "telemetry"},
 };
 
 enum req_state { RECEIVING, WAITING, SETTLED, TIMED_OUT };
@@ -76,6 +77,8 @@ struct gw_req {
     int64_t deadline_ms;          /* mf_mono_ms() by which it is answered */
     int fmt;
     unsigned kinds; /* the route's (0: readings path) */
+    int route;
+    size_t kind_n[GW_KIND_COUNT]; /* accepted items by kind */
     int too_large;
     const struct mf_token *token;
     int64_t start_us;
@@ -111,6 +114,10 @@ struct gw_server {
 static const unsigned known_codes[] = {202, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503};
 static struct mf_metric *code_series[MF_ARRAY_LEN(known_codes)];
 static struct mf_metric *readings_accepted, *readings_rejected, *readings_failed, *duration;
+/* The other kinds' items by outcome (readings keep meterflow_gw_readings_total). */
+enum { OUT_ACCEPTED, OUT_REJECTED, OUT_FAILED, OUT_COUNT };
+static struct mf_metric *source_items[GW_KIND_COUNT][OUT_COUNT];
+static struct mf_metric *route_rejected[MF_ARRAY_LEN(routes)];
 
 void gw_http_metrics_init(void)
 {
@@ -134,6 +141,29 @@ void gw_http_metrics_init(void)
     readings_rejected = mf_metric1("meterflow_gw_readings_total", "outcome", "rejected");
     readings_failed = mf_metric1("meterflow_gw_readings_total", "outcome", "failed");
     duration = mf_metric("meterflow_gw_request_duration_seconds", NULL);
+    mf_metrics_register("meterflow_gw_source_records_total", MF_METRIC_COUNTER,
+                        "Grid, weather and vehicle items received (DESIGN 11), by kind and outcome "
+                        "as for readings; rejected ones by the endpoint's kind.",
+                        NULL, 0);
+    static const char *const outcomes[OUT_COUNT] = {"accepted", "rejected", "failed"};
+    for (int k = GW_KIND_GRID; k < GW_KIND_COUNT; k++)
+        for (int o = 0; o < OUT_COUNT; o++)
+            source_items[k][o] = mf_metric2("meterflow_gw_source_records_total", "kind",
+                                            gw_kind_noun((enum gw_kind)k), "outcome", outcomes[o]);
+    source_items[GW_KIND_READING][OUT_ACCEPTED] = readings_accepted;
+    source_items[GW_KIND_READING][OUT_FAILED] = readings_failed;
+    for (size_t r = 0; r < MF_ARRAY_LEN(routes); r++)
+        route_rejected[r] = r == 0 ? readings_rejected
+                                   : mf_metric2("meterflow_gw_source_records_total", "kind",
+                                                routes[r].name, "outcome", "rejected");
+}
+
+/* Counts a request's accepted items (acked or failed) by kind: readings in their own family. */
+static void count_items(const struct gw_req *q, int outcome)
+{
+    for (int k = 0; k < GW_KIND_COUNT; k++)
+        if (q->kind_n[k])
+            mf_metric_add(source_items[k][outcome], (double)q->kind_n[k]);
 }
 
 static void count_code(unsigned code)
@@ -184,6 +214,7 @@ static struct gw_req *req_get(struct gw_server *s, struct MHD_Connection *c)
     q->token = NULL;
     q->start_us = now_us();
     q->accepted = q->rejected = 0;
+    memset(q->kind_n, 0, sizeof q->kind_n);
     q->forbidden[0] = '\0';
     mf_buf_reset(&q->body);
     mf_buf_reset(&q->out);
@@ -311,6 +342,7 @@ static void keep_item(struct gw_req *q, enum gw_kind kind, const char *key, size
     mf_buf_append(&q->keys, key, it.key_len);
     mf_buf_append(&q->items, &it, sizeof it);
     q->accepted++;
+    q->kind_n[kind]++;
 }
 
 /* gw_body_item_fn of /v1/readings. */
@@ -464,11 +496,11 @@ static enum MHD_Result process_body(struct gw_req *q)
                  mf_scope_name(gw_kind_scope(q->forbidden_kind)));
         return respond_error(s, q->conn, 403, err, q->start_us);
     }
-    mf_metric_add(readings_rejected, (double)q->rejected);
+    mf_metric_add(route_rejected[q->route], (double)q->rejected);
     if (q->accepted == 0)
         return respond_summary(q, 400);
     if (!gw_publisher_has_room(s->pub, q->accepted)) {
-        mf_metric_add(readings_failed, (double)q->accepted);
+        count_items(q, OUT_FAILED);
         return respond_error(s, q->conn, 503, "the Kafka producer queue is full", q->start_us);
     }
 
@@ -518,11 +550,11 @@ static enum MHD_Result answer_settled(struct gw_req *q)
                  "Kafka did not acknowledge the %zu records within %d ms; retry the request",
                  q->accepted, s->o.ack_timeout_ms);
         MF_LOG_WARN("http", "%s", err);
-        mf_metric_add(readings_failed, (double)q->accepted);
+        count_items(q, OUT_FAILED);
         rc = respond_error(s, q->conn, 503, err, q->start_us);
     } else if (failed == 0) {
         MF_CRASH_POINT("gateway.answer.accepted"); /* the 202 about to be written */
-        mf_metric_add(readings_accepted, (double)q->accepted);
+        count_items(q, OUT_ACCEPTED);
         rc = respond_summary(q, 202);
     } else {
         char err[256];
@@ -530,7 +562,7 @@ static enum MHD_Result answer_settled(struct gw_req *q)
                  "Kafka did not acknowledge %zu of %zu readings (%s); retry the request", failed,
                  q->accepted, q->batch.first_error);
         MF_LOG_WARN("http", "%s", err);
-        mf_metric_add(readings_failed, (double)q->accepted);
+        count_items(q, OUT_FAILED);
         rc = respond_error(s, q->conn, 503, err, q->start_us);
     }
     atomic_store(&q->state, RECEIVING);
@@ -576,6 +608,7 @@ static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c,
     struct gw_req *q = req_get(s, c);
     *con_cls = q;
     q->kinds = routes[route].kinds;
+    q->route = route;
     if (s->auth) {
         const char *tok;
         size_t n;

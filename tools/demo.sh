@@ -145,7 +145,7 @@ metric() {
 
 psql_q() { psql "$DSN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
-for p in mf-topics ingest-gw stream-worker aggregator meter-sim; do
+for p in mf-topics ingest-gw stream-worker aggregator source-sink meter-sim; do
     [ -x "$BIN/$p" ] || die "$BIN/$p not built (run make)"
 done
 for p in psql gnuplot curl python3 setpriv; do
@@ -199,11 +199,18 @@ say "registry: $(psql_q 'SELECT count(*) FROM meters') meters" \
     "($(psql_q "SELECT count(*) FROM meters WHERE NOT active") inactive," \
     "$(psql_q "SELECT count(*) FROM meters WHERE vacant") vacant," \
     "$(psql_q "SELECT count(*) FROM meters WHERE max_kw < 20") with max_kw < 20)"
+# The other sources (DESIGN §11): a feeder per neighborhood (the meters name
+# theirs), a weather station per region, EV chargers and their vehicles.
+"$BIN/meter-sim" sources-registry "${SIM_FLEET[@]}" | psql "$DSN" -X -q -v ON_ERROR_STOP=1 >/dev/null ||
+    die "registering the feeders, stations and vehicles failed"
+say "registry: $(psql_q 'SELECT count(*) FROM feeders') feeders," \
+    "$(psql_q 'SELECT count(*) FROM weather_stations') weather stations," \
+    "$(psql_q 'SELECT count(*) FROM vehicles') vehicles with their charger meters"
 
 TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-printf '%s demo-sim *\n' "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)" >"$WORK/tokens"
+printf '%s demo-sim * readings,grid,weather,vehicles\n' "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)" >"$WORK/tokens"
 
-read -r GW_PORT W1_PORT W2_PORT AGG_PORT <<<"$(free_ports 4)"
+read -r GW_PORT W1_PORT W2_PORT AGG_PORT SS_PORT <<<"$(free_ports 5)"
 GW=http://127.0.0.1:$GW_PORT
 W1=http://127.0.0.1:$W1_PORT/metrics
 W2=http://127.0.0.1:$W2_PORT/metrics
@@ -212,7 +219,7 @@ AGG=http://127.0.0.1:$AGG_PORT/metrics
 # and for meter-sim --drain, which waits for the aggregator's lag to be 0.
 export KAFKA_STATISTICS_INTERVAL_MS=1000
 
-step "starting ingest-gw, two stream-workers and the aggregator"
+step "starting ingest-gw, two stream-workers, the aggregator and source-sink"
 say "History is replayed, so the workers run with TS_CHECK=off: readings from"
 say "2024 are neither future_timestamp nor flagged backdated against today's clock."
 start ingest-gw env KAFKA_BROKERS="$BROKERS" HTTP_ADDR="127.0.0.1:$GW_PORT" \
@@ -224,7 +231,10 @@ for w in 1 2; do
 done
 start aggregator env KAFKA_BROKERS="$BROKERS" PG_DSN="$DSN" METRICS_ADDR="127.0.0.1:$AGG_PORT" \
     AGG_IDLE_FLUSH_S=5 "$BIN/aggregator"
+start source-sink env KAFKA_BROKERS="$BROKERS" PG_DSN="$DSN" METRICS_ADDR="127.0.0.1:$SS_PORT" \
+    "$BIN/source-sink"
 wait_http "$GW/readyz" ingest-gw
+wait_http "http://127.0.0.1:$SS_PORT/readyz" source-sink
 wait_http "http://127.0.0.1:$W1_PORT/readyz" stream-worker-1
 wait_http "http://127.0.0.1:$W2_PORT/readyz" stream-worker-2
 wait_http "http://127.0.0.1:$AGG_PORT/readyz" aggregator
@@ -251,11 +261,33 @@ T_SIM=$(date +%s)
     die "meter-sim run failed; see above"
 SIM_SECS=$(($(date +%s) - T_SIM))
 
+
 # ---------------------------------------------------------------- the summary
 
 step "scoring the alerts against the injected trouble"
 "$BIN/meter-sim" score --truth "$WORK/truth.jsonl" --brokers "$BROKERS" --metrics "$W1,$W2" \
     --kv >"$WORK/score.txt" || die "meter-sim score failed"
+
+# After the score, which checks the workers' counters against the meters'
+# truth: the EV chargers' readings below are readings too, not in that truth.
+step "the other sources through ingest-gw: feeders, weather stations, EVs (meter-sim sources)"
+# The London hourly weather file, when present, is replayed as station LHR-DS.
+WX_FILE=${MF_DATA_DIR:-/work/shared/data}/london_weather_hourly_darksky_2011-2014.csv.gz
+[ -f "$WX_FILE" ] || { say "($WX_FILE absent: no London station)"; WX_FILE=; }
+T_SRC=$(date +%s)
+SIM_WEATHER_FILE=$WX_FILE "$BIN/meter-sim" sources "${SIM_FLEET[@]}" --gw "$GW" --token "$TOKEN" \
+    >"$WORK/sources.txt" 2>"$WORK/sources.log" || { cat "$WORK/sources.log" >&2; die "meter-sim sources failed"; }
+src() { sed -n "s/^$1=//p" "$WORK/sources.txt"; }
+# source-sink stores them; the chargers' readings go the meters' way (worker, aggregator).
+EV_ROWS=$(($(src telemetry_accepted) / 2))
+for i in $(seq 1200); do
+    [ "$(psql_q "SELECT (SELECT count(*) FROM grid_feed_readings) = $(src grid_accepted)
+                   AND (SELECT count(*) FROM vehicle_telemetry_history) = $EV_ROWS
+                   AND (SELECT coalesce(sum(count), 0) FROM rollup_1h_stats WHERE meter_id LIKE 'EVC-%') = $EV_ROWS")" = t ] && break
+    sleep 0.1
+done
+say "grid $(src grid_accepted), weather $(src weather_accepted), EV telemetry $(src telemetry_accepted) accepted;" \
+    "stored in $(($(date +%s) - T_SRC)) s"
 
 step "the S3 archive: Kafka Connect writing the rest, then everything read back (tools/s3-archive)"
 # Until every raw and rollup record of Kafka is in S3 exactly once and the
@@ -276,6 +308,7 @@ fi
 say "read back: $S3_CHECK"
 
 GEN=$(sed -n 's/^sim: sent \([0-9]*\) readings.*/\1/p' "$WORK/sim.log" | tail -n 1)
+GEN=$((GEN + EV_ROWS)) # and the EV chargers' readings (meter-sim sources)
 MALF=$(sed -n 's/.*malformed to Kafka \([0-9]*\).*/\1/p' "$WORK/sim.log" | tail -n 1)
 RESENT=$(sed -n 's/.*resent after 503 \([0-9]*\).*/\1/p' "$WORK/sim.log" | tail -n 1)
 GW_ACC=$(metric "$GW/metrics" meterflow_gw_readings_total outcome accepted)
@@ -370,6 +403,37 @@ ANALYST_SQL="SELECT m.region,
     echo "An analyst query: energy and average quality by region"
     echo "$ANALYST_SQL" | sed 's/^/  | /'
     psql "$DSN" -X -q -P footer=off -c "$ANALYST_SQL" | sed 's/^/  /'
+    echo
+    echo "The other sources (source-sink -> PostgreSQL)"
+    printf '  %-44s %10s\n' "grid feed readings stored" "$(psql_q 'SELECT count(*) FROM grid_feed_readings')"
+    printf '  %-44s %10s\n' "weather observations stored" "$(psql_q 'SELECT count(*) FROM weather_observations')"
+    printf '  %-44s %10s\n' "vehicle reports stored (history)" "$(psql_q 'SELECT count(*) FROM vehicle_telemetry_history')"
+    printf '  %-44s %10s\n' "refused to the DLQ by source-sink" "$(metric "http://127.0.0.1:$SS_PORT/metrics" meterflow_source_records_total outcome dlq)"
+    echo
+    echo "Feeder balance (feeder_balance_1h over the range): the 5 feeders with the most unaccounted energy"
+    echo "  (simulated: 2-6 % technical losses each; $(src truth_unregistered_feeder) also feeds an unregistered load, $(src truth_unregistered_pct) % of its energy)"
+    psql "$DSN" -X -q -P footer=off -c "SELECT feeder_id, round(sum(feeder_kwh)::numeric, 0) AS feeder_kwh,
+           round(sum(meters_kwh)::numeric, 0) AS meters_kwh, max(meters_registered) AS meters,
+           round((100 * sum(unaccounted_kwh) / nullif(sum(feeder_kwh), 0))::numeric, 1) AS unaccounted_pct
+      FROM feeder_balance_1h WHERE $IN_RANGE
+     GROUP BY feeder_id ORDER BY unaccounted_pct DESC NULLS LAST LIMIT 5" | sed 's/^/  /'
+    echo
+    echo "Weather per region (weather_hourly; $(src truth_heatwave_station) goes through a heat wave)"
+    psql "$DSN" -X -q -P footer=off -c "SELECT region, count(*) AS hours, round(min(temp_c_min)::numeric, 1) AS min_c,
+           round(avg(temp_c_avg)::numeric, 1) AS avg_c, round(max(temp_c_max)::numeric, 1) AS max_c
+      FROM weather_hourly GROUP BY region ORDER BY region" | sed 's/^/  /'
+    echo
+    echo "EV charging efficiency over the last 24 h (DC into the battery / AC through its charger meter)"
+    psql "$DSN" -X -q -P footer=off -c "WITH w AS (SELECT max(ts) - interval '24 hours' AS since FROM vehicle_telemetry_history),
+      dc AS (SELECT vehicle_id, sum(kwh_delivered_dc) AS kwh FROM vehicle_telemetry_history, w
+              WHERE ts >= since GROUP BY vehicle_id),
+      ac AS (SELECT v.vehicle_id, sum(r.energy_kwh) AS kwh FROM vehicles v JOIN rollup_1h_stats r
+              ON r.meter_id = v.meter_id, w WHERE r.window_start >= since GROUP BY v.vehicle_id)
+    SELECT dc.vehicle_id, round(ac.kwh::numeric, 1) AS ac_kwh, round(dc.kwh::numeric, 1) AS dc_kwh,
+           round((100 * dc.kwh / nullif(ac.kwh, 0))::numeric, 1) AS efficiency_pct,
+           CASE WHEN dc.kwh / nullif(ac.kwh, 0) < 0.75 THEN 'degraded (< 75 %)' ELSE '' END AS note
+      FROM dc JOIN ac USING (vehicle_id) ORDER BY vehicle_id" | sed 's/^/  /'
+    echo "  simulated: $(grep '^truth_efficiency' "$WORK/sources.txt" | sed 's/truth_efficiency_last24h_//; s/=/ /' | tr '\n' ',' | sed 's/,$//; s/,/, /g')"
 } >"$REPORT/summary.txt"
 
 # ---------------------------------------------------------------- the report
@@ -441,6 +505,19 @@ $(sed -n 's/^score\.reading\.false_flags readings=\([0-9]*\) flags=\([0-9]*\) fa
 rollup_1m=$R1M
 rollup_1h=$R1H
 rollup_readings=$AGG_N
+sources_grid_accepted=$(src grid_accepted)
+sources_grid_stored=$(psql_q 'SELECT count(*) FROM grid_feed_readings')
+sources_ev_stored=$(psql_q 'SELECT count(*) FROM vehicle_telemetry_history')
+sources_ev_sent=$EV_ROWS
+sources_top_feeder=$(psql_q "SELECT feeder_id FROM feeder_balance_1h WHERE $IN_RANGE GROUP BY feeder_id
+                               ORDER BY sum(unaccounted_kwh) / nullif(sum(feeder_kwh), 0) DESC NULLS LAST LIMIT 1")
+sources_unregistered_feeder=$(src truth_unregistered_feeder)
+sources_hottest_c=$(psql_q "SELECT round(max(temp_c_max)::numeric, 1) FROM weather_hourly")
+sources_degraded=$(psql_q "WITH w AS (SELECT max(ts) - interval '24 hours' AS since FROM vehicle_telemetry_history),
+  dc AS (SELECT vehicle_id, sum(kwh_delivered_dc) AS kwh FROM vehicle_telemetry_history, w WHERE ts >= since GROUP BY 1),
+  ac AS (SELECT v.vehicle_id, sum(r.energy_kwh) AS kwh FROM vehicles v JOIN rollup_1h_stats r ON r.meter_id = v.meter_id, w
+          WHERE r.window_start >= since GROUP BY 1)
+  SELECT string_agg(vehicle_id, ',' ORDER BY vehicle_id) FROM dc JOIN ac USING (vehicle_id) WHERE dc.kwh / nullif(ac.kwh, 0) < 0.75")
 $(sed 's/^/s3_/' "$WORK/s3facts.txt")
 s3_checked=$S3_OK
 workdir=$WORK

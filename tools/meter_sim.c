@@ -23,6 +23,7 @@
 #include "sim_replay.h"
 #include "sim_run.h"
 #include "sim_score.h"
+#include "sim_sources.h"
 #include "sim_truth.h"
 
 #include "mf_log.h"
@@ -33,7 +34,7 @@
 #include "mf_common.h"
 
 static const char usage_text[] =
-    "usage: meter-sim registry|truth|run|score|hourly [options]\n"
+    "usage: meter-sim registry|truth|run|score|hourly|sources-registry|sources [options]\n"
     "\n"
     "Fleet (registry, truth, run; give the same ones to each):\n"
     "  --meters N            registered meters [5000]\n"
@@ -212,7 +213,8 @@ int main(int argc, char **argv)
     }
     const char *verb = argv[1];
     if (strcmp(verb, "registry") != 0 && strcmp(verb, "truth") != 0 && strcmp(verb, "run") != 0 &&
-        strcmp(verb, "score") != 0 && strcmp(verb, "hourly") != 0) {
+        strcmp(verb, "score") != 0 && strcmp(verb, "hourly") != 0 && strcmp(verb, "sources") != 0 &&
+        strcmp(verb, "sources-registry") != 0) {
         fprintf(stderr, "meter-sim: unknown command '%s'\n%s", verb, usage_text);
         return 2;
     }
@@ -398,6 +400,20 @@ int main(int argc, char **argv)
     if (strcmp(verb, "run") == 0 && !ro.brokers)
         p.malformed = 0; /* only a Kafka client can send them: none this run */
     f = sim_fleet_new(&p);
+    /* The other sources (tools/sim_sources.c): the same fleet's feeders, stations, vehicles. */
+    if (strcmp(verb, "sources-registry") == 0) {
+        status = sim_sources_registry(f, stdout) == MF_OK ? 0 : 1;
+        goto out;
+    }
+    if (strcmp(verb, "sources") == 0) {
+        struct sim_sources_opts sso = {ro.gw_url, ro.token, getenv("SIM_WEATHER_FILE")};
+        if (!sso.gw_url) {
+            fprintf(stderr, "meter-sim: sources needs --gw URL\n");
+            goto out;
+        }
+        status = sim_sources_run(f, &sso, stdout);
+        goto out;
+    }
     if (strcmp(verb, "registry") == 0) {
         status = sim_fleet_write_registry(f, stdout) == MF_OK ? 0 : 1;
         goto out;
