@@ -3,7 +3,8 @@
  * (agg_record): pre-merge per (meter, window), a worker's repeats dropped
  * by src order, offsets below the stored one dropped, what a batch hands
  * PostgreSQL (positions, fence values, statuses), the memory per open
- * window, and parser edge cases.
+ * window, which windows are new to PostgreSQL and the content a closing
+ * window is published with, and parser edge cases.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,6 +143,81 @@ static void test_memory_per_open_window(void **state)
     agg_state_destroy(st);
 }
 
+static const struct agg_entry *entry_of(const struct agg_batch *b, const char *meter,
+                                        enum agg_width w)
+{
+    for (size_t i = 0; i < b->nentries; i++)
+        if (strcmp(b->entries[i].meter_id, meter) == 0 && agg_key_width(b->entries[i].key) == w)
+            return &b->entries[i];
+    return NULL;
+}
+
+static const struct agg_close *close_of(const struct agg_batch *b, const char *meter,
+                                        enum agg_width w)
+{
+    for (size_t i = 0; i < b->ncloses; i++)
+        if (strcmp(b->closes[i].meter_id, meter) == 0 && agg_key_width(b->closes[i].key) == w)
+            return &b->closes[i];
+    return NULL;
+}
+
+/*
+ * 011: which 1-minute windows are new to PostgreSQL (appended, not merged),
+ * and the content a closing window is published with (what was loaded plus
+ * every committed batch, never read back).
+ */
+static void test_fresh_and_content(void **state)
+{
+    (void)state;
+    struct agg_state *st = agg_state_new(1000, 120000, 30000);
+    struct agg_batch b;
+    bool late;
+    int exp;
+    const int64_t t0 = 1710511200000; /* 14:00:00 */
+    /* Stored watermark 14:05: windows ending by then are closed in PostgreSQL. */
+    agg_state_assign(st, 0, 10, t0 + 5 * 60000, 0);
+    /* A's 14:06 window is open in PostgreSQL with two readings (sum 4). */
+    struct agg_acc loaded = {2, 4, 1, 3, 2, 0.1, 160, 0, 2, 0};
+    agg_state_load_open(st, "A", 0, agg_window_key(AGG_W1M, t0 + 6 * 60000), &loaded);
+
+    struct agg_record r = rec("A", t0 + 6 * 60000 + 5000, 5, 1, 0);
+    assert_int_equal(agg_state_add(st, 0, 10, &r, 0, &late, &exp), AGG_ADD_APPLIED);
+    r = rec("B", t0 + 7 * 60000 + 10000, 2, 2, 0); /* a window nobody wrote */
+    assert_int_equal(agg_state_add(st, 0, 11, &r, 0, &late, &exp), AGG_ADD_APPLIED);
+    r = rec("C", t0 + 2 * 60000, 7, 3, 0); /* its window closed before: may exist */
+    assert_int_equal(agg_state_add(st, 0, 12, &r, 0, &late, &exp), AGG_ADD_APPLIED);
+    assert_true(late);
+    assert_true(agg_state_build(st, &b));
+    assert_false(entry_of(&b, "A", AGG_W1M)->fresh); /* open: merged */
+    assert_true(entry_of(&b, "B", AGG_W1M)->fresh);  /* appended */
+    assert_false(entry_of(&b, "B", AGG_W1M)->close);
+    assert_false(entry_of(&b, "C", AGG_W1M)->fresh); /* late: merged, born closed */
+    assert_true(entry_of(&b, "C", AGG_W1M)->close);
+    assert_true(close_of(&b, "C", AGG_W1M)->merged);
+    assert_null(close_of(&b, "A", AGG_W1M));
+    agg_state_committed(st);
+
+    /* 14:20 moves the watermark past A's and B's minutes: they close from memory. */
+    r = rec("D", t0 + 20 * 60000, 1, 4, 0);
+    assert_int_equal(agg_state_add(st, 0, 13, &r, 0, &late, &exp), AGG_ADD_APPLIED);
+    assert_true(agg_state_build(st, &b));
+    const struct agg_close *a = close_of(&b, "A", AGG_W1M), *bb = close_of(&b, "B", AGG_W1M);
+    assert_non_null(a);
+    assert_non_null(bb);
+    assert_false(a->merged);
+    assert_int_equal(a->acc.count, 3);
+    assert_true(a->acc.sum_kw == 9 && a->acc.max_kw == 5 && a->acc.min_kw == 1);
+    assert_int_equal(bb->acc.count, 1);
+    assert_true(bb->acc.sum_kw == 2);
+    /* A window opened and committed again after its close is not fresh: it exists now. */
+    agg_state_committed(st);
+    r = rec("B", t0 + 7 * 60000 + 20000, 2, 5, 0);
+    assert_int_equal(agg_state_add(st, 0, 14, &r, 0, &late, &exp), AGG_ADD_APPLIED);
+    assert_true(agg_state_build(st, &b));
+    assert_false(entry_of(&b, "B", AGG_W1M)->fresh);
+    agg_state_destroy(st);
+}
+
 static int parse(const char *s, struct agg_record *r, char *why)
 {
     return agg_record_parse(s, strlen(s), r, why, 256);
@@ -206,9 +282,8 @@ static void test_record_parser(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_premerge_and_dedup),
-        cmocka_unit_test(test_batch_full),
-        cmocka_unit_test(test_memory_per_open_window),
+        cmocka_unit_test(test_premerge_and_dedup),     cmocka_unit_test(test_batch_full),
+        cmocka_unit_test(test_memory_per_open_window), cmocka_unit_test(test_fresh_and_content),
         cmocka_unit_test(test_record_parser),
     };
     return cmocka_run_group_tests_name("agg_state", tests, NULL, NULL);
