@@ -20,6 +20,7 @@
 #include "agg_record.h"
 #include "agg_window.h"
 #include "mf_common.h"
+#include "mf_crash.h"
 
 struct agg_commit {
     struct agg_pg *pg; /* borrowed */
@@ -597,6 +598,7 @@ int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clea
         goto fail;
     if (b->nentries && (rc = update_region_load(cm, errbuf, errlen)) != MF_OK)
         goto fail;
+    MF_CRASH_POINT("aggregator.batch.staged"); /* everything written, not committed */
     if ((rc = agg_pg_run(cm->pg, "COMMIT", 0, NULL, "commit", errbuf, errlen)) != MF_OK)
         goto fail;
     return MF_OK;

@@ -13,6 +13,7 @@
 #include "mf_time.h"
 #include "agg_window.h"
 #include "mf_common.h"
+#include "mf_crash.h"
 
 struct agg_publish {
     struct mf_producer *prod;
@@ -92,6 +93,7 @@ int agg_publish_rows(struct agg_publish *p, const struct agg_rows *rows, int tim
             return MF_ERETRY;
         }
         mf_producer_poll(p->prod, 0);
+        MF_CRASH_POINT("aggregator.publish.produced"); /* some windows sent, none acknowledged */
     }
     int64_t left = deadline - mf_mono_ms();
     return mf_producer_wait(p->prod, &batch, left > 0 ? (int)left : 0, errbuf, errlen);

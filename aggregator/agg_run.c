@@ -27,6 +27,7 @@
 #include "agg_record.h"
 #include "agg_state.h"
 #include "mf_common.h"
+#include "mf_crash.h"
 
 #define BACKOFF_MIN_MS     100
 #define BACKOFF_MAX_MS     5000
@@ -247,6 +248,7 @@ static void resync(struct app *a)
     if (a->rows.n) {
         if ((rc = agg_publish_rows(a->pub, &a->rows, PUBLISH_TIMEOUT_MS, err, sizeof err)))
             goto fail;
+        MF_CRASH_POINT("aggregator.resync.republished"); /* the outbox sent again, not cleared */
         MF_LOG_INFO("agg", "republished %zu window(s) from the outbox", a->rows.n);
     }
     if ((rc = agg_outbox_clear(a->pg, a->assigned, a->nassigned, err, sizeof err)))
@@ -318,6 +320,7 @@ static void flush_batch(struct app *a)
                           &a->rows, err, sizeof err);
     if (rc != MF_OK)
         goto fail;
+    MF_CRASH_POINT("aggregator.batch.committed"); /* committed, nothing published */
     mf_metric_observe(a->m_commit, (double)(mf_mono_ms() - t0) / 1000.0);
     a->outbox_clear_pending = false;
     a->last_pg_ok = mf_mono_ms();
@@ -331,6 +334,7 @@ static void flush_batch(struct app *a)
     if (a->rows.n) {
         if ((rc = agg_publish_rows(a->pub, &a->rows, PUBLISH_TIMEOUT_MS, err, sizeof err)))
             goto fail;
+        MF_CRASH_POINT("aggregator.publish.delivered"); /* acknowledged, the outbox still full */
         a->outbox_clear_pending = true;
     }
     commit_hint(a);
@@ -439,8 +443,10 @@ static void maintain(struct app *a)
     }
     /* The last batch's publishes were acknowledged: a restart need not repeat them. */
     if (a->outbox_clear_pending && a->nassigned) {
-        if (agg_outbox_clear(a->pg, a->assigned, a->nassigned, err, sizeof err) == MF_OK)
+        if (agg_outbox_clear(a->pg, a->assigned, a->nassigned, err, sizeof err) == MF_OK) {
+            MF_CRASH_POINT("aggregator.outbox.cleared");
             a->outbox_clear_pending = false;
+        }
     }
     if (now - a->last_pg_ok >= PING_IDLE_MS) {
         if (agg_pg_ping(a->pg, err, sizeof err) == MF_OK) {

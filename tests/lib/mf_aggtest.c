@@ -162,14 +162,14 @@ void itg_produce(const char *bootstrap, const struct itg_reading *v, size_t from
  * in 'south', without a region, or not registered (both 'unknown' to
  * region_load_1h). Once per database; later starts find it there.
  */
-static void register_meters(const char *dsn, const char *const *env)
+static void register_meters(const char *bin, const char *dsn, const char *const *env)
 {
     static char done[8][320];
     for (size_t k = 0; k < MF_ARRAY_LEN(done) && done[k][0]; k++)
         if (strcmp(done[k], dsn) == 0)
             return;
     const char *args[] = {"migrate", NULL};
-    struct mf_proc *m = mf_proc_start("aggregator", args, env);
+    struct mf_proc *m = mf_proc_start(bin, args, env);
     int st = mf_proc_wait(m, 60000);
     mf_proc_stop(m, 1000);
     if (st != 0)
@@ -193,6 +193,12 @@ static void register_meters(const char *dsn, const char *const *env)
 
 struct itg_agg itg_start_agg(const char *bootstrap, const char *dsn, const char *const *extra)
 {
+    return itg_start_agg_bin("aggregator", bootstrap, dsn, extra, 1);
+}
+
+struct itg_agg itg_start_agg_bin(const char *bin, const char *bootstrap, const char *dsn,
+                                 const char *const *extra, int wait)
+{
     static char env[24][320];
     const char *e[25];
     size_t n = 0;
@@ -212,9 +218,9 @@ struct itg_agg itg_start_agg(const char *bootstrap, const char *dsn, const char 
     for (size_t k = 0; k < n; k++)
         e[k] = env[k];
     e[n] = NULL;
-    register_meters(dsn, e);
-    a.proc = mf_proc_start("aggregator", NULL, e);
-    if (mf_wait_http_ok(a.port, "/healthz", 30000) != 0)
+    register_meters(bin, dsn, e);
+    a.proc = mf_proc_start(bin, NULL, e);
+    if (wait && mf_wait_http_ok(a.port, "/healthz", 30000) != 0)
         mf_die("aggregator did not come up");
     return a;
 }

@@ -107,6 +107,9 @@ struct itg_agg {
  * session timeout lets the group notice a killed member in seconds.
  */
 struct itg_agg itg_start_agg(const char *bootstrap, const char *dsn, const char *const *extra);
+/* itg_start_agg with another build (a path: the crash build); waits for /healthz if wait. */
+struct itg_agg itg_start_agg_bin(const char *bin, const char *bootstrap, const char *dsn,
+                                 const char *const *extra, int wait);
 
 PGconn *itg_pg(const char *dsn);
 

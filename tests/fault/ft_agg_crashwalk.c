@@ -1,0 +1,99 @@
+/*
+ * ft_agg_crashwalk: the aggregator's crash-point walk (issue 17). For every
+ * point the fault build lists (`build/crash/bin/aggregator --crash-points`:
+ * a batch staged but not committed, committed but not published, windows
+ * sent but not acknowledged, acknowledged but the outbox not cleared, the
+ * outbox cleared, the outbox republished on a restart), a fault-build
+ * aggregator runs on the stream with MF_CRASH_AT=<point>:2 (:1 for the
+ * restart's points, reached once a start) and must die there by SIGKILL; a
+ * point never reached fails the test. A worker's repeats (same src) arrive
+ * too. Then a release aggregator finishes the stream, and the full check of
+ * mf_aggtest holds: every reading counted once in both tables against an
+ * independent two-pass computation, every window closed, each window's
+ * highest published revision equal to the table, meter_current_status,
+ * region_load_1h.
+ */
+#include "mf_aggtest.h"
+
+#define NMETERS    24
+#define MAX_POINTS 32
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *sanitized = getenv("MF_SANITIZED");
+    if (sanitized && strcmp(sanitized, "1") == 0) {
+        printf("skip: the crash walk runs the fault build (make crash-build), which the release "
+               "run covers\n");
+        return 77;
+    }
+    char bin[512];
+    const char *top = getenv("MF_TOP");
+    snprintf(bin, sizeof bin, "%s/build/crash/bin/aggregator", top && *top ? top : ".");
+    if (access(bin, X_OK) != 0)
+        mf_die("%s missing: run make crash-build first", bin);
+    static char points[MAX_POINTS][96];
+    int npoints = 0;
+    const char *args[] = {"--crash-points", NULL};
+    struct mf_proc *lp = mf_proc_start(bin, args, NULL);
+    while (npoints < MAX_POINTS && mf_proc_readline(lp, points[npoints], 96, 10000) == 0)
+        npoints++;
+    if (mf_proc_stop(lp, 5000) != 0 || npoints == 0)
+        mf_die("%s lists no crash points", bin);
+
+    struct mf_pgtmp *pgt = mf_pgtmp_start();
+    struct mf_broker *broker = mf_broker_start(1);
+    int64_t start;
+    char why[64];
+    mf_time_parse_rfc3339("2024-06-30T21:00:00Z", 20, &start, why, sizeof why);
+    itg_rng = 0xc0ffee17ull;
+    struct itg_set s = itg_generate(NMETERS, start, 4 * 3600, 15, 2.0);
+    itg_assign_src(&s);
+    size_t chunk = s.n / (size_t)(npoints + 1), produced = 0;
+    printf("# %zu readings, %d crash points\n", s.n, npoints);
+
+    /* Small batches and a short idle flush: many transactions and closes. */
+    const char *small[] = {"AGG_BATCH_MAX=200",
+                           "AGG_BATCH_MS=50",
+                           "KAFKA_SESSION_TIMEOUT_MS=2000",
+                           "KAFKA_HEARTBEAT_INTERVAL_MS=300",
+                           NULL,
+                           NULL};
+    for (int i = 0; i < npoints; i++) {
+        size_t to = produced + chunk;
+        itg_produce(broker->bootstrap, s.v, produced, to);
+        if (i == 1) /* a worker crashed and repeated 150 outputs, same src */
+            itg_produce(broker->bootstrap, s.v, to - 150, to);
+        produced = to;
+        char at[160];
+        int once = strstr(points[i], ".resync.") != NULL;
+        snprintf(at, sizeof at, "MF_CRASH_AT=%.96s:%d", points[i], once ? 1 : 2);
+        small[4] = at;
+        int64_t t0 = mf_mono_ms();
+        struct itg_agg agg = itg_start_agg_bin(bin, broker->bootstrap, pgt->dsn, small, 0);
+        int st = mf_proc_wait(agg.proc, 90000);
+        if (st < 0)
+            mf_proc_signal(agg.proc, SIGKILL);
+        mf_proc_stop(agg.proc, 1000);
+        itg_check(st == 128 + SIGKILL, "crash point %s: %s (status %d)", points[i],
+                  st < 0 ? "never reached in 90 s" : "the aggregator exited otherwise", st);
+        printf("# crash point %-30s reached, SIGKILL after %.1f s\n", points[i],
+               (double)(mf_mono_ms() - t0) / 1000.0);
+    }
+    itg_produce(broker->bootstrap, s.v, produced, s.n);
+
+    small[4] = NULL;
+    struct itg_agg agg = itg_start_agg(broker->bootstrap, pgt->dsn, small);
+    PGconn *c = itg_pg(pgt->dsn);
+    itg_check(itg_wait_done(&c, pgt->dsn, (long long)s.n, 120000) == 0,
+              "after %d crash points: %zu readings in both tables, every window closed", npoints,
+              s.n);
+    itg_verify_all(broker->bootstrap, c, &s);
+    int rc = mf_proc_stop(agg.proc, 30000);
+    itg_check(rc == 0, "SIGTERM: the aggregator exits 0 (got %d)", rc);
+    PQfinish(c);
+    free(s.v);
+    mf_broker_stop(broker);
+    mf_pgtmp_do(pgt, "destroy");
+    return itg_finish("ft_agg_crashwalk");
+}
