@@ -52,7 +52,7 @@ if not os.path.isabs(BIN):
     BIN = os.path.join(TOP, BIN)
 DEPLOY = os.path.join(TOP, "deploy")
 
-PROGRAMS = ("ingest-gw", "stream-worker", "aggregator", "analytics-api")
+PROGRAMS = ("ingest-gw", "stream-worker", "aggregator", "analytics-api", "source-sink")
 
 # DESIGN §2: name -> (partitions, cleanup.policy, retention.ms or None).
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000      # 604800000
@@ -90,14 +90,19 @@ CONTRACT_METRICS = {
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 # Each program's defaults that the manifests must agree with (DESIGN §8).
-DEFAULT_GROUP = {"stream-worker": "stream-worker", "aggregator": "aggregator"}
-INPUT_TOPIC_VAR = {"stream-worker": "TOPIC_RAW", "aggregator": "TOPIC_VALIDATED"}
+DEFAULT_GROUP = {"stream-worker": "stream-worker", "aggregator": "aggregator",
+                 "source-sink": "source-sink"}
+# source-sink reads three topics; it scales on the largest, vehicle.telemetry.
+INPUT_TOPIC_VAR = {"stream-worker": "TOPIC_RAW", "aggregator": "TOPIC_VALIDATED",
+                   "source-sink": "TOPIC_VEHICLES"}
 INPUT_TOPIC_DEFAULT = {"stream-worker": "meter.readings.raw",
-                       "aggregator": "meter.readings.validated"}
+                       "aggregator": "meter.readings.validated",
+                       "source-sink": "vehicle.telemetry"}
 # Programs that meet the others through PostgreSQL only (no Kafka client).
 NO_KAFKA = {"analytics-api"}
 LISTEN_VAR = {"ingest-gw": ("HTTP_ADDR", 8080), "stream-worker": ("METRICS_ADDR", 9100),
-              "aggregator": ("METRICS_ADDR", 9100), "analytics-api": ("API_ADDR", 8090)}
+              "aggregator": ("METRICS_ADDR", 9100), "analytics-api": ("API_ADDR", 8090),
+              "source-sink": ("METRICS_ADDR", 9100)}
 IMAGE_UID = 10001
 MIN_GRACE_S = 45            # programs finish within 30 s of SIGTERM (DESIGN §1)
 
@@ -1463,6 +1468,7 @@ class Fleet:
             "stream-worker": {"METRICS_ADDR": None, "PG_DSN": dsn, "TS_CHECK": "off"},
             "aggregator": {"METRICS_ADDR": None, "PG_DSN": dsn},
             "analytics-api": {"API_ADDR": None, "PG_DSN": dsn, "API_AUTH": "off"},
+            "source-sink": {"METRICS_ADDR": None, "PG_DSN": dsn},
         }
         for prog, env in specs.items():
             exe = os.path.join(BIN, prog)
