@@ -25,7 +25,12 @@ const struct mf_cfg_row gw_config_rows[] = {
     {"GW_AUTH", MF_CFG_BOOL, "on", MF_CFG_UNBOUNDED, OFF(auth), 0, NULL,
      "require bearer tokens (off only for trusted networks and tests)"},
     {"GW_TOKENS_FILE", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(tokens_file), 0, NULL,
-     "file of '<sha256 hex of token> <name> <key glob> [scopes]' lines; required with GW_AUTH=on"},
+     "file of '<sha256 hex of token> <name> <key glob> [scopes [rate]]' lines; required with "
+     "GW_AUTH=on; reloaded on SIGHUP"},
+    {"GW_TLS_CERT_FILE", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(tls_cert_file), 0, NULL,
+     "PEM certificate (chain) for HTTPS on HTTP_ADDR; with GW_TLS_KEY_FILE; unset: plain HTTP"},
+    {"GW_TLS_KEY_FILE", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(tls_key_file), 0, NULL,
+     "PEM private key of GW_TLS_CERT_FILE"},
     {"GW_MAX_BODY_BYTES", MF_CFG_INT, "4194304", 1024, 1073741824, OFF(max_body_bytes), 0, NULL,
      "largest request body; larger ones get 413"},
     {"GW_MAX_READINGS", MF_CFG_INT, "10000", 1, 1000000, OFF(max_readings), 0, NULL,

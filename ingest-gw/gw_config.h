@@ -23,6 +23,8 @@ struct gw_config {
     char *topic_vehicles;
     bool auth;
     char *tokens_file;
+    char *tls_cert_file;
+    char *tls_key_file;
     int64_t max_body_bytes;
     int64_t max_readings;
     int64_t ack_timeout_ms;

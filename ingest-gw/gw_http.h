@@ -31,6 +31,8 @@ struct gw_server_opts {
     unsigned threads;         /* GW_THREADS */
     unsigned max_connections; /* GW_MAX_CONNECTIONS */
     int ack_timeout_ms;       /* GW_ACK_TIMEOUT_MS: the longest wait for Kafka, then 503 */
+    const char *tls_cert_pem; /* HTTPS with these (GW_TLS_*), or NULL: plain HTTP */
+    const char *tls_key_pem;
 };
 
 struct gw_server;

@@ -12,6 +12,7 @@
 #include "mf_log.h"
 #include "mf_metrics.h"
 #include "mf_signal.h"
+#include "mf_tls.h"
 #include "mf_time.h"
 #include "mf_common.h"
 
@@ -43,11 +44,19 @@ int gw_run(const struct gw_config *cfg)
     struct mf_authz *auth = NULL;
     struct gw_publisher *pub = NULL;
     struct gw_server *srv = NULL;
+    struct mf_tls tls;
+
+    if (mf_tls_load(&tls, cfg->tls_cert_file, "GW_TLS_CERT_FILE", cfg->tls_key_file,
+                    "GW_TLS_KEY_FILE", err, sizeof err) != MF_OK) {
+        fprintf(stderr, "ingest-gw: %s\n", err);
+        return 2;
+    }
 
     if (cfg->auth) {
         struct mf_tokens *t = gw_auth_load(cfg->tokens_file, err, sizeof err);
         if (!t) {
             fprintf(stderr, "ingest-gw: %s\n", err);
+            mf_tls_release(&tls);
             return 2;
         }
         auth = mf_authz_new(t);
@@ -76,14 +85,16 @@ int gw_run(const struct gw_config *cfg)
                                 (unsigned)cfg->retry_after_s,
                                 (unsigned)cfg->threads,
                                 (unsigned)cfg->max_connections,
-                                (int)cfg->ack_timeout_ms};
+                                (int)cfg->ack_timeout_ms,
+                                tls.cert_pem,
+                                tls.key_pem};
     if (!(srv = gw_server_start(&so, pub, auth, err, sizeof err))) {
         MF_LOG_FATAL("main", "%s", err);
         goto out;
     }
     mf_signal_install();
-    MF_LOG_INFO("main", "listening on %s (port %u), publishing to %s, auth %s", cfg->http_addr,
-                gw_server_port(srv), cfg->topic_raw,
+    MF_LOG_INFO("main", "listening on %s (port %u, %s), publishing to %s, auth %s", cfg->http_addr,
+                gw_server_port(srv), tls.cert_pem ? "HTTPS" : "plain HTTP", cfg->topic_raw,
                 auth ? "on" : "OFF (GW_AUTH=off: every client may write every meter)");
 
     while (!mf_stop_requested && !atomic_load(&mf_kafka_fatal)) {
@@ -112,6 +123,7 @@ out:
     gw_server_destroy(srv);
     gw_publisher_destroy(pub, 5000);
     mf_authz_destroy(auth);
+    mf_tls_release(&tls);
     return status;
 }
 
