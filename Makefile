@@ -128,7 +128,7 @@ $(OBJDIR)/%.o: %.c
 DEBIAN_PKGS := build-essential clang libclang-rt-14-dev librdkafka-dev libpq-dev libmicrohttpd-dev \
                libcjson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev zlib1g-dev \
                postgresql postgresql-contrib python3 python3-yaml python3-jsonschema \
-               wrk gnuplot-nox curl procps openjdk-17-jre-headless maven \
+               wrk gnuplot-nox curl openssl procps openjdk-17-jre-headless maven \
                clang-format clang-tidy cppcheck python3-venv libjs-chart.js chromium
 
 .PHONY: deps
