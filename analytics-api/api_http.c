@@ -173,8 +173,9 @@ static const char *get_arg(void *ctx, const char *name)
 
 /*
  * Who may ask: 401 without a known token, 403 without the read scope or
- * when the token's glob does not cover the meter (fleet answers span every
- * meter, so they need a token whose glob is "*"). 0 when allowed.
+ * when the token's glob does not cover the meter or vehicle asked for
+ * (fleet, region, feeder and weather answers span many meters, so they need
+ * a token whose glob is "*"). 0 when allowed.
  */
 static unsigned authorize(const struct api_server *s, struct MHD_Connection *c,
                           const struct api_req *req, const char **why)
@@ -197,10 +198,10 @@ static unsigned authorize(const struct api_server *s, struct MHD_Connection *c,
         *why = "the token lacks the read scope";
         return 403;
     }
-    if (req->route == API_R_FLEET_LOAD ? strcmp(t->glob, "*") != 0
-                                       : !mf_token_allows(t, MF_SCOPE_READ, req->id)) {
-        *why = req->route == API_R_FLEET_LOAD ? "fleet answers need a token for every meter ('*')"
-                                              : "the token may not read this meter";
+    int per_key = api_route_per_key(req->route);
+    if (per_key ? !mf_token_allows(t, MF_SCOPE_READ, req->id) : strcmp(t->glob, "*") != 0) {
+        *why = per_key ? "the token may not read this meter or vehicle"
+                       : "answers over many meters need a token for every meter ('*')";
         return 403;
     }
     return 0;

@@ -24,6 +24,11 @@ enum {
     S_REGION_1H,
     S_FLEET_1D,
     S_REGION_1D,
+    S_FEEDER_BALANCE,
+    S_FEEDER_KNOWN,
+    S_WEATHER,
+    S_REGION_KNOWN,
+    S_VEHICLE,
 };
 
 #define ROLLUP_COLS                                                                                \
@@ -90,6 +95,59 @@ const struct api_stmt api_stmts[] = {
                                              "AND window_start >= $1::timestamptz "
                                              "AND window_start < $2::timestamptz) h "
                                              "GROUP BY d ORDER BY d LIMIT $3::int"},
+    /*
+     * feeder_balance_1h (DESIGN §11.1, 022) for one feeder and a range,
+     * computed as that view computes it but with the range inside: the
+     * view aggregates every hour of the feeder before any range applies.
+     * test_api's values are checked against the view itself.
+     */
+    [S_FEEDER_BALANCE] =
+        {"api_feeder_balance",
+         "WITH g AS (SELECT date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS ws, "
+         "sum(value_kw * interval_s / 3600.0) AS kwh FROM grid_feed_readings "
+         "WHERE feeder_id = $1 AND ts >= $2::timestamptz AND ts < $3::timestamptz GROUP BY 1), "
+         "mt AS (SELECT r.window_start AS ws, sum(r.energy_kwh) AS kwh, "
+         "count(DISTINCT r.meter_id)::bigint AS n FROM meters m JOIN rollup_1h_stats r "
+         "ON r.meter_id = m.meter_id AND r.window_start >= $2::timestamptz "
+         "AND r.window_start < $3::timestamptz WHERE m.feeder_id = $1 GROUP BY 1), "
+         "rg AS (SELECT count(*)::bigint AS n FROM meters WHERE feeder_id = $1 AND active) "
+         "SELECT " EPOCH_MS(
+             "g.ws") ", g.kwh, coalesce(mt.kwh, 0), coalesce(mt.n, 0), rg.n, "
+                     "g.kwh - coalesce(mt.kwh, 0), CASE WHEN g.kwh > 0 THEN 100 * (g.kwh - "
+                     "coalesce(mt.kwh, 0)) / g.kwh END FROM g LEFT JOIN mt ON mt.ws = g.ws CROSS "
+                     "JOIN rg "
+                     "ORDER BY g.ws LIMIT $4::int"},
+    /* The registry decides (source-sink stores feeds of registered feeders only). */
+    [S_FEEDER_KNOWN] = {"api_feeder_known",
+                        "SELECT EXISTS (SELECT 1 FROM feeders WHERE feeder_id = $1)"},
+    /* weather_hourly (DESIGN §11.2) for one region, the range inside likewise. */
+    [S_WEATHER] = {"api_weather",
+                   "SELECT " EPOCH_MS("h") ", avg(temp_c), min(temp_c), max(temp_c) FROM ("
+                                           "SELECT date_trunc('hour', o.ts AT TIME ZONE 'UTC') "
+                                           "AT TIME ZONE 'UTC' AS h, o.temp_c "
+                                           "FROM weather_stations s JOIN weather_observations o "
+                                           "ON o.station_id = s.station_id "
+                                           "AND o.ts >= $2::timestamptz AND o.ts < $3::timestamptz "
+                                           "WHERE s.region = $1) w GROUP BY h ORDER BY h "
+                                           "LIMIT $4::int"},
+    [S_REGION_KNOWN] = {"api_region_known",
+                        "SELECT EXISTS (SELECT 1 FROM weather_stations WHERE region = $1)"},
+    /*
+     * A vehicle's [from, to) (DESIGN §12): the DC energy into its battery,
+     * the AC energy its charger's meter measured (1-hour rollups), the
+     * battery's temperature and its state of charge at both ends.
+     */
+    [S_VEHICLE] =
+        {"api_vehicle",
+         "SELECT v.meter_id, (SELECT sum(r.energy_kwh) FROM rollup_1h_stats r "
+         "WHERE r.meter_id = v.meter_id AND r.window_start >= $2::timestamptz "
+         "AND r.window_start < $3::timestamptz), h.dc, h.temp, h.soc_start, h.soc_end, h.n "
+         "FROM vehicles v LEFT JOIN LATERAL (SELECT sum(kwh_delivered_dc) AS dc, "
+         "avg(battery_temp_c) AS temp, (array_agg(soc_pct ORDER BY ts))[1] AS soc_start, "
+         "(array_agg(soc_pct ORDER BY ts DESC))[1] AS soc_end, count(*) AS n "
+         "FROM vehicle_telemetry_history t WHERE t.vehicle_id = v.vehicle_id "
+         "AND t.ts >= $2::timestamptz AND t.ts < $3::timestamptz) h ON true "
+         "WHERE v.vehicle_id = $1"},
 };
 const size_t api_nstmts = MF_ARRAY_LEN(api_stmts);
 
@@ -201,8 +259,21 @@ static int closed(const struct api_query *q)
 
 static void not_found(const struct api_query *q, struct api_answer *out)
 {
-    char msg[160];
-    snprintf(msg, sizeof msg, "no meter '%s' in the registry or the status table", q->req->id);
+    char msg[192];
+    switch (q->req->route) {
+    case API_R_FEEDER:
+        snprintf(msg, sizeof msg, "no feeder '%s' in the registry", q->req->id);
+        break;
+    case API_R_WEATHER:
+        snprintf(msg, sizeof msg, "no weather station in region '%s'", q->req->region);
+        break;
+    case API_R_VEHICLE:
+        snprintf(msg, sizeof msg, "no vehicle '%s' in the registry", q->req->id);
+        break;
+    default:
+        snprintf(msg, sizeof msg, "no meter '%s' in the registry or the status table", q->req->id);
+        break;
+    }
     api_error_body(out, 404, msg, NULL);
     out->ttl_s = q->env->ttl_realtime_s; /* a meter may appear any minute */
 }
@@ -258,6 +329,11 @@ static const struct col rollup_cols[] = {
     {"stddev_kw", C_DBL}, {"energy_kwh", C_DBL},   {"quality_avg", C_DBL}, {"premium", C_INT},
     {"standard", C_INT},  {"interpolated", C_INT}, {"closed", C_BOOL},     {"revision", C_INT},
 };
+static const struct col balance_cols[] = {{"feeder_kwh", C_DBL},       {"meters_kwh", C_DBL},
+                                          {"meters_reporting", C_INT}, {"meters_registered", C_INT},
+                                          {"unaccounted_kwh", C_DBL},  {"unaccounted_pct", C_DBL}};
+static const struct col weather_cols[] = {
+    {"temp_c_avg", C_DBL}, {"temp_c_min", C_DBL}, {"temp_c_max", C_DBL}};
 static const struct col load_cols[] = {
     {"energy_kwh", C_DBL}, {"readings", C_INT}, {"meters", C_INT}};
 
@@ -307,6 +383,23 @@ static void list_answer(const struct api_query *q, const char *key, const char *
     take(out, &b, 200, ttl_s);
 }
 
+/*
+ * After an empty list: 1 when key exists (the answer is the empty list),
+ * 0 when out already holds the 404, or the 503/500 of the check.
+ */
+static int known_key(const struct api_query *q, int stmt, const char *key, struct api_answer *out)
+{
+    const char *p1[] = {key};
+    PGresult *r = run(q, stmt, 1, p1, out);
+    if (!r)
+        return 0;
+    int known = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!known)
+        not_found(q, out);
+    return known;
+}
+
 static void fill_rollups(const struct api_query *q, struct api_answer *out)
 {
     const struct api_req *req = q->req;
@@ -318,15 +411,8 @@ static void fill_rollups(const struct api_query *q, struct api_answer *out)
         return;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        const char *p1[] = {req->id};
-        if (!(r = run(q, S_METER_KNOWN, 1, p1, out)))
+        if (!known_key(q, S_METER_KNOWN, req->id, out))
             return;
-        int known = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-        if (!known) {
-            not_found(q, out);
-            return;
-        }
         r = NULL;
     }
     int ttl = closed(q) ? q->env->ttl_daily_s
@@ -352,6 +438,82 @@ static void fill_fleet_load(const struct api_query *q, struct api_answer *out)
     PQclear(r);
 }
 
+/*
+ * One feeder's balance or one region's weather per hour: a list like the
+ * rollups', 404 when the list is empty and the key is unknown.
+ */
+static void fill_hourly(const struct api_query *q, struct api_answer *out)
+{
+    const struct api_req *req = q->req;
+    int feeder = req->route == API_R_FEEDER;
+    const char *key = feeder ? req->id : req->region;
+    struct range_params rp;
+    range_params(req, &rp);
+    const char *params[] = {key, rp.from, rp.to, rp.limit};
+    PGresult *r = run(q, feeder ? S_FEEDER_BALANCE : S_WEATHER, 4, params, out);
+    if (!r)
+        return;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        if (!known_key(q, feeder ? S_FEEDER_KNOWN : S_REGION_KNOWN, key, out))
+            return;
+        r = NULL;
+    }
+    int ttl = closed(q) ? q->env->ttl_daily_s : q->env->ttl_hourly_s;
+    if (feeder)
+        list_answer(q, "feeder_id", key, r, balance_cols, MF_ARRAY_LEN(balance_cols), ttl, out);
+    else
+        list_answer(q, "region", key, r, weather_cols, MF_ARRAY_LEN(weather_cols), ttl, out);
+    PQclear(r);
+}
+
+/* DESIGN §12's thresholds on dc/ac. */
+static const char *health(double efficiency, int known)
+{
+    if (!known)
+        return "unknown";
+    return efficiency >= 0.85 ? "healthy" : efficiency >= 0.75 ? "degraded" : "critical";
+}
+
+static void fill_vehicle(const struct api_query *q, struct api_answer *out)
+{
+    const struct api_req *req = q->req;
+    char from[MF_TIME_STRLEN], to[MF_TIME_STRLEN];
+    mf_time_format(req->from, from);
+    mf_time_format(req->to, to);
+    const char *params[] = {req->id, from, to};
+    PGresult *r = run(q, S_VEHICLE, 3, params, out);
+    if (!r)
+        return;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        not_found(q, out);
+        return;
+    }
+    static const struct col cols[] = {
+        {"meter_id", C_TEXT}, {"ac_kwh", C_DBL},  {"dc_kwh", C_DBL}, {"avg_battery_temp_c", C_DBL},
+        {"soc_start", C_DBL}, {"soc_end", C_DBL}, {"reports", C_INT}};
+    double ac = PQgetisnull(r, 0, 1) ? 0 : strtod(PQgetvalue(r, 0, 1), NULL);
+    double dc = PQgetisnull(r, 0, 2) ? 0 : strtod(PQgetvalue(r, 0, 2), NULL);
+    int known = ac > 0;
+    struct mf_buf b = MF_BUF_INIT;
+    mf_buf_appends(&b, "{\"vehicle_id\":");
+    mf_json_str(&b, req->id, strlen(req->id));
+    mf_buf_appendc(&b, ',');
+    put_key_time(&b, "from", req->from);
+    mf_buf_appendc(&b, ',');
+    put_key_time(&b, "to", req->to);
+    put_fields(&b, r, 0, 0, cols, MF_ARRAY_LEN(cols));
+    mf_buf_appends(&b, ",\"efficiency\":");
+    if (known)
+        mf_json_double(&b, dc / ac);
+    else
+        mf_buf_appends(&b, "null");
+    mf_buf_appendf(&b, ",\"health\":\"%s\"}", health(known ? dc / ac : 0, known));
+    PQclear(r);
+    take(out, &b, 200, closed(q) ? q->env->ttl_daily_s : q->env->ttl_realtime_s);
+}
+
 void api_query_fill(void *query, struct api_answer *out)
 {
     const struct api_query *q = query;
@@ -364,6 +526,13 @@ void api_query_fill(void *query, struct api_answer *out)
         return;
     case API_R_FLEET_LOAD:
         fill_fleet_load(q, out);
+        return;
+    case API_R_FEEDER:
+    case API_R_WEATHER:
+        fill_hourly(q, out);
+        return;
+    case API_R_VEHICLE:
+        fill_vehicle(q, out);
         return;
     case API_R_COUNT:
         break;

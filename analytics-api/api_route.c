@@ -17,10 +17,21 @@ const char *api_route_name(enum api_route r)
         return "rollups";
     case API_R_FLEET_LOAD:
         return "fleet_load";
+    case API_R_FEEDER:
+        return "feeder_balance";
+    case API_R_WEATHER:
+        return "weather";
+    case API_R_VEHICLE:
+        return "vehicle_performance";
     case API_R_COUNT:
         break;
     }
     return "other";
+}
+
+int api_route_per_key(enum api_route r)
+{
+    return r == API_R_STATUS || r == API_R_ROLLUPS || r == API_R_VEHICLE;
 }
 
 /* Range rules per width: the default span and the most one request may ask. */
@@ -59,6 +70,26 @@ static int split_meter_path(const char *path, char *id, size_t idlen, const char
     *what = slash + 1;
     /* An id longer than the buffer must still be refused as too long. */
     return (size_t)(slash - s) < idlen ? 1 : 2;
+}
+
+/*
+ * "<prefix><key><suffix>" (suffix "" for a key that ends the path): copies
+ * the key into key (at most keylen - 1 bytes) and returns 1, 2 when it was
+ * longer (refused as such), 0 when path is not of that shape.
+ */
+static int split_key(const char *path, const char *prefix, const char *suffix, char *key,
+                     size_t keylen)
+{
+    size_t pl = strlen(prefix), sl = strlen(suffix), n = strlen(path);
+    if (n < pl + sl || strncmp(path, prefix, pl) != 0 || strcmp(path + n - sl, suffix) != 0)
+        return 0;
+    size_t k = n - pl - sl;
+    if (memchr(path + pl, '/', k))
+        return 0;
+    size_t c = k < keylen ? k : keylen - 1;
+    memcpy(key, path + pl, c);
+    key[c] = '\0';
+    return k < keylen ? 1 : 2;
 }
 
 static enum api_parse bad_param(struct api_bad *bad, const char *param, const char *why)
@@ -121,6 +152,50 @@ enum api_parse api_route_parse(const char *path, api_arg_fn *arg, void *argctx, 
             return API_PARSE_BAD;
         snprintf(q->scope, sizeof q->scope, "rollups|%s|%s|%lld|%lld|%d", q->id,
                  api_width_name(q->width), (long long)q->from, (long long)q->to, q->limit);
+        return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
+    }
+    /* Hourly answers of one feeder or region; one vehicle's last 24 hours. */
+    static const struct {
+        enum api_route route;
+        const char *prefix, *suffix, *param;
+    } keyed[] = {
+        {API_R_FEEDER, "/v1/feeders/", "/balance", "id"},
+        {API_R_WEATHER, "/v1/weather/", "", "region"},
+        {API_R_VEHICLE, "/v1/analytics/performance/", "", "vehicleId"},
+    };
+    for (size_t i = 0; i < MF_ARRAY_LEN(keyed); i++) {
+        int k = split_key(path, keyed[i].prefix, keyed[i].suffix, id, sizeof id);
+        if (!k)
+            continue;
+        q->route = keyed[i].route;
+        q->width = API_W_1H;
+        int bad_key = k == 2 ||
+                      (q->route == API_R_WEATHER ? api_check_region(id, bad)
+                                                 : api_check_id(keyed[i].param, id, bad)) != MF_OK;
+        if (bad_key) {
+            if (k == 2 || q->route == API_R_WEATHER)
+                snprintf(bad->param, sizeof bad->param, "%s", keyed[i].param);
+            if (k == 2)
+                snprintf(bad->why, sizeof bad->why, "%s must be 1 to 64 characters",
+                         keyed[i].param);
+            return API_PARSE_BAD;
+        }
+        memcpy(q->route == API_R_WEATHER ? q->region : q->id, id, strlen(id) + 1);
+        if (q->route == API_R_VEHICLE) {
+            /* The 24 hours before `to` (default: up to the end of this hour). */
+            if (api_parse_range(NULL, arg(argctx, "to"), now_ms, api_width_ms(API_W_1H),
+                                24 * 3600 * 1000, 24 * 3600 * 1000, &q->from, &q->to, bad) != MF_OK)
+                return API_PARSE_BAD;
+            snprintf(q->key, sizeof q->key, "vehicle|%s|%lld", q->id, (long long)q->to);
+            return API_PARSE_OK;
+        }
+        if (api_parse_range(arg(argctx, "from"), arg(argctx, "to"), now_ms, api_width_ms(API_W_1H),
+                            DAY_MS, 92 * DAY_MS, &q->from, &q->to, bad) != MF_OK ||
+            api_parse_limit(arg(argctx, "limit"), &q->limit, bad) != MF_OK)
+            return API_PARSE_BAD;
+        snprintf(q->scope, sizeof q->scope, "%s|%s|%lld|%lld|%d", api_route_name(q->route),
+                 q->route == API_R_WEATHER ? q->region : q->id, (long long)q->from,
+                 (long long)q->to, q->limit);
         return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
     }
     if (strcmp(path, "/v1/fleet/load") == 0) {

@@ -18,18 +18,25 @@ enum api_route {
     API_R_STATUS,     /* GET /v1/meters/{id}/status */
     API_R_ROLLUPS,    /* GET /v1/meters/{id}/rollups */
     API_R_FLEET_LOAD, /* GET /v1/fleet/load */
+    API_R_FEEDER,     /* GET /v1/feeders/{id}/balance */
+    API_R_WEATHER,    /* GET /v1/weather/{region} */
+    API_R_VEHICLE,    /* GET /v1/analytics/performance/{vehicleId} */
     API_R_COUNT
 };
 
-/* The metrics label of a route ("status", "rollups", "fleet_load"). */
+/* The metrics label of a route ("status", "rollups", "fleet_load", ...). */
 const char *api_route_name(enum api_route r);
+
+/* 1 when a route's answer is about one meter or vehicle (req.id): a token's
+ * glob is matched against it; other answers span many and need "*". */
+int api_route_per_key(enum api_route r);
 
 #define API_KEY_MAX 256
 
 struct api_req {
     enum api_route route;
-    char id[API_ID_MAX + 1];     /* meter id (status, rollups) */
-    char region[API_ID_MAX + 1]; /* fleet: "" = every region */
+    char id[API_ID_MAX + 1];     /* meter, feeder or vehicle id */
+    char region[API_ID_MAX + 1]; /* fleet: "" = every region; weather: the region */
     enum api_width width;
     int64_t from, to; /* [from, to), ms */
     int limit;

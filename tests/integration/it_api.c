@@ -102,9 +102,9 @@ static int setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     pg = mf_pgtmp_start();
-    mf_pgtmp_load(
-        pg, "tests/data/api/fixture.sql",
-        "-v meters=60 -v regions=3 -v meters_1h=60 -v days_1h=3 -v meters_1m=3 -v days_1m=1");
+    mf_pgtmp_load(pg, "tests/data/api/fixture.sql",
+                  "-v meters=60 -v regions=3 -v meters_1h=60 -v days_1h=3 -v meters_1m=3 -v "
+                  "days_1m=1 -v feeders=3 -v vehicles=5");
 
     int fd = mkstemp(tokens_path);
     char h1[65], h2[65], h3[65], line[512];
@@ -184,7 +184,8 @@ static int walk(const char *path, double *energy, int64_t *first, int64_t *last)
             if (prev < 0)
                 *first = ms;
             prev = *last = ms;
-            *energy += cJSON_GetObjectItem(it, "energy_kwh")->valuedouble;
+            cJSON *en = cJSON_GetObjectItem(it, "energy_kwh"); /* lists of energy */
+            *energy += en ? en->valuedouble : 0;
             items++;
         }
         cJSON *next = cJSON_GetObjectItem(j, "next_cursor");
@@ -197,6 +198,15 @@ static int walk(const char *path, double *energy, int64_t *first, int64_t *last)
     }
     fail_msg("%s: more than 1000 pages", path);
     return -1;
+}
+
+static void expect_status(const char *path, long want)
+{
+    struct mf_http_resp r;
+    long code = get(path, tok_all, &r);
+    if (code != want)
+        fail_msg("%s: %ld, want %ld: %s", path, code, want, r.body);
+    mf_http_resp_release(&r);
 }
 
 static void test_rollups(void **state)
@@ -288,6 +298,111 @@ static void test_fleet_load(void **state)
     assert_float_equal(e, sql_double(sql), 1e-6);
 }
 
+/* The other sources: each answer equals its DESIGN §11 view, recomputed in SQL. */
+static void test_sources(void **state)
+{
+    (void)state;
+    char path[256], t0[MF_TIME_STRLEN], t1[MF_TIME_STRLEN], sql[512];
+    int64_t now = mf_now_ms();
+    mf_time_format(now - 20 * 3600000LL, t0);
+    mf_time_format(now - 2 * 3600000LL, t1);
+    /* feeder balance = feeder_balance_1h, hour by hour */
+    snprintf(path, sizeof path, "/v1/feeders/FDR-2/balance?from=%s&to=%s&limit=4", t0, t1);
+    double e;
+    int64_t first, last;
+    int n = walk(path, &e, &first, &last);
+    /* every hour that overlaps [t0, t1) */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM feeder_balance_1h WHERE feeder_id = 'FDR-2' AND window_start "
+             ">= date_trunc('hour', '%s'::timestamptz) AND window_start < '%s'",
+             t0, t1);
+    assert_int_equal(n, (int)sql_double(sql));
+    assert_true(n >= 18);
+    long code;
+    cJSON *j = get_json(path, &code);
+    cJSON *it = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "items"), 0);
+    char ws[MF_TIME_STRLEN];
+    mf_time_format(first, ws);
+    snprintf(sql, sizeof sql,
+             "SELECT feeder_kwh || ' ' || meters_kwh || ' ' || meters_reporting || ' ' || "
+             "meters_registered FROM feeder_balance_1h WHERE feeder_id = 'FDR-2' AND "
+             "window_start = '%s'",
+             ws);
+    const char *v = mf_pgtmp_query(pg, sql);
+    char want[256], got[256];
+    snprintf(want, sizeof want, "%s", v ? v : "");
+    want[strcspn(want, "\n")] = '\0';
+    snprintf(got, sizeof got, "%g %g %d %d", cJSON_GetObjectItem(it, "feeder_kwh")->valuedouble,
+             cJSON_GetObjectItem(it, "meters_kwh")->valuedouble,
+             cJSON_GetObjectItem(it, "meters_reporting")->valueint,
+             cJSON_GetObjectItem(it, "meters_registered")->valueint);
+    char wantg[256];
+    double a, b;
+    int c, d;
+    assert_int_equal(sscanf(want, "%lf %lf %d %d", &a, &b, &c, &d), 4); /* NOLINT(cert-err34-c) */
+    snprintf(wantg, sizeof wantg, "%g %g %d %d", a, b, c, d);
+    assert_string_equal(got, wantg);
+    assert_true(c > 0);
+    cJSON_Delete(j);
+    expect_status("/v1/feeders/FDR-99/balance", 404);
+
+    /* weather = weather_hourly */
+    snprintf(path, sizeof path, "/v1/weather/region-1?from=%s&to=%s", t0, t1);
+    j = get_json(path, &code);
+    assert_int_equal(code, 200);
+    int hours = cJSON_GetArraySize(cJSON_GetObjectItem(j, "items"));
+    assert_true(hours >= 18);
+    double sum = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "items"))
+        sum += cJSON_GetObjectItem(it, "temp_c_avg")->valuedouble;
+    cJSON_Delete(j);
+    snprintf(sql, sizeof sql,
+             "SELECT sum(temp_c_avg) FROM weather_hourly WHERE region = 'region-1' AND "
+             "hour_start >= date_trunc('hour', '%s'::timestamptz) AND hour_start < '%s'",
+             t0, t1);
+    assert_float_equal(sum, sql_double(sql), 1e-9);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM weather_hourly WHERE region = 'region-1' AND "
+             "hour_start >= date_trunc('hour', '%s'::timestamptz) AND hour_start < '%s'",
+             t0, t1);
+    assert_int_equal(hours, (int)sql_double(sql));
+    expect_status("/v1/weather/atlantis", 404);
+
+    /* vehicle performance: the last 24 hours of EV-3 and of its charger */
+    j = get_json("/v1/analytics/performance/EV-3", &code);
+    assert_int_equal(code, 200);
+    const char *from = cJSON_GetObjectItem(j, "from")->valuestring;
+    const char *to = cJSON_GetObjectItem(j, "to")->valuestring;
+    snprintf(sql, sizeof sql,
+             "SELECT sum(kwh_delivered_dc) FROM vehicle_telemetry_history WHERE vehicle_id = "
+             "'EV-3' AND ts >= '%s' AND ts < '%s'",
+             from, to);
+    double dc = sql_double(sql);
+    snprintf(sql, sizeof sql,
+             "SELECT sum(energy_kwh) FROM rollup_1h_stats WHERE meter_id = 'MTR-00003' AND "
+             "window_start >= '%s' AND window_start < '%s'",
+             from, to);
+    double ac = sql_double(sql);
+    assert_true(dc > 0 && ac > 0);
+    assert_float_equal(cJSON_GetObjectItem(j, "dc_kwh")->valuedouble, dc, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(j, "ac_kwh")->valuedouble, ac, 1e-9);
+    double eff = cJSON_GetObjectItem(j, "efficiency")->valuedouble;
+    assert_float_equal(eff, dc / ac, 1e-9);
+    const char *h = cJSON_GetObjectItem(j, "health")->valuestring;
+    assert_string_equal(h, eff >= 0.85 ? "healthy" : eff >= 0.75 ? "degraded" : "critical");
+    assert_true(cJSON_GetObjectItem(j, "reports")->valueint > 80);
+    cJSON_Delete(j);
+    expect_status("/v1/analytics/performance/EV-404", 404);
+    /* a vehicle whose charger never reported: no AC energy, health unknown */
+    assert_non_null(mf_pgtmp_query(pg, "INSERT INTO vehicles (vehicle_id, meter_id) VALUES "
+                                       "('EV-NOAC', 'MTR-NONE') ON CONFLICT DO NOTHING"));
+    j = get_json("/v1/analytics/performance/EV-NOAC", &code);
+    assert_int_equal(code, 200);
+    assert_string_equal(cJSON_GetObjectItem(j, "health")->valuestring, "unknown");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "efficiency")));
+    cJSON_Delete(j);
+}
+
 static void expect_bad(const char *path, long want, const char *param)
 {
     struct mf_http_resp r;
@@ -350,6 +465,12 @@ static void test_bad_input(void **state)
     expect_bad("/v1/fleet/load?region=%27%20OR%201%3D1", 400, "region");
     expect_bad("/v1/meters/MTR-00001/rollups?cursor=AQAAAaJFAKWAq4Op9QTnxQTz-wsv", 400, "cursor");
     expect_bad("/v1/nothing", 404, NULL);
+    expect_bad("/v1/analytics/performance/EV%201", 400, "vehicleId");
+    expect_bad("/v1/analytics/performance/EV-1?to=tomorrow", 400, "to");
+    expect_bad("/v1/feeders/FDR%3B1/balance", 400, "id");
+    expect_bad("/v1/weather/a%2Fb", 404, NULL);
+    expect_bad("/v1/weather/region-1?from=2024-01-01T00:00:00Z&to=2025-01-01T00:00:00Z", 400,
+               "from");
     /* a cursor of one meter's list is refused for another's; altered, too */
     long code;
     cJSON *j = get_json("/v1/meters/MTR-00001/rollups?limit=2", &code);
@@ -393,6 +514,13 @@ static void test_auth(void **state)
     assert_int_equal(get("/v1/fleet/load", tok_some, &r), 403);
     mf_http_resp_release(&r);
     assert_int_equal(get("/v1/fleet/load", tok_all, &r), 200);
+    mf_http_resp_release(&r);
+    /* a vehicle is matched by its own id; feeders and weather span meters */
+    assert_int_equal(get("/v1/analytics/performance/EV-1", tok_some, &r), 403);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/feeders/FDR-1/balance", tok_some, &r), 403);
+    mf_http_resp_release(&r);
+    assert_int_equal(get("/v1/weather/region-1", tok_some, &r), 403);
     mf_http_resp_release(&r);
     /* /metrics and probes need no token (Kubernetes and Prometheus ask) */
     assert_int_equal(get("/metrics", NULL, &r), 200);
@@ -539,10 +667,11 @@ static void test_pg_down(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status),      cmocka_unit_test(test_rollups),
-        cmocka_unit_test(test_fleet_load),  cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_auth),        cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_connections), cmocka_unit_test(test_pg_down),
+        cmocka_unit_test(test_status),     cmocka_unit_test(test_rollups),
+        cmocka_unit_test(test_fleet_load), cmocka_unit_test(test_sources),
+        cmocka_unit_test(test_bad_input),  cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_cache),      cmocka_unit_test(test_connections),
+        cmocka_unit_test(test_pg_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,7 +24,7 @@ venv=$(tools/venv-fetch api) || { echo "api-openapi: FAILED: tools/venv-fetch ap
 . tests/lib/api-stack.sh
 api_stack_init api-openapi
 
-api_stack_start "$T" "-v meters=40 -v regions=3 -v meters_1h=40 -v days_1h=4 -v meters_1m=4 -v days_1m=1" ||
+api_stack_start "$T" "-v meters=40 -v regions=3 -v meters_1h=40 -v days_1h=4 -v meters_1m=4 -v days_1m=1 -v feeders=3 -v vehicles=5" ||
     fail "the stack did not start"
 PORT=$API_PORT
 TOKEN=$API_TOKEN
@@ -52,7 +52,10 @@ paths = set(doc["paths"])
 probes = {"/v1/meters/{id}/status": "/v1/meters/MTR-00001/status",
           "/v1/meters/{id}/rollups": "/v1/meters/MTR-00001/rollups",
           "/v1/fleet/load": "/v1/fleet/load", "/healthz": "/healthz", "/readyz": "/readyz",
-          "/metrics": "/metrics", "/": "/", "/chart.js": "/chart.js"}
+          "/metrics": "/metrics", "/": "/", "/chart.js": "/chart.js",
+          "/v1/feeders/{id}/balance": "/v1/feeders/FDR-1/balance",
+          "/v1/weather/{region}": "/v1/weather/region-1",
+          "/v1/analytics/performance/{vehicleId}": "/v1/analytics/performance/EV-1"}
 bad = 0
 for p in sorted(paths | set(probes)):
     if p not in probes:

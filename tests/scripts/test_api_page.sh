@@ -26,7 +26,7 @@ fi
 . tests/lib/api-stack.sh
 api_stack_init api-page
 
-api_stack_start "$T" "-v meters=30 -v regions=3 -v meters_1h=30 -v days_1h=8 -v meters_1m=2 -v days_1m=1" ||
+api_stack_start "$T" "-v meters=30 -v regions=3 -v meters_1h=30 -v days_1h=8 -v meters_1m=2 -v days_1m=1 -v feeders=3 -v vehicles=5" ||
     fail "the stack did not start"
 
 # Headless Chromium: virtual time lets the page's fetches and drawing finish

@@ -263,12 +263,50 @@ static void test_routes(void **state)
     assert_string_equal(bad.param, "limit");
 }
 
+static void test_source_routes(void **state)
+{
+    (void)state;
+    struct api_req q;
+    struct api_bad bad;
+    const char *const none[] = {NULL};
+    assert_int_equal(parse("/v1/feeders/FDR-1/balance", none, &q, &bad), API_PARSE_OK);
+    assert_int_equal(q.route, API_R_FEEDER);
+    assert_string_equal(q.id, "FDR-1");
+    assert_int_equal(q.to - q.from, D);
+    assert_false(api_route_per_key(q.route));
+    assert_int_equal(parse("/v1/feeders/FDR-1", none, &q, &bad), API_PARSE_NOT_FOUND);
+    assert_int_equal(parse("/v1/feeders/a/b/balance", none, &q, &bad), API_PARSE_NOT_FOUND);
+    assert_int_equal(parse("/v1/feeders/F;1/balance", none, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "id");
+    assert_int_equal(parse("/v1/weather/North East", none, &q, &bad), API_PARSE_OK);
+    assert_int_equal(q.route, API_R_WEATHER);
+    assert_string_equal(q.region, "North East");
+    assert_int_equal(parse("/v1/weather/", none, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "region");
+    /* a vehicle: the 24 hours up to the end of the hour holding `to` */
+    const char *const t[] = {"to", "2024-03-15T14:30:00Z", NULL};
+    assert_int_equal(parse("/v1/analytics/performance/EV-7", t, &q, &bad), API_PARSE_OK);
+    assert_int_equal(q.route, API_R_VEHICLE);
+    assert_string_equal(q.id, "EV-7");
+    assert_int_equal(q.to, NOW + 30 * 60000);
+    assert_int_equal(q.to - q.from, D);
+    assert_true(api_route_per_key(q.route));
+    char longid[100];
+    snprintf(longid, sizeof longid, "/v1/analytics/performance/%070d", 1);
+    assert_int_equal(parse(longid, none, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "vehicleId");
+    const char *const tb[] = {"to", "soon", NULL};
+    assert_int_equal(parse("/v1/analytics/performance/EV-7", tb, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "to");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_width),  cmocka_unit_test(test_time),
-        cmocka_unit_test(test_range),  cmocka_unit_test(test_limit_ids),
-        cmocka_unit_test(test_cursor), cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_width),         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_range),         cmocka_unit_test(test_limit_ids),
+        cmocka_unit_test(test_cursor),        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_source_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
 -- are a function of (meter, window), so a test can recompute any answer in
 -- SQL. psql variables (-v): meters (registry and status), regions,
 -- meters_1h and days_1h (1-hour rollups of the first meters_1h meters),
--- meters_1m and days_1m (the same for 1-minute rollups).
+-- meters_1m and days_1m (the same for 1-minute rollups), feeders (how many
+-- feeders the meters are spread over; the first 3 are registered and feed),
+-- vehicles (each charging at meter MTR-<its number>).
 -- Rows end at the current (open) hour and minute, as a live aggregator's do.
 -- region_load_1h is the aggregator's per-hour region table (DESIGN §5);
 -- created here, in its shape, where no migration made it yet.
@@ -59,4 +61,39 @@ SELECT m.region, r.window_start, sum(r.energy_kwh), sum(r.count), count(*)
  GROUP BY m.region, r.window_start
     ON CONFLICT DO NOTHING;
 
+ANALYZE;
+
+-- The other sources (DESIGN §11): 3 feeders with every meter on one of
+-- them and a feed every 15 minutes; a weather station per region with an
+-- hourly observation; the vehicles charging at the first meters, a report
+-- every 15 minutes over the last 2 days.
+INSERT INTO feeders (feeder_id, region, rated_kw)
+SELECT format('FDR-%s', f), format('region-%s', f % :regions), 5000 FROM generate_series(1, 3) f
+    ON CONFLICT DO NOTHING;
+UPDATE meters SET feeder_id = format('FDR-%s', substr(meter_id, 5)::int % :feeders + 1) WHERE meter_id LIKE 'MTR-%';
+INSERT INTO grid_feed_readings (feeder_id, ts, value_kw, voltage_v, frequency_hz, interval_s)
+SELECT format('FDR-%s', f), t, 100 + 10 * f + extract(hour FROM t AT TIME ZONE 'UTC')::int, 11000, 50, 900
+  FROM generate_series(1, 3) f,
+       generate_series(date_trunc('hour', now()) - make_interval(days => :days_1h),
+                       now(), interval '15 minutes') t
+    ON CONFLICT DO NOTHING;
+INSERT INTO weather_stations (station_id, region, lat, lon)
+SELECT format('WS-%s', r), format('region-%s', r), 51, 0 FROM generate_series(0, :regions - 1) r
+    ON CONFLICT DO NOTHING;
+INSERT INTO weather_observations (station_id, ts, temp_c, humidity_pct)
+SELECT format('WS-%s', r), t, 5 + r + extract(hour FROM t AT TIME ZONE 'UTC')::int * 0.5, 80
+  FROM generate_series(0, :regions - 1) r,
+       generate_series(date_trunc('hour', now()) - make_interval(days => :days_1h), now(),
+                       interval '1 hour') t
+    ON CONFLICT DO NOTHING;
+INSERT INTO vehicles (vehicle_id, meter_id, battery_kwh, model)
+SELECT format('EV-%s', v), format('MTR-%s', lpad(v::text, 5, '0')), 60, 'test' FROM generate_series(1, :vehicles) v
+    ON CONFLICT DO NOTHING;
+SELECT meterflow_vehicle_history_days(ARRAY(
+    SELECT d::date FROM generate_series(now() - interval '3 days', now() + interval '1 day', interval '1 day') d));
+INSERT INTO vehicle_telemetry_history (vehicle_id, ts, soc_pct, kwh_delivered_dc, battery_temp_c)
+SELECT format('EV-%s', v), t, (extract(epoch FROM t)::bigint / 900 % 80) + 10, 0.05 * (v % 10), 20 + v % 10
+  FROM generate_series(1, :vehicles) v,
+       generate_series(date_trunc('hour', now()) - interval '2 days', now(), interval '15 minutes') t
+    ON CONFLICT DO NOTHING;
 ANALYZE;
