@@ -7,6 +7,7 @@
 #include "wk_proc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -257,20 +258,26 @@ static int send_dlq(struct wk_proc *p, int32_t partition, int64_t offset, const 
  * error: retry or give up).
  */
 static int attempt(struct wk_proc *p, const struct mf_reading *r, int32_t partition, int64_t offset,
-                   int64_t now_ms, int n, struct wk_result *res, struct wk_state **stp)
+                   int64_t now_ms, int n, bool override, struct wk_result *res,
+                   struct wk_state **stp)
 {
     size_t idlen = strlen(r->meter_id);
     const struct wk_meter *reg = p->reg ? wk_registry_get(p->reg, r->meter_id, idlen) : NULL;
-    struct wk_state *st, saved;
+    struct wk_state *st = NULL, saved;
     int created = 0;
 
-    if (reg && reg->active)
+    if (override)
+        ; /* an approval is no part of the meter's history: no state */
+    else if (reg && reg->active)
         st = wk_store_get_or_add(&p->store, r->meter_id, idlen, partition, &created);
     else
         st = wk_store_get(&p->store, r->meter_id, idlen);
     if (st)
         saved = *st;
-    wk_rules_apply(&p->rc, r, reg, st, now_ms, res);
+    if (override)
+        wk_rules_override(&p->rc, r, reg, res);
+    else
+        wk_rules_apply(&p->rc, r, reg, st, now_ms, res);
     int rc = serialize(p, r, res, partition, offset);
     if (rc == MF_OK && p->fail && p->fail(p->fail_opaque, r->meter_id, n))
         rc = MF_ERETRY;
@@ -286,7 +293,7 @@ static int attempt(struct wk_proc *p, const struct mf_reading *r, int32_t partit
 }
 
 static int process(struct wk_proc *p, int32_t partition, int64_t offset, const void *key,
-                   size_t keylen, const void *value, size_t len, int64_t now_ms)
+                   size_t keylen, const void *value, size_t len, int64_t now_ms, bool override)
 {
     struct mf_reading r;
     struct wk_result res;
@@ -309,7 +316,7 @@ static int process(struct wk_proc *p, int32_t partition, int64_t offset, const v
     }
 
     for (int n = 0;; n++) {
-        if (attempt(p, &r, partition, offset, now_ms, n, &res, &st) == MF_OK)
+        if (attempt(p, &r, partition, offset, now_ms, n, override, &res, &st) == MF_OK)
             break;
         if (n >= p->nbackoff) {
             MF_LOG_ERROR("proc", "record %d/%lld of meter %s failed %d times: to the DLQ",
@@ -353,16 +360,28 @@ out:
     return rc;
 }
 
-int wk_proc_record(struct wk_proc *p, int32_t partition, int64_t offset, const void *key,
-                   size_t keylen, const void *value, size_t len, int64_t now_ms)
+static int record(struct wk_proc *p, int32_t partition, int64_t offset, const void *key,
+                  size_t keylen, const void *value, size_t len, int64_t now_ms, bool override)
 {
     MF_ASSERT(active_arena == NULL);
     p->arena.used = 0;
     p->arena.spilled = 0;
     active_arena = &p->arena;
-    int rc = process(p, partition, offset, key, keylen, value, len, now_ms);
+    int rc = process(p, partition, offset, key, keylen, value, len, now_ms, override);
     active_arena = NULL;
     return rc;
+}
+
+int wk_proc_record(struct wk_proc *p, int32_t partition, int64_t offset, const void *key,
+                   size_t keylen, const void *value, size_t len, int64_t now_ms)
+{
+    return record(p, partition, offset, key, keylen, value, len, now_ms, false);
+}
+
+int wk_proc_record_override(struct wk_proc *p, int32_t partition, int64_t offset, const void *key,
+                            size_t keylen, const void *value, size_t len, int64_t now_ms)
+{
+    return record(p, partition, offset, key, keylen, value, len, now_ms, true);
 }
 
 int wk_proc_flush_states(struct wk_proc *p)

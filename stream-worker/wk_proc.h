@@ -86,6 +86,14 @@ int wk_proc_record(struct wk_proc *p, int32_t partition, int64_t offset, const v
                    size_t keylen, const void *value, size_t len, int64_t now_ms);
 
 /*
+ * The same for a record a human approved (its header meter.override=approve,
+ * DESIGN §14): wk_rules_override instead of the rules, and the meter's
+ * state neither read nor changed; a parse failure still goes to the DLQ.
+ */
+int wk_proc_record_override(struct wk_proc *p, int32_t partition, int64_t offset, const void *key,
+                            size_t keylen, const void *value, size_t len, int64_t now_ms);
+
+/*
  * Hands every meter state changed since the last call to out as a
  * WK_T_STATE output (key meter_id, explicit partition, wk_state_encode
  * value) and marks them clean. Returns MF_OK or the callback's error

@@ -39,7 +39,8 @@ const struct wk_flag_info wk_flags[WK_F_COUNT] = {
     [WK_F_FAULT_STUCK] = {"fault:stuck_value", 30, true},
     [WK_F_FAULT_OVERLOAD] = {"fault:overload", 30, true},
     [WK_F_FAULT_LOWVAR] = {"fault:low_variance", 30, true},
-    [WK_F_INTERPOLATED] = {"interpolated", 0, false}, /* 10 per started hour, see gaps */
+    [WK_F_INTERPOLATED] = {"interpolated", 0, false},       /* 10 per started hour, see gaps */
+    [WK_F_MANUAL_OVERRIDE] = {"manual_override", 0, false}, /* quality 70, see wk_rules_override */
 };
 
 const struct wk_alert_info wk_alert_types[WK_A_COUNT] = {
@@ -603,32 +604,64 @@ static const struct wk_rule {
 
 /* ---------------------------------------------------------------- rule 9 and the driver */
 
+/* The reading's interval: its own, else the registry's, else the default. */
+static void start(struct wk_result *res, const struct wk_rules_cfg *cfg, const struct mf_reading *r,
+                  const struct wk_meter *reg)
+{
+    memset(res, 0, sizeof *res);
+    res->interval_s = r->interval_s            ? r->interval_s
+                      : reg && reg->interval_s ? reg->interval_s
+                                               : cfg->default_interval_s;
+}
+
+/* Rule 9: the score from the penalty column; any reason rejects. */
+static bool score(struct wk_result *res)
+{
+    int q = 100;
+    bool rejected = false;
+    for (int f = 0; f < WK_F_COUNT; f++) {
+        if (!(res->flags & (1u << f)))
+            continue;
+        q -= wk_flags[f].penalty;
+        rejected |= wk_flags[f].reject;
+    }
+    res->quality = q < 0 ? 0 : q;
+    res->tier = mf_tier_of(res->quality, rejected);
+    res->outcome = res->tier == MF_TIER_QUARANTINE ? WK_QUARANTINE : WK_VALIDATED;
+    return rejected;
+}
+
+#define WK_OVERRIDE_QUALITY 70 /* DESIGN §14: what a human's approval is worth */
+
+void wk_rules_override(const struct wk_rules_cfg *cfg, const struct mf_reading *r,
+                       const struct wk_meter *reg, struct wk_result *res)
+{
+    struct ctx c = {cfg, r, reg, NULL, 0, res, false, 0, 0, false, 0, 0};
+
+    start(res, cfg, r, reg);
+    int next = rule_units(&c);
+    flag(&c, WK_F_MANUAL_OVERRIDE);
+    if (next == STOP) {
+        score(res);
+        return;
+    }
+    res->quality = WK_OVERRIDE_QUALITY;
+    res->tier = MF_TIER_STANDARD;
+    res->outcome = WK_VALIDATED;
+}
+
 void wk_rules_apply(const struct wk_rules_cfg *cfg, const struct mf_reading *r,
                     const struct wk_meter *reg, struct wk_state *st, int64_t now_ms,
                     struct wk_result *res)
 {
     struct ctx c = {cfg, r, reg, st, now_ms, res, false, 0, 0, false, 0, 0};
 
-    memset(res, 0, sizeof *res);
-    res->interval_s = r->interval_s            ? r->interval_s
-                      : reg && reg->interval_s ? reg->interval_s
-                                               : cfg->default_interval_s;
+    start(res, cfg, r, reg);
     for (size_t i = 0; i < MF_ARRAY_LEN(rules); i++)
         if (rules[i].fn(&c) == STOP)
             break;
 
-    /* Rule 9: the score from the penalty column; any reason rejects. */
-    int score = 100;
-    bool rejected = false;
-    for (int f = 0; f < WK_F_COUNT; f++) {
-        if (!(res->flags & (1u << f)))
-            continue;
-        score -= wk_flags[f].penalty;
-        rejected |= wk_flags[f].reject;
-    }
-    res->quality = score < 0 ? 0 : score;
-    res->tier = mf_tier_of(res->quality, rejected);
-    res->outcome = res->tier == MF_TIER_QUARANTINE ? WK_QUARANTINE : WK_VALIDATED;
+    bool rejected = score(res);
     /* Fill a gap only between two readings we trust: this one must be accepted. */
     if (c.n_interp && !rejected && c.in_limits) {
         res->n_interp = c.n_interp;

@@ -45,6 +45,7 @@ enum wk_flag {
     WK_F_FAULT_OVERLOAD,
     WK_F_FAULT_LOWVAR,
     WK_F_INTERPOLATED,
+    WK_F_MANUAL_OVERRIDE, /* approved by a human (meterctl, DESIGN §14): rules 3-8 skipped */
     WK_F_COUNT
 };
 
@@ -144,6 +145,17 @@ struct wk_result {
 void wk_rules_apply(const struct wk_rules_cfg *cfg, const struct mf_reading *r,
                     const struct wk_meter *reg, struct wk_state *st, int64_t now_ms,
                     struct wk_result *res);
+
+/*
+ * A reading a human approved (the raw record's header meter.override=approve,
+ * DESIGN §4's last paragraph, §14): rule 2 only (a value needs a unit to
+ * mean kW), then quality 70, tier standard, flag manual_override, to
+ * validated. Rules 3-8 and the meter's state are not touched: an approval
+ * is not part of the meter's history. A unit rule 2 cannot resolve still
+ * rejects it (the approval must name the unit). Fills *res entirely.
+ */
+void wk_rules_override(const struct wk_rules_cfg *cfg, const struct mf_reading *r,
+                       const struct wk_meter *reg, struct wk_result *res);
 
 /* The time of interpolated reading k (1..n_interp) and its value. */
 int64_t wk_interp_ts(const struct wk_result *res, uint32_t k);

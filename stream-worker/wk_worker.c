@@ -760,6 +760,20 @@ static void take_registry(struct wk_worker *w)
 }
 
 /* Collects records for up to WK_BATCH_MAX / WK_BATCH_MS, then finishes the batch. */
+/*
+ * A record meterctl re-published with a human's approval (DESIGN §14):
+ * header meter.override=approve. Any other value is no approval.
+ */
+static int approved(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    return rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+           rd_kafka_header_get_last(h, "meter.override", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+           v && n == 7 && memcmp(v, "approve", 7) == 0;
+}
+
 static void run_batch(struct wk_worker *w)
 {
     int64_t deadline = mf_mono_ms() + w->cfg->batch_ms;
@@ -783,8 +797,10 @@ static void run_batch(struct wk_worker *w)
             rd_kafka_message_destroy(m); /* a leftover of a revoked partition */
             continue;
         }
-        int rc = wk_proc_record(w->proc, p, m->offset, m->key, m->key_len, m->payload, m->len,
-                                mf_now_ms());
+        int rc = approved(m) ? wk_proc_record_override(w->proc, p, m->offset, m->key, m->key_len,
+                                                       m->payload, m->len, mf_now_ms())
+                             : wk_proc_record(w->proc, p, m->offset, m->key, m->key_len, m->payload,
+                                              m->len, mf_now_ms());
         w->next_off[p] = m->offset + 1;
         w->pending = 1;
         rd_kafka_message_destroy(m);

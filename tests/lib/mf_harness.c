@@ -599,6 +599,31 @@ void mf_recs_release(struct mf_recs *r)
     memset(r, 0, sizeof *r);
 }
 
+void mf_kafka_produce_with_headers(const char *bootstrap, const char *topic, const char *key,
+                                   const char *value, const char *const *headers)
+{
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, bootstrap);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+    for (size_t i = 0; headers && headers[i]; i++) {
+        const char *eq = strchr(headers[i], '=');
+        if (!eq)
+            mf_die("header '%s' is not name=value", headers[i]);
+        rd_kafka_header_add(hdrs, headers[i], eq - headers[i], eq + 1, (ssize_t)strlen(eq + 1));
+    }
+    /* On success the record owns hdrs; on failure they are still ours. */
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+        RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err) {
+        rd_kafka_headers_destroy(hdrs);
+        mf_die("produce: %s", rd_kafka_err2str(err));
+    }
+    if (rd_kafka_flush(rk, 30000) != 0)
+        mf_die("produce: flush timed out");
+    rd_kafka_destroy(rk);
+}
+
 void mf_kafka_produce(const char *bootstrap, const char *topic, const char *const *keys,
                       const char *const *values, size_t n)
 {

@@ -141,6 +141,13 @@ const char *mf_rec_header(const struct mf_rec *r, const char *name);
 void mf_kafka_produce(const char *bootstrap, const char *topic, const char *const *keys,
                       const char *const *values, size_t n);
 
+/*
+ * Produces one record synchronously with headers "name=value"
+ * (NULL-terminated): what meterctl's re-published records carry.
+ */
+void mf_kafka_produce_with_headers(const char *bootstrap, const char *topic, const char *key,
+                                   const char *value, const char *const *headers);
+
 /* Aborts the test with a message. */
 void mf_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 

@@ -259,12 +259,16 @@ static void test_roc_state(void **unused)
 struct sink {
     int n, dlq;
     char code[64];
+    enum wk_topic topic; /* the last output's */
+    char last[2048];
 };
 
 static int sink_out(void *opaque, const struct wk_output *o)
 {
     struct sink *s = opaque;
     s->n++;
+    s->topic = o->topic;
+    snprintf(s->last, sizeof s->last, "%.*s", (int)o->len, (const char *)o->value);
     if (o->topic == WK_T_DLQ) {
         s->dlq++;
         snprintf(s->code, sizeof s->code, "%s", o->err_code);
@@ -366,6 +370,62 @@ static void test_skip_included(void **unused)
     wk_proc_destroy(p);
 }
 
+/* ---------------------------------------------------------------- override */
+
+/* A human's approval (DESIGN §14): to validated at quality 70, standard, the state untouched. */
+static void test_override(void **unused)
+{
+    (void)unused;
+    struct sink s = {0};
+    struct wk_proc *p = proc_with(&s);
+    struct wk_counts c;
+    fails_below = 0;
+    assert_int_equal(wk_proc_record(p, 0, 10, "A", 1, r1, strlen(r1), 0), MF_OK);
+    wk_proc_take_counts(p, &c);
+
+    /* 5000 W would be over A's 20 kW... it is 5 kW; and out of order, and a spike: rules 3-8
+     * skipped. */
+    static const char ov[] =
+        "{\"meter_id\":\"A\",\"ts\":\"2024-03-15T13:00:00Z\",\"value\":50000,\"unit\":\"W\"}";
+    assert_int_equal(wk_proc_record_override(p, 0, 11, "A", 1, ov, strlen(ov), 0), MF_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.topic, WK_T_VALIDATED);
+    assert_non_null(strstr(s.last, "\"value_kw\":50,"));
+    assert_non_null(strstr(s.last, "\"quality\":70,"));
+    assert_non_null(strstr(s.last, "\"tier\":\"standard\""));
+    assert_non_null(strstr(s.last, "\"flags\":[\"unit_converted\",\"manual_override\"]"));
+    assert_non_null(strstr(s.last, "\"reasons\":[]"));
+    assert_non_null(strstr(s.last, "\"src\":{\"p\":0,\"o\":11,\"i\":0}"));
+    struct wk_state *st = wk_store_get(wk_proc_store(p), "A", 1);
+    assert_int_equal(st->offset, 10);
+    assert_true(st->last_kw == 1.0);
+    assert_int_equal(st->last_ts, 1710511200000); /* 14:00, not the approved 13:00 */
+    wk_proc_take_counts(p, &c);
+    assert_int_equal(c.outcome[WK_VALIDATED], 1);
+    assert_int_equal(c.flags[WK_F_MANUAL_OVERRIDE], 1);
+
+    /* An unregistered meter too (rule 3 skipped), and no state is made for it. */
+    static const char ob[] = "{\"meter_id\":\"B\",\"ts\":\"2024-03-15T14:00:00Z\",\"value\":3}";
+    assert_int_equal(wk_proc_record_override(p, 0, 12, "B", 1, ob, strlen(ob), 0), MF_OK);
+    assert_int_equal(s.topic, WK_T_VALIDATED);
+    assert_non_null(strstr(s.last, "\"quality\":70,"));
+    assert_null(wk_store_get(wk_proc_store(p), "B", 1));
+
+    /* A unit the approval does not resolve still rejects it: 50 of what? */
+    static const char oa[] = "{\"meter_id\":\"A\",\"ts\":\"2024-03-15T14:00:30Z\",\"value\":50}";
+    assert_int_equal(wk_proc_record_override(p, 0, 13, "A", 1, oa, strlen(oa), 0), MF_OK);
+    assert_int_equal(s.topic, WK_T_QUARANTINE);
+    assert_non_null(strstr(s.last, "\"reasons\":[\"unit_ambiguous\"]"));
+    assert_non_null(strstr(s.last, "manual_override"));
+
+    /* The meter's next reading continues from its own last one (1 kW at 14:00). */
+    assert_int_equal(wk_proc_record(p, 0, 14, "A", 1, r2, strlen(r2), 0), MF_OK);
+    assert_int_equal(s.topic, WK_T_VALIDATED);
+    assert_non_null(strstr(s.last, "\"quality\":100,"));
+    assert_int_equal(st->offset, 14);
+    wk_proc_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_retry_then_success),
         cmocka_unit_test(test_retry_exhausted_goes_to_dlq),
         cmocka_unit_test(test_skip_included),
+        cmocka_unit_test(test_override),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
