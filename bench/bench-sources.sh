@@ -1,0 +1,109 @@
+#!/bin/bash
+# bench-sources.sh: the other sources (DESIGN §11).
+#   1. ingest-gw, batches of 500 on 8 keep-alive connections (wrk, same
+#      machine, same broker, same run): /v1/readings (wrk-batch.lua) against
+#      the polymorphic /v1/telemetry with 500 mixed camelCase items
+#      (wrk-telemetry.lua: AC charger readings and vehicle reports, each
+#      routed by its shape). Items/s acked and their ratio (goal: within 1.3x).
+#   0. (first) source-sink: N distinct vehicle reports (default 400,000: 2,000
+#      vehicles x 200 minutes) put on vehicle.telemetry through /v1/vehicles
+#      first, then source-sink started on a throw-away PostgreSQL and timed
+#      from its first committed batch until the stored offsets reach the
+#      topic's end: records/s into vehicle_telemetry_history and
+#      vehicle_current_status (goal: 50,000 or more).
+# Appends the figures to RESULTS.
+#
+#   bench/bench-sources.sh [SECONDS] [RESULTS]   defaults 10, bench/results/results.txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+RESULTS=${2:-bench/results/results.txt}
+N=${BENCH_SS_RECORDS:-400000}
+BIN=build/bin
+. bench/lib.sh
+mkdir -p "$(dirname "$RESULTS")"
+command -v wrk >/dev/null || { echo "bench-sources: wrk is not installed (apt-get install wrk)"; exit 1; }
+work=$(mktemp -d /tmp/mf-bench-src.XXXXXX)
+chmod 711 "$work" # PostgreSQL runs as postgres under it when we are root (pgtmp.sh)
+CPU_LOG=$work/cpu.txt
+gw_pid= ss_pid= pgdir=
+cleanup() {
+    for p in $ss_pid $gw_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    [ -n "$pgdir" ] && tests/lib/pgtmp.sh destroy "$pgdir" >/dev/null 2>&1
+    kafka_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+kafka_start "$work"
+PORT=$(( 20000 + RANDOM % 10000 ))
+KAFKA_BROKERS=$BOOT GW_AUTH=off HTTP_ADDR=127.0.0.1:$PORT LOG_LEVEL=warn \
+    $BIN/ingest-gw 2>"$work/gw.err" &
+gw_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+kafka_warm "${BENCH_KAFKA_WARM_SOURCES:-2000000}"
+WATCH="kafka=jvm:$JVM_PID ingest-gw=$gw_pid"
+
+run_wrk() { # phase path script -> ITEMS (items/s acked), NON2XX
+    timed "$1" wrk "$work/wrk.out" "$WATCH" -- \
+        wrk -t1 -c8 -d"${SECS}s" --latency -s "bench/$3" "http://127.0.0.1:$PORT$2"
+    local rps
+    rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+    NON2XX=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.out"); NON2XX=${NON2XX:-0}
+    P99=$(awk '$1 == "99%" {print $2}' "$work/wrk.out")
+    ITEMS=$(awk -v r="$rps" 'BEGIN {printf "%.0f", r * 500}')
+}
+# ---------------------------------------------------------------- source-sink
+pgdir=$work/pg
+DSN=$(tests/lib/pgtmp.sh start "$pgdir")
+PG_DSN=$DSN $BIN/source-sink migrate >/dev/null 2>&1
+psql "$DSN" -X -q -c "INSERT INTO vehicles (vehicle_id) SELECT 'BV-' || g FROM generate_series(0, 1999) g"
+# Distinct reports (vehicle, minute) put on the topic through the gateway, 5,000 a request.
+mins=$(( N / 2000 ))
+awk -v mins="$mins" 'BEGIN {
+    for (m = 0; m < mins; m++) for (v = 0; v < 2000; v++)
+        printf "{\"vehicle_id\":\"BV-%d\",\"ts\":%.0f,\"soc_pct\":%.1f,\"kwh_delivered_dc\":0.1,\"battery_temp_c\":25}\n",
+            v, 1710460800000 + m * 60000, (m + v) % 100
+}' | split -l 5000 - "$work/ev."
+sent=0
+for f in "$work"/ev.*; do
+    out=$(curl -s -H 'Content-Type: application/x-ndjson' --data-binary @"$f" "http://127.0.0.1:$PORT/v1/vehicles")
+    sent=$(( sent + $(printf '%s' "$out" | sed -n 's/.*"accepted":\([0-9]*\).*/\1/p') ))
+done
+SS_PORT=$(( PORT + 1 ))
+KAFKA_BROKERS=$BOOT PG_DSN=$DSN METRICS_ADDR=127.0.0.1:$SS_PORT LOG_LEVEL=warn \
+    $BIN/source-sink 2>"$work/ss.err" &
+ss_pid=$!
+q() { psql "$DSN" -X -q -A -t -c "$1"; }
+stored() { q "SELECT coalesce(sum(next_offset), 0) FROM sink_offsets WHERE topic = 'vehicle.telemetry'"; }
+# Until the first batch is committed, then until nothing moves for 3 s: the topic's end.
+for _ in $(seq 600); do [ "$(stored)" -gt 0 ] && break; sleep 0.05; done
+t0=$(date +%s.%N); n0=$(stored)
+last=$n0; still=0; t1=$t0
+while [ $still -lt 30 ]; do
+    sleep 0.1
+    n=$(stored)
+    if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; last=$n; t1=$(date +%s.%N); fi
+done
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
+rate=$(awk -v n="$(( last - n0 ))" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}')
+rows=$(q "SELECT count(*) FROM vehicle_telemetry_history")
+kill "$ss_pid"; wait "$ss_pid" 2>/dev/null || true; ss_pid=
+
+# A first run warms the broker's JIT for this load; its figures are not kept.
+run_wrk "gateway, warm-up" /v1/readings wrk-batch.lua
+run_wrk "gateway, /v1/readings, batches of 500" /v1/readings wrk-batch.lua
+readings=$ITEMS; readings_bad=$NON2XX; readings_p99=$P99
+run_wrk "gateway, /v1/telemetry, 500 mixed items" /v1/telemetry wrk-telemetry.lua
+mixed=$ITEMS; mixed_bad=$NON2XX; mixed_p99=$P99
+ratio=$(awk -v a="$readings" -v b="$mixed" 'BEGIN {printf "%.2f", a / b}')
+
+{
+    echo "== other sources benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${SECS}s per wrk run)"
+    echo "broker: $BROKER (tools/kafka-local)"
+    echo "/v1/readings,  batches of 500, 8 conns: $readings readings/s acked; p99 $readings_p99; non-2xx $readings_bad"
+    echo "/v1/telemetry, 500 mixed camelCase items, 8 conns: $mixed items/s acked; p99 $mixed_p99; non-2xx $mixed_bad"
+    echo "readings / telemetry: ${ratio}x (goal: within 1.3x)"
+    echo "source-sink: $(( last - n0 )) vehicle.telemetry records in ${secs} s after its first commit = $rate records/s into vehicle_telemetry_history + vehicle_current_status (goal: >= 50,000); $sent distinct reports sent, $rows rows stored"
+    cat "$CPU_LOG"
+} | tee -a "$RESULTS"
