@@ -27,6 +27,7 @@ struct agg_commit {
     uint64_t session;  /* agg_pg_session the staging tables were made in; 0: none yet */
     /* Statements built once from constant fragments (agg_funcs columns). */
     struct mf_buf upsert_sql[AGG_NWIDTHS];
+    struct mf_buf known_sql; /* the 1-hour windows open before the batch */
     struct mf_buf close_sql[AGG_NWIDTHS];
     struct mf_buf copy;   /* COPY data, reused between batches */
     struct mf_buf arr[4]; /* array parameters, reused */
@@ -50,7 +51,7 @@ static void append_region_stage(struct mf_buf *b)
                       " SELECT coalesce(m.region, 'unknown'), s.window_start,"
                       " sum(s.energy_kwh), sum(s.count),"
                       " count(*) FILTER (WHERE up.count = s.count)"
-                      " FROM agg_stage s JOIN up ON up.meter_id = s.meter_id"
+                      " FROM agg_stage s LEFT JOIN up ON up.meter_id = s.meter_id"
                       " AND up.window_start = s.window_start"
                       " LEFT JOIN meters m ON m.meter_id = s.meter_id");
     mf_buf_appendf(b, " WHERE s.width = %d GROUP BY 1, 2), ", (int)AGG_W1H);
@@ -69,8 +70,39 @@ static const char *const was_closed[AGG_NWIDTHS] = {
     "r.closed",
 };
 
+/*
+ * The 1-hour windows open before the batch (agg_entry known): their rows
+ * exist and are open, so a plain UPDATE ... FROM the stage merges them,
+ * about half the cost of INSERT ... ON CONFLICT on every hour row of a
+ * batch. The stage is aliased EXCLUDED so the merge expressions are
+ * agg_funcs' own. A closing one gets revision 1 (its outbox row comes from
+ * the upsert's, which lists every closing staged window). $2 is how many
+ * rows it must update: the first relation of the join checks that before
+ * any row comes back (a cast error fails the batch: a row we believed to
+ * exist did not, which must never be lost quietly).
+ */
+static void build_known_sql(struct mf_buf *b)
+{
+    mf_buf_appends(b, "WITH upd AS (UPDATE rollup_1h AS r SET ");
+    agg_funcs_set_list(b);
+    mf_buf_appendf(b,
+                   ", closed = EXCLUDED.closing, revision = EXCLUDED.closing::int,"
+                   " updated_at = now() FROM agg_stage AS excluded"
+                   " WHERE excluded.width = %d AND excluded.known"
+                   " AND r.meter_id = excluded.meter_id AND r.window_start = excluded.window_start"
+                   " AND NOT r.closed RETURNING r.meter_id, r.window_start, r.closed, r.revision, ",
+                   (int)AGG_W1H);
+    agg_funcs_columns(b, "r.");
+    mf_buf_appends(b, ") SELECT u.meter_id, u.window_start, u.revision, ");
+    agg_funcs_columns(b, "u.");
+    mf_buf_appends(b, " FROM (SELECT (CASE WHEN (SELECT count(*) FROM upd) = $1::bigint"
+                      " THEN '1' ELSE 'a known hour row is missing' END)::int AS ok) c,"
+                      " LATERAL (SELECT * FROM upd WHERE closed AND c.ok = 1) u");
+}
+
 static void build_sql(struct agg_commit *cm)
 {
+    build_known_sql(&cm->known_sql);
     for (int w = 0; w < AGG_NWIDTHS; w++) {
         const char *t = agg_widths[w].table;
         const char *part = w == AGG_W1M ? ", part" : ""; /* rollup_1m's partition (011) */
@@ -90,7 +122,7 @@ static void build_sql(struct agg_commit *cm)
         mf_buf_appendf(b, ", closed, revision%s) SELECT meter_id, window_start, ", part);
         agg_funcs_columns(b, "");
         mf_buf_appendf(b,
-                       ", closing, closing::int%s FROM agg_stage WHERE width = %d"
+                       ", closing, closing::int%s FROM agg_stage WHERE width = %d AND NOT known"
                        " ON CONFLICT (meter_id, window_start) DO UPDATE SET ",
                        part, w);
         agg_funcs_set_list(b);
@@ -171,6 +203,7 @@ struct agg_commit *agg_commit_new(struct agg_pg *pg)
         mf_buf_init(&cm->upsert_sql[w], SIZE_MAX);
         mf_buf_init(&cm->close_sql[w], SIZE_MAX);
     }
+    mf_buf_init(&cm->known_sql, SIZE_MAX);
     mf_buf_init(&cm->copy, SIZE_MAX);
     for (size_t i = 0; i < MF_ARRAY_LEN(cm->arr); i++)
         mf_buf_init(&cm->arr[i], SIZE_MAX);
@@ -186,6 +219,7 @@ void agg_commit_destroy(struct agg_commit *cm)
         mf_buf_release(&cm->upsert_sql[w]);
         mf_buf_release(&cm->close_sql[w]);
     }
+    mf_buf_release(&cm->known_sql);
     mf_buf_release(&cm->copy);
     for (size_t i = 0; i < MF_ARRAY_LEN(cm->arr); i++)
         mf_buf_release(&cm->arr[i]);
@@ -206,7 +240,7 @@ static const char *const stage_ddl[] = {
     " max_kw float8 NOT NULL, m2 float8 NOT NULL,"
     " energy_kwh float8 NOT NULL, quality_sum float8 NOT NULL,"
     " premium bigint NOT NULL, standard bigint NOT NULL,"
-    " interpolated bigint NOT NULL, closing bool NOT NULL)"
+    " interpolated bigint NOT NULL, closing bool NOT NULL, known bool NOT NULL)"
     " ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS agg_region_stage ("
     " region text NOT NULL, window_start timestamptz NOT NULL,"
@@ -298,6 +332,12 @@ static int append_new(struct agg_commit *cm, const struct agg_batch *b, char *er
                    errbuf, errlen);
 }
 
+/* A 1-hour window open before the batch: its row exists and is open (known_sql). */
+static bool merged_known(const struct agg_entry *e)
+{
+    return agg_key_width(e->key) == AGG_W1H && e->known;
+}
+
 static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
                          size_t errlen)
 {
@@ -306,7 +346,7 @@ static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char 
         const struct agg_entry *e = &b->entries[i];
         if (appended(e))
             continue;
-        agg_copy_put_tuple(&cm->copy, (int16_t)(5 + agg_funcs_count));
+        agg_copy_put_tuple(&cm->copy, (int16_t)(6 + agg_funcs_count));
         agg_copy_put_i16(&cm->copy, (int16_t)agg_key_width(e->key));
         agg_copy_put_i32(&cm->copy, e->part);
         agg_copy_put_text(&cm->copy, e->meter_id);
@@ -316,11 +356,13 @@ static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char 
             return MF_EFATAL;
         }
         agg_copy_put_bool(&cm->copy, e->close);
+        agg_copy_put_bool(&cm->copy, merged_known(e));
     }
     agg_copy_end(&cm->copy);
     return copy_in(cm,
                    "COPY agg_stage (width, part, meter_id, window_start, count, sum_kw, min_kw,"
-                   " max_kw, m2, energy_kwh, quality_sum, premium, standard, interpolated, closing)"
+                   " max_kw, m2, energy_kwh, quality_sum, premium, standard, interpolated, closing,"
+                   " known)"
                    " FROM STDIN (FORMAT binary)",
                    errbuf, errlen);
 }
@@ -537,6 +579,26 @@ static int update_region_load(struct agg_commit *cm, char *errbuf, size_t errlen
                       0, NULL, "updating region_load_1h", errbuf, errlen);
 }
 
+static int merge_known(struct agg_commit *cm, const struct agg_batch *b, struct agg_rows *out,
+                       char *errbuf, size_t errlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->nentries; i++)
+        if (merged_known(&b->entries[i]))
+            n++;
+    if (!n)
+        return MF_OK;
+    char nbuf[32];
+    snprintf(nbuf, sizeof nbuf, "%zu", n);
+    const char *v[1] = {nbuf};
+    PGresult *res = agg_pg_exec(cm->pg, cm->known_sql.data, 1, v, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return agg_pg_fail(cm->pg, res, "merging open hours", errbuf, errlen);
+    int rc = agg_copy_read_rows(res, AGG_W1H, AGG_FIRST_REV1, out, errbuf, errlen);
+    PQclear(res);
+    return rc;
+}
+
 int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clear_owned,
                      const int32_t *owned, size_t nowned, struct agg_rows *out, char *errbuf,
                      size_t errlen)
@@ -563,6 +625,8 @@ int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clea
         if ((rc = append_new(cm, b, errbuf, errlen)) != MF_OK)
             goto fail;
         if ((rc = stage_entries(cm, b, errbuf, errlen)) != MF_OK)
+            goto fail;
+        if ((rc = merge_known(cm, b, out, errbuf, errlen)) != MF_OK)
             goto fail;
         for (int w = 0; w < AGG_NWIDTHS; w++) {
             PGresult *res = agg_pg_exec(cm->pg, cm->upsert_sql[w].data, 1, gv, 1);

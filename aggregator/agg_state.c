@@ -406,7 +406,9 @@ enum agg_add_result agg_state_add(struct agg_state *st, int32_t part, int64_t of
             e->acc = one;
             int64_t end = start + agg_widths[w].ms;
             bool closed_before = ps->stored_wm != AGG_WM_NONE && end <= ps->stored_wm;
-            e->fresh = open_add(st, m, key, NULL) && !closed_before;
+            bool added = open_add(st, m, key, NULL);
+            e->fresh = added && !closed_before;
+            e->known = !added;
         } else {
             agg_acc_merge(&e->acc, &one);
         }

@@ -51,6 +51,8 @@ struct agg_entry {
      * data reopens). Such a row is appended (COPY), not merged.
      */
     bool fresh;
+    /* Open before this batch, so its row exists and is open: merged by a plain UPDATE (1h). */
+    bool known;
     struct agg_acc acc;
 };
 
