@@ -23,7 +23,7 @@ api_stack_start() {
         { echo "api-stack: migrations: $(tail -n 1 "$dir/migrate.log")" >&2; return 1; }
     # shellcheck disable=SC2086  # the fixture's -v options, our own text
     psql -X -q -v ON_ERROR_STOP=1 "$API_DSN" $vars -f tests/data/api/fixture.sql \
-        >"$dir/fixture.log" 2>&1 || { echo "api-stack: fixture: $(tail -n 1 "$dir/fixture.log")" >&2; return 1; }
+        >"$dir/fixture.log" 2>&1 || { echo "api-stack: fixture: $(grep -v NOTICE "$dir/fixture.log" | tail -n 4)" >&2; return 1; }
     API_TOKEN=tok-api-stack
     echo "$(printf %s "$API_TOKEN" | sha256sum | cut -d' ' -f1) api-stack * read" >"$dir/tokens"
     API_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -33,14 +33,14 @@ api_stack_start "$T" "-v meters=30 -v regions=3 -v meters_1h=30 -v days_1h=8 -v 
 # before the DOM is dumped; its own profile in $T, no sandbox (root in CI).
 chrome() {
     timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-        --no-first-run --user-data-dir="$T/profile" --hide-scrollbars --window-size=1120,1150 \
+        --no-first-run --user-data-dir="$T/profile" --hide-scrollbars --window-size=1120,1500 \
         --virtual-time-budget=15000 "$@" "$API_URL/#token=$API_TOKEN" 2>>"$T/chromium.log"
 }
 chrome --dump-dom >"$T/dom.html" || fail "chromium failed: $(tail -n 3 "$T/chromium.log")"
 grep -q 'data-ready="1"' "$T/dom.html" || fail "the page's script did not finish: $(grep -o '<div id="status"[^<]*' "$T/dom.html")"
 
 bad=0
-for id in load_1h load_1d coverage meter_1h; do
+for id in load_1h load_1d coverage meter_1h feeder_1h vehicles_eff; do
     tag=$(grep -o "<canvas id=\"$id\"[^>]*>" "$T/dom.html")
     drawn=$(echo "$tag" | sed -n 's/.*data-drawn="\([0-9]*\)".*/\1/p')
     ink=$(echo "$tag" | sed -n 's/.*data-ink="\([0-9]*\)".*/\1/p')
@@ -63,4 +63,4 @@ if [ -n "${API_PAGE_SCREENSHOT:-}" ]; then
         fail "no screenshot"
     echo "  ok    screenshot: $API_PAGE_SCREENSHOT"
 fi
-echo "api-page: 4 charts drawn in headless Chromium from the API"
+echo "api-page: 6 charts drawn in headless Chromium from the API"
