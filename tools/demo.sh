@@ -529,6 +529,32 @@ cat "$REPORT/summary.txt"
 
 # ---------------------------------------------------------------- the end
 
+step "analytics-api: its page drawn from the API in headless Chromium ($REPORT/api-page.png)"
+if command -v chromium >/dev/null 2>&1 && [ -x "$BIN/analytics-api" ]; then
+    API_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    printf '%s demo-page * read\n' "$(printf %s "$API_TOKEN" | sha256sum | cut -d' ' -f1)" >"$WORK/api-tokens"
+    read -r API_PORT <<<"$(free_ports 1)"
+    start analytics-api env PG_DSN="$DSN" API_ADDR="127.0.0.1:$API_PORT" \
+        API_TOKENS_FILE="$WORK/api-tokens" LOG_LEVEL=warn "$BIN/analytics-api"
+    wait_http "http://127.0.0.1:$API_PORT/readyz" analytics-api
+    # The replayed days, their first meter and feeder, a few vehicles.
+    page_to=$(python3 -c 'import datetime,sys; t=datetime.datetime.strptime(sys.argv[1],"%Y-%m-%dT%H:%M:%SZ"); print((t+datetime.timedelta(hours=int(sys.argv[2]))).strftime("%Y-%m-%dT%H:%M:%SZ"))' "$START" "$HOURS")
+    page_meter=$(psql_q "SELECT min(meter_id) FROM meter_current_status")
+    page_feeder=$(psql_q "SELECT min(feeder_id) FROM feeders")
+    page_vehicles=$(psql_q "SELECT string_agg(vehicle_id, ',') FROM (SELECT vehicle_id FROM vehicles ORDER BY 1 LIMIT 6) v")
+    if timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
+        --user-data-dir="$WORK/chromium" --hide-scrollbars --window-size=1120,1500 \
+        --virtual-time-budget=20000 --screenshot="$REPORT/api-page.png" \
+        "http://127.0.0.1:$API_PORT/#token=$API_TOKEN&to=$page_to&meter=$page_meter&feeder=$page_feeder&vehicles=$page_vehicles" \
+        >"$WORK/chromium.log" 2>&1 && [ -s "$REPORT/api-page.png" ]; then
+        say "the API's page: $REPORT/api-page.png"
+    else
+        say "demo: no screenshot of the API's page (chromium failed; its log: $(tail -n 1 "$WORK/chromium.log"))"
+    fi
+else
+    say "chromium or analytics-api missing (make deps; make): no screenshot of the API's page"
+fi
+
 step "stopping everything"
 stop_all
 bad=0
@@ -542,6 +568,6 @@ done
 tests/lib/pgtmp.sh destroy "$PGDIR" >/dev/null 2>&1 && PGDIR=""
 [ $bad -eq 0 ] && say "all programs stopped on SIGTERM with exit status 0; PostgreSQL destroyed"
 [ $S3_OK = 1 ] || { say "demo: the S3 archive is not what Kafka and PostgreSQL hold (see the summary)" >&2; bad=1; }
-say "report: $REPORT/summary.txt, $REPORT/fleet_load.png, $REPORT/quality.png"
+say "report: $REPORT/summary.txt, $REPORT/fleet_load.png, $REPORT/quality.png, $REPORT/api-page.png"
 say "demo finished in $(($(date +%s) - T0)) s"
 [ $bad -eq 0 ] || exit 1
