@@ -4,7 +4,7 @@
  * a request, with every time, width, limit, id, region and cursor rule on
  * the way, and cursors decoded from raw bytes. Whatever the input, a
  * request that parses is inside the rules (a range that is not empty nor
- * over a year, a limit in 1..10000, a cursor inside its range).
+ * over a year, a list's limit in 1..10000, a cursor inside its range).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -64,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (api_route_parse(s, arg, &a, 1710513000000LL, "k", 1, &req, &bad) == API_PARSE_OK &&
         req.route != API_R_STATUS) {
         MF_ASSERT(req.from < req.to && req.to - req.from <= 366LL * 86400000);
-        MF_ASSERT(req.limit >= 1 && req.limit <= API_LIMIT_MAX);
+        /* lists only: a vehicle's performance is one answer */
+        MF_ASSERT(req.route == API_R_VEHICLE || (req.limit >= 1 && req.limit <= API_LIMIT_MAX));
         MF_ASSERT(req.after < 0 || (req.after >= req.from && req.after < req.to));
     }
     free(s);
