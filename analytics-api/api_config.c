@@ -24,6 +24,9 @@ const struct mf_cfg_row api_config_rows[] = {
      "HTTP threads (each serves many connections; a cache miss holds one while it queries)"},
     {"API_MAX_CONNECTIONS", MF_CFG_INT, "4096", 1, 1000000, OFF(max_connections), 0, NULL,
      "most concurrent client connections; more are refused at accept"},
+    {"API_IDLE_TIMEOUT_S", MF_CFG_INT, "10", 1, 3600, OFF(idle_timeout_s), 0, NULL,
+     "an idle client connection is closed after this long (at API_MAX_CONNECTIONS, new ones "
+     "wait for that)"},
     {"API_PG_POOL", MF_CFG_INT, "4", 1, 256, OFF(pool), 0, NULL,
      "PostgreSQL connections (a request waits for a free one up to API_STATEMENT_TIMEOUT_MS)"},
     {"API_STATEMENT_TIMEOUT_MS", MF_CFG_INT, "2000", 50, 60000, OFF(statement_timeout_ms), 0, NULL,

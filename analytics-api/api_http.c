@@ -307,9 +307,10 @@ struct api_server *api_server_start(const struct api_server_opts *o,
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
         o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        /* Idle connections are closed after 10 s: at API_MAX_CONNECTIONS
-         * new ones wait in the backlog for a slot, at most about that long. */
-        10u,
+        /* Idle connections are closed after API_IDLE_TIMEOUT_S: at
+         * API_MAX_CONNECTIONS new ones wait in the backlog for a slot, at
+         * most about that long. */
+        o->idle_timeout_s,
         /* The request line and headers live in this pool: 16 KiB holds any
          * sane one; a longer URL gets 414 from libmicrohttpd. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_END);

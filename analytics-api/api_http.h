@@ -23,6 +23,7 @@ struct api_server_opts {
     const char *addr;
     unsigned threads;
     unsigned max_connections;
+    unsigned idle_timeout_s;
     unsigned retry_after_s;
     const char *chartjs; /* the chart library's bytes for /chart.js, or NULL */
     size_t chartjs_len;

@@ -58,6 +58,7 @@ int api_run(const struct api_config *cfg)
     struct api_server_opts so = {cfg->addr,
                                  (unsigned)cfg->threads,
                                  (unsigned)cfg->max_connections,
+                                 (unsigned)cfg->idle_timeout_s,
                                  (unsigned)cfg->retry_after_s,
                                  chartjs,
                                  chartjs_len};

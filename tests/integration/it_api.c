@@ -83,14 +83,15 @@ static double sql_double(const char *sql)
 
 static struct mf_proc *start_api(void)
 {
-    static char env[6][512];
+    static char env[7][512];
     snprintf(env[0], sizeof env[0], "PG_DSN=%s", pg->dsn);
     snprintf(env[1], sizeof env[1], "API_ADDR=127.0.0.1:%u", port);
     snprintf(env[2], sizeof env[2], "API_TOKENS_FILE=%s", tokens_path);
     snprintf(env[3], sizeof env[3], "API_MAX_CONNECTIONS=200");
     snprintf(env[4], sizeof env[4], "API_STATEMENT_TIMEOUT_MS=1000");
     snprintf(env[5], sizeof env[5], "API_RETRY_AFTER_S=7");
-    const char *e[] = {env[0], env[1], env[2], env[3], env[4], env[5], NULL};
+    snprintf(env[6], sizeof env[6], "API_IDLE_TIMEOUT_S=2");
+    const char *e[] = {env[0], env[1], env[2], env[3], env[4], env[5], env[6], NULL};
     struct mf_proc *p = mf_proc_start("analytics-api", NULL, e);
     if (mf_wait_http_ok(port, "/readyz", 30000) != 0)
         mf_die("analytics-api did not become ready");
@@ -618,8 +619,8 @@ static void test_connections(void **state)
     struct mf_http_resp r;
     get("/v1/fleet/load", tok_all, &r);
     mf_http_resp_release(&r);
-    /* bounded by the idle timeout (10 s) that frees the idle ones */
-    assert_true(mf_mono_ms() - t0 < 25000);
+    /* bounded by the idle timeout (API_IDLE_TIMEOUT_S=2) that frees the idle ones */
+    assert_true(mf_mono_ms() - t0 < 15000);
     for (int i = 0; i < N; i++)
         if (fds[i] >= 0)
             close(fds[i]);
