@@ -11,7 +11,7 @@ fi
 # The build's output goes to a file of our own, removed unless the build fails.
 buildlog=$(mktemp /tmp/mf-fuzz-build.XXXXXX.log)
 trap 'rm -f "$buildlog"' EXIT
-if ! make -s fuzz-build >"$buildlog" 2>&1; then
+if ! make -s -j2 fuzz-build >"$buildlog" 2>&1; then
     trap - EXIT
     cat "$buildlog"
     echo "fuzz: the build failed; its output is kept in $buildlog"
