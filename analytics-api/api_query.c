@@ -33,7 +33,7 @@ enum {
 
 #define ROLLUP_COLS                                                                                \
     EPOCH_MS("window_start")                                                                       \
-    ", count, avg_kw, min_kw, max_kw, stddev_kw, energy_kwh, "                                     \
+    ", count, avg_kw, min_kw, max_kw, stddev_kw, stddev_pop_kw, energy_kwh, "                      \
     "quality_avg, premium, standard, interpolated, closed, revision"
 #define ROLLUP_WHERE                                                                               \
     " WHERE meter_id = $1 AND window_start >= $2::timestamptz AND window_start < $3::timestamptz " \
@@ -325,9 +325,10 @@ static void range_params(const struct api_req *req, struct range_params *p)
 
 /* The columns of a list's rows after the first (the window start, epoch ms). */
 static const struct col rollup_cols[] = {
-    {"count", C_INT},     {"avg_kw", C_DBL},       {"min_kw", C_DBL},      {"max_kw", C_DBL},
-    {"stddev_kw", C_DBL}, {"energy_kwh", C_DBL},   {"quality_avg", C_DBL}, {"premium", C_INT},
-    {"standard", C_INT},  {"interpolated", C_INT}, {"closed", C_BOOL},     {"revision", C_INT},
+    {"count", C_INT},     {"avg_kw", C_DBL},        {"min_kw", C_DBL},       {"max_kw", C_DBL},
+    {"stddev_kw", C_DBL}, {"stddev_pop_kw", C_DBL}, {"energy_kwh", C_DBL},   {"quality_avg", C_DBL},
+    {"premium", C_INT},   {"standard", C_INT},      {"interpolated", C_INT}, {"closed", C_BOOL},
+    {"revision", C_INT},
 };
 static const struct col balance_cols[] = {{"feeder_kwh", C_DBL},       {"meters_kwh", C_DBL},
                                           {"meters_reporting", C_INT}, {"meters_registered", C_INT},
