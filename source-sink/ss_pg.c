@@ -19,6 +19,7 @@
 #include "mf_pg.h"
 #include "mf_time.h"
 #include "mf_common.h"
+#include "mf_crash.h"
 
 #define MS_PER_DAY 86400000LL
 #define DAYS_KNOWN 64 /* history partitions known to exist, remembered */
@@ -405,9 +406,14 @@ int ss_pg_write(struct ss_pg *p, const struct ss_batch *b, const char *const *to
     if (connect_pg(p, errbuf, errlen) != MF_OK || ensure_days(p, b, &c[0], errbuf, errlen) ||
         exec(p, "BEGIN", errbuf, errlen) != MF_OK)
         goto out;
-    if (write_grid(p, b, c, errbuf, errlen) || write_weather(p, b, c, errbuf, errlen) ||
-        write_vehicles(p, b, c, errbuf, errlen) || write_offsets(p, b, topics, c, errbuf, errlen) ||
-        exec(p, "COMMIT", errbuf, errlen)) {
+    int failed = write_grid(p, b, c, errbuf, errlen) || write_weather(p, b, c, errbuf, errlen) ||
+                 write_vehicles(p, b, c, errbuf, errlen) ||
+                 write_offsets(p, b, topics, c, errbuf, errlen);
+    if (!failed) {
+        MF_CRASH_POINT("source-sink.batch.staged"); /* rows and offsets written, not committed */
+        failed = exec(p, "COMMIT", errbuf, errlen) != MF_OK;
+    }
+    if (failed) {
         if (p->conn) {
             PGresult *res = PQexec(p->conn, "ROLLBACK");
             PQclear(res);

@@ -35,6 +35,7 @@
 #include "ss_pg.h"
 #include "ss_registry.h"
 #include "mf_common.h"
+#include "mf_crash.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -253,6 +254,7 @@ static int send_dlq(struct app *a, char *err, size_t errlen)
             mf_producer_wait(a->prod, &mb, DLQ_WAIT_MS, NULL, 0);
             return MF_ERETRY;
         }
+        MF_CRASH_POINT("source-sink.dlq.produced"); /* some DLQ records sent, none acknowledged */
     }
     return mf_producer_wait(a->prod, &mb, DLQ_WAIT_MS, err, errlen);
 }
@@ -278,14 +280,17 @@ static void flush_batch(struct app *a)
     if (!b->count)
         return;
     int64_t t0 = mf_mono_ms();
-    if (send_dlq(a, err, sizeof err) != MF_OK ||
-        ss_pg_write(a->pg, b, a->topics, err, sizeof err) != MF_OK) {
+    int rc = send_dlq(a, err, sizeof err);
+    if (rc == MF_OK && b->ndlq)
+        MF_CRASH_POINT("source-sink.dlq.delivered"); /* in the DLQ, the batch not stored */
+    if (rc != MF_OK || ss_pg_write(a->pg, b, a->topics, err, sizeof err) != MF_OK) {
         MF_LOG_WARN("ss", "batch of %zu records not written, retrying from the stored offsets: %s",
                     b->count, err);
         start_reload(a, NR_PG);
         backoff(a);
         return;
     }
+    MF_CRASH_POINT("source-sink.batch.committed"); /* stored, Kafka's offsets not yet told */
     mf_metric_observe(a->m_commit, (double)(mf_mono_ms() - t0) / 1000.0);
     for (int k = 0; k < MF_SRC_COUNT; k++)
         mf_metric_add(a->m_stored[k], (double)b->nrows[k]);

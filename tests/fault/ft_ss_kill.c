@@ -6,6 +6,11 @@
  * least once: a kill between the DLQ's ack and the commit repeats it with
  * the same source.topic/partition/offset, which is how a reader tells), and
  * the stored offsets are the end of every partition.
+ *
+ * Built twice: ft_ss_kill (kills at varying moments) and ft_ss_crashwalk
+ * (issue 17: instead of kills, a fault-build source-sink crashes at each
+ * point `build/crash/bin/source-sink --crash-points` lists, in turn, with
+ * MF_CRASH_AT=<point>:2; a point never reached fails the test).
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -21,14 +26,17 @@
 #include "mf_time.h"
 #include "mf_common.h"
 
-#define NVEH   40
-#define VREPS  150 /* reports per vehicle */
-#define NFDR   10
-#define FREPS  100
-#define NSTA   10
-#define SREPS  100
-#define CHUNKS 4
-#define H0     1710460800000LL
+#define NVEH  40
+#define VREPS 150 /* reports per vehicle */
+#define NFDR  10
+#define FREPS 100
+#define NSTA  10
+#define SREPS 100
+#ifndef SS_CRASHWALK
+#define SS_CRASHWALK 0
+#endif
+#define MAX_POINTS 16
+#define H0         1710460800000LL
 
 static int failures;
 
@@ -61,7 +69,12 @@ static long long total(PGconn *c)
                   " (SELECT count(*) FROM weather_observations)");
 }
 
-static struct mf_proc *start_ss(const char *bootstrap, const char *dsn)
+static int nchunks = 4; /* the stream is produced in this many chunks */
+
+/* source-sink of bin (a name in MF_BIN_DIR, or a path), with crash_at ("MF_CRASH_AT=..." or NULL).
+ */
+static struct mf_proc *start_ss_bin(const char *bin, const char *bootstrap, const char *dsn,
+                                    const char *crash_at)
 {
     static char env[4][320];
     snprintf(env[0], sizeof env[0], "KAFKA_BROKERS=%s", bootstrap);
@@ -76,14 +89,20 @@ static struct mf_proc *start_ss(const char *bootstrap, const char *dsn)
                        "KAFKA_SESSION_TIMEOUT_MS=6000",
                        "KAFKA_HEARTBEAT_INTERVAL_MS=500",
                        "LOG_LEVEL=warn",
+                       crash_at,
                        NULL};
-    struct mf_proc *p = mf_proc_start("source-sink", NULL, e);
-    if (mf_wait_http_ok(port, "/healthz", 30000) != 0)
+    struct mf_proc *p = mf_proc_start(bin, NULL, e);
+    if (!crash_at && mf_wait_http_ok(port, "/healthz", 30000) != 0)
         mf_die("source-sink did not come up");
     return p;
 }
 
-/* Records of chunk c (of CHUNKS) of each source; every 50th vehicle report is out of range. */
+static struct mf_proc *start_ss(const char *bootstrap, const char *dsn)
+{
+    return start_ss_bin("source-sink", bootstrap, dsn, NULL);
+}
+
+/* Records of chunk c (of nchunks) of each source; every 50th vehicle report is out of range. */
 static size_t dlq_sent;
 static void produce_chunk(const char *bootstrap, int c)
 {
@@ -92,7 +111,7 @@ static void produce_chunk(const char *bootstrap, int c)
     char ts[MF_TIME_STRLEN];
     size_t n = 0;
 
-    for (int i = c * VREPS / CHUNKS; i < (c + 1) * VREPS / CHUNKS; i++)
+    for (int i = c * VREPS / nchunks; i < (c + 1) * VREPS / nchunks; i++)
         for (int v = 0; v < NVEH; v++, n++) {
             mf_time_format(H0 + i * 60000LL, ts);
             int bad = (i * NVEH + v) % 50 == 49;
@@ -107,7 +126,7 @@ static void produce_chunk(const char *bootstrap, int c)
         }
     mf_kafka_produce(bootstrap, "vehicle.telemetry", keys, vals, n);
     n = 0;
-    for (int i = c * FREPS / CHUNKS; i < (c + 1) * FREPS / CHUNKS; i++)
+    for (int i = c * FREPS / nchunks; i < (c + 1) * FREPS / nchunks; i++)
         for (int f = 0; f < NFDR; f++, n++) {
             mf_time_format(H0 + i * 900000LL, ts);
             snprintf(kb[n], sizeof kb[n], "F-%d", f);
@@ -120,7 +139,7 @@ static void produce_chunk(const char *bootstrap, int c)
         }
     mf_kafka_produce(bootstrap, "grid.feeds", keys, vals, n);
     n = 0;
-    for (int i = c * SREPS / CHUNKS; i < (c + 1) * SREPS / CHUNKS; i++)
+    for (int i = c * SREPS / nchunks; i < (c + 1) * SREPS / nchunks; i++)
         for (int s = 0; s < NSTA; s++, n++) {
             mf_time_format(H0 + i * 3600000LL, ts);
             snprintf(kb[n], sizeof kb[n], "S-%d", s);
@@ -135,6 +154,12 @@ static void produce_chunk(const char *bootstrap, int c)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *sanitized = getenv("MF_SANITIZED");
+    if (SS_CRASHWALK && sanitized && strcmp(sanitized, "1") == 0) {
+        printf("skip: the crash walk runs the fault build (make crash-build), which the release "
+               "run covers\n");
+        return 77;
+    }
     struct mf_pgtmp *pgt = mf_pgtmp_start();
     struct mf_broker *broker = mf_broker_start(1);
     char dsn[320];
@@ -153,14 +178,46 @@ int main(void)
         "INSERT INTO weather_stations (station_id) SELECT 'S-' || g FROM generate_series(0, 9) g"));
 
     long long want = (long long)NVEH * VREPS + NFDR * FREPS + NSTA * SREPS;
-    struct mf_proc *ss = start_ss(broker->bootstrap, pgt->dsn);
     int kills = 0;
-    for (int k = 0; k < CHUNKS; k++) {
+#if SS_CRASHWALK
+    /* One chunk per crash point, each crashed in turn; then the last chunk. */
+    char bin[512];
+    const char *top = getenv("MF_TOP");
+    snprintf(bin, sizeof bin, "%s/build/crash/bin/source-sink", top && *top ? top : ".");
+    if (access(bin, X_OK) != 0)
+        mf_die("%s missing: run make crash-build first", bin);
+    static char points[MAX_POINTS][96];
+    int npoints = 0;
+    const char *list[] = {"--crash-points", NULL};
+    struct mf_proc *lp = mf_proc_start(bin, list, NULL);
+    while (npoints < MAX_POINTS && mf_proc_readline(lp, points[npoints], 96, 10000) == 0)
+        npoints++;
+    if (mf_proc_stop(lp, 5000) != 0 || npoints == 0)
+        mf_die("%s lists no crash points", bin);
+    nchunks = npoints + 1;
+    for (int k = 0; k < npoints; k++) {
         produce_chunk(broker->bootstrap, k);
-        if (k == CHUNKS - 1)
+        char at[160];
+        snprintf(at, sizeof at, "MF_CRASH_AT=%.96s:2", points[k]);
+        struct mf_proc *crash = start_ss_bin(bin, broker->bootstrap, pgt->dsn, at);
+        int st = mf_proc_wait(crash, 90000);
+        if (st < 0)
+            mf_proc_signal(crash, SIGKILL);
+        mf_proc_stop(crash, 1000);
+        check(st == 128 + SIGKILL, "crash point %s: %s (status %d)", points[k],
+              st < 0 ? "never reached in 90 s" : "reached, SIGKILL", st);
+        kills++;
+    }
+    produce_chunk(broker->bootstrap, npoints);
+    struct mf_proc *ss = start_ss(broker->bootstrap, pgt->dsn);
+#else
+    struct mf_proc *ss = start_ss(broker->bootstrap, pgt->dsn);
+    for (int k = 0; k < nchunks; k++) {
+        produce_chunk(broker->bootstrap, k);
+        if (k == nchunks - 1)
             break;
         /* Kill once it is into this chunk, at a varying point. */
-        long long target = want / CHUNKS * k + want / CHUNKS / 3;
+        long long target = want / nchunks * k + want / nchunks / 3;
         for (int w = 0; w < 600 && total(c) < target; w++)
             usleep(50000);
         usleep((useconds_t)(k * 37000 % 150000));
@@ -171,6 +228,7 @@ int main(void)
         ss = start_ss(broker->bootstrap, pgt->dsn);
         kills++;
     }
+#endif
     long long stored_want = want - (long long)dlq_sent;
     long long got = -1;
     for (int w = 0; w < 1200 && (got = total(c)) < stored_want; w++)
@@ -218,6 +276,7 @@ int main(void)
     PQfinish(c);
     mf_broker_stop(broker);
     mf_pgtmp_do(pgt, "destroy");
-    printf("ft_ss_kill: %s\n", failures ? "FAILED" : "passed");
+    printf("%s: %d %s, %s\n", SS_CRASHWALK ? "ft_ss_crashwalk" : "ft_ss_kill", kills,
+           SS_CRASHWALK ? "crash points walked" : "kills", failures ? "FAILED" : "passed");
     return failures ? 1 : 0;
 }
