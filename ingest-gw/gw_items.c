@@ -51,54 +51,46 @@ static const char *ac_name(const char *name)
     return name;
 }
 
-/* 1 if obj uses any of the seed's names. */
-static int ac_shape(const cJSON *obj)
-{
-    for (const cJSON *c = obj->child; c; c = c->next)
-        if (ac_name(c->string) != c->string)
-            return 1;
-    return 0;
-}
-
-/* A meter item: the seed's AC shape renamed to §3.1 (unit kWh), or a §3.1 reading as is. */
+/*
+ * A meter item: the seed's AC shape read as §3.1 (unit kWh), or a §3.1
+ * reading as is. The seed's names are renamed in place for the reading
+ * codec and put back before returning: the object is this request's own
+ * parse, seen by no other thread, and no copy of it is made per item.
+ */
 static int decode_reading(const cJSON *obj, char *key, struct mf_buf *out, char *errbuf,
                           size_t errlen)
 {
     struct mf_reading r;
-    cJSON *renamed = NULL;
-    int rc = MF_EDATA;
+    cJSON *o = (cJSON *)obj; /* renamed and restored below */
+    char *saved[MF_READING_MAX_FIELDS + 1];
+    size_t n = 0;
+    int kwh = 0, unit = 0, rc = MF_EDATA;
 
-    if (ac_shape(obj)) {
-        renamed = cJSON_CreateObject();
-        MF_ASSERT(renamed != NULL);
-        for (const cJSON *c = obj->child; c; c = c->next) {
-            const char *to = ac_name(c->string);
-            if (cJSON_GetObjectItemCaseSensitive(renamed, to)) {
-                snprintf(errbuf, errlen, "duplicate field '%s' (also as '%.40s')", to, c->string);
-                goto out;
-            }
-            cJSON *copy = cJSON_Duplicate(c, 1);
-            MF_ASSERT(copy != NULL);
-            cJSON_AddItemToObject(renamed, to, copy);
-        }
-        int kwh = cJSON_GetObjectItemCaseSensitive(obj, "kwhConsumedAc") ||
-                  cJSON_GetObjectItemCaseSensitive(obj, "kwh_consumed_ac");
-        if (kwh && cJSON_GetObjectItemCaseSensitive(renamed, "unit")) {
-            snprintf(errbuf, errlen, "kwhConsumedAc is in kWh: no 'unit' beside it");
-            goto out;
-        }
-        if (kwh)
-            cJSON_AddItemToObject(renamed, "unit", cJSON_CreateString("kWh"));
-        obj = renamed;
+    for (cJSON *c = o->child; c && n < MF_ARRAY_LEN(saved); c = c->next, n++) {
+        const char *to = ac_name(c->string);
+        saved[n] = c->string;
+        kwh |= to != c->string && strcmp(to, "value") == 0;
+        unit |= strcmp(c->string, "unit") == 0;
+        c->string = (char *)to; /* a static name until restored */
     }
-    if (mf_reading_from_json(obj, &r, errbuf, errlen) != MF_OK)
+    if (kwh && unit) {
+        snprintf(errbuf, errlen, "kwhConsumedAc is in kWh: no 'unit' beside it");
         goto out;
+    }
+    if (mf_reading_from_json(o, &r, errbuf, errlen) != MF_OK)
+        goto out;
+    if (kwh) {
+        memcpy(r.unit_text, "kWh", 4);
+        r.unit = MF_UNIT_KWH;
+    }
     memcpy(key, r.meter_id, sizeof r.meter_id);
     rc = mf_reading_to_json(&r, out);
     if (rc != MF_OK)
         snprintf(errbuf, errlen, "reading too large to write");
 out:
-    cJSON_Delete(renamed);
+    n = 0;
+    for (cJSON *c = o->child; c && n < MF_ARRAY_LEN(saved); c = c->next)
+        c->string = saved[n++];
     return rc;
 }
 
