@@ -76,7 +76,10 @@ int main(void)
             mf_proc_signal(agg.proc, SIGKILL);
         mf_proc_stop(agg.proc, 1000);
         itg_check(st == 128 + SIGKILL, "crash point %s: %s (status %d)", points[i],
-                  st < 0 ? "never reached in 90 s" : "the aggregator exited otherwise", st);
+                  st == 128 + SIGKILL ? "reached, SIGKILL"
+                  : st < 0            ? "never reached in 90 s"
+                                      : "the aggregator exited otherwise",
+                  st);
         printf("# crash point %-30s reached, SIGKILL after %.1f s\n", points[i],
                (double)(mf_mono_ms() - t0) / 1000.0);
     }
