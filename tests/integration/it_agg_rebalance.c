@@ -31,8 +31,18 @@ int main(void)
     itg_check(itg_wait_progress(&c, pgt->dsn, (long long)third / 2, 60000) > 0,
               "A alone: first third flowing");
 
-    /* B joins mid-stream: the group rebalances while A writes. */
+    /*
+     * B joins mid-stream: the group rebalances while A writes. The second
+     * third goes out once B holds partitions (its first resync): on a quiet
+     * machine A used to take the whole third before the rebalance ended,
+     * and B had nothing of it to apply.
+     */
     struct itg_agg b = itg_start_agg(broker->bootstrap, pgt->dsn, env);
+    double b_resyncs = 0;
+    for (int64_t deadline = mf_mono_ms() + 60000; mf_mono_ms() < deadline; usleep(100000))
+        if ((b_resyncs = itg_metric(b.port, "meterflow_agg_resyncs_total")) > 0)
+            break;
+    itg_check(b_resyncs > 0, "B joined the group and holds partitions");
     itg_produce(broker->bootstrap, s.v, third, 2 * third);
     double b_applied = 0;
     for (int64_t deadline = mf_mono_ms() + 60000; mf_mono_ms() < deadline; usleep(200000))
