@@ -21,25 +21,9 @@
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *sanitized = getenv("MF_SANITIZED");
-    if (sanitized && strcmp(sanitized, "1") == 0) {
-        printf("skip: the crash walk runs the fault build (make crash-build), which the release "
-               "run covers\n");
-        return 77;
-    }
     char bin[512];
-    const char *top = getenv("MF_TOP");
-    snprintf(bin, sizeof bin, "%s/build/crash/bin/aggregator", top && *top ? top : ".");
-    if (access(bin, X_OK) != 0)
-        mf_die("%s missing: run make crash-build first", bin);
-    static char points[MAX_POINTS][96];
-    int npoints = 0;
-    const char *args[] = {"--crash-points", NULL};
-    struct mf_proc *lp = mf_proc_start(bin, args, NULL);
-    while (npoints < MAX_POINTS && mf_proc_readline(lp, points[npoints], 96, 10000) == 0)
-        npoints++;
-    if (mf_proc_stop(lp, 5000) != 0 || npoints == 0)
-        mf_die("%s lists no crash points", bin);
+    static char points[MAX_POINTS][MF_CRASH_POINT_MAX];
+    int npoints = mf_crash_walk_points("aggregator", bin, sizeof bin, points, MAX_POINTS);
 
     struct mf_pgtmp *pgt = mf_pgtmp_start();
     struct mf_broker *broker = mf_broker_start(1);

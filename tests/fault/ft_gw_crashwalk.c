@@ -77,23 +77,9 @@ static long post(unsigned port, const char *body)
 
 int main(void)
 {
-    const char *sanitized = getenv("MF_SANITIZED");
-    if (sanitized && strcmp(sanitized, "1") == 0) {
-        printf("skip: the crash walk runs the fault build (make crash-build), which the release "
-               "run covers\n");
-        return 77;
-    }
     char bin[512];
-    const char *top = getenv("MF_TOP");
-    snprintf(bin, sizeof bin, "%s/build/crash/bin/ingest-gw", top && *top ? top : ".");
-    CHECK(access(bin, X_OK) == 0, "%s missing: run make crash-build first", bin);
-    static char points[MAX_POINTS][96];
-    int npoints = 0;
-    const char *args[] = {"--crash-points", NULL};
-    struct mf_proc *lp = mf_proc_start(bin, args, NULL);
-    while (npoints < MAX_POINTS && mf_proc_readline(lp, points[npoints], 96, 10000) == 0)
-        npoints++;
-    CHECK(mf_proc_stop(lp, 5000) == 0 && npoints > 0, "%s lists no crash points", bin);
+    static char points[MAX_POINTS][MF_CRASH_POINT_MAX];
+    int npoints = mf_crash_walk_points("ingest-gw", bin, sizeof bin, points, MAX_POINTS);
 
     struct mf_broker *b = mf_broker_start(1);
     unsigned port = mf_free_port();

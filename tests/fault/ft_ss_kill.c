@@ -155,12 +155,9 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
 #if SS_CRASHWALK
-    const char *sanitized = getenv("MF_SANITIZED");
-    if (sanitized && strcmp(sanitized, "1") == 0) {
-        printf("skip: the crash walk runs the fault build (make crash-build), which the release "
-               "run covers\n");
-        return 77;
-    }
+    char bin[512];
+    static char points[MAX_POINTS][MF_CRASH_POINT_MAX];
+    int npoints = mf_crash_walk_points("source-sink", bin, sizeof bin, points, MAX_POINTS);
 #endif
     struct mf_pgtmp *pgt = mf_pgtmp_start();
     struct mf_broker *broker = mf_broker_start(1);
@@ -183,19 +180,6 @@ int main(void)
     int kills = 0;
 #if SS_CRASHWALK
     /* One chunk per crash point, each crashed in turn; then the last chunk. */
-    char bin[512];
-    const char *top = getenv("MF_TOP");
-    snprintf(bin, sizeof bin, "%s/build/crash/bin/source-sink", top && *top ? top : ".");
-    if (access(bin, X_OK) != 0)
-        mf_die("%s missing: run make crash-build first", bin);
-    static char points[MAX_POINTS][96];
-    int npoints = 0;
-    const char *list[] = {"--crash-points", NULL};
-    struct mf_proc *lp = mf_proc_start(bin, list, NULL);
-    while (npoints < MAX_POINTS && mf_proc_readline(lp, points[npoints], 96, 10000) == 0)
-        npoints++;
-    if (mf_proc_stop(lp, 5000) != 0 || npoints == 0)
-        mf_die("%s lists no crash points", bin);
     nchunks = npoints + 1;
     for (int k = 0; k < npoints; k++) {
         produce_chunk(broker->bootstrap, k);

@@ -27,30 +27,6 @@
 #define MAX_POINTS 64
 #define REF        "ref."
 
-/* The crash build's directory: $MF_CRASH_BIN_DIR, else build/crash/bin under the tree. */
-static void crash_bin(const char *prog, char *out, size_t len)
-{
-    const char *d = getenv("MF_CRASH_BIN_DIR");
-    const char *top = getenv("MF_TOP");
-    if (d && *d)
-        snprintf(out, len, "%s/%s", d, prog);
-    else
-        snprintf(out, len, "%s/build/crash/bin/%s", top && *top ? top : ".", prog);
-}
-
-/* The points the fault build lists, one per line. */
-static int list_points(const char *bin, char points[][96])
-{
-    const char *args[] = {"--crash-points", NULL};
-    struct mf_proc *p = mf_proc_start(bin, args, NULL);
-    int n = 0;
-    char line[96];
-    while (n < MAX_POINTS && mf_proc_readline(p, line, sizeof line, 10000) == 0)
-        snprintf(points[n++], 96, "%s", line);
-    CHECK(mf_proc_stop(p, 5000) == 0, "%s --crash-points failed", bin);
-    return n;
-}
-
 /* Last value per key of a compacted topic's records (sorted by key). */
 static int by_key(const void *a, const void *b)
 {
@@ -148,18 +124,9 @@ static void compare_outputs(struct wk_stack *s, size_t total)
 
 int main(void)
 {
-    const char *sanitized = getenv("MF_SANITIZED");
-    if (sanitized && strcmp(sanitized, "1") == 0) {
-        printf("skip: the crash walk runs the fault build (make crash-build), which the release "
-               "run covers\n");
-        return 77;
-    }
     char bin[512];
-    crash_bin("stream-worker", bin, sizeof bin);
-    CHECK(access(bin, X_OK) == 0, "%s missing: run make crash-build first", bin);
-    static char points[MAX_POINTS][96];
-    int npoints = list_points(bin, points);
-    CHECK(npoints > 0, "%s lists no crash points", bin);
+    static char points[MAX_POINTS][MF_CRASH_POINT_MAX];
+    int npoints = mf_crash_walk_points("stream-worker", bin, sizeof bin, points, MAX_POINTS);
 
     struct wk_stack s;
     char **keys, **vals;

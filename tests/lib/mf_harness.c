@@ -644,3 +644,31 @@ void mf_kafka_produce(const char *bootstrap, const char *topic, const char *cons
         mf_die("produce: flush timed out");
     rd_kafka_destroy(rk);
 }
+
+/* ---------------------------------------------------------------- crash walks */
+
+int mf_crash_walk_points(const char *prog, char *bin, size_t binlen,
+                         char points[][MF_CRASH_POINT_MAX], int max)
+{
+    const char *sanitized = getenv("MF_SANITIZED");
+    if (sanitized && strcmp(sanitized, "1") == 0) {
+        printf("skip: the crash walk runs the fault build (make crash-build), which the release "
+               "run covers\n");
+        exit(77);
+    }
+    const char *dir = getenv("MF_CRASH_BIN_DIR");
+    if (dir && *dir)
+        snprintf(bin, binlen, "%s/%s", dir, prog);
+    else
+        snprintf(bin, binlen, "%s/build/crash/bin/%s", top_dir(), prog);
+    if (access(bin, X_OK) != 0)
+        mf_die("%s missing: run make crash-build first", bin);
+    const char *args[] = {"--crash-points", NULL};
+    struct mf_proc *p = mf_proc_start(bin, args, NULL);
+    int n = 0;
+    while (n < max && mf_proc_readline(p, points[n], MF_CRASH_POINT_MAX, 10000) == 0)
+        n++;
+    if (mf_proc_stop(p, 5000) != 0 || n == 0)
+        mf_die("%s --crash-points failed or listed no point", bin);
+    return n;
+}

@@ -151,4 +151,19 @@ void mf_kafka_produce_with_headers(const char *bootstrap, const char *topic, con
 /* Aborts the test with a message. */
 void mf_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* ---------------------------------------------------------------- crash walks */
+
+#define MF_CRASH_POINT_MAX 96 /* longest point name a walk handles, with its NUL */
+
+/*
+ * The start of every crash-point walk (issue 17): under the sanitizers
+ * (MF_SANITIZED=1) prints why and exits 77, since the walk runs the fault
+ * build that the release run covers; otherwise sets bin to prog's fault
+ * build ($MF_CRASH_BIN_DIR, else build/crash/bin under $MF_TOP) and fills
+ * points with the names `bin --crash-points` lists. Returns how many (at
+ * least 1); dies when the binary is missing or lists none.
+ */
+int mf_crash_walk_points(const char *prog, char *bin, size_t binlen,
+                         char points[][MF_CRASH_POINT_MAX], int max);
+
 #endif
