@@ -36,7 +36,7 @@ struct agg_commit {
 /* ---------------------------------------------------------------- statements */
 
 /*
- * region_load_1h (009), first half: the batch's hours summed per region
+ * region_load_1h (009, quality_sum 040), first half: the batch's hours summed per region
  * into agg_region_stage, from the stage (the batch's part of each hour)
  * and the merge's result (a meter-hour is new to the table when its
  * merged count is the batch's own: stored rows have count > 0). The
@@ -50,7 +50,7 @@ static void append_region_stage(struct mf_buf *b)
     mf_buf_appends(b, "rg AS (INSERT INTO agg_region_stage"
                       " SELECT coalesce(m.region, 'unknown'), s.window_start,"
                       " sum(s.energy_kwh), sum(s.count),"
-                      " count(*) FILTER (WHERE up.count = s.count)"
+                      " count(*) FILTER (WHERE up.count = s.count), sum(s.quality_sum)"
                       " FROM agg_stage s LEFT JOIN up ON up.meter_id = s.meter_id"
                       " AND up.window_start = s.window_start"
                       " LEFT JOIN meters m ON m.meter_id = s.meter_id");
@@ -244,7 +244,8 @@ static const char *const stage_ddl[] = {
     " ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS agg_region_stage ("
     " region text NOT NULL, window_start timestamptz NOT NULL,"
-    " energy_kwh float8 NOT NULL, readings bigint NOT NULL, meters int NOT NULL)"
+    " energy_kwh float8 NOT NULL, readings bigint NOT NULL, meters int NOT NULL,"
+    " quality_sum float8 NOT NULL)"
     " ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS agg_status_stage ("
     " meter_id text NOT NULL, ts timestamptz NOT NULL,"
@@ -570,12 +571,13 @@ static int update_region_load(struct agg_commit *cm, char *errbuf, size_t errlen
 {
     return agg_pg_run(cm->pg,
                       "INSERT INTO region_load_1h AS g"
-                      " (region, window_start, energy_kwh, readings, meters)"
+                      " (region, window_start, energy_kwh, readings, meters, quality_sum)"
                       " SELECT * FROM agg_region_stage ORDER BY region, window_start"
                       " ON CONFLICT (region, window_start) DO UPDATE"
                       " SET energy_kwh = g.energy_kwh + EXCLUDED.energy_kwh,"
                       " readings = g.readings + EXCLUDED.readings,"
-                      " meters = g.meters + EXCLUDED.meters",
+                      " meters = g.meters + EXCLUDED.meters,"
+                      " quality_sum = g.quality_sum + EXCLUDED.quality_sum",
                       0, NULL, "updating region_load_1h", errbuf, errlen);
 }
 

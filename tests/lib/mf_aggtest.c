@@ -643,11 +643,13 @@ int itg_check_region_load(PGconn *c)
 {
     PGresult *res = PQexec(
         c, "WITH want AS (SELECT coalesce(m.region, 'unknown') AS region, r.window_start,"
-           " sum(r.energy_kwh) AS energy_kwh, sum(r.count) AS readings, count(*) AS meters"
+           " sum(r.energy_kwh) AS energy_kwh, sum(r.count) AS readings, count(*) AS meters,"
+           " sum(r.quality_sum) AS quality_sum"
            " FROM rollup_1h_stats r LEFT JOIN meters m USING (meter_id) GROUP BY 1, 2)"
            " SELECT count(*) FILTER (WHERE w.region IS NULL OR g.region IS NULL"
            " OR w.readings <> g.readings OR w.meters <> g.meters"
-           " OR abs(w.energy_kwh - g.energy_kwh) > 1e-9 * greatest(1, abs(w.energy_kwh))),"
+           " OR abs(w.energy_kwh - g.energy_kwh) > 1e-9 * greatest(1, abs(w.energy_kwh))"
+           " OR abs(w.quality_sum - g.quality_sum) > 1e-9 * greatest(1, abs(w.quality_sum))),"
            " count(*), count(DISTINCT coalesce(w.region, g.region))"
            " FROM want w FULL JOIN region_load_1h g USING (region, window_start)");
     int bad = -1, rows = 0, regions = 0;
@@ -660,7 +662,8 @@ int itg_check_region_load(PGconn *c)
     }
     PQclear(res);
     itg_check(bad == 0 && rows > 0 && regions == 3,
-              "region_load_1h: %d (region, hour) rows in %d regions equal to rollup_1h_stats"
+              "region_load_1h: %d (region, hour) rows in %d regions (energy, readings, meters,"
+              " quality_sum) equal to rollup_1h_stats"
               " joined with meters (%d differ)",
               rows, regions, bad);
     return bad;

@@ -260,7 +260,7 @@ check_cols rollup_1h_stats "$STATS_COLS"
 check_cols meter_current_status "meter_id text NO, ts timestamp with time zone NO, value_kw double precision NO, quality integer NO, tier text NO, updated_at timestamp with time zone NO"
 check_cols sink_offsets "consumer_group text NO, topic text NO, partition integer NO, next_offset bigint NO"
 check_cols source_positions "consumer_group text NO, partition integer NO, src_partition integer NO, src_offset bigint NO, src_index integer NO"
-check_cols region_load_1h "region text NO, window_start timestamp with time zone NO, energy_kwh double precision NO, readings bigint NO, meters integer NO"
+check_cols region_load_1h "region text NO, window_start timestamp with time zone NO, energy_kwh double precision NO, readings bigint NO, meters integer NO, quality_sum double precision NO"
 # DESIGN §13, §14: what meterctl writes.
 check_cols audit_log "id bigint NO, at timestamp with time zone NO, actor text NO, action text NO, target text YES, why text YES, detail jsonb NO"
 check_cols holidays "day date NO, region text YES, name text NO"
@@ -587,11 +587,39 @@ got=$(qf "SET TimeZone = 'UTC';
                             ORDER BY region, window_start) FROM region_load_1h")
 want="north,2024-03-01 10:00:00+00,0.75,6,2 unknown,2024-03-01 10:00:00+00,0.125,1,1 unknown,2024-03-01 11:00:00+00,1,1,1"
 if [ "$got" = "$want" ]; then pass "forward: region_load_1h filled from the old rollup_1h"; else fail "forward: region_load_1h" "want: $want" "got:  $got"; fi
+# 040: quality_sum from the old rollup_1h (380 + 190 for north).
+got=$(qf "SET TimeZone = 'UTC';
+          SELECT string_agg(concat_ws(',', region, window_start, quality_sum), ' '
+                            ORDER BY region, window_start) FROM region_load_1h")
+want="north,2024-03-01 10:00:00+00,570 unknown,2024-03-01 10:00:00+00,90 unknown,2024-03-01 11:00:00+00,90"
+if [ "$got" = "$want" ]; then pass "forward: region_load_1h.quality_sum filled from the old rollup_1h"; else fail "forward: region_load_1h.quality_sum" "want: $want" "got:  $got"; fi
 got=$(qf "SELECT string_agg(concat_ws(',', meter_id, count, closed, revision, coalesce(stddev_kw::text, 'null'),
                                     round(stddev_pop_kw::numeric, 9)), ' ' ORDER BY meter_id)
             FROM rollup_1h_stats")
 want="M1,4,t,1,1.2909944487358056,1.118033989 M2,2,t,2,0.7071067811865476,0.500000000 M3,1,t,1,null,0.000000000 M4,1,f,0,null,0.000000000"
 if [ "$got" = "$want" ]; then pass "forward: the old rows read through the views (sample and population stddev)"; else fail "forward: views" "want: $want" "got:  $got"; fi
+
+# A database made before 040 where a meter moved region after its hour was
+# counted: the hour's readings in region_load_1h no longer match the
+# registry's, so 040 estimates it from the fleet's average quality of that
+# hour (never 0, which would read as a quality collapse).
+q "CREATE DATABASE meterflow_fwd40" >/dev/null
+DSN4=${DSN/dbname=meterflow/dbname=meterflow_fwd40}
+run_migrations "$DSN4" 39 >/dev/null
+"$PSQL" "$DSN4" -X -q -v ON_ERROR_STOP=1 >/dev/null 2>"$WORK/fwd40.err" <<'SQL'
+SELECT meterflow_ensure_partitions('rollup_1h', '2024-03-01Z', '2024-03-01Z');
+INSERT INTO meters (meter_id, region) VALUES ('M1', 'south'), ('M2', 'north');
+INSERT INTO rollup_1h (meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
+                       quality_sum, premium, standard, interpolated, closed, revision)
+VALUES ('M1', '2024-03-01 10:00Z', 4, 10, 1, 4, 5, 0.5, 360, 4, 0, 0, true, 1),
+       ('M2', '2024-03-01 10:00Z', 2, 3, 1, 2, 0.5, 0.25, 180, 1, 1, 0, true, 1);
+-- As the aggregator counted them while M1 was still in north.
+INSERT INTO region_load_1h VALUES ('north', '2024-03-01 10:00Z', 0.75, 6, 2);
+SQL
+[ -s "$WORK/fwd40.err" ] && fail "forward 040: data of the old version" "$(cat "$WORK/fwd40.err")"
+run_migrations "$DSN4" >/dev/null
+got=$("$PSQL" "$DSN4" -X -A -t -q -c "SELECT region, quality_sum FROM region_load_1h" 2>&1)
+if [ "$got" = "north|540" ]; then pass "forward 040: a moved meter's hour gets the fleet's average quality"; else fail "forward 040: moved meter" "want: north|540" "got:  $got"; fi
 
 # ---------------------------------------------------------------------------
 # pgtmp.sh fault helpers: kill (immediate) then restart keeps data and DSN.

@@ -13,7 +13,8 @@ SET synchronous_commit = off;
 
 CREATE TABLE IF NOT EXISTS region_load_1h (
     region text, window_start timestamptz, energy_kwh double precision,
-    readings bigint, meters integer, PRIMARY KEY (region, window_start));
+    readings bigint, meters integer, quality_sum double precision,
+    PRIMARY KEY (region, window_start));
 CREATE INDEX IF NOT EXISTS region_load_1h_window_start_idx ON region_load_1h (window_start);
 
 INSERT INTO meters (meter_id, region, max_kw)
@@ -55,8 +56,8 @@ SELECT format('MTR-%s', lpad(i::text, 5, '0')), date_trunc('minute', now()),
   FROM generate_series(1, :meters) i
     ON CONFLICT DO NOTHING;
 
-INSERT INTO region_load_1h (region, window_start, energy_kwh, readings, meters)
-SELECT m.region, r.window_start, sum(r.energy_kwh), sum(r.count), count(*)
+INSERT INTO region_load_1h (region, window_start, energy_kwh, readings, meters, quality_sum)
+SELECT m.region, r.window_start, sum(r.energy_kwh), sum(r.count), count(*), sum(r.quality_sum)
   FROM rollup_1h r JOIN meters m USING (meter_id)
  GROUP BY m.region, r.window_start
     ON CONFLICT DO NOTHING;
