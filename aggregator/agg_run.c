@@ -152,11 +152,8 @@ static rd_kafka_topic_partition_list_t *assigned_list(const struct app *a)
 /* Stops fetching until the state is reloaded (resync). */
 static void start_resync(struct app *a, int why)
 {
-    if (a->nassigned) {
-        rd_kafka_topic_partition_list_t *l = assigned_list(a);
-        rd_kafka_pause_partitions(a->rk, l);
-        rd_kafka_topic_partition_list_destroy(l);
-    }
+    if (a->nassigned)
+        mf_kafka_hold(a->rk);
     agg_state_reset(a->st);
     a->batch_deadline = -1;
     a->need_resync = true;
@@ -171,56 +168,20 @@ static void backoff(struct app *a)
     a->next_try = mf_mono_ms() + a->backoff_ms;
 }
 
-/*
- * Starts every assigned partition at the offset PostgreSQL stored; where
- * none is stored, to Kafka's committed offset, else the beginning (what
- * auto.offset.reset=earliest would do).
- */
+/* Starts every assigned partition at the offset PostgreSQL stored (mf_kafka_assign_stored). */
 static int seek_stored(struct app *a, char *errbuf, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *l = assigned_list(a);
-    rd_kafka_topic_partition_list_t *unknown = rd_kafka_topic_partition_list_new(4);
-    int rc = MF_ERETRY;
-
-    for (int i = 0; i < l->cnt; i++) {
-        int64_t off = agg_state_next_offset(a->st, l->elems[i].partition);
-        l->elems[i].offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
-        if (off < 0)
-            rd_kafka_topic_partition_list_add(unknown, l->elems[i].topic, l->elems[i].partition);
-    }
-    if (unknown->cnt && rd_kafka_committed(a->rk, unknown, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < unknown->cnt; i++) {
-            if (unknown->elems[i].offset < 0)
-                continue;
-            rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_find(
-                l, unknown->elems[i].topic, unknown->elems[i].partition);
-            if (t)
-                t->offset = unknown->elems[i].offset;
-        }
-    }
-    /*
-     * Re-assign the same partitions with their start offsets rather than
-     * seek: librdkafka 2.0.2 refuses a seek with "Erroneous state" while a
-     * just-assigned partition's fetcher is not started yet, and that never
-     * cleared (a stuck aggregator in ft_agg_kill). An assignment carrying
-     * offsets starts each fetch exactly there, whatever state it was in.
-     */
-    rd_kafka_resp_err_t aerr = rd_kafka_assign(a->rk, l);
-    if (aerr) {
-        snprintf(errbuf, errlen, "assign at stored offsets: %s", rd_kafka_err2str(aerr));
-        goto out;
-    }
-    rd_kafka_resume_partitions(a->rk, l);
-    rc = MF_OK;
-out:
-    rd_kafka_topic_partition_list_destroy(unknown);
+    for (int i = 0; i < l->cnt; i++)
+        l->elems[i].offset = agg_state_next_offset(a->st, l->elems[i].partition);
+    int rc = mf_kafka_assign_stored(a->rk, l, errbuf, errlen);
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
 }
 
 /*
  * Reloads the assigned partitions from PostgreSQL, republishes their
- * outbox, seeks and resumes. On failure: backoff, still not ready.
+ * outbox, assigns at the stored offsets. On failure: backoff, still not ready.
  */
 static void resync(struct app *a)
 {
@@ -473,9 +434,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; i < parts->cnt; i++)
             a->assigned[a->nassigned++] = parts->elems[i].partition;
         MF_LOG_INFO("agg", "assigned %d partition(s)", parts->cnt);
-        /* Fetch nothing until PostgreSQL says where each partition stands. */
+        /*
+         * Take them (the group settles), then fetch nothing until PostgreSQL
+         * says where each partition stands (resync: one more assignment).
+         */
         rd_kafka_assign(rk, parts);
-        rd_kafka_pause_partitions(rk, parts);
         start_resync(a, NR_LOADING);
         a->backoff_ms = 0;
         a->next_try = 0;

@@ -241,3 +241,38 @@ int mf_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
     rd_kafka_topic_destroy(rkt);
     return n;
 }
+
+void mf_kafka_hold(rd_kafka_t *rk)
+{
+    rd_kafka_assign(rk, NULL);
+}
+
+int mf_kafka_assign_stored(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l, char *errbuf,
+                           size_t errlen)
+{
+    rd_kafka_topic_partition_list_t *unknown = rd_kafka_topic_partition_list_new(4);
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].offset < 0) {
+            l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_topic_partition_list_add(unknown, l->elems[i].topic, l->elems[i].partition);
+        }
+    if (unknown->cnt && rd_kafka_committed(rk, unknown, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < unknown->cnt; i++) {
+            rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_find(
+                l, unknown->elems[i].topic, unknown->elems[i].partition);
+            if (t && unknown->elems[i].offset >= 0)
+                t->offset = unknown->elems[i].offset;
+        }
+    rd_kafka_topic_partition_list_destroy(unknown);
+    /*
+     * An assignment carrying offsets, not a seek: librdkafka 2.0.2 refuses
+     * a seek ("Erroneous state") while a just-assigned partition's fetcher
+     * is not started yet, and that never cleared.
+     */
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, l);
+    if (err) {
+        snprintf(errbuf, errlen, "assign at stored offsets: %s", rd_kafka_err2str(err));
+        return MF_ERETRY;
+    }
+    return MF_OK;
+}

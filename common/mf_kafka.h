@@ -52,4 +52,26 @@ int32_t mf_kafka_partition_of(const char *key, size_t keylen, int32_t partitions
 /* Waits up to timeout_ms for the topic's metadata; returns its partition count or -1. */
 int mf_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
 
+/*
+ * For consumers that keep their offsets in PostgreSQL (aggregator,
+ * source-sink): starting and stopping the fetch of a group's partitions
+ * with assignments only, never pause/resume. In librdkafka 2.0.2 a pause
+ * or resume right after an assign bumps the partition's op version, and
+ * the assign's start-at-offset, still queued, is then dropped as outdated
+ * (librdkafka issues #2190, #5591): that partition is never fetched again
+ * (it_ss_sources in CI: one partition's 30 records never came).
+ */
+
+/* Fetches nothing until mf_kafka_assign_stored: the group still owns the partitions. */
+void mf_kafka_hold(rd_kafka_t *rk);
+
+/*
+ * Assigns l, fetching each partition from its offset: the stored next
+ * offset, or where it is negative (none stored) Kafka's committed offset
+ * for the group, else the beginning. Returns MF_OK, or MF_ERETRY with
+ * one line in errbuf.
+ */
+int mf_kafka_assign_stored(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l, char *errbuf,
+                           size_t errlen);
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * ss_run: the loop.
  *
- *   assigned    pause, read the stored offsets, assign there, resume
+ *   assigned    take them, fetch nothing, read the stored offsets, assign there
  *   record      decided into the batch (ss_batch)
  *   batch due   1. the DLQ-bound records to the DLQ, waiting for their acks
  *               2. rows + next offsets in one PostgreSQL transaction (ss_pg)
@@ -147,22 +147,17 @@ static int kind_of_topic(const struct app *a, const char *topic)
 static void start_reload(struct app *a, int why)
 {
     if (a->assigned && a->assigned->cnt)
-        rd_kafka_pause_partitions(a->rk, a->assigned);
+        mf_kafka_hold(a->rk);
     ss_batch_reset(&a->batch);
     a->batch_deadline = -1;
     a->need_load = true;
     atomic_store(&a->not_ready, why);
 }
 
-/*
- * Assigns every partition at the offset PostgreSQL stored; where none is,
- * at Kafka's committed one, else the beginning. (An assignment with
- * offsets, not a seek: librdkafka 2.0.2 refuses a seek right after assign.)
- */
+/* Assigns every partition at the offset PostgreSQL stored (mf_kafka_assign_stored). */
 static int load_assigned(struct app *a, char *err, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(a->assigned);
-    rd_kafka_topic_partition_list_t *unknown = rd_kafka_topic_partition_list_new(4);
     int rc = MF_ERETRY;
 
     if (ss_pg_load_registry(a->pg, &a->reg, err, errlen) != MF_OK)
@@ -172,27 +167,10 @@ static int load_assigned(struct app *a, char *err, size_t errlen)
         if (ss_pg_offsets(a->pg, l->elems[i].topic, &l->elems[i].partition, 1, &off, err, errlen) !=
             MF_OK)
             goto out;
-        l->elems[i].offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
-        if (off < 0)
-            rd_kafka_topic_partition_list_add(unknown, l->elems[i].topic, l->elems[i].partition);
+        l->elems[i].offset = off;
     }
-    if (unknown->cnt && rd_kafka_committed(a->rk, unknown, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < unknown->cnt; i++) {
-            rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_find(
-                l, unknown->elems[i].topic, unknown->elems[i].partition);
-            if (t && unknown->elems[i].offset >= 0)
-                t->offset = unknown->elems[i].offset;
-        }
-    }
-    rd_kafka_resp_err_t kerr = rd_kafka_assign(a->rk, l);
-    if (kerr) {
-        snprintf(err, errlen, "assign at stored offsets: %s", rd_kafka_err2str(kerr));
-        goto out;
-    }
-    rd_kafka_resume_partitions(a->rk, l);
-    rc = MF_OK;
+    rc = mf_kafka_assign_stored(a->rk, l, err, errlen);
 out:
-    rd_kafka_topic_partition_list_destroy(unknown);
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
 }
@@ -312,7 +290,7 @@ static void handle(struct app *a, const rd_kafka_message_t *m)
     }
     int k = kind_of_topic(a, rd_kafka_topic_name(m->rkt));
     if (k < 0 || a->need_load)
-        return; /* fetched before a pause: read again after the reload */
+        return; /* fetched before the hold: read again after the reload */
     ss_batch_add(&a->batch, (enum mf_source_kind)k, m->partition, m->offset, m->key, m->key_len,
                  m->payload, m->len, lookup, a);
     if (a->registry_failed) {
@@ -338,9 +316,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_topic_partition_list_destroy(a->assigned);
         a->assigned = rd_kafka_topic_partition_list_copy(parts);
         MF_LOG_INFO("ss", "assigned %d partition(s)", parts->cnt);
-        /* Fetch nothing until PostgreSQL says where each partition stands. */
+        /*
+         * Take them (the group settles), then fetch nothing until PostgreSQL
+         * says where each partition stands (reload: one more assignment).
+         */
         rd_kafka_assign(rk, parts);
-        rd_kafka_pause_partitions(rk, parts);
         start_reload(a, NR_LOADING);
         a->backoff_ms = 0;
         a->next_try = 0;
