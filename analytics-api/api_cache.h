@@ -53,6 +53,9 @@ void api_cache_destroy(struct api_cache *c);
 const struct api_entry *api_cache_get(struct api_cache *c, const char *key, api_fill_fn *fill,
                                       void *ctx, enum api_cache_result *res);
 void api_cache_put(struct api_cache *c, const struct api_entry *e);
+/* api_cache_put given only the entry: the free callback of a response that
+ * sends the entry's body without copying it. */
+void api_cache_release(void *entry);
 
 /* Seconds the entry may still be served (>= 0). */
 int api_cache_max_age(const struct api_entry *e);

@@ -103,13 +103,23 @@ struct reply {
     const char *allow; /* for 405 */
 };
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, const struct reply *r, int rt,
-                                  int64_t start_us)
+/*
+ * Queues r. held: the cache entry whose body r sends; the response keeps
+ * it (given back when libmicrohttpd is done with the body) instead of
+ * copying the body. The entry is given back here if queueing fails.
+ */
+static enum MHD_Result send_reply_held(struct MHD_Connection *c, const struct reply *r, int rt,
+                                       int64_t start_us, const struct api_entry *held)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(r->len, (void *)r->body,
-                                                                MHD_RESPMEM_MUST_COPY);
-    if (!resp)
+    struct MHD_Response *resp = held ? MHD_create_response_from_buffer_with_free_callback_cls(
+                                           r->len, (void *)r->body, api_cache_release, (void *)held)
+                                     : MHD_create_response_from_buffer(r->len, (void *)r->body,
+                                                                       MHD_RESPMEM_MUST_COPY);
+    if (!resp) {
+        if (held)
+            api_cache_release((void *)held);
         return MHD_NO;
+    }
     char buf[32];
     if (r->code != 304)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -134,6 +144,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct reply *
     MHD_destroy_response(resp);
     count(rt, r->code, start_us);
     return ok;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, const struct reply *r, int rt,
+                                  int64_t start_us)
+{
+    return send_reply_held(c, r, rt, start_us, NULL);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, const char *msg,
@@ -286,9 +302,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (a->status == 503)
         r.retry_after = (int)s->o.retry_after_s;
-    enum MHD_Result ok = send_reply(c, &r, rt, start_us);
-    api_cache_put(s->cache, e);
-    return ok;
+    if (r.code == 304) {
+        enum MHD_Result ok = send_reply(c, &r, rt, start_us);
+        api_cache_put(s->cache, e);
+        return ok;
+    }
+    return send_reply_held(c, &r, rt, start_us, e);
 }
 
 struct api_server *api_server_start(const struct api_server_opts *o,

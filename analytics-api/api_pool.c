@@ -74,6 +74,8 @@ static PGconn *open_conn(struct api_pool *p, char *errbuf, size_t errlen)
     snprintf(sql, sizeof sql, "SET statement_timeout = %d", p->o.statement_timeout_ms);
     if (mf_pg_exec(c, sql, errbuf, errlen) != MF_OK ||
         mf_pg_exec(c, "SET TimeZone = 'UTC'", errbuf, errlen) != MF_OK ||
+        /* float8 as its shortest exact text: api_query copies it into JSON */
+        mf_pg_exec(c, "SET extra_float_digits = 1", errbuf, errlen) != MF_OK ||
         mf_pg_exec(c, "SET default_transaction_read_only = on", errbuf, errlen) != MF_OK) {
         PQfinish(c);
         return NULL;
