@@ -24,6 +24,8 @@ enum {
     S_REGION_1H,
     S_FLEET_1D,
     S_REGION_1D,
+    S_FLEET_QUALITY,
+    S_REGION_QUALITY,
     S_FEEDER_BALANCE,
     S_FEEDER_KNOWN,
     S_WEATHER,
@@ -95,6 +97,28 @@ const struct api_stmt api_stmts[] = {
                                              "AND window_start >= $1::timestamptz "
                                              "AND window_start < $2::timestamptz) h "
                                              "GROUP BY d ORDER BY d LIMIT $3::int"},
+    /*
+     * Quality per hour (040's quality_sum): the readings' average score,
+     * for the fleet (every region's row of the hour) or one region.
+     */
+    [S_FLEET_QUALITY] = {"api_fleet_quality",
+                         "SELECT " EPOCH_MS(
+                             "window_start") ", sum(quality_sum) / "
+                                             "nullif(sum(readings), 0), "
+                                             "sum(readings)::int8, sum(meters)::int8 "
+                                             "FROM region_load_1h "
+                                             "WHERE window_start >= $1::timestamptz "
+                                             "AND window_start < $2::timestamptz "
+                                             "GROUP BY window_start ORDER BY "
+                                             "window_start LIMIT $3::int"},
+    [S_REGION_QUALITY] = {"api_region_quality",
+                          "SELECT " EPOCH_MS(
+                              "window_start") ", quality_sum / nullif(readings, 0), "
+                                              "readings, meters::int8 "
+                                              "FROM region_load_1h WHERE region = $4 "
+                                              "AND window_start >= $1::timestamptz "
+                                              "AND window_start < $2::timestamptz "
+                                              "ORDER BY window_start LIMIT $3::int"},
     /*
      * feeder_balance_1h (DESIGN §11.1, 022) for one feeder and a range,
      * computed as that view computes it but with the range inside: the
@@ -349,6 +373,8 @@ static const struct col weather_cols[] = {
     {"temp_c_avg", C_DBL}, {"temp_c_min", C_DBL}, {"temp_c_max", C_DBL}};
 static const struct col load_cols[] = {
     {"energy_kwh", C_DBL}, {"readings", C_INT}, {"meters", C_INT}};
+static const struct col quality_cols[] = {
+    {"quality_avg", C_DBL}, {"readings", C_INT}, {"meters", C_INT}};
 
 /*
  * A list answer: {"<key>":<value>,"width","from","to","items":[...],
@@ -441,13 +467,16 @@ static void fill_fleet_load(const struct api_query *q, struct api_answer *out)
     range_params(req, &rp);
     const char *params[] = {rp.from, rp.to, rp.limit, req->region};
     int daily = req->width == API_W_1D, region = req->region[0] != '\0';
-    int stmt = daily ? (region ? S_REGION_1D : S_FLEET_1D) : (region ? S_REGION_1H : S_FLEET_1H);
+    int quality = req->route == API_R_QUALITY;
+    int stmt = quality ? (region ? S_REGION_QUALITY : S_FLEET_QUALITY)
+               : daily ? (region ? S_REGION_1D : S_FLEET_1D)
+                       : (region ? S_REGION_1H : S_FLEET_1H);
     PGresult *r = run(q, stmt, region ? 4 : 3, params, out);
     if (!r)
         return;
     int ttl = closed(q) ? q->env->ttl_daily_s : q->env->ttl_hourly_s;
-    list_answer(q, "region", region ? req->region : NULL, r, load_cols, MF_ARRAY_LEN(load_cols),
-                ttl, out);
+    list_answer(q, "region", region ? req->region : NULL, r, quality ? quality_cols : load_cols,
+                quality ? MF_ARRAY_LEN(quality_cols) : MF_ARRAY_LEN(load_cols), ttl, out);
     PQclear(r);
 }
 
@@ -538,6 +567,7 @@ void api_query_fill(void *query, struct api_answer *out)
         fill_rollups(q, out);
         return;
     case API_R_FLEET_LOAD:
+    case API_R_QUALITY:
         fill_fleet_load(q, out);
         return;
     case API_R_FEEDER:

@@ -17,6 +17,8 @@ const char *api_route_name(enum api_route r)
         return "rollups";
     case API_R_FLEET_LOAD:
         return "fleet_load";
+    case API_R_QUALITY:
+        return "fleet_quality";
     case API_R_FEEDER:
         return "feeder_balance";
     case API_R_WEATHER:
@@ -198,24 +200,27 @@ enum api_parse api_route_parse(const char *path, api_arg_fn *arg, void *argctx, 
                  (long long)q->to, q->limit);
         return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
     }
-    if (strcmp(path, "/v1/fleet/load") == 0) {
-        q->route = API_R_FLEET_LOAD;
+    /* The fleet's or a region's hours: load (1h or 1d), quality (1h). */
+    int load = strcmp(path, "/v1/fleet/load") == 0;
+    if (load || strcmp(path, "/v1/fleet/quality") == 0) {
+        q->route = load ? API_R_FLEET_LOAD : API_R_QUALITY;
         const char *region = arg(argctx, "region");
         if (region) {
             if (api_check_region(region, bad) != MF_OK)
                 return API_PARSE_BAD;
             snprintf(q->region, sizeof q->region, "%s", region);
         }
-        if (api_parse_width(arg(argctx, "width"), 1u << API_W_1H | 1u << API_W_1D, API_W_1H,
-                            &q->width, bad) != MF_OK)
+        unsigned widths = load ? 1u << API_W_1H | 1u << API_W_1D : 1u << API_W_1H;
+        if (api_parse_width(arg(argctx, "width"), widths, API_W_1H, &q->width, bad) != MF_OK)
             return API_PARSE_BAD;
         struct span sp = fleet_span(q->width);
         if (api_parse_range(arg(argctx, "from"), arg(argctx, "to"), now_ms, api_width_ms(q->width),
                             sp.def, sp.max, &q->from, &q->to, bad) != MF_OK ||
             api_parse_limit(arg(argctx, "limit"), &q->limit, bad) != MF_OK)
             return API_PARSE_BAD;
-        snprintf(q->scope, sizeof q->scope, "fleet_load|%s|%s|%lld|%lld|%d", q->region,
-                 api_width_name(q->width), (long long)q->from, (long long)q->to, q->limit);
+        snprintf(q->scope, sizeof q->scope, "%s|%s|%s|%lld|%lld|%d", api_route_name(q->route),
+                 q->region, api_width_name(q->width), (long long)q->from, (long long)q->to,
+                 q->limit);
         return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
     }
     return API_PARSE_NOT_FOUND;

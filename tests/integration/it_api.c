@@ -256,6 +256,47 @@ static void test_rollups(void **state)
     cJSON_Delete(j);
 }
 
+/*
+ * Hour by hour, the fleet's and one region's quality (040's quality_sum)
+ * equal the readings' average score recomputed from rollup_1h and the
+ * registry (the fixture's scores vary by meter and hour).
+ */
+static void test_fleet_quality(void **state)
+{
+    (void)state;
+    char t0[MF_TIME_STRLEN], t1[MF_TIME_STRLEN];
+    int64_t now = mf_now_ms();
+    mf_time_format(now - 30 * 3600000LL, t0);
+    mf_time_format(now, t1);
+    for (int region = 0; region < 2; region++) {
+        char path[256];
+        snprintf(path, sizeof path, "/v1/fleet/quality?from=%s&to=%s%s", t0, t1,
+                 region ? "&region=region-2" : "");
+        long code;
+        cJSON *j = get_json(path, &code);
+        assert_int_equal(code, 200);
+        cJSON *items = cJSON_GetObjectItem(j, "items"), *it;
+        assert_int_equal(cJSON_GetArraySize(items), 31);
+        double lo = 100, hi = 0;
+        cJSON_ArrayForEach(it, items)
+        {
+            char sql[512];
+            snprintf(sql, sizeof sql,
+                     "SELECT sum(r.quality_sum) / sum(r.count) FROM rollup_1h r JOIN meters m "
+                     "USING (meter_id) WHERE r.window_start = '%s' AND %s",
+                     cJSON_GetObjectItem(it, "window_start")->valuestring,
+                     region ? "m.region = 'region-2'" : "true");
+            double q = cJSON_GetObjectItem(it, "quality_avg")->valuedouble;
+            assert_float_equal(q, sql_double(sql), 1e-9);
+            lo = q < lo ? q : lo;
+            hi = q > hi ? q : hi;
+        }
+        assert_true(hi > lo); /* the comparison can tell hours apart */
+        cJSON_Delete(j);
+    }
+    expect_status("/v1/fleet/quality?width=1d", 400);
+}
+
 static void test_fleet_load(void **state)
 {
     (void)state;
@@ -668,11 +709,11 @@ static void test_pg_down(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status),     cmocka_unit_test(test_rollups),
-        cmocka_unit_test(test_fleet_load), cmocka_unit_test(test_sources),
-        cmocka_unit_test(test_bad_input),  cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_cache),      cmocka_unit_test(test_connections),
-        cmocka_unit_test(test_pg_down),
+        cmocka_unit_test(test_status),      cmocka_unit_test(test_rollups),
+        cmocka_unit_test(test_fleet_load),  cmocka_unit_test(test_fleet_quality),
+        cmocka_unit_test(test_sources),     cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_auth),        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_connections), cmocka_unit_test(test_pg_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -40,6 +40,8 @@ static const struct {
     {"api_region_1h", "(now() - interval '1 day', now(), 1001, 'region-1')"},
     {"api_fleet_1d", "(now() - interval '3 days', now(), 1001)"},
     {"api_region_1d", "(now() - interval '3 days', now(), 1001, 'region-1')"},
+    {"api_fleet_quality", "(now() - interval '1 day', now(), 1001)"},
+    {"api_region_quality", "(now() - interval '1 day', now(), 1001, 'region-1')"},
     {"api_feeder_balance", "('FDR-2', now() - interval '1 day', now(), 1001)"},
     {"api_feeder_known", "('FDR-2')"},
     {"api_weather", "('region-1', now() - interval '1 day', now(), 1001)"},

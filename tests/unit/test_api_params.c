@@ -261,6 +261,20 @@ static void test_routes(void **state)
     const char *const f4[] = {"limit", "0", NULL};
     assert_int_equal(parse("/v1/fleet/load", f4, &q, &bad), API_PARSE_BAD);
     assert_string_equal(bad.param, "limit");
+
+    /* quality: hours only, a week by default, its own cache key */
+    const char *const q1[] = {"region", "north", NULL};
+    assert_int_equal(parse("/v1/fleet/quality", q1, &q, &bad), API_PARSE_OK);
+    assert_int_equal(q.route, API_R_QUALITY);
+    assert_string_equal(q.region, "north");
+    assert_int_equal(q.width, API_W_1H);
+    assert_int_equal(q.to - q.from, 7 * D);
+    assert_int_equal(parse("/v1/fleet/load", q1, &q2, &bad), API_PARSE_OK);
+    assert_string_not_equal(q.key, q2.key);
+    assert_int_equal(parse("/v1/fleet/quality", f1, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "width");
+    assert_int_equal(parse("/v1/fleet/quality", f3, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "region");
 }
 
 static void test_source_routes(void **state)

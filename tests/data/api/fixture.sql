@@ -33,7 +33,8 @@ $$ SELECT 0.5 + (i % 7) * 0.25 + extract(hour FROM t AT TIME ZONE 'UTC')::int * 
 INSERT INTO rollup_1h (meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
                        quality_sum, premium, standard, interpolated, closed, revision)
 SELECT format('MTR-%s', lpad(i::text, 5, '0')), h, 60, 60 * pg_temp.kw(i, h), pg_temp.kw(i, h) - 0.1,
-       pg_temp.kw(i, h) + 0.1, 0.6, pg_temp.kw(i, h), 60 * 95, 58, 2, 0,
+       pg_temp.kw(i, h) + 0.1, 0.6, pg_temp.kw(i, h),
+       60 * (70 + i * (1 + extract(hour FROM h AT TIME ZONE 'UTC')::int) % 30), 58, 2, 0,
        h < date_trunc('hour', now()), CASE WHEN h < date_trunc('hour', now()) THEN 1 ELSE 0 END
   FROM generate_series(1, :meters_1h) i,
        generate_series(date_trunc('hour', now()) - make_interval(days => :days_1h),
