@@ -28,9 +28,8 @@ PSQL=$BIN/psql
 # own; migrations never depend on it).
 RUNNER_LOCK=4242001
 
-PASSED=0
-FAILED=0
-WORK=
+# pass / fail / finish / q / expect: shared with the other SQL scripts.
+. "$ROOT/tests/lib/sqltest.sh"
 
 cleanup() {
     if [ -n "$WORK" ]; then
@@ -40,41 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# pass NAME / fail NAME [DETAIL...]
-pass() {
-    PASSED=$((PASSED + 1))
-    echo "ok - $1"
-}
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "not ok - $1"
-    shift
-    [ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/#   /'
-}
-
-finish() {
-    echo "sql: $PASSED passed, $FAILED failed"
-    [ "$FAILED" -eq 0 ] && exit 0
-    exit 1
-}
-
-# q SQL: one query (or several, as one string), unaligned, tuples only.
-# Output on stdout; errors on stderr; status non-zero on error.
-q() {
-    "$PSQL" "$DSN" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
-}
-
-# expect NAME WANT SQL: the query's output must equal WANT exactly.
-expect() {
-    local name=$1 want=$2 got
-    got=$(q "$3" 2>&1)
-    if [ "$got" = "$want" ]; then
-        pass "$name"
-    else
-        fail "$name" "want: $want" "got:  $got"
-    fi
-}
 
 # expect_error NAME SQLSTATE SQL: the statement must fail with that SQLSTATE.
 expect_error() {
@@ -265,15 +229,21 @@ check_cols region_load_1h "region text NO, window_start timestamp with time zone
 check_cols audit_log "id bigint NO, at timestamp with time zone NO, actor text NO, action text NO, target text YES, why text YES, detail jsonb NO"
 check_cols holidays "day date NO, region text YES, name text NO"
 check_cols grid_maintenance "id bigint NO, region text NO, from_ts timestamp with time zone NO, to_ts timestamp with time zone NO, note text YES"
+check_cols peak_hours "day date NO, region text NO, rank smallint NO, hour_start timestamp with time zone NO, energy_kwh double precision NO, excluded boolean NO, exclusion text YES"
+check_cols peak_periods "season text YES, region text YES, hour_of_day integer YES, days_in_top3 integer YES, share double precision YES"
+check_cols rollup_1d_local "meter_id text YES, day date YES, tz text YES, hours double precision YES, count bigint YES, energy_kwh double precision YES, avg_kw double precision YES, min_kw double precision YES, max_kw double precision YES, quality_avg double precision YES, premium bigint YES, standard bigint YES, interpolated bigint YES, exact boolean YES"
 
 expect "primary keys are the contract's (and the aggregator's own tables')" \
     "agg_watermarks|consumer_group,partition
 audit_log|id
 feeders|feeder_id
+fleet_settings|name
 grid_feed_readings|feeder_id,ts
 grid_maintenance|id
 meter_current_status|meter_id
 meters|meter_id
+peak_days_dirty|day
+peak_hours|day,region,rank
 region_load_1h|region,window_start
 rollup_1h|meter_id,window_start
 rollup_1m|meter_id,window_start
