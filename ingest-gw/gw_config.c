@@ -42,6 +42,12 @@ const struct mf_cfg_row gw_config_rows[] = {
     {"GW_THREADS", MF_CFG_INT, "2", 1, 256, OFF(threads), 0, NULL, "HTTP event-loop threads"},
     {"GW_MAX_CONNECTIONS", MF_CFG_INT, "4096", 1, 1000000, OFF(max_connections), 0, NULL,
      "most concurrent client connections"},
+    {"GW_IDLE_TIMEOUT_S", MF_CFG_INT, "60", 1, 3600, OFF(idle_timeout_s), 0, NULL,
+     "a connection is closed when its next request line is not in this long after the last "
+     "answer (or the connection's start)"},
+    {"GW_REQUEST_TIMEOUT_S", MF_CFG_INT, "30", 1, 3600, OFF(request_timeout_s), 0, NULL,
+     "a request's headers, body and answer must be done this long after its request line, "
+     "else the connection is closed (a slow client; more than GW_ACK_TIMEOUT_MS)"},
     {"GW_DRAIN_S", MF_CFG_INT, "20", 0, 25, OFF(drain_s), 0, NULL,
      "on SIGTERM, how long in-flight requests may take to finish (the process exits within 30 s)"},
 };
@@ -51,6 +57,13 @@ int gw_config_check(struct gw_config *cfg, char *errbuf, size_t errlen)
 {
     if (cfg->auth && !cfg->tokens_file[0]) {
         snprintf(errbuf, errlen, "missing GW_TOKENS_FILE: required with GW_AUTH=on");
+        return MF_EDATA;
+    }
+    if (cfg->request_timeout_s * 1000 <= cfg->ack_timeout_ms) {
+        snprintf(errbuf, errlen,
+                 "invalid GW_REQUEST_TIMEOUT_S: %lld s must be longer than GW_ACK_TIMEOUT_MS "
+                 "(%lld ms), or a request waiting for Kafka loses its 503",
+                 (long long)cfg->request_timeout_s, (long long)cfg->ack_timeout_ms);
         return MF_EDATA;
     }
     return MF_OK;

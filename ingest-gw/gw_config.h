@@ -31,6 +31,8 @@ struct gw_config {
     int64_t retry_after_s;
     int64_t threads;
     int64_t max_connections;
+    int64_t idle_timeout_s;
+    int64_t request_timeout_s;
     int64_t drain_s;
 };
 

@@ -31,6 +31,7 @@
 #include "mf_authz.h"
 #include "mf_buf.h"
 #include "mf_http.h"
+#include "mf_http_guard.h"
 #include "mf_json.h"
 #include "mf_log.h"
 #include "mf_metrics.h"
@@ -107,6 +108,7 @@ struct gw_server {
     struct gw_req *waiting; /* requests waiting for Kafka, oldest last */
     pthread_t watchdog;
     atomic_int stop;
+    struct mf_http_guard *guard; /* slow clients: a deadline per connection */
 };
 
 /* ---------------------------------------------------------------- metrics */
@@ -672,8 +674,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct gw_server *s = cls;
     struct gw_req *q = *con_cls;
-    (void)c;
     (void)toe;
+    mf_http_guard_request_done(s->guard, c);
     if (q) {
         *con_cls = NULL;
         req_put(s, q);
@@ -695,6 +697,12 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
         snprintf(errbuf, errlen, "cannot start the gateway's watchdog thread");
         goto fail_locks;
     }
+    s->guard = mf_http_guard_new("ingest-gw", o->idle_timeout_s, o->request_timeout_s, errbuf,
+                                 errlen);
+    if (!s->guard)
+        goto fail_watchdog;
+    struct MHD_OptionItem guard_opts[3];
+    mf_http_guard_options(s->guard, guard_opts);
     int fd = mf_http_listen(o->addr, 1024, &s->port, errbuf, errlen);
     if (fd < 0)
         goto fail_watchdog;
@@ -709,12 +717,12 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
         o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        60u,
+        o->idle_timeout_s,
         /* libmicrohttpd zeroes this pool for every request, and bodies live in
          * our own buffer: 16 KiB holds any sane header block (nginx uses 8). */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_ARRAY, o->tls_cert_pem ? tls_opts : tls_opts + 2,
-        MHD_OPTION_END);
+        MHD_OPTION_ARRAY, guard_opts, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         snprintf(errbuf, errlen, "cannot start the HTTP%s server on %s%s",
@@ -725,6 +733,7 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
     }
     return s;
 fail_watchdog:
+    mf_http_guard_destroy(s->guard);
     atomic_store(&s->stop, 1);
     pthread_join(s->watchdog, NULL);
 fail_locks:
@@ -754,6 +763,7 @@ void gw_server_destroy(struct gw_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
+    mf_http_guard_destroy(s->guard);
     atomic_store(&s->stop, 1);
     pthread_join(s->watchdog, NULL);
     while (s->pool) {

@@ -24,14 +24,16 @@ struct gw_publisher;
 struct mf_authz;
 
 struct gw_server_opts {
-    const char *addr;         /* HTTP_ADDR */
-    size_t max_body_bytes;    /* GW_MAX_BODY_BYTES */
-    size_t max_readings;      /* GW_MAX_READINGS */
-    unsigned retry_after_s;   /* GW_RETRY_AFTER_S */
-    unsigned threads;         /* GW_THREADS */
-    unsigned max_connections; /* GW_MAX_CONNECTIONS */
-    int ack_timeout_ms;       /* GW_ACK_TIMEOUT_MS: the longest wait for Kafka, then 503 */
-    const char *tls_cert_pem; /* HTTPS with these (GW_TLS_*), or NULL: plain HTTP */
+    const char *addr;           /* HTTP_ADDR */
+    size_t max_body_bytes;      /* GW_MAX_BODY_BYTES */
+    size_t max_readings;        /* GW_MAX_READINGS */
+    unsigned retry_after_s;     /* GW_RETRY_AFTER_S */
+    unsigned threads;           /* GW_THREADS */
+    unsigned max_connections;   /* GW_MAX_CONNECTIONS */
+    unsigned idle_timeout_s;    /* GW_IDLE_TIMEOUT_S: between requests (mf_http_guard) */
+    unsigned request_timeout_s; /* GW_REQUEST_TIMEOUT_S: request line to answer */
+    int ack_timeout_ms;         /* GW_ACK_TIMEOUT_MS: the longest wait for Kafka, then 503 */
+    const char *tls_cert_pem;   /* HTTPS with these (GW_TLS_*), or NULL: plain HTTP */
     const char *tls_key_pem;
 };
 

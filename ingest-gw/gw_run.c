@@ -79,15 +79,17 @@ int gw_run(const struct gw_config *cfg)
         status = 2;
         goto out;
     }
-    struct gw_server_opts so = {cfg->http_addr,
-                                (size_t)cfg->max_body_bytes,
-                                (size_t)cfg->max_readings,
-                                (unsigned)cfg->retry_after_s,
-                                (unsigned)cfg->threads,
-                                (unsigned)cfg->max_connections,
-                                (int)cfg->ack_timeout_ms,
-                                tls.cert_pem,
-                                tls.key_pem};
+    struct gw_server_opts so = {.addr = cfg->http_addr,
+                                .max_body_bytes = (size_t)cfg->max_body_bytes,
+                                .max_readings = (size_t)cfg->max_readings,
+                                .retry_after_s = (unsigned)cfg->retry_after_s,
+                                .threads = (unsigned)cfg->threads,
+                                .max_connections = (unsigned)cfg->max_connections,
+                                .idle_timeout_s = (unsigned)cfg->idle_timeout_s,
+                                .request_timeout_s = (unsigned)cfg->request_timeout_s,
+                                .ack_timeout_ms = (int)cfg->ack_timeout_ms,
+                                .tls_cert_pem = tls.cert_pem,
+                                .tls_key_pem = tls.key_pem};
     if (!(srv = gw_server_start(&so, pub, auth, err, sizeof err))) {
         MF_LOG_FATAL("main", "%s", err);
         goto out;

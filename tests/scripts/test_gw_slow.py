@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""test_gw_slow.py: slow clients cannot hold ingest-gw's connections (issue 17).
+
+libmicrohttpd's own timeout is an idle one that every byte resets; the
+gateway adds two deadlines (common/mf_http_guard): the next request line
+within GW_IDLE_TIMEOUT_S of the last answer, the whole request within
+GW_REQUEST_TIMEOUT_S of its request line. Checked against the real
+gateway (no broker needed: nothing here is acknowledged by Kafka):
+  - a request line trickled a byte every 0.4 s is cut at the idle deadline;
+  - a header trickled a byte every 0.4 s is cut at the request deadline;
+  - a body that never ends is cut at the request deadline;
+  - GW_MAX_CONNECTIONS trickling clients: an honest client is served
+    again once their deadlines pass, and the metric counts them;
+  - an honest keep-alive client sending a request a second for longer than
+    both deadlines is never cut;
+  - GW_REQUEST_TIMEOUT_S not above GW_ACK_TIMEOUT_MS fails at start naming it.
+Without the guard the trickles would hold their connections for ever (each
+byte resets the idle timeout), so every check here can fail.
+Prints "slow: N passed, M failed".
+"""
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+BIN = os.environ.get("MF_BIN_DIR", "build/bin")
+IDLE_S, REQUEST_S, MAX_CONN = 4, 3, 16
+STEP = 0.4  # seconds between trickled bytes: well under the idle timeout
+SLACK = 1.5  # the guard checks every 0.2 s; a loaded machine adds more
+
+passed = failed = 0
+
+
+def check(name, ok):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"  ok    {name}")
+    else:
+        failed += 1
+        print(f"  FAIL  {name}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def trickle(port, head, drip, limit_s):
+    """Sends head at once, then drip a byte at a time every STEP seconds.
+    Returns how long after the head the server ended the connection, or
+    None if it was still open after limit_s."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(head)
+    t0 = time.monotonic()
+    i = 0
+    try:
+        while time.monotonic() - t0 < limit_s:
+            s.send(drip[i % len(drip)].to_bytes(1, "big"))
+            i += 1
+            s.settimeout(STEP)
+            try:
+                if s.recv(4096) == b"":
+                    return time.monotonic() - t0
+            except socket.timeout:
+                pass
+    except (BrokenPipeError, ConnectionResetError):
+        return time.monotonic() - t0
+    finally:
+        s.close()
+    return None
+
+
+def healthz(port, timeout=2):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout) as r:
+            return r.status
+    except Exception:
+        return None
+
+
+def metric(port, name):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name):
+                    return float(line.rsplit(" ", 1)[1])
+    except Exception:
+        pass
+    return None
+
+
+def main():
+    if not os.access(os.path.join(BIN, "ingest-gw"), os.X_OK):
+        print(f"slow: {BIN}/ingest-gw not built")
+        return 1
+    port = free_port()
+    env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:1", HTTP_ADDR=f"127.0.0.1:{port}",
+               GW_AUTH="off", GW_ACK_TIMEOUT_MS="1000", GW_IDLE_TIMEOUT_S=str(IDLE_S),
+               GW_REQUEST_TIMEOUT_S=str(REQUEST_S), GW_MAX_CONNECTIONS=str(MAX_CONN))
+    log = tempfile.TemporaryFile()
+    gw = subprocess.Popen([os.path.join(BIN, "ingest-gw")], env=env, stderr=log)
+    try:
+        for _ in range(100):
+            if healthz(port) == 200:
+                break
+            time.sleep(0.1)
+        check("the gateway is up", healthz(port) == 200)
+
+        t = trickle(port, b"", b"GET /healthz HTTP/1.1\r\n", IDLE_S + 10)
+        check(f"a request line trickled a byte every {STEP} s is cut at the idle deadline "
+              f"({t and round(t, 1)} s, idle {IDLE_S} s)",
+              t is not None and IDLE_S - 0.5 <= t <= IDLE_S + SLACK)
+
+        t = trickle(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: aaaa\r\n",
+                    REQUEST_S + 10)
+        check(f"a header trickled a byte every {STEP} s is cut at the request deadline "
+              f"({t and round(t, 1)} s, request {REQUEST_S} s)",
+              t is not None and REQUEST_S - 0.5 <= t <= REQUEST_S + SLACK)
+
+        body_head = (b"POST /v1/readings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100000\r\n\r\n[{\"meter_id\":\"SLOW-1\"")
+        t = trickle(port, body_head, b" ", REQUEST_S + 10)
+        check(f"a body that never ends is cut at the request deadline ({t and round(t, 1)} s)",
+              t is not None and REQUEST_S - 0.5 <= t <= REQUEST_S + SLACK)
+
+        # Every connection slot held by a trickler; an honest client waits, then is served.
+        before = metric(port, 'meterflow_http_connections_expired_total{server="ingest-gw"}') or 0
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(
+            trickle(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: a\r\n",
+                    REQUEST_S + 10))) for _ in range(MAX_CONN)]
+        for th in threads:
+            th.start()
+        time.sleep(1)
+        t0 = time.monotonic()
+        served = None
+        while time.monotonic() - t0 < REQUEST_S + 10 and served is None:
+            if healthz(port, timeout=1) == 200:
+                served = time.monotonic() - t0
+        for th in threads:
+            th.join()
+        check(f"{MAX_CONN} trickling clients (the connection limit) all cut "
+              f"({sum(r is not None for r in results)} of {MAX_CONN})",
+              all(r is not None and r <= REQUEST_S + SLACK for r in results))
+        check(f"an honest client is served once their deadlines pass "
+              f"({served and round(served, 1)} s after they filled the limit)",
+              served is not None and served <= REQUEST_S + SLACK)
+        after = metric(port, 'meterflow_http_connections_expired_total{server="ingest-gw"}')
+        check(f"meterflow_http_connections_expired_total counts them ({before} -> {after})",
+              after is not None and after - before >= MAX_CONN)
+
+        # An honest keep-alive client: a request a second for longer than both deadlines.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        answers = 0
+        first_sock = None
+        t0 = time.monotonic()
+        try:
+            while time.monotonic() - t0 < IDLE_S + REQUEST_S + 1:
+                conn.request("GET", "/healthz")
+                resp = conn.getresponse()
+                resp.read()
+                first_sock = first_sock or conn.sock
+                if resp.status == 200 and conn.sock is first_sock:
+                    answers += 1
+                time.sleep(1)
+        except (OSError, http.client.HTTPException):
+            pass
+        conn.close()
+        want = int(IDLE_S + REQUEST_S + 1)
+        check(f"a keep-alive client asking every second for {want} s is never cut "
+              f"({answers} answers on one connection)", answers >= want)
+        check("the gateway is still up", gw.poll() is None and healthz(port) == 200)
+    finally:
+        gw.terminate()
+        gw.wait(timeout=30)
+
+    r = subprocess.run([os.path.join(BIN, "ingest-gw")], capture_output=True, text=True, timeout=10,
+                       env=dict(os.environ, KAFKA_BROKERS="127.0.0.1:1", HTTP_ADDR="127.0.0.1:0",
+                                GW_AUTH="off", GW_ACK_TIMEOUT_MS="10000",
+                                GW_REQUEST_TIMEOUT_S="10"))
+    check("GW_REQUEST_TIMEOUT_S not above GW_ACK_TIMEOUT_MS fails at start naming it",
+          r.returncode == 2 and "GW_REQUEST_TIMEOUT_S" in r.stderr
+          and len(r.stderr.strip().splitlines()) == 1)
+    print(f"slow: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
