@@ -34,9 +34,25 @@ struct ss_row {
     int32_t interval_s; /* grid: the record's, else the feeder's */
 };
 
+/*
+ * The review stores' topics (DESIGN §14): source-sink stores every record
+ * of the quarantine, the DLQ and the alerts topics too. A batch's topics
+ * are indexed 0..SS_TOPIC_COUNT: the source kinds, then these.
+ */
+enum ss_review_kind { SS_REV_QUARANTINE, SS_REV_DLQ, SS_REV_ALERTS, SS_REV_COUNT };
+#define SS_TOPIC_COUNT        (MF_SRC_COUNT + SS_REV_COUNT)
+#define SS_TOPIC_OF_REVIEW(r) (MF_SRC_COUNT + (int)(r))
+
+/* A Kafka header: value may be NULL (len 0) and is not NUL-terminated. */
+struct ss_header {
+    const char *name;
+    const void *value;
+    size_t len;
+};
+
 /* A record bound for the DLQ: where it came from, its bytes, why. */
 struct ss_dlq {
-    enum mf_source_kind kind;
+    int kind; /* the topic index: a source kind, or SS_TOPIC_OF_REVIEW */
     int32_t partition;
     int64_t offset;
     size_t key_off, key_len, val_off, val_len; /* in the batch's bytes */
@@ -44,9 +60,9 @@ struct ss_dlq {
     char msg[200];
 };
 
-/* The next offset to consume of one (kind's topic, partition). */
+/* The next offset to consume of one (topic index, partition). */
 struct ss_pos {
-    enum mf_source_kind kind;
+    int kind;
     int32_t partition;
     int64_t next_offset;
 };
@@ -58,7 +74,16 @@ struct ss_batch {
     size_t ndlq, capdlq;
     struct ss_pos *pos;
     size_t npos, cappos;
-    struct mf_buf bytes;  /* DLQ records' keys and values */
+    struct mf_buf bytes; /* DLQ records' keys and values */
+    /*
+     * The review stores' rows, each kind a JSON array's elements without the
+     * brackets (ss_review: typed fields checked here, so the SQL's casts
+     * cannot fail), and the UTC day numbers their partitions need.
+     */
+    struct mf_buf review[SS_REV_COUNT];
+    size_t nreview[SS_REV_COUNT];
+    int64_t *days;
+    size_t ndays, capdays;
     size_t count;         /* records added */
     int64_t newest_ts_ms; /* newest event time stored (0: none) */
 };
@@ -77,7 +102,27 @@ int ss_batch_add(struct ss_batch *b, enum mf_source_kind k, int32_t partition, i
                  const void *key, size_t keylen, const void *value, size_t len,
                  ss_lookup_fn *lookup, void *opaque);
 
+/*
+ * Stores one record of a review topic at (partition, offset), Kafka
+ * timestamp ts_ms (< 0: none, the clock's), as a row of its store; a
+ * quarantine or alert record that is not the §3.2 / §3.3 JSON goes to the
+ * DLQ (parse_error) instead. DLQ records are stored whatever their bytes.
+ * Returns 1 if stored, 0 if DLQ-bound. (ss_review.c)
+ */
+int ss_batch_add_review(struct ss_batch *b, enum ss_review_kind k, int32_t partition,
+                        int64_t offset, int64_t ts_ms, const void *key, size_t keylen,
+                        const struct ss_header *h, size_t nh, const void *value, size_t len);
+
+/* The name of a topic index: the source kind's, quarantine, dlq, alerts. */
+const char *ss_topic_kind_name(int kind);
+
 /* The DLQ error.code of an unregistered id of kind k. */
 const char *ss_unknown_code(enum mf_source_kind k);
+
+/* Shared by ss_batch.c and ss_review.c: the batch's bookkeeping. */
+void *ss_grow(void *v, size_t n, size_t *cap, size_t size);
+void ss_advance(struct ss_batch *b, int k, int32_t partition, int64_t offset);
+void ss_add_dlq(struct ss_batch *b, int k, int32_t partition, int64_t offset, const void *key,
+                size_t keylen, const void *value, size_t len, const char *code, const char *msg);
 
 #endif

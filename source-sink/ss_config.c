@@ -23,7 +23,12 @@ const struct mf_cfg_row ss_config_rows[] = {
     MF_CFG_ROW_TOPIC(struct ss_config, topic_vehicles, VEHICLES,
                      "input: vehicle telemetry (DESIGN 11.3)"),
     MF_CFG_ROW_TOPIC(struct ss_config, topic_dlq, DLQ,
-                     "output: records refused, with headers saying why (DESIGN 2)"),
+                     "output: records refused, with headers saying why (DESIGN 2); input: "
+                     "every DLQ record into dlq_records (DESIGN 14)"),
+    MF_CFG_ROW_TOPIC(struct ss_config, topic_quarantine, QUARANTINE,
+                     "input: quarantined readings into quarantine_readings (DESIGN 14)"),
+    MF_CFG_ROW_TOPIC(struct ss_config, topic_alerts, ALERTS,
+                     "input: alerts into the alerts table (DESIGN 3.3)"),
     {"SS_ID", MF_CFG_STR, "source-sink", MF_CFG_UNBOUNDED, OFF(worker_id), 0, NULL,
      "this replica's name in the DLQ's worker.id header"},
     {"SS_BATCH_MAX", MF_CFG_INT, "20000", 1, 1000000, OFF(batch_max), 0, NULL,
@@ -32,20 +37,25 @@ const struct mf_cfg_row ss_config_rows[] = {
      "a batch is written at most this long after its first record"},
     {"REGISTRY_REFRESH_S", MF_CFG_INT, "60", 1, 86400, OFF(registry_refresh_s), 0, NULL,
      "reload the feeders, stations and vehicles this often (and on an unknown id)"},
+    {"REVIEW_RETENTION_DAYS", MF_CFG_INT, "30", 1, 3650, OFF(review_retention_days), 0, NULL,
+     "days kept in quarantine_readings and dlq_records (DESIGN 14), by day partition"},
 };
 const size_t ss_config_nrows = MF_ARRAY_LEN(ss_config_rows);
 
 int ss_config_check(struct ss_config *cfg, char *errbuf, size_t errlen)
 {
     /* The topic a record came from says its kind: two kinds on one topic cannot work. */
-    if (strcmp(cfg->topic_grid, cfg->topic_weather) == 0 ||
-        strcmp(cfg->topic_grid, cfg->topic_vehicles) == 0 ||
-        strcmp(cfg->topic_weather, cfg->topic_vehicles) == 0) {
-        snprintf(
-            errbuf, errlen,
-            "invalid TOPIC_GRID, TOPIC_WEATHER, TOPIC_VEHICLES: each source needs its own topic");
-        return MF_EDATA;
-    }
+    const char *const t[] = {cfg->topic_grid,       cfg->topic_weather, cfg->topic_vehicles,
+                             cfg->topic_quarantine, cfg->topic_dlq,     cfg->topic_alerts};
+    for (size_t i = 0; i < MF_ARRAY_LEN(t); i++)
+        for (size_t j = i + 1; j < MF_ARRAY_LEN(t); j++)
+            if (strcmp(t[i], t[j]) == 0) {
+                snprintf(errbuf, errlen,
+                         "invalid TOPIC_GRID, TOPIC_WEATHER, TOPIC_VEHICLES, TOPIC_QUARANTINE, "
+                         "TOPIC_DLQ, TOPIC_ALERTS: each needs its own topic ('%s' twice)",
+                         t[i]);
+                return MF_EDATA;
+            }
     return MF_OK;
 }
 

@@ -21,16 +21,19 @@ struct ss_config {
     char *topic_weather;
     char *topic_vehicles;
     char *topic_dlq;
+    char *topic_quarantine;
+    char *topic_alerts;
     char *worker_id;
     int64_t batch_max;
     int64_t batch_ms;
     int64_t registry_refresh_s;
+    int64_t review_retention_days;
 };
 
 extern const struct mf_cfg_row ss_config_rows[];
 extern const size_t ss_config_nrows;
 
-/* Checks across rows (the three input topics distinct); MF_OK or MF_EDATA with errbuf. */
+/* Checks across rows (the input topics distinct); MF_OK or MF_EDATA with errbuf. */
 int ss_config_check(struct ss_config *cfg, char *errbuf, size_t errlen);
 
 void ss_config_release(struct ss_config *cfg);

@@ -24,11 +24,16 @@
 #define MS_PER_DAY 86400000LL
 #define DAYS_KNOWN 64 /* history partitions known to exist, remembered */
 
+/* A ring of day numbers whose partitions exist. */
+struct days_known {
+    int64_t days[DAYS_KNOWN];
+    size_t n;
+};
+
 struct ss_pg {
     char *dsn, *group;
     PGconn *conn;
-    int64_t days[DAYS_KNOWN]; /* a ring of day numbers whose partition exists */
-    size_t ndays;
+    struct days_known history, review; /* vehicle history's; the review stores' */
 };
 
 struct ss_pg *ss_pg_new(const char *dsn, const char *group)
@@ -262,35 +267,36 @@ static const char offsets_sql[] =
     "ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = "
     "excluded.next_offset";
 
-static int known_day(const struct ss_pg *p, int64_t day)
+static int known_day(const struct days_known *k, int64_t day)
 {
-    for (size_t i = 0; i < p->ndays && i < DAYS_KNOWN; i++)
-        if (p->days[i] == day)
+    for (size_t i = 0; i < k->n && i < DAYS_KNOWN; i++)
+        if (k->days[i] == day)
             return 1;
     return 0;
 }
 
-/* The vehicle history's day partitions this batch needs, made in their own transaction. */
-static int ensure_days(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
-                       size_t errlen)
+/*
+ * The day partitions of days[0..n) not known to exist, made by fn (a
+ * function taking date[]) in a transaction of their own.
+ */
+static int ensure_days(struct ss_pg *p, struct days_known *k, const int64_t *days, size_t n,
+                       const char *fn_sql, struct col *c, char *errbuf, size_t errlen)
 {
     int64_t fresh[DAYS_KNOWN];
     size_t nfresh = 0;
 
     col_start(c);
-    for (size_t i = 0; i < b->nrows[MF_SRC_VEHICLE]; i++) {
-        int64_t ms = b->rows[MF_SRC_VEHICLE][i].rec.ts_ms;
-        int64_t day = (ms >= 0 ? ms : ms - MS_PER_DAY + 1) / MS_PER_DAY;
-        int seen = known_day(p, day);
-        for (size_t k = 0; k < nfresh && !seen; k++)
-            seen = fresh[k] == day;
+    for (size_t i = 0; i < n; i++) {
+        int seen = known_day(k, days[i]);
+        for (size_t j = 0; j < nfresh && !seen; j++)
+            seen = fresh[j] == days[i];
         if (seen)
             continue;
         if (nfresh == DAYS_KNOWN)
             break; /* the rest on the next call: the write fails and is retried */
-        fresh[nfresh++] = day;
+        fresh[nfresh++] = days[i];
         char ts[MF_TIME_STRLEN];
-        mf_time_format(day * MS_PER_DAY, ts);
+        mf_time_format(days[i] * MS_PER_DAY, ts);
         ts[10] = '\0'; /* YYYY-MM-DD */
         col_text(c, ts);
     }
@@ -298,14 +304,35 @@ static int ensure_days(struct ss_pg *p, const struct ss_batch *b, struct col *c,
         return MF_OK;
     col_end(c);
     const char *params[] = {c->b.data};
-    PGresult *res = PQexecParams(p->conn, "SELECT meterflow_vehicle_history_days($1::date[])", 1,
-                                 NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(p->conn, fn_sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return fail(p, res, "creating vehicle history partitions", errbuf, errlen);
+        return fail(p, res, "creating day partitions", errbuf, errlen);
     PQclear(res);
-    for (size_t k = 0; k < nfresh; k++)
-        p->days[p->ndays++ % DAYS_KNOWN] = fresh[k];
+    for (size_t j = 0; j < nfresh; j++)
+        k->days[k->n++ % DAYS_KNOWN] = fresh[j];
     return MF_OK;
+}
+
+/* The vehicle history's and the review stores' day partitions this batch needs. */
+static int ensure_all_days(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
+                           size_t errlen)
+{
+    int64_t days[DAYS_KNOWN];
+    size_t n = 0;
+    for (size_t i = 0; i < b->nrows[MF_SRC_VEHICLE] && n < DAYS_KNOWN; i++) {
+        int64_t ms = b->rows[MF_SRC_VEHICLE][i].rec.ts_ms;
+        int64_t day = (ms >= 0 ? ms : ms - MS_PER_DAY + 1) / MS_PER_DAY;
+        int seen = known_day(&p->history, day);
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = days[j] == day;
+        if (!seen)
+            days[n++] = day;
+    }
+    if (ensure_days(p, &p->history, days, n, "SELECT meterflow_vehicle_history_days($1::date[])", c,
+                    errbuf, errlen) != MF_OK)
+        return MF_ERETRY;
+    return ensure_days(p, &p->review, b->days, b->ndays, "SELECT meterflow_review_days($1::date[])",
+                       c, errbuf, errlen);
 }
 
 static int write_grid(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
@@ -373,6 +400,72 @@ static int write_vehicles(struct ss_pg *p, const struct ss_batch *b, struct col 
     return exec_cols(p, status_sql, c, 5, "writing vehicle_current_status", errbuf, errlen);
 }
 
+/*
+ * The review stores (DESIGN §14), from the batch's JSON rows (ss_review).
+ * A worker's repeat (same src) or a producer's DLQ repeat (same
+ * source.topic/partition/offset) is a new topic record of a record already
+ * stored: stored once, here and within the batch.
+ */
+static const char quarantine_sql[] =
+    "WITH e AS (SELECT x.value AS e, x.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY "
+    "AS x(value, n)), "
+    "f AS (SELECT e, n, row_number() OVER (PARTITION BY e->'meter_id', e->'sp', e->'so', "
+    "e->'si' ORDER BY n) AS k FROM e) "
+    "INSERT INTO quarantine_readings (received_at, topic_partition, topic_offset, meter_id, ts, "
+    "value_kw, source_value, source_unit, interval_s, quality, reasons, flags, src_partition, "
+    "src_offset, src_index, record) "
+    "SELECT (e->>'received_at')::timestamptz, (e->>'p')::int, (e->>'o')::bigint, e->>'meter_id', "
+    "(e->>'ts')::timestamptz, (e->>'value_kw')::float8, (e->>'source_value')::float8, "
+    "e->>'source_unit', (e->>'interval_s')::int, (e->>'quality')::int, "
+    "ARRAY(SELECT jsonb_array_elements_text(e->'reasons')), "
+    "ARRAY(SELECT jsonb_array_elements_text(e->'flags')), (e->>'sp')::int, (e->>'so')::bigint, "
+    "(e->>'si')::int, e->'record' FROM f "
+    "WHERE (e->>'so' IS NULL OR (k = 1 AND NOT EXISTS (SELECT 1 FROM quarantine_readings q "
+    "WHERE q.src_partition = (e->>'sp')::int AND q.src_offset = (e->>'so')::bigint "
+    "AND q.src_index = (e->>'si')::int AND q.meter_id = e->>'meter_id'))) "
+    "ORDER BY n ON CONFLICT DO NOTHING";
+
+static const char dlq_sql[] =
+    "WITH e AS (SELECT x.value AS e, x.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY "
+    "AS x(value, n)), "
+    "f AS (SELECT e, n, row_number() OVER (PARTITION BY e->'source_topic', "
+    "e->'source_partition', e->'source_offset' ORDER BY n) AS k FROM e) "
+    "INSERT INTO dlq_records (received_at, topic_partition, topic_offset, key, key_encoding, "
+    "value, value_encoding, headers, error_code, source_topic, source_partition, source_offset) "
+    "SELECT (e->>'received_at')::timestamptz, (e->>'p')::int, (e->>'o')::bigint, e->>'key', "
+    "e->>'key_encoding', e->>'value', e->>'value_encoding', e->'headers', e->>'error_code', "
+    "e->>'source_topic', (e->>'source_partition')::int, (e->>'source_offset')::bigint FROM f "
+    "WHERE (e->>'source_topic' IS NULL OR e->>'source_partition' IS NULL "
+    "OR e->>'source_offset' IS NULL OR (k = 1 AND NOT EXISTS (SELECT 1 FROM dlq_records d "
+    "WHERE d.source_topic = e->>'source_topic' "
+    "AND d.source_partition = (e->>'source_partition')::int "
+    "AND d.source_offset = (e->>'source_offset')::bigint))) "
+    "ORDER BY n ON CONFLICT DO NOTHING";
+
+static int write_review(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
+                        size_t errlen)
+{
+    static const char *const sql[SS_REV_COUNT] = {quarantine_sql, dlq_sql,
+                                                  "SELECT meterflow_alerts_apply($1::jsonb)"};
+    static const char *const what[SS_REV_COUNT] = {"writing quarantine_readings",
+                                                   "writing dlq_records", "writing alerts"};
+    for (int k = 0; k < SS_REV_COUNT; k++) {
+        if (!b->nreview[k])
+            continue;
+        mf_buf_reset(&c[0].b);
+        mf_buf_appendc(&c[0].b, '[');
+        mf_buf_append(&c[0].b, b->review[k].data, b->review[k].len);
+        mf_buf_appends(&c[0].b, "]");
+        mf_buf_appendc(&c[0].b, '\0');
+        const char *params[] = {c[0].b.data};
+        PGresult *res = PQexecParams(p->conn, sql[k], 1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+            return fail(p, res, what[k], errbuf, errlen);
+        PQclear(res);
+    }
+    return MF_OK;
+}
+
 static int write_offsets(struct ss_pg *p, const struct ss_batch *b, const char *const *topics,
                          struct col *c, char *errbuf, size_t errlen)
 {
@@ -403,11 +496,11 @@ int ss_pg_write(struct ss_pg *p, const struct ss_batch *b, const char *const *to
         return MF_OK;
     for (int k = 0; k < NCOLS; k++)
         mf_buf_init(&c[k].b, SIZE_MAX);
-    if (connect_pg(p, errbuf, errlen) != MF_OK || ensure_days(p, b, &c[0], errbuf, errlen) ||
+    if (connect_pg(p, errbuf, errlen) != MF_OK || ensure_all_days(p, b, &c[0], errbuf, errlen) ||
         exec(p, "BEGIN", errbuf, errlen) != MF_OK)
         goto out;
     int failed = write_grid(p, b, c, errbuf, errlen) || write_weather(p, b, c, errbuf, errlen) ||
-                 write_vehicles(p, b, c, errbuf, errlen) ||
+                 write_vehicles(p, b, c, errbuf, errlen) || write_review(p, b, c, errbuf, errlen) ||
                  write_offsets(p, b, topics, c, errbuf, errlen);
     if (!failed) {
         MF_CRASH_POINT("source-sink.batch.staged"); /* rows and offsets written, not committed */
@@ -425,4 +518,29 @@ out:
     for (int k = 0; k < NCOLS; k++)
         mf_buf_release(&c[k].b);
     return rc;
+}
+
+int ss_pg_review_upkeep(struct ss_pg *p, int keep_days, double oldest_s[SS_REV_ALERTS],
+                        int *dropped, char *errbuf, size_t errlen)
+{
+    char keep[16];
+    snprintf(keep, sizeof keep, "%d", keep_days);
+    const char *params[] = {keep};
+    if (connect_pg(p, errbuf, errlen) != MF_OK)
+        return MF_ERETRY;
+    PGresult *res = PQexecParams(
+        p->conn,
+        "SELECT meterflow_review_retention($1::int), "
+        "(SELECT extract(epoch FROM now() - min(received_at)) FROM quarantine_readings "
+        "WHERE status = 'pending'), "
+        "(SELECT extract(epoch FROM now() - min(received_at)) FROM dlq_records "
+        "WHERE status = 'pending')",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail(p, res, "review stores upkeep", errbuf, errlen);
+    *dropped = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    for (int k = 0; k < SS_REV_ALERTS; k++)
+        oldest_s[k] = PQgetisnull(res, 0, 1 + k) ? 0 : strtod(PQgetvalue(res, 0, 1 + k), NULL);
+    PQclear(res);
+    return MF_OK;
 }

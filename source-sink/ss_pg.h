@@ -45,4 +45,13 @@ int ss_pg_offsets(struct ss_pg *p, const char *topic, const int32_t *parts, size
 int ss_pg_write(struct ss_pg *p, const struct ss_batch *b, const char *const *topics, char *errbuf,
                 size_t errlen);
 
+/*
+ * The review stores' upkeep: drops the day partitions older than
+ * keep_days, and gives the age in seconds of the oldest pending row of
+ * quarantine_readings (oldest_s[SS_REV_QUARANTINE]) and dlq_records
+ * (oldest_s[SS_REV_DLQ]), 0 when none is pending.
+ */
+int ss_pg_review_upkeep(struct ss_pg *p, int keep_days, double oldest_s[SS_REV_ALERTS],
+                        int *dropped, char *errbuf, size_t errlen);
+
 #endif

@@ -9,6 +9,11 @@
  *   failure     drop the batch, back off, re-read from the stored offsets
  *   revoked     write the batch in hand (one attempt), then let go
  *
+ * The same loop stores the quarantine, DLQ and alerts topics into the
+ * review stores (DESIGN §14; ss_review), in the same transactions, and
+ * every REGISTRY_REFRESH_S drops the stores' days past their retention and
+ * sets meterflow_review_oldest_pending_seconds{store}.
+ *
  * A crash between 1 and 2 repeats those DLQ records with the same
  * source.topic/partition/offset headers (at least once, recognisable);
  * the tables are written exactly once.
@@ -48,7 +53,7 @@ static const char *const not_ready_why[] = {"", "starting", "loading assigned pa
 
 struct app {
     const struct ss_config *cfg;
-    const char *topics[MF_SRC_COUNT];
+    const char *topics[SS_TOPIC_COUNT];
     rd_kafka_t *rk;
     struct mf_producer *prod;
     int dlq_topic;
@@ -61,7 +66,8 @@ struct app {
     bool registry_failed; /* a reload on a miss failed: the batch's verdicts are unsure */
     int64_t backoff_ms, next_try, batch_deadline, next_reload, last_reload;
     atomic_int not_ready;
-    struct mf_metric *m_stored[MF_SRC_COUNT], *m_dlq[MF_SRC_COUNT], *m_commit, *m_lag;
+    struct mf_metric *m_stored[SS_TOPIC_COUNT], *m_dlq[SS_TOPIC_COUNT], *m_commit, *m_lag;
+    struct mf_metric *m_oldest[SS_REV_ALERTS];
 };
 
 /* ---------------------------------------------------------------- metrics */
@@ -73,16 +79,23 @@ static void metrics_init(struct app *a)
     mf_metrics_init();
     mf_kafka_metrics_init();
     mf_metrics_register("meterflow_source_records_total", MF_METRIC_COUNTER,
-                        "Records of the other sources by kind and outcome: stored (in the "
-                        "tables) or dlq (refused, in the DLQ topic).",
+                        "Records of the other sources and the review topics by kind and "
+                        "outcome: stored (in the tables) or dlq (refused, in the DLQ topic).",
                         NULL, 0);
     mf_metrics_register("meterflow_source_commit_duration_seconds", MF_METRIC_HISTOGRAM,
                         "Duration of one batch's PostgreSQL transaction.", bounds,
                         MF_ARRAY_LEN(bounds));
     mf_metrics_register("meterflow_event_lag_seconds", MF_METRIC_GAUGE,
                         "Wall clock minus the newest event time written to PostgreSQL.", NULL, 0);
-    for (int k = 0; k < MF_SRC_COUNT; k++) {
-        const char *kind = mf_source_kind_name((enum mf_source_kind)k);
+    mf_metrics_register("meterflow_review_oldest_pending_seconds", MF_METRIC_GAUGE,
+                        "Age of the oldest pending row of a review store (quarantine, dlq); "
+                        "0 when none is pending (DESIGN 14's review SLA).",
+                        NULL, 0);
+    a->m_oldest[SS_REV_QUARANTINE] = mf_metric1("meterflow_review_oldest_pending_seconds", "store",
+                                                "quarantine");
+    a->m_oldest[SS_REV_DLQ] = mf_metric1("meterflow_review_oldest_pending_seconds", "store", "dlq");
+    for (int k = 0; k < SS_TOPIC_COUNT; k++) {
+        const char *kind = ss_topic_kind_name(k);
         a->m_stored[k] = mf_metric2("meterflow_source_records_total", "kind", kind, "outcome",
                                     "stored");
         a->m_dlq[k] = mf_metric2("meterflow_source_records_total", "kind", kind, "outcome", "dlq");
@@ -137,7 +150,7 @@ static int lookup(void *opaque, enum mf_source_kind k, const char *id, int *inte
 
 static int kind_of_topic(const struct app *a, const char *topic)
 {
-    for (int k = 0; k < MF_SRC_COUNT; k++)
+    for (int k = 0; k < SS_TOPIC_COUNT; k++)
         if (strcmp(topic, a->topics[k]) == 0)
             return k;
     return -1;
@@ -272,6 +285,8 @@ static void flush_batch(struct app *a)
     mf_metric_observe(a->m_commit, (double)(mf_mono_ms() - t0) / 1000.0);
     for (int k = 0; k < MF_SRC_COUNT; k++)
         mf_metric_add(a->m_stored[k], (double)b->nrows[k]);
+    for (int k = 0; k < SS_REV_COUNT; k++)
+        mf_metric_add(a->m_stored[SS_TOPIC_OF_REVIEW(k)], (double)b->nreview[k]);
     for (size_t i = 0; i < b->ndlq; i++)
         mf_metric_inc(a->m_dlq[b->dlq[i].kind]);
     if (b->newest_ts_ms)
@@ -279,6 +294,48 @@ static void flush_batch(struct app *a)
     commit_kafka(a);
     a->backoff_ms = 0;
     ss_batch_reset(b);
+}
+
+#define MAX_HEADERS 32
+
+/* A review topic's record, with its timestamp and headers, into the batch. */
+static void add_review(struct app *a, enum ss_review_kind k, const rd_kafka_message_t *m)
+{
+    struct ss_header h[MAX_HEADERS];
+    size_t nh = 0;
+    rd_kafka_headers_t *hdrs = NULL;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t len;
+        while (nh < MAX_HEADERS &&
+               rd_kafka_header_get_all(hdrs, nh, &name, &val, &len) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            h[nh] = (struct ss_header){name, val, len};
+            nh++;
+        }
+    }
+    ss_batch_add_review(&a->batch, k, m->partition, m->offset, ts, m->key, m->key_len, h, nh,
+                        m->payload, m->len);
+}
+
+/* Retention of the review stores and the age of their oldest pending rows. */
+static void review_upkeep(struct app *a)
+{
+    char err[512];
+    double oldest[SS_REV_ALERTS];
+    int dropped = 0;
+    if (ss_pg_review_upkeep(a->pg, (int)a->cfg->review_retention_days, oldest, &dropped, err,
+                            sizeof err) != MF_OK) {
+        MF_LOG_WARN("ss", "%s", err);
+        return;
+    }
+    if (dropped)
+        MF_LOG_INFO("ss", "review stores: %d day partition(s) past retention dropped", dropped);
+    for (int k = 0; k < SS_REV_ALERTS; k++)
+        mf_metric_set(a->m_oldest[k], oldest[k]);
 }
 
 static void handle(struct app *a, const rd_kafka_message_t *m)
@@ -291,8 +348,11 @@ static void handle(struct app *a, const rd_kafka_message_t *m)
     int k = kind_of_topic(a, rd_kafka_topic_name(m->rkt));
     if (k < 0 || a->need_load)
         return; /* fetched before the hold: read again after the reload */
-    ss_batch_add(&a->batch, (enum mf_source_kind)k, m->partition, m->offset, m->key, m->key_len,
-                 m->payload, m->len, lookup, a);
+    if (k >= MF_SRC_COUNT)
+        add_review(a, (enum ss_review_kind)(k - MF_SRC_COUNT), m);
+    else
+        ss_batch_add(&a->batch, (enum mf_source_kind)k, m->partition, m->offset, m->key, m->key_len,
+                     m->payload, m->len, lookup, a);
     if (a->registry_failed) {
         a->registry_failed = false;
         start_reload(a, NR_PG);
@@ -367,8 +427,8 @@ static int open_app(struct app *a, char *err, size_t errlen)
     }
     conf = NULL; /* rk owns it */
     rd_kafka_poll_set_consumer(a->rk);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(MF_SRC_COUNT);
-    for (int k = 0; k < MF_SRC_COUNT; k++)
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(SS_TOPIC_COUNT);
+    for (int k = 0; k < SS_TOPIC_COUNT; k++)
         rd_kafka_topic_partition_list_add(topics, a->topics[k], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t kerr = rd_kafka_subscribe(a->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
@@ -389,6 +449,9 @@ int ss_run(const struct ss_config *cfg)
     a->topics[MF_SRC_GRID] = cfg->topic_grid;
     a->topics[MF_SRC_WEATHER] = cfg->topic_weather;
     a->topics[MF_SRC_VEHICLE] = cfg->topic_vehicles;
+    a->topics[SS_TOPIC_OF_REVIEW(SS_REV_QUARANTINE)] = cfg->topic_quarantine;
+    a->topics[SS_TOPIC_OF_REVIEW(SS_REV_DLQ)] = cfg->topic_dlq;
+    a->topics[SS_TOPIC_OF_REVIEW(SS_REV_ALERTS)] = cfg->topic_alerts;
     a->batch_deadline = -1;
     atomic_store(&a->not_ready, NR_STARTING);
     metrics_init(a);
@@ -422,8 +485,10 @@ int ss_run(const struct ss_config *cfg)
     mf_signal_install();
     atomic_store(&a->not_ready, READY);
     a->next_reload = mf_mono_ms() + cfg->registry_refresh_s * 1000;
-    MF_LOG_INFO("ss", "consuming %s, %s, %s as group %s", cfg->topic_grid, cfg->topic_weather,
-                cfg->topic_vehicles, cfg->group_id);
+    MF_LOG_INFO("ss", "consuming %s, %s, %s, %s, %s, %s as group %s", cfg->topic_grid,
+                cfg->topic_weather, cfg->topic_vehicles, cfg->topic_quarantine, cfg->topic_dlq,
+                cfg->topic_alerts, cfg->group_id);
+    review_upkeep(a);
 
     while (!mf_stop_requested && !a->fatal) {
         if (atomic_load(&mf_kafka_fatal)) {
@@ -452,6 +517,7 @@ int ss_run(const struct ss_config *cfg)
             a->next_reload = now + cfg->registry_refresh_s * 1000;
             if (ss_pg_load_registry(a->pg, &a->reg, err, sizeof err) != MF_OK)
                 MF_LOG_WARN("ss", "registry refresh: %s", err);
+            review_upkeep(a);
         }
         mf_producer_poll(a->prod, 0);
     }

@@ -232,10 +232,14 @@ check_cols grid_maintenance "id bigint NO, region text NO, from_ts timestamp wit
 check_cols peak_hours "day date NO, region text NO, rank smallint NO, hour_start timestamp with time zone NO, energy_kwh double precision NO, excluded boolean NO, exclusion text YES"
 check_cols peak_periods "season text YES, region text YES, hour_of_day integer YES, days_in_top3 integer YES, share double precision YES"
 check_cols rollup_1d_local "meter_id text YES, day date YES, tz text YES, hours double precision YES, count bigint YES, energy_kwh double precision YES, avg_kw double precision YES, min_kw double precision YES, max_kw double precision YES, quality_avg double precision YES, premium bigint YES, standard bigint YES, interpolated bigint YES, exact boolean YES"
+# The review stores (DESIGN §14) and the alerts store: what meterctl and the API read.
+check_cols alerts "id bigint NO, meter_id text NO, type text NO, severity text NO, state text NO, since timestamp with time zone NO, raised_at timestamp with time zone YES, cleared_at timestamp with time zone YES, detail jsonb NO, src_partition integer YES, src_offset bigint YES, src_index integer YES, updated_at timestamp with time zone NO, acked_at timestamp with time zone YES, acked_by text YES, ack_why text YES"
 
 expect "primary keys are the contract's (and the aggregator's own tables')" \
     "agg_watermarks|consumer_group,partition
+alerts|id
 audit_log|id
+dlq_records|id,received_at
 feeders|feeder_id
 fleet_settings|name
 grid_feed_readings|feeder_id,ts
@@ -244,6 +248,7 @@ meter_current_status|meter_id
 meters|meter_id
 peak_days_dirty|day
 peak_hours|day,region,rank
+quarantine_readings|id,received_at
 region_load_1h|region,window_start
 rollup_1h|meter_id,window_start
 rollup_1m|meter_id,window_start
@@ -261,8 +266,10 @@ weather_stations|station_id" \
       WHERE c.contype = 'p' AND c.connamespace = 'public'::regnamespace
         AND NOT t.relispartition AND t.relname <> 'schema_migrations'
       GROUP BY t.relname ORDER BY t.relname"
-expect "rollup tables (on window_start) and the vehicle history (on ts) are range-partitioned with no default partition" \
-    "rollup_1h|r|window_start|0
+expect "rollup tables (on window_start), the vehicle history (on ts) and the review stores (on received_at) are range-partitioned with no default partition" \
+    "dlq_records|r|received_at|0
+quarantine_readings|r|received_at|0
+rollup_1h|r|window_start|0
 rollup_1m|r|window_start|0
 vehicle_telemetry_history|r|ts|0" \
     "SELECT p.partrelid::regclass, p.partstrat, a.attname, p.partdefid
