@@ -59,7 +59,7 @@ INCS_common := -Icommon
 INCS := $(INCS_common)
 CFLAGS   += -std=c11 $(OPT) $(WARN) -MMD -MP
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
-LDLIBS   := -lrdkafka -lpq -lmicrohttpd -lcjson -lcrypto -lz -lpthread -lm
+LDLIBS   := -lrdkafka -lpq -lmicrohttpd -lgnutls -lcjson -lcrypto -lz -lpthread -lm
 
 ifeq ($(V),1)
 Q :=
@@ -125,7 +125,7 @@ $(OBJDIR)/%.o: %.c
 -include $(shell find build/$(VARIANT)/obj -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------- set-up
-DEBIAN_PKGS := build-essential clang libclang-rt-14-dev librdkafka-dev libpq-dev libmicrohttpd-dev \
+DEBIAN_PKGS := build-essential clang libclang-rt-14-dev librdkafka-dev libpq-dev libmicrohttpd-dev libgnutls28-dev \
                libcjson-dev libcmocka-dev libcurl4-openssl-dev libssl-dev zlib1g-dev \
                postgresql postgresql-contrib python3 python3-yaml python3-jsonschema \
                wrk gnuplot-nox curl openssl procps openjdk-17-jre-headless maven \

@@ -15,6 +15,11 @@ const struct mf_cfg_row api_config_rows[] = {
      "a read replica to query instead of PG_DSN (the API only reads; never logged)"},
     {"API_ADDR", MF_CFG_ADDR, "0.0.0.0:8090", MF_CFG_UNBOUNDED, OFF(addr), 0, NULL,
      "address of the API, its page at / and /metrics, /healthz, /readyz"},
+    {"API_TLS_CERT_FILE", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(tls_cert_file), 0, NULL,
+     "PEM certificate (chain) for HTTPS on API_ADDR; with API_TLS_KEY_FILE; unset: plain HTTP; "
+     "both reloaded on SIGHUP"},
+    {"API_TLS_KEY_FILE", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(tls_key_file), 0, NULL,
+     "PEM private key of API_TLS_CERT_FILE"},
     {"API_AUTH", MF_CFG_BOOL, "on", MF_CFG_UNBOUNDED, OFF(auth), 0, NULL,
      "require bearer tokens with the read scope (off only for trusted networks and tests)"},
     {"API_TOKENS_FILE", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(tokens_file), 0, NULL,

@@ -19,6 +19,8 @@ struct api_config {
     char *addr;
     bool auth;
     char *tokens_file;
+    char *tls_cert_file;
+    char *tls_key_file;
     int64_t threads;
     int64_t max_connections;
     int64_t idle_timeout_s;

@@ -322,7 +322,7 @@ struct api_server *api_server_start(const struct api_server_opts *o,
     int fd = mf_http_listen(o->addr, 1024, &s->port, errbuf, errlen);
     if (fd < 0)
         goto fail;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (o->tls ? MHD_USE_TLS : 0);
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
         o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -332,10 +332,12 @@ struct api_server *api_server_start(const struct api_server_opts *o,
         o->idle_timeout_s,
         /* The request line and headers live in this pool: 16 KiB holds any
          * sane one; a longer URL gets 414 from libmicrohttpd. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_ARRAY,
+        mf_http_tls_options(o->tls), MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
-        snprintf(errbuf, errlen, "cannot start the HTTP server on %s", o->addr);
+        snprintf(errbuf, errlen, "cannot start the HTTP%s server on %s", o->tls ? "S" : "",
+                 o->addr);
         goto fail;
     }
     return s;

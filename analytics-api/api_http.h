@@ -27,6 +27,7 @@ struct api_server_opts {
     unsigned retry_after_s;
     const char *chartjs; /* the chart library's bytes for /chart.js, or NULL */
     size_t chartjs_len;
+    int tls; /* HTTPS with mf_tls_install's pair (API_TLS_*), or plain HTTP */
 };
 
 struct api_server;

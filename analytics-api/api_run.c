@@ -14,6 +14,7 @@
 #include "mf_log.h"
 #include "mf_metrics.h"
 #include "mf_signal.h"
+#include "mf_tls.h"
 #include "mf_tokens.h"
 #include "mf_common.h"
 
@@ -26,9 +27,16 @@ int api_run(const struct api_config *cfg)
     int status = 1;
     struct mf_tokens *auth = NULL;
 
+    int tls = cfg->tls_cert_file[0] || cfg->tls_key_file[0];
+    if (tls && mf_tls_install(cfg->tls_cert_file, "API_TLS_CERT_FILE", cfg->tls_key_file,
+                              "API_TLS_KEY_FILE", err, sizeof err) != MF_OK) {
+        fprintf(stderr, "analytics-api: %s\n", err);
+        return 2;
+    }
     if (cfg->auth &&
         !(auth = mf_tokens_load(cfg->tokens_file, "API_TOKENS_FILE", err, sizeof err))) {
         fprintf(stderr, "analytics-api: %s\n", err);
+        mf_tls_uninstall();
         return 2;
     }
     mf_metrics_init();
@@ -61,18 +69,30 @@ int api_run(const struct api_config *cfg)
                                  (unsigned)cfg->idle_timeout_s,
                                  (unsigned)cfg->retry_after_s,
                                  chartjs,
-                                 chartjs_len};
+                                 chartjs_len,
+                                 tls};
     struct api_server *srv = api_server_start(&so, &env, cache, auth, err, sizeof err);
     if (!srv) {
         MF_LOG_FATAL("main", "%s", err);
         goto out;
     }
     mf_signal_install();
-    MF_LOG_INFO("main", "listening on %s (port %u), reading %s, cache %s, auth %s", cfg->addr,
-                api_server_port(srv), replica ? "PG_DSN_READ (replica)" : "PG_DSN",
-                cfg->cache ? "on" : "OFF", auth ? "on" : "OFF (API_AUTH=off: anyone may read)");
-    while (!mf_stop_requested)
+    MF_LOG_INFO("main", "listening on %s (port %u, %s), reading %s, cache %s, auth %s", cfg->addr,
+                api_server_port(srv), tls ? "HTTPS" : "plain HTTP",
+                replica ? "PG_DSN_READ (replica)" : "PG_DSN", cfg->cache ? "on" : "OFF",
+                auth ? "on" : "OFF (API_AUTH=off: anyone may read)");
+    while (!mf_stop_requested) {
+        if (mf_reload_requested) {
+            mf_reload_requested = 0;
+            /* A renewed certificate; the tokens are read at start only. */
+            if (tls)
+                mf_tls_reload(cfg->tls_cert_file, "API_TLS_CERT_FILE", cfg->tls_key_file,
+                              "API_TLS_KEY_FILE");
+            else
+                MF_LOG_INFO("main", "SIGHUP: nothing to reload (no API_TLS_CERT_FILE)");
+        }
         usleep(100 * 1000);
+    }
     MF_LOG_INFO("main", "shutting down");
     status = 0;
 out:
@@ -82,6 +102,7 @@ out:
     api_cache_destroy(cache);
     api_pool_destroy(pool);
     mf_tokens_destroy(auth);
+    mf_tls_uninstall(); /* after the server: no handshake holds a pair now */
     free(chartjs);
     return status;
 }

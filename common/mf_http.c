@@ -17,6 +17,7 @@
 #include "mf_buf.h"
 #include "mf_config.h"
 #include "mf_metrics.h"
+#include "mf_tls.h"
 #include "mf_common.h"
 
 struct mf_admin {
@@ -166,4 +167,14 @@ void mf_admin_destroy(struct mf_admin *a)
         return;
     MHD_stop_daemon(a->daemon);
     free(a);
+}
+
+const struct MHD_OptionItem *mf_http_tls_options(int tls)
+{
+    /* The callback travels as libmicrohttpd's option arrays carry pointers. */
+    static const struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)mf_tls_cert_cb},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    return tls ? opts : opts + 1;
 }

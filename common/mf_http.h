@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 struct MHD_Connection;
+struct MHD_OptionItem;
 
 /* Returns 1 when ready; otherwise 0 with a short reason in why. Thread: any. */
 typedef int mf_ready_fn(void *opaque, char *why, size_t whylen);
@@ -51,5 +52,13 @@ int mf_http_respond(struct MHD_Connection *c, unsigned code, const char *ctype, 
  * errbuf set ("cannot bind 0.0.0.0:80: Permission denied").
  */
 int mf_http_listen(const char *addr, int backlog, unsigned *port, char *errbuf, size_t errlen);
+
+/*
+ * A TLS listener's libmicrohttpd options, for MHD_OPTION_ARRAY: with tls,
+ * the pair mf_tls_install put in force, handed out by mf_tls_cert_cb at
+ * each handshake (replaceable on SIGHUP; the caller adds MHD_USE_TLS to
+ * its flags); without, an empty list.
+ */
+const struct MHD_OptionItem *mf_http_tls_options(int tls);
 
 #endif

@@ -707,13 +707,7 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
     if (fd < 0)
         goto fail_watchdog;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                     (o->tls_cert_pem ? MHD_USE_TLS : 0);
-    /* HTTPS options only with a certificate: a list that starts at its end otherwise. */
-    struct MHD_OptionItem tls_opts[] = {
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem},
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem},
-        {MHD_OPTION_END, 0, NULL},
-    };
+                     (o->tls ? MHD_USE_TLS : 0);
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
         o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -721,14 +715,12 @@ struct gw_server *gw_server_start(const struct gw_server_opts *o, struct gw_publ
         /* libmicrohttpd zeroes this pool for every request, and bodies live in
          * our own buffer: 16 KiB holds any sane header block (nginx uses 8). */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_ARRAY, o->tls_cert_pem ? tls_opts : tls_opts + 2,
-        MHD_OPTION_ARRAY, guard_opts, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_ARRAY, mf_http_tls_options(o->tls), MHD_OPTION_ARRAY,
+        guard_opts, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
-        snprintf(errbuf, errlen, "cannot start the HTTP%s server on %s%s",
-                 o->tls_cert_pem ? "S" : "", o->addr,
-                 o->tls_cert_pem ? " (do GW_TLS_CERT_FILE and GW_TLS_KEY_FILE belong together?)"
-                                 : "");
+        snprintf(errbuf, errlen, "cannot start the HTTP%s server on %s", o->tls ? "S" : "",
+                 o->addr);
         goto fail_watchdog;
     }
     return s;

@@ -33,8 +33,7 @@ struct gw_server_opts {
     unsigned idle_timeout_s;    /* GW_IDLE_TIMEOUT_S: between requests (mf_http_guard) */
     unsigned request_timeout_s; /* GW_REQUEST_TIMEOUT_S: request line to answer */
     int ack_timeout_ms;         /* GW_ACK_TIMEOUT_MS: the longest wait for Kafka, then 503 */
-    const char *tls_cert_pem;   /* HTTPS with these (GW_TLS_*), or NULL: plain HTTP */
-    const char *tls_key_pem;
+    int tls;                    /* HTTPS with mf_tls_install's pair (GW_TLS_*), or plain HTTP */
 };
 
 struct gw_server;

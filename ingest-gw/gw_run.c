@@ -44,10 +44,10 @@ int gw_run(const struct gw_config *cfg)
     struct mf_authz *auth = NULL;
     struct gw_publisher *pub = NULL;
     struct gw_server *srv = NULL;
-    struct mf_tls tls;
+    int tls = cfg->tls_cert_file[0] || cfg->tls_key_file[0];
 
-    if (mf_tls_load(&tls, cfg->tls_cert_file, "GW_TLS_CERT_FILE", cfg->tls_key_file,
-                    "GW_TLS_KEY_FILE", err, sizeof err) != MF_OK) {
+    if (tls && mf_tls_install(cfg->tls_cert_file, "GW_TLS_CERT_FILE", cfg->tls_key_file,
+                              "GW_TLS_KEY_FILE", err, sizeof err) != MF_OK) {
         fprintf(stderr, "ingest-gw: %s\n", err);
         return 2;
     }
@@ -56,7 +56,7 @@ int gw_run(const struct gw_config *cfg)
         struct mf_tokens *t = gw_auth_load(cfg->tokens_file, err, sizeof err);
         if (!t) {
             fprintf(stderr, "ingest-gw: %s\n", err);
-            mf_tls_release(&tls);
+            mf_tls_uninstall();
             return 2;
         }
         auth = mf_authz_new(t);
@@ -88,21 +88,23 @@ int gw_run(const struct gw_config *cfg)
                                 .idle_timeout_s = (unsigned)cfg->idle_timeout_s,
                                 .request_timeout_s = (unsigned)cfg->request_timeout_s,
                                 .ack_timeout_ms = (int)cfg->ack_timeout_ms,
-                                .tls_cert_pem = tls.cert_pem,
-                                .tls_key_pem = tls.key_pem};
+                                .tls = tls};
     if (!(srv = gw_server_start(&so, pub, auth, err, sizeof err))) {
         MF_LOG_FATAL("main", "%s", err);
         goto out;
     }
     mf_signal_install();
     MF_LOG_INFO("main", "listening on %s (port %u, %s), publishing to %s, auth %s", cfg->http_addr,
-                gw_server_port(srv), tls.cert_pem ? "HTTPS" : "plain HTTP", cfg->topic_raw,
+                gw_server_port(srv), tls ? "HTTPS" : "plain HTTP", cfg->topic_raw,
                 auth ? "on" : "OFF (GW_AUTH=off: every client may write every meter)");
 
     while (!mf_stop_requested && !atomic_load(&mf_kafka_fatal)) {
         if (mf_reload_requested) {
             mf_reload_requested = 0;
             reload_tokens(cfg, auth);
+            if (tls)
+                mf_tls_reload(cfg->tls_cert_file, "GW_TLS_CERT_FILE", cfg->tls_key_file,
+                              "GW_TLS_KEY_FILE");
         }
         usleep(100 * 1000);
     }
@@ -125,7 +127,7 @@ out:
     gw_server_destroy(srv);
     gw_publisher_destroy(pub, 5000);
     mf_authz_destroy(auth);
-    mf_tls_release(&tls);
+    mf_tls_uninstall(); /* after the server: no handshake holds a pair now */
     return status;
 }
 
