@@ -26,6 +26,7 @@ enum {
     S_REGION_1D,
     S_FLEET_QUALITY,
     S_REGION_QUALITY,
+    S_PEAKS,
     S_FEEDER_BALANCE,
     S_FEEDER_KNOWN,
     S_WEATHER,
@@ -119,6 +120,20 @@ const struct api_stmt api_stmts[] = {
                                               "AND window_start >= $1::timestamptz "
                                               "AND window_start < $2::timestamptz "
                                               "ORDER BY window_start LIMIT $3::int"},
+    /*
+     * peak_hours (042, DESIGN §13) of the local days from the one holding
+     * $1 to the one holding the last instant before $2, and the zone.
+     */
+    [S_PEAKS] = {"api_peaks", "SELECT day::text, rank, " EPOCH_MS(
+                                  "hour_start") ", energy_kwh, excluded, "
+                                                "exclusion, meterflow_fleet_tz() "
+                                                "FROM peak_hours "
+                                                "WHERE region = $3 "
+                                                "AND day >= meterflow_fleet_day("
+                                                "$1::timestamptz) AND day <= "
+                                                "meterflow_fleet_day($2::"
+                                                "timestamptz - interval '1 "
+                                                "millisecond') ORDER BY day, rank"},
     /*
      * feeder_balance_1h (DESIGN §11.1, 022) for one feeder and a range,
      * computed as that view computes it but with the range inside: the
@@ -509,6 +524,52 @@ static void fill_hourly(const struct api_query *q, struct api_answer *out)
     PQclear(r);
 }
 
+/*
+ * {"region","tz","from","to","items":[{"day","rank","hour_start","hour_end",
+ * "energy_kwh","excluded","exclusion"}]}: the peak hours of each day in
+ * the range, ranked; days not computed yet (the open day) are absent.
+ */
+static void fill_peaks(const struct api_query *q, struct api_answer *out)
+{
+    const struct api_req *req = q->req;
+    char from[MF_TIME_STRLEN], to[MF_TIME_STRLEN];
+    mf_time_format(req->from, from);
+    mf_time_format(req->to, to);
+    const char *params[] = {from, to, req->region};
+    PGresult *r = run(q, S_PEAKS, 3, params, out);
+    if (!r)
+        return;
+    static const struct col first[] = {{"day", C_TEXT}, {"rank", C_INT}};
+    static const struct col rest[] = {
+        {"energy_kwh", C_DBL}, {"excluded", C_BOOL}, {"exclusion", C_TEXT}};
+    struct mf_buf b = MF_BUF_INIT;
+    mf_buf_appends(&b, "{\"region\":");
+    mf_json_str(&b, req->region, strlen(req->region));
+    mf_buf_appends(&b, ",\"tz\":");
+    if (PQntuples(r) > 0)
+        put_cell(&b, r, 0, 6, C_TEXT);
+    else
+        mf_buf_appends(&b, "null");
+    mf_buf_appendc(&b, ',');
+    put_key_time(&b, "from", req->from);
+    mf_buf_appendc(&b, ',');
+    put_key_time(&b, "to", req->to);
+    mf_buf_appends(&b, ",\"items\":[");
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t hs = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        mf_buf_appends(&b, i ? ",{" : "{");
+        put_key_time(&b, "hour_start", hs);
+        mf_buf_appendc(&b, ',');
+        put_key_time(&b, "hour_end", hs + 3600 * 1000);
+        put_fields(&b, r, i, 0, first, MF_ARRAY_LEN(first));
+        put_fields(&b, r, i, 3, rest, MF_ARRAY_LEN(rest));
+        mf_buf_appendc(&b, '}');
+    }
+    mf_buf_appends(&b, "]}");
+    PQclear(r);
+    take(out, &b, 200, closed(q) ? q->env->ttl_daily_s : q->env->ttl_hourly_s);
+}
+
 /* DESIGN §12's thresholds on dc/ac. */
 static const char *health(double efficiency, int known)
 {
@@ -576,6 +637,9 @@ void api_query_fill(void *query, struct api_answer *out)
         return;
     case API_R_VEHICLE:
         fill_vehicle(q, out);
+        return;
+    case API_R_PEAKS:
+        fill_peaks(q, out);
         return;
     case API_R_COUNT:
         break;

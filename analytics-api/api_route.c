@@ -19,6 +19,8 @@ const char *api_route_name(enum api_route r)
         return "fleet_load";
     case API_R_QUALITY:
         return "fleet_quality";
+    case API_R_PEAKS:
+        return "fleet_peaks";
     case API_R_FEEDER:
         return "feeder_balance";
     case API_R_WEATHER:
@@ -199,6 +201,25 @@ enum api_parse api_route_parse(const char *path, api_arg_fn *arg, void *argctx, 
                  q->route == API_R_WEATHER ? q->region : q->id, (long long)q->from,
                  (long long)q->to, q->limit);
         return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
+    }
+    /*
+     * The fleet's (region '*') or a region's peak hours of the local days
+     * (FLEET_TZ) that [from, to) touches: at most 3 a day over 366 days, a
+     * list bounded by its range (no limit, no cursor).
+     */
+    if (strcmp(path, "/v1/fleet/peaks") == 0) {
+        q->route = API_R_PEAKS;
+        q->width = API_W_1H;
+        const char *region = arg(argctx, "region");
+        if (region && api_check_region(region, bad) != MF_OK)
+            return API_PARSE_BAD;
+        snprintf(q->region, sizeof q->region, "%s", region ? region : "*");
+        if (api_parse_range(arg(argctx, "from"), arg(argctx, "to"), now_ms, api_width_ms(API_W_1H),
+                            7 * DAY_MS, 366 * DAY_MS, &q->from, &q->to, bad) != MF_OK)
+            return API_PARSE_BAD;
+        snprintf(q->key, sizeof q->key, "fleet_peaks|%s|%lld|%lld", q->region, (long long)q->from,
+                 (long long)q->to);
+        return API_PARSE_OK;
     }
     /* The fleet's or a region's hours: load (1h or 1d), quality (1h). */
     int load = strcmp(path, "/v1/fleet/load") == 0;

@@ -19,6 +19,7 @@ enum api_route {
     API_R_ROLLUPS,    /* GET /v1/meters/{id}/rollups */
     API_R_FLEET_LOAD, /* GET /v1/fleet/load */
     API_R_QUALITY,    /* GET /v1/fleet/quality */
+    API_R_PEAKS,      /* GET /v1/fleet/peaks */
     API_R_FEEDER,     /* GET /v1/feeders/{id}/balance */
     API_R_WEATHER,    /* GET /v1/weather/{region} */
     API_R_VEHICLE,    /* GET /v1/analytics/performance/{vehicleId} */

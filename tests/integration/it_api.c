@@ -297,6 +297,61 @@ static void test_fleet_quality(void **state)
     expect_status("/v1/fleet/quality?width=1d", 400);
 }
 
+/*
+ * The peak hours of the local days in the range (peak_hours, computed by
+ * the fixture as the aggregator would): the fleet's ('*') and a region's,
+ * row for row with the table, the holiday's day excluded with its reason.
+ */
+static void test_fleet_peaks(void **state)
+{
+    (void)state;
+    char t0[MF_TIME_STRLEN], t1[MF_TIME_STRLEN];
+    int64_t now = mf_now_ms();
+    mf_time_format(now - 5 * 86400000LL, t0);
+    mf_time_format(now, t1);
+    for (int region = 0; region < 2; region++) {
+        char path[256], sql[512];
+        snprintf(path, sizeof path, "/v1/fleet/peaks?from=%s&to=%s%s", t0, t1,
+                 region ? "&region=region-1" : "");
+        long code;
+        cJSON *j = get_json(path, &code);
+        assert_int_equal(code, 200);
+        assert_string_equal(cJSON_GetObjectItem(j, "region")->valuestring,
+                            region ? "region-1" : "*");
+        cJSON *items = cJSON_GetObjectItem(j, "items"), *it;
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM peak_hours WHERE region = '%s' AND day >= "
+                 "meterflow_fleet_day(date_trunc('hour', '%s'::timestamptz)) AND day <= "
+                 "meterflow_fleet_day('%s'::timestamptz)",
+                 region ? "region-1" : "*", t0, t1);
+        int want = (int)sql_double(sql);
+        assert_true(want >= 6); /* the fixture's closed days, 3 hours each */
+        assert_int_equal(cJSON_GetArraySize(items), want);
+        int excluded = 0;
+        cJSON_ArrayForEach(it, items)
+        {
+            const char *day = cJSON_GetObjectItem(it, "day")->valuestring;
+            int rank = cJSON_GetObjectItem(it, "rank")->valueint;
+            snprintf(sql, sizeof sql,
+                     "SELECT energy_kwh FROM peak_hours WHERE region = '%s' AND day = '%s' AND "
+                     "rank = %d AND hour_start = '%s'",
+                     region ? "region-1" : "*", day, rank,
+                     cJSON_GetObjectItem(it, "hour_start")->valuestring);
+            assert_float_equal(cJSON_GetObjectItem(it, "energy_kwh")->valuedouble, sql_double(sql),
+                               1e-9);
+            if (cJSON_IsTrue(cJSON_GetObjectItem(it, "excluded"))) {
+                excluded++;
+                assert_non_null(strstr(cJSON_GetObjectItem(it, "exclusion")->valuestring,
+                                       "holiday: Fixture day"));
+            }
+        }
+        assert_int_equal(excluded, 3); /* the holiday's three hours */
+        cJSON_Delete(j);
+    }
+    expect_status("/v1/fleet/peaks?region=a%2Fb", 400);
+    expect_status("/v1/fleet/peaks?from=2024-01-01T00:00:00Z&to=2025-06-01T00:00:00Z", 400);
+}
+
 static void test_fleet_load(void **state)
 {
     (void)state;
@@ -711,9 +766,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status),      cmocka_unit_test(test_rollups),
         cmocka_unit_test(test_fleet_load),  cmocka_unit_test(test_fleet_quality),
-        cmocka_unit_test(test_sources),     cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_auth),        cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_connections), cmocka_unit_test(test_pg_down),
+        cmocka_unit_test(test_fleet_peaks), cmocka_unit_test(test_sources),
+        cmocka_unit_test(test_bad_input),   cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_cache),       cmocka_unit_test(test_connections),
+        cmocka_unit_test(test_pg_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -52,6 +52,7 @@ paths = set(doc["paths"])
 probes = {"/v1/meters/{id}/status": "/v1/meters/MTR-00001/status",
           "/v1/meters/{id}/rollups": "/v1/meters/MTR-00001/rollups",
           "/v1/fleet/load": "/v1/fleet/load", "/v1/fleet/quality": "/v1/fleet/quality",
+          "/v1/fleet/peaks": "/v1/fleet/peaks",
           "/healthz": "/healthz", "/readyz": "/readyz",
           "/metrics": "/metrics", "/": "/", "/chart.js": "/chart.js",
           "/v1/feeders/{id}/balance": "/v1/feeders/FDR-1/balance",

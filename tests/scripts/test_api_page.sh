@@ -40,7 +40,7 @@ chrome --dump-dom >"$T/dom.html" || fail "chromium failed: $(tail -n 3 "$T/chrom
 grep -q 'data-ready="1"' "$T/dom.html" || fail "the page's script did not finish: $(grep -o '<div id="status"[^<]*' "$T/dom.html")"
 
 bad=0
-for id in load_1h load_1d quality meter_1h feeder_1h vehicles_eff; do
+for id in load_1h load_1d quality meter_1h feeder_1h vehicles_eff peaks; do
     tag=$(grep -o "<canvas id=\"$id\"[^>]*>" "$T/dom.html")
     drawn=$(echo "$tag" | sed -n 's/.*data-drawn="\([0-9]*\)".*/\1/p')
     ink=$(echo "$tag" | sed -n 's/.*data-ink="\([0-9]*\)".*/\1/p')
@@ -63,4 +63,4 @@ if [ -n "${API_PAGE_SCREENSHOT:-}" ]; then
         fail "no screenshot"
     echo "  ok    screenshot: $API_PAGE_SCREENSHOT"
 fi
-echo "api-page: 6 charts drawn in headless Chromium from the API"
+echo "api-page: 7 charts drawn in headless Chromium from the API"

@@ -42,6 +42,7 @@ static const struct {
     {"api_region_1d", "(now() - interval '3 days', now(), 1001, 'region-1')"},
     {"api_fleet_quality", "(now() - interval '1 day', now(), 1001)"},
     {"api_region_quality", "(now() - interval '1 day', now(), 1001, 'region-1')"},
+    {"api_peaks", "(now() - interval '7 days', now(), 'region-1')"},
     {"api_feeder_balance", "('FDR-2', now() - interval '1 day', now(), 1001)"},
     {"api_feeder_known", "('FDR-2')"},
     {"api_weather", "('region-1', now() - interval '1 day', now(), 1001)"},
@@ -51,6 +52,7 @@ static const struct {
 
 static const char *const scanned[] = {"Seq Scan on rollup_",
                                       "Seq Scan on region_load_1h",
+                                      "Seq Scan on peak_hours",
                                       "Seq Scan on meter_current_status",
                                       "Seq Scan on meters",
                                       "Seq Scan on grid_feed_readings",

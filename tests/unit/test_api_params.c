@@ -275,6 +275,19 @@ static void test_routes(void **state)
     assert_string_equal(bad.param, "width");
     assert_int_equal(parse("/v1/fleet/quality", f3, &q, &bad), API_PARSE_BAD);
     assert_string_equal(bad.param, "region");
+
+    /* peaks: the fleet is region '*', a week by default, a year and a day at most */
+    assert_int_equal(parse("/v1/fleet/peaks", f2, &q, &bad), API_PARSE_OK);
+    assert_int_equal(q.route, API_R_PEAKS);
+    assert_string_equal(q.region, "*");
+    assert_int_equal(q.to - q.from, 7 * D);
+    assert_int_equal(parse("/v1/fleet/peaks", q1, &q2, &bad), API_PARSE_OK);
+    assert_string_equal(q2.region, "north");
+    assert_string_not_equal(q.key, q2.key);
+    assert_int_equal(parse("/v1/fleet/peaks", f3, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "region");
+    const char *const p1[] = {"from", "2024-01-01T00:00:00Z", "to", "2025-01-03T00:00:00Z", NULL};
+    assert_int_equal(parse("/v1/fleet/peaks", p1, &q, &bad), API_PARSE_BAD);
 }
 
 static void test_source_routes(void **state)

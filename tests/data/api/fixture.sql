@@ -98,4 +98,12 @@ SELECT format('EV-%s', v), t, (extract(epoch FROM t)::bigint / 900 % 80) + 10, 0
   FROM generate_series(1, :vehicles) v,
        generate_series(date_trunc('hour', now()) - interval '2 days', now(), interval '15 minutes') t
     ON CONFLICT DO NOTHING;
+-- Peak hours of the closed local days (FLEET_TZ: UTC here), as the
+-- aggregator's daily analytics computes them; the day before yesterday a
+-- holiday everywhere (an excluded day).
+INSERT INTO holidays (day, region, name) VALUES (current_date - 2, NULL, 'Fixture day')
+    ON CONFLICT DO NOTHING;
+SELECT meterflow_peak_day(d::date)
+  FROM generate_series(current_date - :days_1h, current_date - 1, interval '1 day') d;
+
 ANALYZE;
