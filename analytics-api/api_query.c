@@ -27,6 +27,7 @@ enum {
     S_FLEET_QUALITY,
     S_REGION_QUALITY,
     S_PEAKS,
+    S_ALERTS,
     S_FEEDER_BALANCE,
     S_FEEDER_KNOWN,
     S_WEATHER,
@@ -135,6 +136,22 @@ const struct api_stmt api_stmts[] = {
                                                 "timestamptz - interval '1 "
                                                 "millisecond') ORDER BY day, rank"},
     /*
+     * A meter's alerts (051, written by source-sink from meter.alerts) by
+     * since, then id; $5 = '' for both states; $6 the id to resume at
+     * (the cursor) or -1.
+     */
+    // clang-format off
+    [S_ALERTS] = {"api_alerts",
+                  "SELECT id, type, severity, state, " EPOCH_MS("since") ", "
+                  EPOCH_MS("raised_at") ", " EPOCH_MS("cleared_at") ", detail::text, "
+                  EPOCH_MS("acked_at") ", acked_by, ack_why FROM alerts "
+                  "WHERE meter_id = $1 AND since >= $2::timestamptz AND since < $3::timestamptz "
+                  "AND ($5 = '' OR state = $5) "
+                  "AND ($6::int8 = -1 OR (since, id) >= "
+                  "(SELECT c.since, c.id FROM alerts c WHERE c.id = $6::int8)) "
+                  "ORDER BY since, id LIMIT $4::int"},
+    // clang-format on
+    /*
      * feeder_balance_1h (DESIGN §11.1, 022) for one feeder and a range,
      * computed as that view computes it but with the range inside: the
      * view aggregates every hour of the feeder before any range applies.
@@ -209,7 +226,7 @@ void api_error_body(struct api_answer *out, unsigned status, const char *msg, co
 /* ---------------------------------------------------------------- JSON of a row */
 
 /* How a column is written: PostgreSQL's text form into JSON (NULL: null). */
-enum col_type { C_INT, C_DBL, C_BOOL, C_TEXT, C_TIME };
+enum col_type { C_INT, C_DBL, C_BOOL, C_TEXT, C_TIME, C_JSON };
 struct col {
     const char *name;
     enum col_type type;
@@ -242,6 +259,9 @@ static void put_cell(struct mf_buf *b, const PGresult *r, int row, int col, enum
     case C_TEXT:
         mf_json_str(b, v, strlen(v));
         break;
+    case C_JSON: /* jsonb's text is JSON */
+        mf_buf_append(b, v, (size_t)PQgetlength(r, row, col));
+        break;
     case C_TIME: /* epoch ms (EPOCH_MS) into DESIGN §3's form */
         mf_time_format(strtoll(v, NULL, 10), ts);
         mf_buf_appendf(b, "\"%s\"", ts);
@@ -270,6 +290,25 @@ static void put_key_time(struct mf_buf *b, const char *k, int64_t ms)
     mf_buf_appends(b, "\":\"");
     mf_buf_append(b, ts, MF_TIME_STRLEN - 1);
     mf_buf_appendc(b, '"');
+}
+
+/* A JSON string, or null for NULL or "". */
+static void put_str_or_null(struct mf_buf *b, const char *v)
+{
+    if (v && *v)
+        mf_json_str(b, v, strlen(v));
+    else
+        mf_buf_appends(b, "null");
+}
+
+/* ,"from":...,"to":...,"items":[ of a list answer. */
+static void put_range_items(struct mf_buf *b, const struct api_req *req)
+{
+    mf_buf_appendc(b, ',');
+    put_key_time(b, "from", req->from);
+    mf_buf_appendc(b, ',');
+    put_key_time(b, "to", req->to);
+    mf_buf_appends(b, ",\"items\":[");
 }
 
 /* ---------------------------------------------------------------- running */
@@ -403,15 +442,9 @@ static void list_answer(const struct api_query *q, const char *key, const char *
     const struct api_req *req = q->req;
     struct mf_buf b = MF_BUF_INIT;
     mf_buf_appendf(&b, "{\"%s\":", key);
-    if (value)
-        mf_json_str(&b, value, strlen(value));
-    else
-        mf_buf_appends(&b, "null");
-    mf_buf_appendf(&b, ",\"width\":\"%s\",", api_width_name(req->width));
-    put_key_time(&b, "from", req->from);
-    mf_buf_appendc(&b, ',');
-    put_key_time(&b, "to", req->to);
-    mf_buf_appends(&b, ",\"items\":[");
+    put_str_or_null(&b, value);
+    mf_buf_appendf(&b, ",\"width\":\"%s\"", api_width_name(req->width));
+    put_range_items(&b, req);
     int n = r ? PQntuples(r) : 0;
     int shown = n > req->limit ? req->limit : n;
     int64_t wms = api_width_ms(req->width);
@@ -546,15 +579,8 @@ static void fill_peaks(const struct api_query *q, struct api_answer *out)
     mf_buf_appends(&b, "{\"region\":");
     mf_json_str(&b, req->region, strlen(req->region));
     mf_buf_appends(&b, ",\"tz\":");
-    if (PQntuples(r) > 0)
-        put_cell(&b, r, 0, 6, C_TEXT);
-    else
-        mf_buf_appends(&b, "null");
-    mf_buf_appendc(&b, ',');
-    put_key_time(&b, "from", req->from);
-    mf_buf_appendc(&b, ',');
-    put_key_time(&b, "to", req->to);
-    mf_buf_appends(&b, ",\"items\":[");
+    put_str_or_null(&b, PQntuples(r) > 0 ? PQgetvalue(r, 0, 6) : NULL);
+    put_range_items(&b, req);
     for (int i = 0; i < PQntuples(r); i++) {
         int64_t hs = strtoll(PQgetvalue(r, i, 2), NULL, 10);
         mf_buf_appends(&b, i ? ",{" : "{");
@@ -568,6 +594,63 @@ static void fill_peaks(const struct api_query *q, struct api_answer *out)
     mf_buf_appends(&b, "]}");
     PQclear(r);
     take(out, &b, 200, closed(q) ? q->env->ttl_daily_s : q->env->ttl_hourly_s);
+}
+
+/*
+ * {"meter_id","state","from","to","items":[{"id","type","severity","state",
+ * "since","raised_at","cleared_at","detail","acked_at","acked_by",
+ * "ack_why"}],"next_cursor"}: the cursor is the id of the first alert of
+ * the next page. 404 when the list is empty and the id is no meter.
+ */
+static void fill_alerts(const struct api_query *q, struct api_answer *out)
+{
+    const struct api_req *req = q->req;
+    char from[MF_TIME_STRLEN], to[MF_TIME_STRLEN], limit[16], after[24];
+    mf_time_format(req->from, from);
+    mf_time_format(req->to, to);
+    snprintf(limit, sizeof limit, "%d", req->limit + 1);
+    snprintf(after, sizeof after, "%lld", (long long)req->after);
+    const char *params[] = {req->id, from, to, limit, req->state, after};
+    PGresult *r = run(q, S_ALERTS, 6, params, out);
+    if (!r)
+        return;
+    int n = PQntuples(r);
+    if (n == 0 && !known_key(q, S_METER_KNOWN, req->id, out)) {
+        PQclear(r);
+        return;
+    }
+    static const struct col cols[] = {
+        {"id", C_INT},        {"type", C_TEXT},      {"severity", C_TEXT},   {"state", C_TEXT},
+        {"since", C_TIME},    {"raised_at", C_TIME}, {"cleared_at", C_TIME}, {"detail", C_JSON},
+        {"acked_at", C_TIME}, {"acked_by", C_TEXT},  {"ack_why", C_TEXT}};
+    struct mf_buf b = MF_BUF_INIT;
+    mf_buf_appends(&b, "{\"meter_id\":");
+    mf_json_str(&b, req->id, strlen(req->id));
+    mf_buf_appends(&b, ",\"state\":");
+    put_str_or_null(&b, req->state);
+    put_range_items(&b, req);
+    int shown = n > req->limit ? req->limit : n;
+    for (int i = 0; i < shown; i++) {
+        /* put_fields writes ",\"id\":..." : the first comma becomes the brace */
+        size_t at = b.len;
+        put_fields(&b, r, i, 0, cols, MF_ARRAY_LEN(cols));
+        b.data[at] = '{';
+        mf_buf_appendc(&b, '}');
+        if (i + 1 < shown)
+            mf_buf_appendc(&b, ',');
+    }
+    mf_buf_appends(&b, "],\"next_cursor\":");
+    if (n > req->limit) {
+        char cur[API_CURSOR_MAX + 1];
+        api_cursor_encode(q->env->cursor_key, q->env->cursor_keylen, req->scope,
+                          strtoll(PQgetvalue(r, req->limit, 0), NULL, 10), cur);
+        mf_buf_appendf(&b, "\"%s\"", cur);
+    } else {
+        mf_buf_appends(&b, "null");
+    }
+    mf_buf_appendc(&b, '}');
+    PQclear(r);
+    take(out, &b, 200, q->env->ttl_realtime_s);
 }
 
 /* DESIGN §12's thresholds on dc/ac. */
@@ -640,6 +723,9 @@ void api_query_fill(void *query, struct api_answer *out)
         return;
     case API_R_PEAKS:
         fill_peaks(q, out);
+        return;
+    case API_R_ALERTS:
+        fill_alerts(q, out);
         return;
     case API_R_COUNT:
         break;

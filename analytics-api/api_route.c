@@ -21,6 +21,8 @@ const char *api_route_name(enum api_route r)
         return "fleet_quality";
     case API_R_PEAKS:
         return "fleet_peaks";
+    case API_R_ALERTS:
+        return "alerts";
     case API_R_FEEDER:
         return "feeder_balance";
     case API_R_WEATHER:
@@ -35,7 +37,7 @@ const char *api_route_name(enum api_route r)
 
 int api_route_per_key(enum api_route r)
 {
-    return r == API_R_STATUS || r == API_R_ROLLUPS || r == API_R_VEHICLE;
+    return r == API_R_STATUS || r == API_R_ROLLUPS || r == API_R_ALERTS || r == API_R_VEHICLE;
 }
 
 /* Range rules per width: the default span and the most one request may ask. */
@@ -111,7 +113,8 @@ static enum api_parse finish(struct api_req *q, api_arg_fn *arg, void *argctx, c
     if (cur) {
         if (api_cursor_decode(ck, cklen, q->scope, cur, &q->after, bad) != MF_OK)
             return API_PARSE_BAD;
-        if (q->after < q->from || q->after >= q->to)
+        /* An alerts cursor is an alert's id (several may share a time). */
+        if (q->route != API_R_ALERTS && (q->after < q->from || q->after >= q->to))
             return bad_param(bad, "cursor", "cursor lies outside the range asked for");
     }
     snprintf(q->key, sizeof q->key, "%s|%lld", q->scope, (long long)q->after);
@@ -133,6 +136,8 @@ enum api_parse api_route_parse(const char *path, api_arg_fn *arg, void *argctx, 
             q->route = API_R_STATUS;
         else if (strcmp(what, "rollups") == 0)
             q->route = API_R_ROLLUPS;
+        else if (strcmp(what, "alerts") == 0)
+            q->route = API_R_ALERTS;
         else
             return API_PARSE_NOT_FOUND;
         if (m == 2 || api_check_id("id", id, bad) != MF_OK)
@@ -141,6 +146,23 @@ enum api_parse api_route_parse(const char *path, api_arg_fn *arg, void *argctx, 
         if (q->route == API_R_STATUS) {
             snprintf(q->key, sizeof q->key, "status|%s", q->id);
             return API_PARSE_OK;
+        }
+        if (q->route == API_R_ALERTS) {
+            /* Alerts whose `since` is in [from, to): the last 30 days by
+             * default, a year and a day at most; to the minute. */
+            const char *st = arg(argctx, "state");
+            if (st && strcmp(st, "raised") != 0 && strcmp(st, "cleared") != 0)
+                return bad_param(bad, "state", "state must be raised or cleared");
+            snprintf(q->state, sizeof q->state, "%s", st ? st : "");
+            q->width = API_W_1M;
+            if (api_parse_range(arg(argctx, "from"), arg(argctx, "to"), now_ms,
+                                api_width_ms(API_W_1M), 30 * DAY_MS, 366 * DAY_MS, &q->from, &q->to,
+                                bad) != MF_OK ||
+                api_parse_limit(arg(argctx, "limit"), &q->limit, bad) != MF_OK)
+                return API_PARSE_BAD;
+            snprintf(q->scope, sizeof q->scope, "alerts|%s|%s|%lld|%lld|%d", q->id, q->state,
+                     (long long)q->from, (long long)q->to, q->limit);
+            return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
         }
         const char *w = arg(argctx, "width");
         if (w && strcmp(w, "1d") == 0)

@@ -20,6 +20,7 @@ enum api_route {
     API_R_FLEET_LOAD, /* GET /v1/fleet/load */
     API_R_QUALITY,    /* GET /v1/fleet/quality */
     API_R_PEAKS,      /* GET /v1/fleet/peaks */
+    API_R_ALERTS,     /* GET /v1/meters/{id}/alerts */
     API_R_FEEDER,     /* GET /v1/feeders/{id}/balance */
     API_R_WEATHER,    /* GET /v1/weather/{region} */
     API_R_VEHICLE,    /* GET /v1/analytics/performance/{vehicleId} */
@@ -39,10 +40,11 @@ struct api_req {
     enum api_route route;
     char id[API_ID_MAX + 1];     /* meter, feeder or vehicle id */
     char region[API_ID_MAX + 1]; /* fleet: "" = every region; weather: the region */
+    char state[8];               /* alerts: "raised", "cleared" or "" (both) */
     enum api_width width;
     int64_t from, to; /* [from, to), ms */
     int limit;
-    int64_t after;              /* cursor position, or -1 */
+    int64_t after;              /* cursor position (alerts: the id to resume at), or -1 */
     char scope[API_KEY_MAX];    /* the query without its cursor: what a cursor is bound to */
     char key[API_KEY_MAX + 32]; /* the cache key: scope and cursor position */
 };

@@ -352,6 +352,71 @@ static void test_fleet_peaks(void **state)
     expect_status("/v1/fleet/peaks?from=2024-01-01T00:00:00Z&to=2025-06-01T00:00:00Z", 400);
 }
 
+/*
+ * A meter's alerts (051's store): the default 30 days, filtered by state,
+ * walked one a page through cursors (two share their since: neither is
+ * lost or repeated), in (since, id) order as the table has them.
+ */
+static void test_alerts(void **state)
+{
+    (void)state;
+    const char *want_ids = mf_pgtmp_query(
+        pg, "SELECT string_agg(id::text, ',' ORDER BY since, id) FROM alerts WHERE meter_id = "
+            "'MTR-00002' AND since >= now() - interval '30 days'");
+    assert_non_null(want_ids);
+    char want[256];
+    snprintf(want, sizeof want, "%s", want_ids);
+    char got[256] = "", page[512] = "/v1/meters/MTR-00002/alerts?limit=1";
+    int pages = 0;
+    for (;;) {
+        long code;
+        cJSON *j = get_json(page, &code);
+        assert_int_equal(code, 200);
+        cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "items"))
+        {
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%d", got[0] ? "," : "",
+                     cJSON_GetObjectItem(it, "id")->valueint);
+            assert_true(cJSON_IsObject(cJSON_GetObjectItem(it, "detail")));
+            assert_string_equal(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(it, "detail"), "note")->valuestring,
+                "fixture \"quoted\"");
+        }
+        pages++;
+        cJSON *next = cJSON_GetObjectItem(j, "next_cursor");
+        if (cJSON_IsNull(next)) {
+            cJSON_Delete(j);
+            break;
+        }
+        snprintf(page, sizeof page, "/v1/meters/MTR-00002/alerts?limit=1&cursor=%s",
+                 next->valuestring);
+        cJSON_Delete(j);
+    }
+    assert_string_equal(got, want);
+    assert_int_equal(pages, 3); /* spike, gap, flatline; the 40-day-old one out of range */
+
+    long code;
+    cJSON *j = get_json("/v1/meters/MTR-00002/alerts?state=cleared", &code);
+    assert_int_equal(code, 200);
+    cJSON *items = cJSON_GetObjectItem(j, "items");
+    assert_int_equal(cJSON_GetArraySize(items), 1);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "type")->valuestring,
+                        "flatline");
+    assert_false(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "cleared_at")));
+    cJSON_Delete(j);
+    j = get_json("/v1/meters/MTR-00002/alerts?state=raised&from=2000-01-01T00:00:00Z&to=2000-06-"
+                 "01T00:00:00Z",
+                 &code);
+    assert_int_equal(code, 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "items")), 0);
+    cJSON_Delete(j);
+    expect_status("/v1/meters/MTR-00040/alerts", 200); /* a meter without alerts */
+    expect_status("/v1/meters/NOPE-1/alerts", 404);
+    expect_status("/v1/meters/MTR-00002/alerts?state=open", 400);
+    expect_status("/v1/meters/MTR-00002/alerts?from=2020-01-01T00:00:00Z&to=2022-01-01T00:00:00Z",
+                  400);
+}
+
 static void test_fleet_load(void **state)
 {
     (void)state;
@@ -766,10 +831,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status),      cmocka_unit_test(test_rollups),
         cmocka_unit_test(test_fleet_load),  cmocka_unit_test(test_fleet_quality),
-        cmocka_unit_test(test_fleet_peaks), cmocka_unit_test(test_sources),
-        cmocka_unit_test(test_bad_input),   cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_cache),       cmocka_unit_test(test_connections),
-        cmocka_unit_test(test_pg_down),
+        cmocka_unit_test(test_fleet_peaks), cmocka_unit_test(test_alerts),
+        cmocka_unit_test(test_sources),     cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_auth),        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_connections), cmocka_unit_test(test_pg_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

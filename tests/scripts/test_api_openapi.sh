@@ -51,6 +51,7 @@ doc = yaml.safe_load(open("schemas/openapi.yaml"))
 paths = set(doc["paths"])
 probes = {"/v1/meters/{id}/status": "/v1/meters/MTR-00001/status",
           "/v1/meters/{id}/rollups": "/v1/meters/MTR-00001/rollups",
+          "/v1/meters/{id}/alerts": "/v1/meters/MTR-00001/alerts",
           "/v1/fleet/load": "/v1/fleet/load", "/v1/fleet/quality": "/v1/fleet/quality",
           "/v1/fleet/peaks": "/v1/fleet/peaks",
           "/healthz": "/healthz", "/readyz": "/readyz",

@@ -51,6 +51,9 @@ for id in load_1h load_1d quality meter_1h feeder_1h vehicles_eff peaks; do
         bad=$((bad + 1))
     fi
 done
+# MTR-00001's raised alerts in the default 30 days: the fixture's two.
+rows=$(grep -o '<table id="meteralerts"[^>]*>' "$T/dom.html" | sed -n 's/.*data-rows="\([0-9]*\)".*/\1/p')
+if [ "${rows:-0}" -eq 2 ]; then echo "  ok    alerts: $rows raised"; else echo "  FAIL  alerts: '${rows}' rows, want 2"; bad=$((bad + 1)); fi
 status=$(grep -o '<div id="status"[^<]*' "$T/dom.html" | sed 's/.*>//')
 case $status in
     "fleet: 30 meters reporting"*) echo "  ok    status line: $status" ;;
@@ -63,4 +66,4 @@ if [ -n "${API_PAGE_SCREENSHOT:-}" ]; then
         fail "no screenshot"
     echo "  ok    screenshot: $API_PAGE_SCREENSHOT"
 fi
-echo "api-page: 7 charts drawn in headless Chromium from the API"
+echo "api-page: 7 charts and the alerts drawn in headless Chromium from the API"

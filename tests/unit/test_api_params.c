@@ -288,6 +288,26 @@ static void test_routes(void **state)
     assert_string_equal(bad.param, "region");
     const char *const p1[] = {"from", "2024-01-01T00:00:00Z", "to", "2025-01-03T00:00:00Z", NULL};
     assert_int_equal(parse("/v1/fleet/peaks", p1, &q, &bad), API_PARSE_BAD);
+
+    /* alerts: a meter's, by state, 30 days by default; the cursor is an id, not a time */
+    assert_int_equal(parse("/v1/meters/MTR-1/alerts", f2, &q, &bad), API_PARSE_OK);
+    assert_int_equal(q.route, API_R_ALERTS);
+    assert_string_equal(q.id, "MTR-1");
+    assert_string_equal(q.state, "");
+    assert_int_equal(q.to - q.from, 30 * D);
+    const char *const s1[] = {"state", "raised", NULL};
+    assert_int_equal(parse("/v1/meters/MTR-1/alerts", s1, &q, &bad), API_PARSE_OK);
+    assert_string_equal(q.state, "raised");
+    api_cursor_encode("k", 1, q.scope, 17, cur);
+    const char *const s2[] = {"state", "raised", "cursor", cur, NULL};
+    assert_int_equal(parse("/v1/meters/MTR-1/alerts", s2, &q2, &bad), API_PARSE_OK);
+    assert_int_equal(q2.after, 17);
+    const char *const s3[] = {"state", "cleared", "cursor", cur, NULL}; /* another query's */
+    assert_int_equal(parse("/v1/meters/MTR-1/alerts", s3, &q2, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "cursor");
+    const char *const s4[] = {"state", "open", NULL};
+    assert_int_equal(parse("/v1/meters/MTR-1/alerts", s4, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "state");
 }
 
 static void test_source_routes(void **state)

@@ -106,4 +106,21 @@ INSERT INTO holidays (day, region, name) VALUES (current_date - 2, NULL, 'Fixtur
 SELECT meterflow_peak_day(d::date)
   FROM generate_series(current_date - :days_1h, current_date - 1, interval '1 day') d;
 
+-- Alerts of the meters with hourly rollups, but every tenth, as
+-- source-sink stores them (051): two
+-- raised at the same minute (a cursor must not lose or repeat either), one
+-- cleared, one older than the API's default 30 days.
+INSERT INTO alerts (meter_id, type, severity, state, since, raised_at, cleared_at, detail)
+SELECT format('MTR-%s', lpad(i::text, 5, '0')), a.type, a.severity, a.state,
+       date_trunc('minute', now()) - a.ago, date_trunc('minute', now()) - a.ago,
+       CASE WHEN a.state = 'cleared' THEN date_trunc('minute', now()) - a.ago + interval '1 hour' END,
+       jsonb_build_object('value_kw', i * 1.5, 'note', 'fixture "quoted"')
+  FROM generate_series(1, :meters_1h) i,
+       (VALUES ('spike', 'warning', 'raised', interval '2 hours'),
+               ('gap', 'info', 'raised', interval '2 hours'),
+               ('flatline', 'warning', 'cleared', interval '1 day'),
+               ('quality', 'warning', 'raised', interval '40 days')) a(type, severity, state, ago)
+ WHERE i % 10 <> 0
+    ON CONFLICT DO NOTHING;
+
 ANALYZE;
