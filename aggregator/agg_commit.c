@@ -27,34 +27,40 @@ struct agg_commit {
     uint64_t session;  /* agg_pg_session the staging tables were made in; 0: none yet */
     /* Statements built once from constant fragments (agg_funcs columns). */
     struct mf_buf upsert_sql[AGG_NWIDTHS];
-    struct mf_buf known_sql; /* the 1-hour windows open before the batch */
-    struct mf_buf close_sql[AGG_NWIDTHS];
-    struct mf_buf copy;   /* COPY data, reused between batches */
-    struct mf_buf arr[4]; /* array parameters, reused */
+    struct mf_buf close_sql[AGG_NWIDTHS]; /* [AGG_W1H]: writing the closing hours (012) */
+    struct mf_buf copy;                   /* COPY data, reused between batches */
+    struct mf_buf arr[4];                 /* array parameters, reused */
 };
 
 /* ---------------------------------------------------------------- statements */
 
 /*
- * region_load_1h (009, quality_sum 040), first half: the batch's hours summed per region
- * into agg_region_stage, from the stage (the batch's part of each hour)
- * and the merge's result (a meter-hour is new to the table when its
- * merged count is the batch's own: stored rows have count > 0). The
- * region is the registry's now; a meter without one is 'unknown'. The
+ * region_load_1h (009, quality_sum 040), first half: the batch's hours
+ * summed per region into agg_region_stage, from the stage (the batch's
+ * part of each hour). A meter counts in an hour once, when its first
+ * reading there is written: fresh (no reading of that hour before), or,
+ * for late data merged into a closed hour, when the merge created the row
+ * (its count is the batch's own; a replay behind the watermark has only
+ * late hours). Run after the merges; the probe is made for the few merged
+ * rows only.
+ * The region is the registry's now; a meter without one is 'unknown'. The
  * stage is written to region_load_1h at the end of the transaction
  * (update_region_load), so the rows every aggregator shares stay locked
  * only for the commit.
  */
-static void append_region_stage(struct mf_buf *b)
+static int stage_region_load(struct agg_commit *cm, char *errbuf, size_t errlen)
 {
-    mf_buf_appends(b, "rg AS (INSERT INTO agg_region_stage"
-                      " SELECT coalesce(m.region, 'unknown'), s.window_start,"
-                      " sum(s.energy_kwh), sum(s.count),"
-                      " count(*) FILTER (WHERE up.count = s.count), sum(s.quality_sum)"
-                      " FROM agg_stage s LEFT JOIN up ON up.meter_id = s.meter_id"
-                      " AND up.window_start = s.window_start"
-                      " LEFT JOIN meters m ON m.meter_id = s.meter_id");
-    mf_buf_appendf(b, " WHERE s.width = %d GROUP BY 1, 2), ", (int)AGG_W1H);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO agg_region_stage"
+             " SELECT coalesce(m.region, 'unknown'), s.window_start,"
+             " sum(s.energy_kwh), sum(s.count), count(*) FILTER (WHERE s.fresh OR (s.upsert"
+             " AND (SELECT h.count FROM rollup_1h h WHERE h.meter_id = s.meter_id"
+             " AND h.window_start = s.window_start) = s.count)), sum(s.quality_sum)"
+             " FROM agg_stage s LEFT JOIN meters m ON m.meter_id = s.meter_id"
+             " WHERE s.width = %d GROUP BY 1, 2",
+             (int)AGG_W1H);
+    return agg_pg_run(cm->pg, sql, 0, NULL, "summing the region load", errbuf, errlen);
 }
 
 /*
@@ -71,38 +77,54 @@ static const char *const was_closed[AGG_NWIDTHS] = {
 };
 
 /*
- * The 1-hour windows open before the batch (agg_entry known): their rows
- * exist and are open, so a plain UPDATE ... FROM the stage merges them,
- * about half the cost of INSERT ... ON CONFLICT on every hour row of a
- * batch. The stage is aliased EXCLUDED so the merge expressions are
- * agg_funcs' own. A closing one gets revision 1 (its outbox row comes from
- * the upsert's, which lists every closing staged window). $2 is how many
- * rows it must update: the first relation of the join checks that before
- * any row comes back (a cast error fails the batch: a row we believed to
- * exist did not, which must never be lost quietly).
+ * Closing 1-minute windows: the keys come as arrays (an unnest is
+ * estimated small, so the planner probes the primary key rather than
+ * scanning the table). A 1-minute row is closed by the watermark this
+ * transaction stores: nothing is written to it, and it is published with
+ * revision 1 from the content the state holds (the outbox takes the keys);
+ * only a row written before 011 (no part) is still UPDATEd, and NOT
+ * r.closed: a window closed already is never closed twice.
  */
-static void build_known_sql(struct mf_buf *b)
+static void build_close_1m(struct mf_buf *b)
 {
-    mf_buf_appends(b, "WITH upd AS (UPDATE rollup_1h AS r SET ");
-    agg_funcs_set_list(b);
-    mf_buf_appendf(b,
-                   ", closed = EXCLUDED.closing, revision = EXCLUDED.closing::int,"
-                   " updated_at = now() FROM agg_stage AS excluded"
-                   " WHERE excluded.width = %d AND excluded.known"
-                   " AND r.meter_id = excluded.meter_id AND r.window_start = excluded.window_start"
-                   " AND NOT r.closed RETURNING r.meter_id, r.window_start, r.closed, r.revision, ",
-                   (int)AGG_W1H);
-    agg_funcs_columns(b, "r.");
-    mf_buf_appends(b, ") SELECT u.meter_id, u.window_start, u.revision, ");
-    agg_funcs_columns(b, "u.");
-    mf_buf_appends(b, " FROM (SELECT (CASE WHEN (SELECT count(*) FROM upd) = $1::bigint"
-                      " THEN '1' ELSE 'a known hour row is missing' END)::int AS ok) c,"
-                      " LATERAL (SELECT * FROM upd WHERE closed AND c.ok = 1) u");
+    mf_buf_appends(b, "WITH k AS (SELECT * FROM unnest($2::text[], $3::timestamptz[],"
+                      " $4::int[]) AS k(meter_id, window_start, part)),"
+                      " c AS (UPDATE rollup_1m AS r SET closed = true,"
+                      " revision = r.revision + 1, updated_at = now() FROM k"
+                      " WHERE r.meter_id = k.meter_id AND r.window_start = k.window_start"
+                      " AND NOT r.closed AND r.part IS NULL RETURNING 1), ");
+    agg_outbox_append_insert(b, AGG_W1M, "k");
+    mf_buf_appends(b, " SELECT count(*) FROM c");
+}
+
+/*
+ * Closing 1-hour windows (012): an open hour has no row (rollup_1h_open
+ * serves it from the minutes); when the watermark passes its end, the
+ * hour is written once, closed, revision 1, from the content the state
+ * holds (agg_hour_stage), and published from it. A row there already is
+ * taken over only while open (one an aggregator from before 012 wrote
+ * during an upgrade); a closed one means another owner closed the hour:
+ * the count comes back short and the batch fails (then everything is
+ * reloaded, and the hour is no longer open).
+ */
+static void build_close_1h(struct mf_buf *b)
+{
+    mf_buf_appends(b, "WITH c AS (INSERT INTO rollup_1h AS r (meter_id, window_start, ");
+    agg_funcs_columns(b, "");
+    mf_buf_appends(b, ", closed, revision) SELECT meter_id, window_start, ");
+    agg_funcs_columns(b, "");
+    mf_buf_appends(b, ", true, 1 FROM agg_hour_stage"
+                      " ON CONFLICT (meter_id, window_start) DO UPDATE SET ");
+    for (size_t i = 0; i < agg_funcs_count; i++)
+        mf_buf_appendf(b, "%s = EXCLUDED.%s, ", agg_funcs[i].column, agg_funcs[i].column);
+    mf_buf_appends(b, "closed = true, revision = 1, updated_at = now() WHERE NOT r.closed"
+                      " RETURNING 1), ");
+    agg_outbox_append_insert(b, AGG_W1H, "agg_hour_stage");
+    mf_buf_appends(b, " SELECT count(*) FROM c");
 }
 
 static void build_sql(struct agg_commit *cm)
 {
-    build_known_sql(&cm->known_sql);
     for (int w = 0; w < AGG_NWIDTHS; w++) {
         const char *t = agg_widths[w].table;
         const char *part = w == AGG_W1M ? ", part" : ""; /* rollup_1m's partition (011) */
@@ -122,7 +144,7 @@ static void build_sql(struct agg_commit *cm)
         mf_buf_appendf(b, ", closed, revision%s) SELECT meter_id, window_start, ", part);
         agg_funcs_columns(b, "");
         mf_buf_appendf(b,
-                       ", closing, closing::int%s FROM agg_stage WHERE width = %d AND NOT known"
+                       ", closing, closing::int%s FROM agg_stage WHERE width = %d AND upsert"
                        " ON CONFLICT (meter_id, window_start) DO UPDATE SET ",
                        part, w);
         agg_funcs_set_list(b);
@@ -144,54 +166,22 @@ static void build_sql(struct agg_commit *cm)
         char from[512];
         snprintf(from, sizeof from,
                  "(SELECT part, meter_id, window_start FROM agg_stage"
-                 " WHERE width = %d AND closing"
+                 " WHERE width = %d AND closing AND upsert"
                  " UNION ALL SELECT s.part, up.meter_id, up.window_start"
-                 " FROM up JOIN agg_stage s ON s.width = %d AND NOT s.closing"
+                 " FROM up JOIN agg_stage s ON s.width = %d AND s.upsert AND NOT s.closing"
                  " AND s.meter_id = up.meter_id AND s.window_start = up.window_start"
                  " WHERE up.closed AND up.revision > 1) o",
                  w, w);
         mf_buf_appends(b, "), ");
-        if (w == AGG_W1H)
-            append_region_stage(b);
         agg_outbox_append_insert(b, (enum agg_width)w, from);
         mf_buf_appends(b, " SELECT meter_id, window_start, revision, ");
         agg_funcs_columns(b, "");
         mf_buf_appends(b, " FROM up WHERE closed");
 
-        /*
-         * Closing: the keys come as arrays (an unnest is estimated small, so
-         * the planner probes the primary key rather than scanning the table).
-         * NOT r.closed: a window closed already (late data on it, or another
-         * owner during a rebalance) is never closed twice.
-         * A 1-hour row is UPDATEd closed, revision 0 -> 1. A 1-minute row is
-         * closed by the watermark this transaction stores: nothing is
-         * written to it, and it is published with revision 1 from the
-         * content the state holds; only a row written before 011 (no part)
-         * is still UPDATEd.
-         */
-        b = &cm->close_sql[w];
-        mf_buf_appends(b, "WITH k AS (SELECT * FROM unnest($2::text[], $3::timestamptz[],"
-                          " $4::int[]) AS k(meter_id, window_start, part)),");
-        mf_buf_appendf(b,
-                       " c AS (UPDATE %s AS r SET closed = true,"
-                       " revision = r.revision + 1, updated_at = now() FROM k"
-                       " WHERE r.meter_id = k.meter_id AND r.window_start = k.window_start"
-                       " AND NOT r.closed%s"
-                       " RETURNING k.part, r.meter_id, r.window_start, r.revision, ",
-                       t, w == AGG_W1M ? " AND r.part IS NULL" : "");
-        agg_funcs_columns(b, "r.");
-        if (w == AGG_W1M) {
-            /* Published from memory (agg_close.acc); the outbox takes the keys. */
-            mf_buf_appends(b, "), ");
-            agg_outbox_append_insert(b, (enum agg_width)w, "k");
-            mf_buf_appends(b, " SELECT count(*) FROM c");
-        } else {
-            mf_buf_appends(b, "), ");
-            agg_outbox_append_insert(b, (enum agg_width)w, "c");
-            mf_buf_appends(b, " SELECT meter_id, window_start, revision, ");
-            agg_funcs_columns(b, "");
-            mf_buf_appends(b, " FROM c");
-        }
+        if (w == AGG_W1M)
+            build_close_1m(&cm->close_sql[w]);
+        else
+            build_close_1h(&cm->close_sql[w]);
     }
 }
 
@@ -203,7 +193,6 @@ struct agg_commit *agg_commit_new(struct agg_pg *pg)
         mf_buf_init(&cm->upsert_sql[w], SIZE_MAX);
         mf_buf_init(&cm->close_sql[w], SIZE_MAX);
     }
-    mf_buf_init(&cm->known_sql, SIZE_MAX);
     mf_buf_init(&cm->copy, SIZE_MAX);
     for (size_t i = 0; i < MF_ARRAY_LEN(cm->arr); i++)
         mf_buf_init(&cm->arr[i], SIZE_MAX);
@@ -219,7 +208,6 @@ void agg_commit_destroy(struct agg_commit *cm)
         mf_buf_release(&cm->upsert_sql[w]);
         mf_buf_release(&cm->close_sql[w]);
     }
-    mf_buf_release(&cm->known_sql);
     mf_buf_release(&cm->copy);
     for (size_t i = 0; i < MF_ARRAY_LEN(cm->arr); i++)
         mf_buf_release(&cm->arr[i]);
@@ -240,8 +228,10 @@ static const char *const stage_ddl[] = {
     " max_kw float8 NOT NULL, m2 float8 NOT NULL,"
     " energy_kwh float8 NOT NULL, quality_sum float8 NOT NULL,"
     " premium bigint NOT NULL, standard bigint NOT NULL,"
-    " interpolated bigint NOT NULL, closing bool NOT NULL, known bool NOT NULL)"
-    " ON COMMIT DELETE ROWS",
+    " interpolated bigint NOT NULL, closing bool NOT NULL, upsert bool NOT NULL,"
+    " fresh bool NOT NULL) ON COMMIT DELETE ROWS",
+    /* The hours to write at close, with their whole content (012). */
+    "CREATE TEMP TABLE IF NOT EXISTS agg_hour_stage (LIKE agg_stage) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS agg_region_stage ("
     " region text NOT NULL, window_start timestamptz NOT NULL,"
     " energy_kwh float8 NOT NULL, readings bigint NOT NULL, meters int NOT NULL,"
@@ -333,12 +323,45 @@ static int append_new(struct agg_commit *cm, const struct agg_batch *b, char *er
                    errbuf, errlen);
 }
 
-/* A 1-hour window open before the batch: its row exists and is open (known_sql). */
-static bool merged_known(const struct agg_entry *e)
+/*
+ * Whether an entry goes through the merge (upsert_sql): every staged
+ * 1-minute one; of the 1-hour ones only late data into a closed hour (its
+ * row exists). An open hour is not written (012); one the batch closes is
+ * written by close_hours.
+ */
+static bool upserted(const struct agg_entry *e)
 {
-    return agg_key_width(e->key) == AGG_W1H && e->known;
+    return agg_key_width(e->key) == AGG_W1M || (!e->fresh && !e->known);
 }
 
+/* One agg_stage / agg_hour_stage row (their columns are the same). */
+static int put_stage_row(struct agg_commit *cm, enum agg_width w, int32_t part,
+                         const char *meter_id, int64_t key, const struct agg_acc *acc, bool closing,
+                         bool upsert, bool fresh, char *errbuf, size_t errlen)
+{
+    agg_copy_put_tuple(&cm->copy, (int16_t)(7 + agg_funcs_count));
+    agg_copy_put_i16(&cm->copy, (int16_t)w);
+    agg_copy_put_i32(&cm->copy, part);
+    agg_copy_put_text(&cm->copy, meter_id);
+    agg_copy_put_ts(&cm->copy, agg_key_start(key));
+    if (agg_copy_put_acc(&cm->copy, acc) != MF_OK) {
+        snprintf(errbuf, errlen, "window of '%s' has a value COPY cannot carry", meter_id);
+        return MF_EFATAL;
+    }
+    agg_copy_put_bool(&cm->copy, closing);
+    agg_copy_put_bool(&cm->copy, upsert);
+    agg_copy_put_bool(&cm->copy, fresh);
+    return MF_OK;
+}
+
+#define STAGE_COLUMNS                                                                              \
+    "(width, part, meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,"         \
+    " quality_sum, premium, standard, interpolated, closing, upsert, fresh)"
+
+/*
+ * Every entry not appended: the 1-minute ones to merge, and every 1-hour
+ * partial (the region load sums them; only late ones are merged).
+ */
 static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
                          size_t errlen)
 {
@@ -347,25 +370,14 @@ static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char 
         const struct agg_entry *e = &b->entries[i];
         if (appended(e))
             continue;
-        agg_copy_put_tuple(&cm->copy, (int16_t)(6 + agg_funcs_count));
-        agg_copy_put_i16(&cm->copy, (int16_t)agg_key_width(e->key));
-        agg_copy_put_i32(&cm->copy, e->part);
-        agg_copy_put_text(&cm->copy, e->meter_id);
-        agg_copy_put_ts(&cm->copy, agg_key_start(e->key));
-        if (agg_copy_put_acc(&cm->copy, &e->acc) != MF_OK) {
-            snprintf(errbuf, errlen, "window of '%s' has a value COPY cannot carry", e->meter_id);
-            return MF_EFATAL;
-        }
-        agg_copy_put_bool(&cm->copy, e->close);
-        agg_copy_put_bool(&cm->copy, merged_known(e));
+        int rc = put_stage_row(cm, agg_key_width(e->key), e->part, e->meter_id, e->key, &e->acc,
+                               e->close, upserted(e), e->fresh, errbuf, errlen);
+        if (rc != MF_OK)
+            return rc;
     }
     agg_copy_end(&cm->copy);
-    return copy_in(cm,
-                   "COPY agg_stage (width, part, meter_id, window_start, count, sum_kw, min_kw,"
-                   " max_kw, m2, energy_kwh, quality_sum, premium, standard, interpolated, closing,"
-                   " known)"
-                   " FROM STDIN (FORMAT binary)",
-                   errbuf, errlen);
+    return copy_in(cm, "COPY agg_stage " STAGE_COLUMNS " FROM STDIN (FORMAT binary)", errbuf,
+                   errlen);
 }
 
 static int stage_statuses(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
@@ -461,15 +473,34 @@ static int fence(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
     return MF_OK;
 }
 
-static int close_windows(struct agg_commit *cm, const struct agg_batch *b, enum agg_width w,
-                         struct agg_rows *out, char *errbuf, size_t errlen)
+/* Publishes a window closed by this batch from the content the state holds. */
+static int push_closed(const struct agg_close *c, enum agg_width w, struct agg_rows *out,
+                       char *errbuf, size_t errlen)
+{
+    if (c->acc.count <= 0) { /* open windows are loaded or merged with their content */
+        snprintf(errbuf, errlen, "window of '%s' to close has no content in memory", c->meter_id);
+        return MF_EFATAL;
+    }
+    struct agg_row *row = agg_rows_push(out);
+    snprintf(row->meter_id, sizeof row->meter_id, "%s", c->meter_id);
+    row->width = w;
+    row->start = agg_key_start(c->key);
+    row->revision = 1;
+    row->first_close = true;
+    row->acc = c->acc;
+    return MF_OK;
+}
+
+/* The 1-minute windows the watermark closes that no merge of the batch closed. */
+static int close_minutes(struct agg_commit *cm, const struct agg_batch *b, struct agg_rows *out,
+                         char *errbuf, size_t errlen)
 {
     char ts[MF_TIME_STRLEN];
     size_t k = 0;
     arrays_open(cm, 3);
     for (size_t i = 0; i < b->ncloses; i++) {
         const struct agg_close *c = &b->closes[i];
-        if (agg_key_width(c->key) != w || c->merged)
+        if (agg_key_width(c->key) != AGG_W1M || c->merged)
             continue; /* merged: the merge closed it */
         const char *sep = k++ ? "," : "";
         mf_time_format(agg_key_start(c->key), ts);
@@ -482,31 +513,65 @@ static int close_windows(struct agg_commit *cm, const struct agg_batch *b, enum 
     if (!k)
         return MF_OK;
     const char *v[4] = {agg_pg_group(cm->pg), cm->arr[0].data, cm->arr[1].data, cm->arr[2].data};
-    PGresult *res = agg_pg_exec(cm->pg, cm->close_sql[w].data, 4, v, 1);
+    PGresult *res = agg_pg_exec(cm->pg, cm->close_sql[AGG_W1M].data, 4, v, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return agg_pg_fail(cm->pg, res, "closing windows", errbuf, errlen);
-    if (w != AGG_W1M) {
-        int rc = agg_copy_read_rows(res, w, AGG_FIRST_ALWAYS, out, errbuf, errlen);
-        PQclear(res);
-        return rc;
-    }
     PQclear(res);
     for (size_t i = 0; i < b->ncloses; i++) {
         const struct agg_close *c = &b->closes[i];
-        if (agg_key_width(c->key) != w || c->merged)
+        if (agg_key_width(c->key) != AGG_W1M || c->merged)
             continue;
-        if (c->acc.count <= 0) { /* open windows are loaded or merged with their content */
-            snprintf(errbuf, errlen, "window of '%s' to close has no content in memory",
-                     c->meter_id);
-            return MF_EFATAL;
-        }
-        struct agg_row *row = agg_rows_push(out);
-        snprintf(row->meter_id, sizeof row->meter_id, "%s", c->meter_id);
-        row->width = w;
-        row->start = agg_key_start(c->key);
-        row->revision = 1;
-        row->first_close = true;
-        row->acc = c->acc;
+        int rc = push_closed(c, AGG_W1M, out, errbuf, errlen);
+        if (rc != MF_OK)
+            return rc;
+    }
+    return MF_OK;
+}
+
+/*
+ * The 1-hour windows the watermark closes (012): each written once, with
+ * its whole content from memory, and published from it. Late data into an
+ * hour closed before is the merge's (upserted).
+ */
+static int close_hours(struct agg_commit *cm, const struct agg_batch *b, struct agg_rows *out,
+                       char *errbuf, size_t errlen)
+{
+    size_t n = 0;
+    agg_copy_begin(&cm->copy);
+    for (size_t i = 0; i < b->ncloses; i++) {
+        const struct agg_close *c = &b->closes[i];
+        if (agg_key_width(c->key) != AGG_W1H || c->late)
+            continue;
+        int rc = put_stage_row(cm, AGG_W1H, c->part, c->meter_id, c->key, &c->acc, true, false,
+                               false, errbuf, errlen);
+        if (rc != MF_OK)
+            return rc;
+        n++;
+    }
+    agg_copy_end(&cm->copy);
+    if (!n)
+        return MF_OK;
+    int rc = copy_in(cm, "COPY agg_hour_stage " STAGE_COLUMNS " FROM STDIN (FORMAT binary)", errbuf,
+                     errlen);
+    if (rc != MF_OK)
+        return rc;
+    const char *v[1] = {agg_pg_group(cm->pg)};
+    PGresult *res = agg_pg_exec(cm->pg, cm->close_sql[AGG_W1H].data, 1, v, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return agg_pg_fail(cm->pg, res, "writing the closing hours", errbuf, errlen);
+    long long wrote = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+    PQclear(res);
+    if (wrote != (long long)n) {
+        snprintf(errbuf, errlen, "closing %zu hours: %lld written, the others were closed already",
+                 n, wrote);
+        return MF_ERETRY;
+    }
+    for (size_t i = 0; i < b->ncloses; i++) {
+        const struct agg_close *c = &b->closes[i];
+        if (agg_key_width(c->key) != AGG_W1H || c->late)
+            continue;
+        if ((rc = push_closed(c, AGG_W1H, out, errbuf, errlen)) != MF_OK)
+            return rc;
     }
     return MF_OK;
 }
@@ -581,26 +646,6 @@ static int update_region_load(struct agg_commit *cm, char *errbuf, size_t errlen
                       0, NULL, "updating region_load_1h", errbuf, errlen);
 }
 
-static int merge_known(struct agg_commit *cm, const struct agg_batch *b, struct agg_rows *out,
-                       char *errbuf, size_t errlen)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < b->nentries; i++)
-        if (merged_known(&b->entries[i]))
-            n++;
-    if (!n)
-        return MF_OK;
-    char nbuf[32];
-    snprintf(nbuf, sizeof nbuf, "%zu", n);
-    const char *v[1] = {nbuf};
-    PGresult *res = agg_pg_exec(cm->pg, cm->known_sql.data, 1, v, 1);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return agg_pg_fail(cm->pg, res, "merging open hours", errbuf, errlen);
-    int rc = agg_copy_read_rows(res, AGG_W1H, AGG_FIRST_REV1, out, errbuf, errlen);
-    PQclear(res);
-    return rc;
-}
-
 int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clear_owned,
                      const int32_t *owned, size_t nowned, struct agg_rows *out, char *errbuf,
                      size_t errlen)
@@ -628,8 +673,6 @@ int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clea
             goto fail;
         if ((rc = stage_entries(cm, b, errbuf, errlen)) != MF_OK)
             goto fail;
-        if ((rc = merge_known(cm, b, out, errbuf, errlen)) != MF_OK)
-            goto fail;
         for (int w = 0; w < AGG_NWIDTHS; w++) {
             PGresult *res = agg_pg_exec(cm->pg, cm->upsert_sql[w].data, 1, gv, 1);
             if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -642,9 +685,10 @@ int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clea
                 goto fail;
         }
     }
-    for (int w = 0; w < AGG_NWIDTHS; w++)
-        if ((rc = close_windows(cm, b, (enum agg_width)w, out, errbuf, errlen)) != MF_OK)
-            goto fail;
+    if ((rc = close_minutes(cm, b, out, errbuf, errlen)) != MF_OK)
+        goto fail;
+    if ((rc = close_hours(cm, b, out, errbuf, errlen)) != MF_OK)
+        goto fail;
     if (b->nstatuses) {
         if ((rc = stage_statuses(cm, b, errbuf, errlen)) != MF_OK)
             goto fail;
@@ -661,6 +705,8 @@ int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clea
             goto fail;
     }
     if ((rc = store_positions(cm, b, errbuf, errlen)) != MF_OK)
+        goto fail;
+    if (b->nentries && (rc = stage_region_load(cm, errbuf, errlen)) != MF_OK)
         goto fail;
     if (b->nentries && (rc = update_region_load(cm, errbuf, errlen)) != MF_OK)
         goto fail;

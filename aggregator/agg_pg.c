@@ -280,7 +280,8 @@ int agg_pg_load(struct agg_pg *pg, struct agg_state *st, const int32_t *parts, s
 
     /*
      * Open windows of the fleet, kept for the meters our partitions own.
-     * The fleet holds a few per meter. 1h: stored open (rollup_1h_open_idx).
+     * The fleet holds a few per meter. 1h (012): the open hours are not
+     * stored; the view sums them from the minutes (rollup_1h_open).
      * 1m (011): a row is open while its partition's watermark has not
      * passed its end, so only rows starting after the lowest assigned
      * watermark less a minute can be (window_start range), and rows from
@@ -304,7 +305,10 @@ int agg_pg_load(struct agg_pg *pg, struct agg_state *st, const int32_t *parts, s
         else
             mf_buf_appends(&sql, "true, ");
         agg_funcs_columns(&sql, "");
-        mf_buf_appendf(&sql, " FROM %s WHERE NOT closed", agg_widths[w].table);
+        if (w == AGG_W1M)
+            mf_buf_appends(&sql, " FROM rollup_1m WHERE NOT closed");
+        else
+            mf_buf_appends(&sql, " FROM rollup_1h_open");
         if (w == AGG_W1M)
             mf_buf_appends(&sql, " AND (part IS NULL OR window_start > $1::timestamptz)");
         res = agg_pg_exec(pg, sql.data, w == AGG_W1M ? 1 : 0, w == AGG_W1M ? lv : NULL, 1);

@@ -453,13 +453,27 @@ bool agg_state_batch_full(const struct agg_state *st)
 
 /* ---------------------------------------------------------------- building */
 
-static void close_push(struct agg_state *st, const struct agg_meter *m, uint32_t k, bool merged)
+/*
+ * e: the window's partial in this batch, or NULL. The close carries the
+ * whole content: what was open before the batch and the batch's partial.
+ */
+static void close_push(struct agg_state *st, const struct agg_meter *m, uint32_t k,
+                       const struct agg_entry *e)
 {
     if (st->ncloses == st->capcloses) {
         st->capcloses = st->capcloses ? st->capcloses * 2 : 1024;
         st->closes = mf_xrealloc(st->closes, st->capcloses * sizeof *st->closes);
     }
-    st->closes[st->ncloses++] = (struct agg_close){m->id, m->open[k], m->part, merged, m->oacc[k]};
+    struct agg_close *c = &st->closes[st->ncloses++];
+    *c = (struct agg_close){m->id, m->open[k], m->part, e != NULL, false, m->oacc[k]};
+    if (!e)
+        return;
+    /* Neither open before nor new: a window closed before, reopened by late data. */
+    c->late = !e->fresh && !e->known;
+    if (c->acc.count == 0)
+        c->acc = e->acc;
+    else
+        agg_acc_merge(&c->acc, &e->acc);
 }
 
 bool agg_state_build(struct agg_state *st, struct agg_batch *b)
@@ -481,7 +495,7 @@ bool agg_state_build(struct agg_state *st, struct agg_batch *b)
                     struct agg_entry *e = st->nentries ? entry_find(st, m, m->open[k]) : NULL;
                     if (e)
                         e->close = true;
-                    close_push(st, m, k, e != NULL);
+                    close_push(st, m, k, e);
                     m->nopen--;
                     m->open[k] = m->open[m->nopen];
                     m->oacc[k] = m->oacc[m->nopen];

@@ -51,22 +51,26 @@ struct agg_entry {
      * data reopens). Such a row is appended (COPY), not merged.
      */
     bool fresh;
-    /* Open before this batch, so its row exists and is open: merged by a plain UPDATE (1h). */
+    /* Open before this batch (in memory). */
     bool known;
     struct agg_acc acc;
 };
 
 /*
  * A window whose end the watermark passed: to be marked closed and
- * published. merged: it has a partial in the batch (flagged close), whose
- * merge closes it; nothing else is left to write for it.
+ * published. merged: it has a partial in the batch (flagged close).
+ * late: that partial belongs to a window closed before (its row exists,
+ * closed), which the merge changes; acc is then only the partial.
+ * Otherwise acc is the window's whole content, the batch's partial
+ * included: a 1-hour window is written from it (012).
  */
 struct agg_close {
     const char *meter_id;
     int64_t key;
     int32_t part;
     bool merged;
-    struct agg_acc acc; /* its content (all of it unless merged: then the merge returns it) */
+    bool late;
+    struct agg_acc acc;
 };
 
 /* The latest reading of a meter in this batch (meter_current_status). */

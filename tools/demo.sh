@@ -321,10 +321,10 @@ INT=$(wk meterflow_worker_records_total outcome interpolated)
 SUM=$((VAL + QUA + DLQ))
 IN=$((GW_ACC + MALF))
 R1M=$(psql_q 'SELECT count(*) FROM rollup_1m')
-R1H=$(psql_q 'SELECT count(*) FROM rollup_1h')
-PREM=$(psql_q 'SELECT coalesce(sum(premium), 0) FROM rollup_1h')
-STD=$(psql_q 'SELECT coalesce(sum(standard), 0) FROM rollup_1h')
-AGG_N=$(psql_q 'SELECT coalesce(sum(count), 0) FROM rollup_1h')
+R1H=$(psql_q 'SELECT count(*) FROM rollup_1h_stats')
+PREM=$(psql_q 'SELECT coalesce(sum(premium), 0) FROM rollup_1h_stats')
+STD=$(psql_q 'SELECT coalesce(sum(standard), 0) FROM rollup_1h_stats')
+AGG_N=$(psql_q 'SELECT coalesce(sum(count), 0) FROM rollup_1h_stats')
 AGG_WIN=$(metric "$AGG" meterflow_agg_windows_total)
 ALERTS_DET=$(awk '/^score.alert/ { for (i = 2; i <= NF; i++) if ($i ~ /^detected=/) { sub(/detected=/, "", $i); s += $i } } END { print s + 0 }' "$WORK/score.txt")
 ALERTS_EXP=$(awk '/^score.alert/ { for (i = 2; i <= NF; i++) if ($i ~ /^expected=/) { sub(/expected=/, "", $i); s += $i } } END { print s + 0 }' "$WORK/score.txt")
@@ -354,7 +354,7 @@ ANALYST_SQL="SELECT m.region,
        count(DISTINCT r.meter_id)             AS meters,
        round(sum(r.energy_kwh)::numeric, 0)    AS energy_kwh,
        round((sum(r.quality_sum) / sum(r.count))::numeric, 1) AS avg_quality
-  FROM rollup_1h r JOIN meters m USING (meter_id)
+  FROM rollup_1h_stats r JOIN meters m USING (meter_id)
  GROUP BY m.region ORDER BY m.region"
 
 {

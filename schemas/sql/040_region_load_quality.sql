@@ -8,7 +8,8 @@
 -- once.
 --
 -- A database made before this migration gets its hours so far from
--- rollup_1h. Where the registry still gives the region the hour was
+-- rollup_1h_stats (since 012 the table holds only closed hours; the view
+-- adds the open one from the minutes). Where the registry still gives the region the hour was
 -- counted in (the readings agree), that sum is exact; where a meter moved
 -- region since (they differ), the hour gets the fleet's average quality of
 -- that hour times its readings: an estimate, never a 0 that would read as
@@ -24,11 +25,11 @@ ALTER TABLE region_load_1h ADD COLUMN IF NOT EXISTS quality_sum double precision
 WITH per_region AS (
     SELECT coalesce(m.region, 'unknown') AS region, r.window_start,
            sum(r.quality_sum) AS quality_sum, sum(r.count) AS readings
-      FROM rollup_1h r LEFT JOIN meters m USING (meter_id)
+      FROM rollup_1h_stats r LEFT JOIN meters m USING (meter_id)
      GROUP BY 1, 2),
 fleet AS (
     SELECT window_start, sum(quality_sum) / sum(count) AS quality_avg
-      FROM rollup_1h GROUP BY 1)
+      FROM rollup_1h_stats GROUP BY 1)
 UPDATE region_load_1h g
    SET quality_sum = CASE WHEN p.readings = g.readings THEN p.quality_sum
                           ELSE coalesce(f.quality_avg, 0) * g.readings END

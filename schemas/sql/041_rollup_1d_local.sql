@@ -5,7 +5,8 @@
 -- needs: 'fleet_tz' (FLEET_TZ, written by the aggregator at start; 'UTC'
 -- until then). meterflow_fleet_tz() reads it.
 --
--- rollup_1d_local is built from the 1-hour rollups where a UTC hour lies in
+-- rollup_1d_local is built from the 1-hour rollups (rollup_1h_stats:
+-- rollup_1h stores only closed hours since 012) where a UTC hour lies in
 -- one local day, which is every hour in zones whose offset is a whole hour
 -- (23- and 25-hour days included: the day is whatever UTC hours its local
 -- midnights enclose). Where a UTC hour straddles local midnight (offsets
@@ -45,7 +46,7 @@ WITH hd AS NOT MATERIALIZED (
            (r.window_start AT TIME ZONE coalesce(m.tz, meterflow_fleet_tz()))::date AS d0,
            ((r.window_start + interval '59 minutes 59.999999 seconds')
                AT TIME ZONE coalesce(m.tz, meterflow_fleet_tz()))::date AS d1
-      FROM rollup_1h r LEFT JOIN meters m USING (meter_id)
+      FROM rollup_1h_stats r LEFT JOIN meters m USING (meter_id) -- the open hour too (012)
 ),
 split AS NOT MATERIALIZED (
     SELECT hd.meter_id, hd.tz, hd.window_start AS hour, hd.count AS hour_count,

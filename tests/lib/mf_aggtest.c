@@ -260,7 +260,7 @@ int itg_wait_done(PGconn **c, const char *dsn, long long total, int timeout_ms)
     long long n1 = -1, n2 = -1, open = -1, ob = -1;
     while (mf_mono_ms() < deadline) {
         n1 = itg_sql_num(c, dsn, "SELECT coalesce(sum(count), 0) FROM rollup_1m");
-        n2 = itg_sql_num(c, dsn, "SELECT coalesce(sum(count), 0) FROM rollup_1h");
+        n2 = itg_sql_num(c, dsn, "SELECT coalesce(sum(count), 0) FROM rollup_1h_stats");
         open = itg_sql_num(c, dsn,
                            "SELECT (SELECT count(*) FROM rollup_1m_stats WHERE NOT closed)"
                            " + (SELECT count(*) FROM rollup_1h_stats WHERE NOT closed)");
@@ -277,13 +277,17 @@ int itg_wait_done(PGconn **c, const char *dsn, long long total, int timeout_ms)
     return -1;
 }
 
-/* Readings in rollup_1h so far (-1 when PostgreSQL does not answer). */
+/*
+ * Readings stored so far (-1 when PostgreSQL does not answer): rollup_1m's,
+ * written in the same transactions as the hours, and cheaper to sum than
+ * rollup_1h_stats, whose open hours are summed from the minutes (012).
+ */
 long long itg_progress(PGconn **c, const char *dsn)
 {
-    return itg_sql_num(c, dsn, "SELECT coalesce(sum(count), 0) FROM rollup_1h");
+    return itg_sql_num(c, dsn, "SELECT coalesce(sum(count), 0) FROM rollup_1m");
 }
 
-/* Waits until rollup_1h holds at least want readings; the count, or -1 on timeout. */
+/* Waits until the rollups hold at least want readings; the count, or -1 on timeout. */
 long long itg_wait_progress(PGconn **c, const char *dsn, long long want, int timeout_ms)
 {
     int64_t deadline = mf_mono_ms() + timeout_ms;
@@ -661,6 +665,22 @@ int itg_check_region_load(PGconn *c)
         printf("# region_load_1h: %s", PQerrorMessage(c));
     }
     PQclear(res);
+    if (bad > 0) { /* the first few, to say what differs */
+        res = PQexec(c,
+                     "WITH want AS (SELECT coalesce(m.region, 'unknown') AS region,"
+                     " r.window_start, sum(r.energy_kwh) AS energy_kwh, sum(r.count) AS readings,"
+                     " count(*) AS meters FROM rollup_1h_stats r LEFT JOIN meters m"
+                     " USING (meter_id) GROUP BY 1, 2)"
+                     " SELECT region, window_start, w.readings, g.readings, w.meters, g.meters,"
+                     " w.energy_kwh, g.energy_kwh FROM want w FULL JOIN region_load_1h g"
+                     " USING (region, window_start) WHERE w.readings IS DISTINCT FROM g.readings"
+                     " OR w.meters IS DISTINCT FROM g.meters ORDER BY 1, 2 LIMIT 3");
+        for (int r = 0; PQresultStatus(res) == PGRES_TUPLES_OK && r < PQntuples(res); r++)
+            printf("# region_load_1h %s %s: readings want %s got %s, meters want %s got %s\n",
+                   PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+                   PQgetvalue(res, r, 3), PQgetvalue(res, r, 4), PQgetvalue(res, r, 5));
+        PQclear(res);
+    }
     itg_check(bad == 0 && rows > 0 && regions == 3,
               "region_load_1h: %d (region, hour) rows in %d regions (energy, readings, meters,"
               " quality_sum) equal to rollup_1h_stats"

@@ -122,10 +122,10 @@ long long itg_sql_num(PGconn **c, const char *dsn, const char *sql);
  */
 int itg_wait_done(PGconn **c, const char *dsn, long long total, int timeout_ms);
 
-/* Readings in rollup_1h so far (-1 when PostgreSQL does not answer). */
+/* Readings stored so far (rollup_1m), -1 when PostgreSQL does not answer. */
 long long itg_progress(PGconn **c, const char *dsn);
 
-/* Waits until rollup_1h holds at least want readings; the count, or -1 on timeout. */
+/* Waits until the rollups hold at least want readings; the count, or -1 on timeout. */
 long long itg_wait_progress(PGconn **c, const char *dsn, long long want, int timeout_ms);
 
 /* /readyz's status code (0 when it does not answer). */

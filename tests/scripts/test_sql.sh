@@ -432,6 +432,36 @@ else
     fail "rollup_1m_stats: derived close" "want: $want" "got:  $got"
 fi
 
+# An hour is stored once closed (012): rollup_1h_stats serves one with no
+# stored row from its minutes (m2 merged exactly: readings 1, 2 and 4),
+# open with revision 0; a stored row wins over the minutes (never counted
+# twice); minutes under every partition's watermark less an hour are not
+# summed (their hours are closed, so stored).
+got=$(q "SET TimeZone = 'UTC';
+     INSERT INTO rollup_1m (meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
+                            quality_sum, premium, standard, interpolated, part)
+     VALUES ('H1', '2024-01-30 10:00Z', 2, 3, 1, 2, 0.5, 0.05, 180, 1, 1, 0, 7),
+            ('H1', '2024-01-30 10:59Z', 1, 4, 4, 4, 0, 0.0625, 90, 0, 1, 1, 7);
+     SELECT concat_ws(',', count, sum_kw, min_kw, max_kw, round(m2::numeric, 12), energy_kwh,
+                      quality_sum, premium, standard, interpolated, closed, revision, window_end)
+       FROM rollup_1h_stats WHERE meter_id = 'H1';
+     INSERT INTO rollup_1h (meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
+                            quality_sum, premium, standard, interpolated, closed, revision)
+     VALUES ('H1', '2024-01-30 10:00Z', 3, 7, 1, 4, 42.0 / 9, 0.1125, 270, 1, 2, 1, true, 1);
+     SELECT count(*) || ',' || bool_and(closed)::int FROM rollup_1h_stats WHERE meter_id = 'H1';
+     DELETE FROM rollup_1h WHERE meter_id = 'H1';
+     INSERT INTO agg_watermarks (consumer_group, partition, watermark_ms)
+     VALUES ('g1', 7, (extract(epoch FROM timestamptz '2024-01-30 12:00Z') * 1000)::bigint);
+     SELECT count(*) FROM rollup_1h_stats WHERE meter_id = 'H1';
+     DELETE FROM agg_watermarks WHERE consumer_group = 'g1';
+     DELETE FROM rollup_1m WHERE meter_id = 'H1';" 2>&1 | tr '\n' ' ')
+want="3,7,1,4,4.666666666667,0.1125,270,1,2,1,f,0,2024-01-30 11:00:00+00 1,1 0 "
+if [ "$got" = "$want" ]; then
+    pass "rollup_1h_stats: an hour without a stored row is summed from its minutes, a stored one wins"
+else
+    fail "rollup_1h_stats: open hours from the minutes" "want: $want" "got:  $got"
+fi
+
 # ---------------------------------------------------------------------------
 # The other tables.
 

@@ -218,6 +218,58 @@ static void test_fresh_and_content(void **state)
     agg_state_destroy(st);
 }
 
+/*
+ * 012: a closing hour carries its whole content (what was open before the
+ * batch plus the batch's partial), since it is written once from it; late
+ * data into an hour closed before is flagged late and carries only itself.
+ */
+/* Adds r consumed at offset off of partition 0. */
+static enum agg_add_result add_at(struct agg_state *st, int64_t off, struct agg_record r)
+{
+    bool late;
+    int exp;
+    return agg_state_add(st, 0, off, &r, 0, &late, &exp);
+}
+
+static void test_hour_close_content(void **state)
+{
+    (void)state;
+    struct agg_state *st = agg_state_new(1000, 120000, 30000);
+    const int64_t t0 = 1710511200000, hour = 3600000; /* 14:00:00 */
+    struct agg_batch b;
+    /* Stored watermark 15:01: the 14:00 hour is closed (stored), 15:00 open. */
+    agg_state_assign(st, 0, 10, t0 + hour + 60000, 0);
+    struct agg_acc loaded = {2, 4, 1, 3, 2, 0.1, 160, 0, 2, 0};
+    agg_state_load_open(st, "A", 0, agg_window_key(AGG_W1H, t0 + hour), &loaded);
+
+    /* Into the open hour; late (the 14:00 hour closed before); an hour nobody held
+     * (fresh); and 16:05, which moves the watermark to 16:03: 15:00 closes. */
+    assert_int_equal(add_at(st, 10, rec("A", t0 + hour + 30 * 60000, 5, 1, 0)), AGG_ADD_APPLIED);
+    assert_int_equal(add_at(st, 11, rec("C", t0 + 30 * 60000, 7, 2, 0)), AGG_ADD_APPLIED);
+    assert_int_equal(add_at(st, 12, rec("E", t0 + hour + 10 * 60000, 3, 3, 0)), AGG_ADD_APPLIED);
+    assert_int_equal(add_at(st, 13, rec("B", t0 + 2 * hour + 5 * 60000, 1, 4, 0)), AGG_ADD_APPLIED);
+    assert_true(agg_state_build(st, &b));
+
+    const struct agg_close *a = close_of(&b, "A", AGG_W1H);
+    assert_non_null(a);
+    assert_true(a->merged && !a->late);
+    assert_int_equal(a->acc.count, 3);
+    assert_true(a->acc.sum_kw == 9 && a->acc.max_kw == 5 && a->acc.min_kw == 1);
+    assert_true(entry_of(&b, "A", AGG_W1H)->known);
+    const struct agg_close *c = close_of(&b, "C", AGG_W1H);
+    assert_non_null(c);
+    assert_true(c->merged && c->late);
+    assert_int_equal(c->acc.count, 1);
+    const struct agg_close *e = close_of(&b, "E", AGG_W1H);
+    assert_non_null(e);
+    assert_true(e->merged && !e->late);
+    assert_true(e->acc.count == 1 && e->acc.sum_kw == 3);
+    assert_true(entry_of(&b, "E", AGG_W1H)->fresh);
+    assert_null(close_of(&b, "B", AGG_W1H));
+    assert_true(entry_of(&b, "B", AGG_W1H)->fresh);
+    agg_state_destroy(st);
+}
+
 static int parse(const char *s, struct agg_record *r, char *why)
 {
     return agg_record_parse(s, strlen(s), r, why, 256);
@@ -284,7 +336,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_premerge_and_dedup),     cmocka_unit_test(test_batch_full),
         cmocka_unit_test(test_memory_per_open_window), cmocka_unit_test(test_fresh_and_content),
-        cmocka_unit_test(test_record_parser),
+        cmocka_unit_test(test_hour_close_content),     cmocka_unit_test(test_record_parser),
     };
     return cmocka_run_group_tests_name("agg_state", tests, NULL, NULL);
 }

@@ -49,6 +49,7 @@ SELECT format('MTR-%s', lpad(i::text, 5, '0')), m, 1, pg_temp.kw(i, m), pg_temp.
   FROM generate_series(1, :meters_1m) i,
        generate_series(date_trunc('minute', now()) - make_interval(days => :days_1m),
                        date_trunc('minute', now()), interval '1 minute') m
+ ORDER BY m, i -- in time order, as the aggregator appends them (the BRIN index relies on it)
     ON CONFLICT DO NOTHING;
 
 INSERT INTO meter_current_status (meter_id, ts, value_kw, quality, tier)
