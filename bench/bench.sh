@@ -11,6 +11,8 @@
 #            the HTTP server's own ceiling (no Kafka)
 #   sources  bench-sources.sh: /v1/telemetry's mixed items against /v1/readings,
 #            and source-sink's vehicle telemetry into PostgreSQL
+#   overload bench-overload.sh: the gateway offered twice what it acknowledges
+#            (open loop): answers, Retry-After, RSS, recovery
 #   e2e      the whole fleet: the broker, a throw-away PostgreSQL, ingest-gw,
 #            two stream-workers and the aggregator driven by bench_e2e
 #            through the gateway; latency at half load; peak RSS of each
@@ -20,7 +22,7 @@
 #
 # BENCH_SECONDS (default 10) sets the length of each timed run;
 # BENCH_WK_RECORDS (default 2000000) the worker's records per run;
-# BENCH_ONLY=gw,worker,agg,api,sources,e2e (any of them) runs only those parts;
+# BENCH_ONLY=gw,worker,agg,api,sources,overload,e2e (any of them) runs only those parts;
 # BENCH_API_METERS, BENCH_API_DAYS_1H, BENCH_API_METERS_1M size the API's database;
 # BENCH_WK_EOS=on runs the fleet's workers with Kafka transactions;
 # BENCH_KAFKA_HEAP (default 512m) sets the broker's heap; BENCH_KAFKA_WARM
@@ -29,7 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECONDS:-10}
-ONLY=${BENCH_ONLY:-gw,worker,agg,api,sources,e2e}
+ONLY=${BENCH_ONLY:-gw,worker,agg,api,sources,overload,e2e}
 export RESULTS=bench/results/results.txt
 BIN=build/bin
 . bench/lib.sh
@@ -42,6 +44,7 @@ want worker && bench/bench-worker.sh "${BENCH_WK_RECORDS:-2000000}"
 if want agg; then bench/bench-aggregator.sh || echo "bench-aggregator: exit $? (skipped or failed)"; fi
 if want api; then RESULTS=$RESULTS bench/bench-api.sh || echo "bench-api: exit $? (skipped or failed)"; fi
 want sources && bench/bench-sources.sh "$SECS" "$RESULTS"
+want overload && bench/bench-overload.sh "$SECS" "$RESULTS"
 want e2e || exit 0
 
 # ---------------------------------------------------------------- the fleet

@@ -1,14 +1,15 @@
--- 500 readings per request (a concentrator's upload), bodies pre-built so the
+-- 500 readings per request (a concentrator's upload; WRK_BATCH=N for N), bodies pre-built so the
 -- load generator spends its CPU on HTTP, not on Lua string building.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+local size = tonumber(os.getenv("WRK_BATCH") or "500") -- readings per request
 local bodies = {}
 for b = 1, 20 do
     local items = {}
-    for i = 1, 500 do
+    for i = 1, size do
         items[i] = string.format(
             '{"meter_id":"BATCH-%05d","ts":%d,"value":%d.25,"unit":"W","interval_s":60}',
-            (b * 500 + i) % 10000, 1710511200000 + (b * 500 + i) * 1000, i)
+            (b * size + i) % 10000, 1710511200000 + (b * size + i) * 1000, i)
     end
     bodies[b] = "[" .. table.concat(items, ",") .. "]"
 end

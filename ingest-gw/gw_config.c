@@ -35,6 +35,10 @@ const struct mf_cfg_row gw_config_rows[] = {
      "largest request body; larger ones get 413"},
     {"GW_MAX_READINGS", MF_CFG_INT, "10000", 1, 1000000, OFF(max_readings), 0, NULL,
      "most readings in one request; more get 413"},
+    {"GW_MAX_INFLIGHT_BYTES", MF_CFG_INT, "67108864", 1048576, 68719476736, OFF(max_inflight_bytes),
+     0, NULL,
+     "most request-body bytes held at once (being read, parsed or waiting for Kafka); past it a "
+     "request is answered 503 with Retry-After before its body is read (bounds memory)"},
     {"GW_ACK_TIMEOUT_MS", MF_CFG_INT, "10000", 100, 300000, OFF(ack_timeout_ms), 0, NULL,
      "longest wait for Kafka's ack before answering 503"},
     {"GW_RETRY_AFTER_S", MF_CFG_INT, "5", 1, 3600, OFF(retry_after_s), 0, NULL,

@@ -27,6 +27,7 @@ struct gw_config {
     char *tls_key_file;
     int64_t max_body_bytes;
     int64_t max_readings;
+    int64_t max_inflight_bytes;
     int64_t ack_timeout_ms;
     int64_t retry_after_s;
     int64_t threads;

@@ -81,6 +81,8 @@ struct gw_req {
     int route;
     size_t kind_n[GW_KIND_COUNT]; /* accepted items by kind */
     int too_large;
+    int shed;              /* over GW_MAX_INFLIGHT_BYTES: the body is read and dropped, then 503 */
+    size_t admitted_bytes; /* its share of the server's inflight_bytes, until put back */
     const struct mf_token *token;
     int64_t start_us;
     struct mf_buf body;   /* the request body, bounded */
@@ -102,6 +104,7 @@ struct gw_server {
     struct mf_authz *auth;
     atomic_int draining;
     atomic_size_t inflight;
+    atomic_size_t inflight_bytes; /* the admitted requests' bodies (GW_MAX_INFLIGHT_BYTES) */
     pthread_mutex_t pool_lock;
     struct gw_req *pool; /* recycled requests: buffers keep their memory */
     pthread_mutex_t wait_lock;
@@ -115,7 +118,7 @@ struct gw_server {
 
 static const unsigned known_codes[] = {202, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503};
 static struct mf_metric *code_series[MF_ARRAY_LEN(known_codes)];
-static struct mf_metric *readings_accepted, *readings_rejected, *readings_failed, *duration;
+static struct mf_metric *readings_accepted, *readings_rejected, *readings_failed, *duration, *shed;
 /* The other kinds' items by outcome (readings keep meterflow_gw_readings_total). */
 enum { OUT_ACCEPTED, OUT_REJECTED, OUT_FAILED, OUT_COUNT };
 static struct mf_metric *source_items[GW_KIND_COUNT][OUT_COUNT];
@@ -143,6 +146,11 @@ void gw_http_metrics_init(void)
     readings_rejected = mf_metric1("meterflow_gw_readings_total", "outcome", "rejected");
     readings_failed = mf_metric1("meterflow_gw_readings_total", "outcome", "failed");
     duration = mf_metric("meterflow_gw_request_duration_seconds", NULL);
+    mf_metrics_register("meterflow_gw_shed_requests_total", MF_METRIC_COUNTER,
+                        "Requests answered 503 at once because the bodies of the requests in "
+                        "flight reached GW_MAX_INFLIGHT_BYTES (load shedding).",
+                        NULL, 0);
+    shed = mf_metric("meterflow_gw_shed_requests_total", NULL);
     mf_metrics_register("meterflow_gw_source_records_total", MF_METRIC_COUNTER,
                         "Grid, weather and vehicle items received (DESIGN 11), by kind and outcome "
                         "as for readings; rejected ones by the endpoint's kind.",
@@ -213,6 +221,8 @@ static struct gw_req *req_get(struct gw_server *s, struct MHD_Connection *c)
     q->fmt = -1;
     q->kinds = 0;
     q->too_large = 0;
+    q->shed = 0;
+    q->admitted_bytes = 0;
     q->token = NULL;
     q->start_us = now_us();
     q->accepted = q->rejected = 0;
@@ -231,6 +241,8 @@ static void req_put(struct gw_server *s, struct gw_req *q)
 {
     if (atomic_fetch_sub(&q->refs, 1) != 1)
         return;
+    atomic_fetch_sub(&s->inflight_bytes, q->admitted_bytes);
+    q->admitted_bytes = 0;
     /* A huge body's memory is not kept around for the next small request. */
     if (q->body.cap > (1u << 20))
         mf_buf_release(&q->body);
@@ -480,6 +492,11 @@ static enum MHD_Result process_body(struct gw_req *q)
         snprintf(err, sizeof err, "body larger than %zu bytes", s->o.max_body_bytes);
         return respond_error(s, q->conn, 413, err, q->start_us);
     }
+    if (q->shed)
+        return respond_error(s, q->conn, 503,
+                             "the gateway is at its limit of requests in flight "
+                             "(GW_MAX_INFLIGHT_BYTES); retry after the Retry-After seconds",
+                             q->start_us);
     const char *body = q->body.data ? q->body.data : "";
     enum gw_body_status st = q->kinds
                                  ? gw_body_parse_objects((enum gw_body_format)q->fmt, body,
@@ -586,6 +603,28 @@ static int ready(void *opaque, char *why, size_t whylen)
     return 1;
 }
 
+/*
+ * Load shedding: the bodies of the requests held (read, parsed, waiting for
+ * Kafka, until their last delivery report) stay under GW_MAX_INFLIGHT_BYTES,
+ * so memory is bounded however much is offered. Past it a request's body is
+ * read and dropped (answering before it is read would reset the connection
+ * under a client still sending) and it is answered 503 with Retry-After.
+ * One request is always admitted, whatever its size, so a budget below
+ * GW_MAX_BODY_BYTES cannot refuse everything.
+ */
+static enum MHD_Result admit(struct gw_server *s, struct gw_req *q, size_t want)
+{
+    size_t before = atomic_fetch_add(&s->inflight_bytes, want);
+    if (before > 0 && before + want > s->o.max_inflight_bytes) {
+        atomic_fetch_sub(&s->inflight_bytes, want);
+        mf_metric_inc(shed);
+        q->shed = 1;
+        return MHD_YES;
+    }
+    q->admitted_bytes = want;
+    return MHD_YES;
+}
+
 /* The first call of a request: everything decidable from its headers. */
 static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c, const char *url,
                                   const char *method, void **con_cls)
@@ -632,6 +671,7 @@ static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c,
                              "application/x-ndjson or text/csv",
                              q->start_us);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    size_t want = s->o.max_body_bytes; /* chunked: the most it may grow to */
     if (cl) {
         char *end;
         errno = 0;
@@ -641,8 +681,10 @@ static enum MHD_Result first_call(struct gw_server *s, struct MHD_Connection *c,
             snprintf(err, sizeof err, "body larger than %zu bytes", s->o.max_body_bytes);
             return respond_error(s, c, 413, err, q->start_us);
         }
+        if (!errno && !*end)
+            want = (size_t)n;
     }
-    return MHD_YES;
+    return admit(s, q, want);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -659,7 +701,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (st == SETTLED || st == TIMED_OUT)
         return answer_settled(q);
     if (*upload_size) {
-        if (!q->too_large && mf_buf_append(&q->body, upload_data, *upload_size) != MF_OK)
+        if (!q->too_large && !q->shed &&
+            mf_buf_append(&q->body, upload_data, *upload_size) != MF_OK)
             q->too_large = 1; /* keep reading, then answer 413 */
         *upload_size = 0;
         return MHD_YES;

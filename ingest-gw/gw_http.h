@@ -27,6 +27,7 @@ struct gw_server_opts {
     const char *addr;           /* HTTP_ADDR */
     size_t max_body_bytes;      /* GW_MAX_BODY_BYTES */
     size_t max_readings;        /* GW_MAX_READINGS */
+    size_t max_inflight_bytes;  /* GW_MAX_INFLIGHT_BYTES: held bodies past it: 503 at once */
     unsigned retry_after_s;     /* GW_RETRY_AFTER_S */
     unsigned threads;           /* GW_THREADS */
     unsigned max_connections;   /* GW_MAX_CONNECTIONS */

@@ -82,6 +82,7 @@ int gw_run(const struct gw_config *cfg)
     struct gw_server_opts so = {.addr = cfg->http_addr,
                                 .max_body_bytes = (size_t)cfg->max_body_bytes,
                                 .max_readings = (size_t)cfg->max_readings,
+                                .max_inflight_bytes = (size_t)cfg->max_inflight_bytes,
                                 .retry_after_s = (unsigned)cfg->retry_after_s,
                                 .threads = (unsigned)cfg->threads,
                                 .max_connections = (unsigned)cfg->max_connections,

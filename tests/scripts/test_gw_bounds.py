@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""test_gw_slow.py: slow clients cannot hold ingest-gw's connections (issue 17).
+"""test_gw_bounds.py: slow clients cannot hold ingest-gw's connections, and
+the bodies it holds stay under GW_MAX_INFLIGHT_BYTES (issue 17).
 
 libmicrohttpd's own timeout is an idle one that every byte resets; the
 gateway adds two deadlines (common/mf_http_guard): the next request line
@@ -13,10 +14,16 @@ gateway (no broker needed: nothing here is acknowledged by Kafka):
     again once their deadlines pass, and the metric counts them;
   - an honest keep-alive client sending a request a second for longer than
     both deadlines is never cut;
-  - GW_REQUEST_TIMEOUT_S not above GW_ACK_TIMEOUT_MS fails at start naming it.
+  - GW_REQUEST_TIMEOUT_S not above GW_ACK_TIMEOUT_MS fails at start naming it;
+  - load shedding: with no broker a request waits for Kafka's ack, holding
+    its body until its records' last delivery report; with
+    GW_MAX_INFLIGHT_BYTES=1 MiB a second 650 KB request meanwhile is
+    answered 503 with Retry-After at once (its body read and dropped), and
+    once the first's records are settled the next is admitted again (it
+    waits its own ack timeout).
 Without the guard the trickles would hold their connections for ever (each
 byte resets the idle timeout), so every check here can fail.
-Prints "slow: N passed, M failed".
+Prints "bounds: N passed, M failed".
 """
 import http.client
 import os
@@ -98,9 +105,71 @@ def metric(port, name):
     return None
 
 
+def post(port, body, out):
+    """POSTs body; appends (code, seconds, has Retry-After, answer) to out."""
+    t0 = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", "/v1/readings", body, {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        text = r.read().decode(errors="replace")
+        out.append((r.status, time.monotonic() - t0, r.getheader("Retry-After") is not None, text))
+    except (OSError, http.client.HTTPException) as e:
+        out.append((None, time.monotonic() - t0, False, str(e)))
+    finally:
+        conn.close()
+
+
+def shedding():
+    port = free_port()
+    ack_s = 3
+    env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:1", HTTP_ADDR=f"127.0.0.1:{port}",
+               GW_AUTH="off", GW_ACK_TIMEOUT_MS=str(ack_s * 1000),
+               GW_MAX_INFLIGHT_BYTES=str(1 << 20))
+    item = '{"meter_id":"SHED-%04d","ts":%d,"value":1.5,"unit":"kW","interval_s":60}'
+    body = ("[" + ",".join(item % (i % 5000, 1710511200000 + i * 60000) for i in range(8000))
+            + "]").encode()
+    gw = subprocess.Popen([os.path.join(BIN, "ingest-gw")], env=env, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if healthz(port) == 200:
+                break
+            time.sleep(0.1)
+        first, second, third = [], [], []
+        t = threading.Thread(target=post, args=(port, body, first))
+        t.start()
+        time.sleep(1)  # the first now waits for an ack that cannot come
+        post(port, body, second)
+        t.join()
+        deadline = time.monotonic() + 30  # the first's records settle within message.timeout.ms
+        while time.monotonic() < deadline:
+            third.clear()
+            post(port, body, third)
+            if third[0][0] != 503 or "GW_MAX_INFLIGHT_BYTES" not in third[0][3]:
+                break
+            time.sleep(0.5)
+        code, secs, retry, text = second[0]
+        check(f"a {len(body) // 1024} KB request while one as big is held under a 1 MiB budget: "
+              f"503 at once with Retry-After naming GW_MAX_INFLIGHT_BYTES ({code}, "
+              f"{secs:.2f} s)", code == 503 and retry and secs < 1.0
+              and "GW_MAX_INFLIGHT_BYTES" in text)
+        code, secs, _, text = first[0]
+        check(f"the held one is answered 503 after its ack timeout ({code}, {secs:.1f} s)",
+              code == 503 and ack_s - 0.5 <= secs <= ack_s + 2 and "acknowledge" in text)
+        code, secs, _, text = third[0]
+        check(f"then the next is admitted again: it waits for its own ack ({code}, {secs:.1f} s)",
+              code == 503 and secs >= ack_s - 0.5 and "acknowledge" in text)
+        shed = metric(port, "meterflow_gw_shed_requests_total")
+        check(f"meterflow_gw_shed_requests_total counts the shed ones ({shed})",
+              shed is not None and shed >= 1)
+    finally:
+        gw.terminate()
+        gw.wait(timeout=30)
+
+
 def main():
     if not os.access(os.path.join(BIN, "ingest-gw"), os.X_OK):
-        print(f"slow: {BIN}/ingest-gw not built")
+        print(f"bounds: {BIN}/ingest-gw not built")
         return 1
     port = free_port()
     env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:1", HTTP_ADDR=f"127.0.0.1:{port}",
@@ -190,7 +259,8 @@ def main():
     check("GW_REQUEST_TIMEOUT_S not above GW_ACK_TIMEOUT_MS fails at start naming it",
           r.returncode == 2 and "GW_REQUEST_TIMEOUT_S" in r.stderr
           and len(r.stderr.strip().splitlines()) == 1)
-    print(f"slow: {passed} passed, {failed} failed")
+    shedding()
+    print(f"bounds: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
 
