@@ -64,9 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (api_route_parse(s, arg, &a, 1710513000000LL, "k", 1, &req, &bad) == API_PARSE_OK &&
         req.route != API_R_STATUS) {
         MF_ASSERT(req.from < req.to && req.to - req.from <= 366LL * 86400000);
-        /* lists only: a vehicle's performance is one answer */
-        MF_ASSERT(req.route == API_R_VEHICLE || (req.limit >= 1 && req.limit <= API_LIMIT_MAX));
-        MF_ASSERT(req.after < 0 || (req.after >= req.from && req.after < req.to));
+        /* lists with pages only: a vehicle's performance is one answer, the
+         * peaks a list bounded by its range */
+        MF_ASSERT(req.route == API_R_VEHICLE || req.route == API_R_PEAKS ||
+                  (req.limit >= 1 && req.limit <= API_LIMIT_MAX));
+        /* a cursor resumes inside its range (an alerts cursor is an alert's id) */
+        MF_ASSERT(req.after < 0 || req.route == API_R_ALERTS ||
+                  (req.after >= req.from && req.after < req.to));
     }
     free(s);
     return 0;
