@@ -5,6 +5,7 @@
  */
 #include "ctl_cli.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,10 +17,13 @@
 
 #include "ctl_import.h"
 #include "ctl_maint.h"
+#include "ctl_review.h"
 #include "mf_buf.h"
 #include "mf_json.h"
 #include "mf_log.h"
+#include "mf_time.h"
 #include "mf_common.h"
+#include "mf_crash.h"
 
 #define PROG "meterctl"
 
@@ -31,6 +35,13 @@ static const char *const holidays_opts[] = {"dry-run", NULL};
 static const char *const maint_add_opts[] = {"region=", "from=", "to=", "note=", NULL};
 static const char *const maint_list_opts[] = {"region=", "from=", "to=", NULL};
 static const char *const no_opts[] = {NULL};
+static const char *const q_list_opts[] = {
+    "meter=", "reason=", "from=", "to=", "status=", "limit=", NULL};
+static const char *const q_approve_opts[] = {"meter=", "reason=", "from=", "to=", "unit=", NULL};
+static const char *const q_reject_opts[] = {"meter=", "reason=", "from=", "to=", NULL};
+static const char *const dlq_list_opts[] = {"code=", "since=", "status=", "limit=", NULL};
+static const char *const dlq_replay_opts[] = {"code=", "since=", NULL};
+static const char *const alerts_list_opts[] = {"meter=", "state=", "unacked", "limit=", NULL};
 
 static const struct ctl_cmd cmds[] = {
     {"registry", "import", "FILE.csv --kind meters|feeders|stations|vehicles [--dry-run]",
@@ -62,6 +73,43 @@ static const struct ctl_cmd cmds[] = {
     {"maintenance", "remove", "ID...",
      "Removes maintenance windows by id; an id that does not exist refuses them all.", no_opts, 1,
      CTL_MAX_POS, ctl_maintenance_remove},
+    {"quarantine", "list",
+     "[--meter ID] [--reason R] [--from TIME] [--to TIME] [--status S|all] [--limit N]",
+     "Lists quarantined readings (quarantine_readings), oldest first: by meter,\n"
+     "by reason, by the reading's time [from, to), by status (pending, approved,\n"
+     "rejected or all; default pending), at most --limit (default 100).",
+     q_list_opts, 0, 0, ctl_quarantine_list},
+    {"quarantine", "approve",
+     "ID...|[--meter ID] [--reason R] [--from TIME] [--to TIME] [--unit UNIT] --why TEXT",
+     "Approves pending quarantined readings (by id, or every pending one the\n"
+     "filters match): each is published again to the raw topic, with its own\n"
+     "unit (--unit for a reading sent without one, e.g. unit_ambiguous), and\n"
+     "headers meter.override=approve and meter.review.id; the worker passes it\n"
+     "to validated (flag manual_override, quality 70, standard). A reading is\n"
+     "published once however often the command is killed and run again. An id\n"
+     "that is not pending refuses them all, nothing published.",
+     q_approve_opts, 0, CTL_MAX_POS, ctl_quarantine_approve},
+    {"quarantine", "reject", "ID...|[--meter ID] [--reason R] [--from TIME] [--to TIME] --why TEXT",
+     "Rejects pending quarantined readings for good (nothing published). An id\n"
+     "that is not pending refuses them all.",
+     q_reject_opts, 0, CTL_MAX_POS, ctl_quarantine_reject},
+    {"dlq", "list", "[--code CODE] [--since TIME] [--status pending|replayed|all] [--limit N]",
+     "Lists DLQ records (dlq_records), oldest first: by error.code, received\n"
+     "since TIME, by status (default pending), at most --limit (default 100).",
+     dlq_list_opts, 0, 0, ctl_dlq_list},
+    {"dlq", "replay", "ID...|--code CODE [--since TIME] --why TEXT",
+     "Publishes DLQ records' original key and bytes again to the topic they came\n"
+     "from (source.topic: raw, grid, weather or vehicles; raw when none), with\n"
+     "header meter.replay.id: once however often the command is killed and run\n"
+     "again. An id that is not pending refuses them all, nothing published.",
+     dlq_replay_opts, 0, CTL_MAX_POS, ctl_dlq_replay},
+    {"alerts", "list", "[--meter ID] [--state raised|cleared] [--unacked] [--limit N]",
+     "Lists alerts (from meter.alerts), newest first, at most --limit (default 100).",
+     alerts_list_opts, 0, 0, ctl_alerts_list},
+    {"alerts", "ack", "ID... [--why TEXT]",
+     "Acknowledges alerts by id. An id that does not exist or is acknowledged\n"
+     "already refuses them all.",
+     no_opts, 1, CTL_MAX_POS, ctl_alerts_ack},
 };
 
 /* Options every subcommand takes. */
@@ -116,7 +164,7 @@ int ctl_usage(struct ctl_ctx *ctx, const char *fmt, ...)
 static void print_main_help(void)
 {
     printf("%s %s: the operators' command line: registries, holidays, grid maintenance, "
-           "each change in the audit log\n\n",
+           "quarantine review, DLQ replay, alerts, each change in the audit log\n\n",
            PROG, MF_VERSION);
     printf("Usage: %s [--help | --version] | %s GROUP VERB [ARGS] [--json] [--actor NAME] "
            "[--why TEXT]\n\nSubcommands (each has --help):\n",
@@ -230,6 +278,42 @@ static int parse_args(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, int argc, 
     return 0;
 }
 
+int ctl_parse_ids(struct ctl_ctx *ctx, const struct ctl_args *a, const char *what,
+                  struct mf_buf *out)
+{
+    mf_buf_reset(out);
+    for (size_t i = 0; i < a->npos; i++) {
+        char *end;
+        errno = 0;
+        long long id = strtoll(a->pos[i], &end, 10);
+        if (end == a->pos[i] || *end || errno || id <= 0) {
+            ctl_usage(ctx, "'%s' is not %s", a->pos[i], what);
+            return MF_EDATA;
+        }
+        mf_buf_appendf(out, "%s%lld", i ? "," : "{", id);
+    }
+    if (!a->npos)
+        mf_buf_appendc(out, '{');
+    mf_buf_appendc(out, '}');
+    return MF_OK;
+}
+
+int ctl_time_opt(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a,
+                 const char *name, char *out)
+{
+    const char *v = ctl_opt(cmd, a, name);
+    char err[128];
+    int64_t ms;
+    if (!v)
+        return 0;
+    if (mf_time_parse_rfc3339(v, strlen(v), &ms, err, sizeof err) != MF_OK) {
+        ctl_usage(ctx, "--%s '%s': %s", name, v, err);
+        return -1;
+    }
+    mf_time_format(ms, out);
+    return 1;
+}
+
 /* The OS user who runs us: the audit log's actor without --actor. */
 static const char *os_user(char *buf, size_t len)
 {
@@ -259,6 +343,13 @@ int ctl_main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_main_help();
         return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+    }
+    /* A fault build lists its crash points (the kill tests read the list). */
+    if (argc == 2 && strcmp(argv[1], "--crash-points") == 0) {
+        if (mf_crash_list(stdout) == 0)
+            return CTL_EXIT_OK;
+        fprintf(stderr, "%s: --crash-points: not a crash build (make crash-build)\n", PROG);
+        return CTL_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("%s %s\n", PROG, MF_VERSION);
@@ -292,7 +383,8 @@ int ctl_main(int argc, char **argv)
             print_cmd_help(cmd);
         return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
     }
-    if (mf_config_load(ctl_config_rows, ctl_config_nrows, &cfg, err, sizeof err) != MF_OK) {
+    if (mf_config_load(ctl_config_rows, ctl_config_nrows, &cfg, err, sizeof err) != MF_OK ||
+        mf_crash_check_env(err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", PROG, err);
         mf_config_release(ctl_config_rows, ctl_config_nrows, &cfg);
         return CTL_EXIT_USAGE;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "ctl_config.h"
+#include "mf_buf.h"
 
 enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_USAGE = 2 };
 
@@ -55,6 +56,21 @@ int ctl_main(int argc, char **argv);
 
 /* The value of cmd's option name ("kind"), or NULL when not given. */
 const char *ctl_opt(const struct ctl_cmd *cmd, const struct ctl_args *a, const char *name);
+
+/*
+ * The positional arguments as ids (positive integers) in a PostgreSQL
+ * array literal "{1,2}" in out; MF_OK, or MF_EDATA after ctl_usage naming
+ * `what` ("a window id").
+ */
+int ctl_parse_ids(struct ctl_ctx *ctx, const struct ctl_args *a, const char *what,
+                  struct mf_buf *out);
+
+/*
+ * Option `name` as an RFC 3339 time, written in DESIGN §3's UTC form into
+ * out (MF_TIME_STRLEN): 0 absent, 1 set, -1 after ctl_usage.
+ */
+int ctl_time_opt(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a,
+                 const char *name, char *out);
 
 /* Reports a failure (exit 1): "meterctl <cmd>: <msg>". Returns CTL_EXIT_FAIL. */
 int ctl_fail(struct ctl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

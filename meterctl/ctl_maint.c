@@ -17,23 +17,6 @@
 #include "mf_time.h"
 #include "mf_common.h"
 
-/* Option `name` as a time (ms) in out (MF_TIME_STRLEN); 0 absent, 1 set, -1 after ctl_usage. */
-static int time_opt(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a,
-                    const char *name, char *out)
-{
-    const char *v = ctl_opt(cmd, a, name);
-    char err[128];
-    int64_t ms;
-    if (!v)
-        return 0;
-    if (mf_time_parse_rfc3339(v, strlen(v), &ms, err, sizeof err) != MF_OK) {
-        ctl_usage(ctx, "--%s '%s': %s", name, v, err);
-        return -1;
-    }
-    mf_time_format(ms, out);
-    return 1;
-}
-
 /* A window as JSON, the same in add's and list's output and the audit rows. */
 static void window_json(struct mf_buf *b, const char *id, const char *region, const char *from,
                         const char *to, const char *note)
@@ -57,7 +40,7 @@ int ctl_maintenance_add(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const st
     PGresult *res = NULL;
     int status = CTL_EXIT_FAIL;
 
-    int hf = time_opt(ctx, cmd, a, "from", from), ht = time_opt(ctx, cmd, a, "to", to);
+    int hf = ctl_time_opt(ctx, cmd, a, "from", from), ht = ctl_time_opt(ctx, cmd, a, "to", to);
     if (hf < 0 || ht < 0)
         return CTL_EXIT_USAGE;
     if (!region || !region[0] || !hf || !ht)
@@ -107,7 +90,7 @@ out:
 int ctl_maintenance_list(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a)
 {
     char from[MF_TIME_STRLEN], to[MF_TIME_STRLEN];
-    int hf = time_opt(ctx, cmd, a, "from", from), ht = time_opt(ctx, cmd, a, "to", to);
+    int hf = ctl_time_opt(ctx, cmd, a, "from", from), ht = ctl_time_opt(ctx, cmd, a, "to", to);
     if (hf < 0 || ht < 0)
         return CTL_EXIT_USAGE;
     const char *p[] = {ctl_opt(cmd, a, "region"), hf ? from : NULL, ht ? to : NULL};
@@ -161,17 +144,10 @@ int ctl_maintenance_remove(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const
     (void)cmd;
 
     /* Ids checked before the database: a typo is bad usage, not a failure. */
-    for (size_t i = 0; i < a->npos; i++) {
-        char *end;
-        errno = 0;
-        long long id = strtoll(a->pos[i], &end, 10);
-        if (end == a->pos[i] || *end || errno || id <= 0) {
-            mf_buf_release(&ids);
-            return ctl_usage(ctx, "'%s' is not a window id", a->pos[i]);
-        }
-        mf_buf_appendf(&ids, "%s%lld", i ? "," : "{", id);
+    if (ctl_parse_ids(ctx, a, "a window id", &ids) != MF_OK) {
+        mf_buf_release(&ids);
+        return CTL_EXIT_USAGE;
     }
-    mf_buf_appendc(&ids, '}');
     if (ctl_db_begin(ctx) != MF_OK)
         goto out;
     const char *p[] = {ids.data};

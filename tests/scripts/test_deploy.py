@@ -85,7 +85,7 @@ CONTRACT_METRICS = {
     "meterflow_kafka_consumer_lag", "meterflow_event_lag_seconds", "meterflow_build_info",
     "meterflow_kafka_delivery_errors_total", "meterflow_worker_registry_meters",
     "meterflow_api_requests_total", "meterflow_api_request_duration_seconds",
-    "meterflow_api_cache_total",
+    "meterflow_api_cache_total", "meterflow_review_oldest_pending_seconds",
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
@@ -1322,6 +1322,8 @@ def check_rules(rep):
         "PostgreSQL commit latency": lambda e: "meterflow_agg_commit_duration_seconds" in e,
         "API p95 latency": lambda e: "meterflow_api_request_duration_seconds" in e and "0.95" in e,
         "API 5xx rate": lambda e: "meterflow_api_requests_total" in e and "5.." in e,
+        "DLQ review SLA (24 h)": lambda e: "meterflow_review_oldest_pending_seconds" in e
+        and '"dlq"' in e and "86400" in e,
     }
     for what, pred in wanted.items():
         if not any(pred(expr) for n, expr, r in rules if "alert" in r):
