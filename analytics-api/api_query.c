@@ -20,6 +20,7 @@ enum {
     S_METER_KNOWN,
     S_ROLLUPS_1M,
     S_ROLLUPS_1H,
+    S_ROLLUPS_1D,
     S_FLEET_1H,
     S_REGION_1H,
     S_FLEET_1D,
@@ -68,6 +69,20 @@ const struct api_stmt api_stmts[] = {
                        "OR EXISTS (SELECT 1 FROM meter_current_status WHERE meter_id = $1)"},
     [S_ROLLUPS_1M] = {"api_rollups_1m", "SELECT " ROLLUP_COLS " FROM rollup_1m_stats" ROLLUP_WHERE},
     [S_ROLLUPS_1H] = {"api_rollups_1h", "SELECT " ROLLUP_COLS " FROM rollup_1h_stats" ROLLUP_WHERE},
+    /*
+     * Billing days (041's rollup_1d_local, DESIGN §13): the meter's local
+     * days that begin in [$2, $3), each from its local midnight to the
+     * next (23, 24 or 25 hours), in the meter's zone.
+     */
+    // clang-format off
+    [S_ROLLUPS_1D] = {"api_rollups_1d",
+                      "SELECT " EPOCH_MS("s") ", " EPOCH_MS("e") ", day::text, tz, hours, count, "
+                      "avg_kw, min_kw, max_kw, energy_kwh, quality_avg, premium, standard, "
+                      "interpolated, exact FROM (SELECT d.*, d.day::timestamp AT TIME ZONE d.tz AS s, "
+                      "(d.day + 1)::timestamp AT TIME ZONE d.tz AS e FROM rollup_1d_local d "
+                      "WHERE d.meter_id = $1) x "
+                      "WHERE s >= $2::timestamptz AND s < $3::timestamptz ORDER BY s LIMIT $4::int"},
+    // clang-format on
     [S_FLEET_1H] = {"api_fleet_1h",
                     "SELECT " EPOCH_MS("window_start") ", sum(energy_kwh), sum(readings)::int8, "
                                                        "sum(meters)::int8 FROM region_load_1h "
@@ -420,6 +435,12 @@ static const struct col rollup_cols[] = {
     {"premium", C_INT},   {"standard", C_INT},      {"interpolated", C_INT}, {"closed", C_BOOL},
     {"revision", C_INT},
 };
+static const struct col day_cols[] = {
+    {"day", C_TEXT},        {"tz", C_TEXT},     {"hours", C_DBL},    {"count", C_INT},
+    {"avg_kw", C_DBL},      {"min_kw", C_DBL},  {"max_kw", C_DBL},   {"energy_kwh", C_DBL},
+    {"quality_avg", C_DBL}, {"premium", C_INT}, {"standard", C_INT}, {"interpolated", C_INT},
+    {"exact", C_BOOL},
+};
 static const struct col balance_cols[] = {{"feeder_kwh", C_DBL},       {"meters_kwh", C_DBL},
                                           {"meters_reporting", C_INT}, {"meters_registered", C_INT},
                                           {"unaccounted_kwh", C_DBL},  {"unaccounted_pct", C_DBL}};
@@ -434,10 +455,12 @@ static const struct col quality_cols[] = {
  * A list answer: {"<key>":<value>,"width","from","to","items":[...],
  * "next_cursor"}, one item per row (at most limit; a row past it means
  * another page, whose cursor is that row's window start). value NULL: null.
+ * Column 0 is the window start (epoch ms); with ends, column 1 is its end
+ * (billing days are 23 to 25 hours), else it is start + the width.
  */
 static void list_answer(const struct api_query *q, const char *key, const char *value,
-                        const PGresult *r, const struct col *cols, size_t ncols, int ttl_s,
-                        struct api_answer *out)
+                        const PGresult *r, int ends, const struct col *cols, size_t ncols,
+                        int ttl_s, struct api_answer *out)
 {
     const struct api_req *req = q->req;
     struct mf_buf b = MF_BUF_INIT;
@@ -453,8 +476,8 @@ static void list_answer(const struct api_query *q, const char *key, const char *
         mf_buf_appends(&b, i ? ",{" : "{");
         put_key_time(&b, "window_start", ws);
         mf_buf_appendc(&b, ',');
-        put_key_time(&b, "window_end", ws + wms);
-        put_fields(&b, r, i, 1, cols, ncols);
+        put_key_time(&b, "window_end", ends ? strtoll(PQgetvalue(r, i, 1), NULL, 10) : ws + wms);
+        put_fields(&b, r, i, ends ? 2 : 1, cols, ncols);
         mf_buf_appendc(&b, '}');
     }
     mf_buf_appends(&b, "],\"next_cursor\":");
@@ -493,7 +516,10 @@ static void fill_rollups(const struct api_query *q, struct api_answer *out)
     struct range_params rp;
     range_params(req, &rp);
     const char *params[] = {req->id, rp.from, rp.to, rp.limit};
-    PGresult *r = run(q, req->width == API_W_1M ? S_ROLLUPS_1M : S_ROLLUPS_1H, 4, params, out);
+    int stmt = req->width == API_W_1M   ? S_ROLLUPS_1M
+               : req->width == API_W_1H ? S_ROLLUPS_1H
+                                        : S_ROLLUPS_1D;
+    PGresult *r = run(q, stmt, 4, params, out);
     if (!r)
         return;
     if (PQntuples(r) == 0) {
@@ -504,7 +530,10 @@ static void fill_rollups(const struct api_query *q, struct api_answer *out)
     }
     int ttl = closed(q) ? q->env->ttl_daily_s
                         : (req->width == API_W_1M ? q->env->ttl_realtime_s : q->env->ttl_hourly_s);
-    list_answer(q, "meter_id", req->id, r, rollup_cols, MF_ARRAY_LEN(rollup_cols), ttl, out);
+    if (req->width == API_W_1D)
+        list_answer(q, "meter_id", req->id, r, 1, day_cols, MF_ARRAY_LEN(day_cols), ttl, out);
+    else
+        list_answer(q, "meter_id", req->id, r, 0, rollup_cols, MF_ARRAY_LEN(rollup_cols), ttl, out);
     PQclear(r);
 }
 
@@ -523,7 +552,7 @@ static void fill_fleet_load(const struct api_query *q, struct api_answer *out)
     if (!r)
         return;
     int ttl = closed(q) ? q->env->ttl_daily_s : q->env->ttl_hourly_s;
-    list_answer(q, "region", region ? req->region : NULL, r, quality ? quality_cols : load_cols,
+    list_answer(q, "region", region ? req->region : NULL, r, 0, quality ? quality_cols : load_cols,
                 quality ? MF_ARRAY_LEN(quality_cols) : MF_ARRAY_LEN(load_cols), ttl, out);
     PQclear(r);
 }
@@ -551,9 +580,9 @@ static void fill_hourly(const struct api_query *q, struct api_answer *out)
     }
     int ttl = closed(q) ? q->env->ttl_daily_s : q->env->ttl_hourly_s;
     if (feeder)
-        list_answer(q, "feeder_id", key, r, balance_cols, MF_ARRAY_LEN(balance_cols), ttl, out);
+        list_answer(q, "feeder_id", key, r, 0, balance_cols, MF_ARRAY_LEN(balance_cols), ttl, out);
     else
-        list_answer(q, "region", key, r, weather_cols, MF_ARRAY_LEN(weather_cols), ttl, out);
+        list_answer(q, "region", key, r, 0, weather_cols, MF_ARRAY_LEN(weather_cols), ttl, out);
     PQclear(r);
 }
 

@@ -47,9 +47,11 @@ struct span {
 
 static struct span rollup_span(enum api_width w)
 {
-    /* 1m: an hour by default, a week at most (10,080 rows); 1h: a day, 92 days. */
-    return w == API_W_1M ? (struct span){3600 * 1000, 7 * DAY_MS}
-                         : (struct span){DAY_MS, 92 * DAY_MS};
+    /* 1m: an hour by default, a week at most (10,080 rows); 1h: a day, 92
+     * days; 1d (billing days): 30 days, a year and a day. */
+    return w == API_W_1M   ? (struct span){3600 * 1000, 7 * DAY_MS}
+           : w == API_W_1H ? (struct span){DAY_MS, 92 * DAY_MS}
+                           : (struct span){30 * DAY_MS, 366 * DAY_MS};
 }
 
 static struct span fleet_span(enum api_width w)
@@ -164,16 +166,16 @@ enum api_parse api_route_parse(const char *path, api_arg_fn *arg, void *argctx, 
                      (long long)q->from, (long long)q->to, q->limit);
             return finish(q, arg, argctx, cursor_key, cursor_keylen, bad);
         }
-        const char *w = arg(argctx, "width");
-        if (w && strcmp(w, "1d") == 0)
-            return bad_param(bad, "width",
-                             "width=1d (the meter's billing days, DESIGN §13) is not served yet: "
-                             "use 1m or 1h");
-        if (api_parse_width(w, 1u << API_W_1M | 1u << API_W_1H, API_W_1H, &q->width, bad) != MF_OK)
+        if (api_parse_width(arg(argctx, "width"), 1u << API_W_1M | 1u << API_W_1H | 1u << API_W_1D,
+                            API_W_1H, &q->width, bad) != MF_OK)
             return API_PARSE_BAD;
         struct span sp = rollup_span(q->width);
-        if (api_parse_range(arg(argctx, "from"), arg(argctx, "to"), now_ms, api_width_ms(q->width),
-                            sp.def, sp.max, &q->from, &q->to, bad) != MF_OK ||
+        /* Billing days begin at the meter's local midnight, which may be on
+         * a half hour of UTC: the range is aligned to hours, and a day is
+         * in it when it begins in it. */
+        int64_t align = api_width_ms(q->width == API_W_1D ? API_W_1H : q->width);
+        if (api_parse_range(arg(argctx, "from"), arg(argctx, "to"), now_ms, align, sp.def, sp.max,
+                            &q->from, &q->to, bad) != MF_OK ||
             api_parse_limit(arg(argctx, "limit"), &q->limit, bad) != MF_OK)
             return API_PARSE_BAD;
         snprintf(q->scope, sizeof q->scope, "rollups|%s|%s|%lld|%lld|%d", q->id,

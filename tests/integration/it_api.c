@@ -417,6 +417,46 @@ static void test_alerts(void **state)
                   400);
 }
 
+/*
+ * Billing days (041's rollup_1d_local) of a meter in Asia/Kolkata: each local
+ * day from its midnight (18:30 UTC) to the next, walked a day a page, the
+ * energy the view's.
+ */
+static void test_billing_days(void **state)
+{
+    (void)state;
+    assert_non_null(mf_pgtmp_query(
+        pg, "UPDATE meters SET tz = 'Asia/Kolkata' WHERE meter_id = 'MTR-00006' RETURNING 1"));
+    const int64_t H = 3600000;
+    int64_t t1 = mf_now_ms() / H * H + H, t0 = t1 - 3 * 24 * H;
+    char f[MF_TIME_STRLEN], t[MF_TIME_STRLEN], path[256], sql[512];
+    mf_time_format(t0, f);
+    mf_time_format(t1, t);
+    snprintf(path, sizeof path, "/v1/meters/MTR-00006/rollups?width=1d&from=%s&to=%s&limit=1", f,
+             t);
+    double e;
+    int64_t first, last;
+    int n = walk(path, &e, &first, &last);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) || ' ' || sum(energy_kwh) FROM rollup_1d_local WHERE meter_id = "
+             "'MTR-00006' AND day::timestamp AT TIME ZONE tz >= '%s' AND day::timestamp AT TIME "
+             "ZONE tz < '%s'",
+             f, t);
+    const char *want = mf_pgtmp_query(pg, sql);
+    assert_non_null(want);
+    assert_int_equal(n, (int)strtol(want, NULL, 10));
+    assert_true(n >= 3);
+    assert_float_equal(e, strtod(strchr(want, ' ') + 1, NULL), 1e-9);
+    assert_int_equal((first + 5 * H + H / 2) % (24 * H), 0); /* a Kolkata midnight */
+    long code;
+    cJSON *j = get_json(path, &code);
+    cJSON *it = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "items"), 0);
+    assert_string_equal(cJSON_GetObjectItem(it, "tz")->valuestring, "Asia/Kolkata");
+    assert_float_equal(cJSON_GetObjectItem(it, "hours")->valuedouble, 24, 0);
+    assert_true(cJSON_IsBool(cJSON_GetObjectItem(it, "exact")));
+    cJSON_Delete(j);
+}
+
 static void test_fleet_load(void **state)
 {
     (void)state;
@@ -618,7 +658,7 @@ static void test_bad_input(void **state)
     expect_bad("/v1/meters/MTR-00001/rollups?from=2023-03-15T00:00:00Z&to=2024-03-15T00:00:00Z",
                400, "from");
     expect_bad("/v1/meters/MTR-00001/rollups?width=5m", 400, "width");
-    expect_bad("/v1/meters/MTR-00001/rollups?width=1d", 400, "width");
+    expect_bad("/v1/meters/MTR-00001/rollups?width=1w", 400, "width");
     expect_bad("/v1/fleet/load?width=1m", 400, "width");
     expect_bad("/v1/fleet/load?from=last-tuesday", 400, "from");
     expect_bad("/v1/fleet/load?to=2024-02-30T00:00:00Z", 400, "to");
@@ -829,12 +869,13 @@ static void test_pg_down(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status),      cmocka_unit_test(test_rollups),
-        cmocka_unit_test(test_fleet_load),  cmocka_unit_test(test_fleet_quality),
-        cmocka_unit_test(test_fleet_peaks), cmocka_unit_test(test_alerts),
-        cmocka_unit_test(test_sources),     cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_auth),        cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_connections), cmocka_unit_test(test_pg_down),
+        cmocka_unit_test(test_status),       cmocka_unit_test(test_rollups),
+        cmocka_unit_test(test_fleet_load),   cmocka_unit_test(test_fleet_quality),
+        cmocka_unit_test(test_fleet_peaks),  cmocka_unit_test(test_alerts),
+        cmocka_unit_test(test_billing_days), cmocka_unit_test(test_sources),
+        cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_cache),        cmocka_unit_test(test_connections),
+        cmocka_unit_test(test_pg_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -36,6 +36,7 @@ static const struct {
     {"api_meter_known", "('MTR-00007')"},
     {"api_rollups_1m", "('MTR-00007', now() - interval '1 hour', now(), 1001)"},
     {"api_rollups_1h", "('MTR-00007', now() - interval '1 day', now(), 1001)"},
+    {"api_rollups_1d", "('MTR-00007', now() - interval '30 days', now(), 1001)"},
     {"api_fleet_1h", "(now() - interval '1 day', now(), 1001)"},
     {"api_region_1h", "(now() - interval '1 day', now(), 1001, 'region-1')"},
     {"api_fleet_1d", "(now() - interval '3 days', now(), 1001)"},

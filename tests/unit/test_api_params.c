@@ -225,9 +225,20 @@ static void test_routes(void **state)
     assert_int_equal(parse("/v1/meters/MTR-1/rollups", a2, &q2, &bad), API_PARSE_OK);
     assert_string_equal(q.key, q2.key);
     assert_int_equal(q.to - q.from, 2 * H);
+    /* billing days: 30 by default, aligned to hours (a local midnight may be at :30 UTC) */
     const char *const d1[] = {"width", "1d", NULL};
-    assert_int_equal(parse("/v1/meters/MTR-1/rollups", d1, &q, &bad), API_PARSE_BAD);
-    assert_string_equal(bad.param, "width");
+    assert_int_equal(parse("/v1/meters/MTR-1/rollups", d1, &q, &bad), API_PARSE_OK);
+    assert_int_equal(q.width, API_W_1D);
+    assert_int_equal(q.to - q.from, 30 * D);
+    assert_int_equal(q.to % H, 0);
+    const char *const d2[] = {
+        "width", "1d", "from", "2024-03-01T00:00:00+05:30", "to", "2024-03-03T00:00:00+05:30",
+        NULL};
+    assert_int_equal(parse("/v1/meters/MTR-1/rollups", d2, &q, &bad), API_PARSE_OK);
+    assert_int_equal(q.to - q.from, 2 * D + H); /* 18:00Z down, 19:00Z up */
+    const char *const d3[] = {"width", "1d", "from", "2023-01-01T00:00:00Z", NULL};
+    assert_int_equal(parse("/v1/meters/MTR-1/rollups", d3, &q, &bad), API_PARSE_BAD);
+    assert_string_equal(bad.param, "from");
     const char *const m8[] = {"width", "1m", "from", "2024-03-01T00:00:00Z", NULL};
     assert_int_equal(parse("/v1/meters/MTR-1/rollups", m8, &q, &bad), API_PARSE_BAD);
     assert_string_equal(bad.param, "from");
