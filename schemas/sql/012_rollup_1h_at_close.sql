@@ -11,9 +11,11 @@
 --   - late data into such an hour: merged into it, next revision (as the
 --     minute it falls in);
 -- and no open hour. rollup_1h_open computes the hours without a stored row
--- from rollup_1m: only minutes after the lowest stored watermark less an
--- hour can belong to one (an hour ending at or before every partition's
--- watermark is closed, so stored), and a stored row wins over the minutes.
+-- from rollup_1m: an hour is open while its end is after its partition's
+-- watermark w, so it starts at or after date_trunc('hour', w); only the
+-- minutes from the hour holding the lowest stored watermark on are read
+-- (an hour whose end every partition's watermark passed is closed, so
+-- stored), and a stored row wins over the minutes.
 -- rollup_1h_stats is the stored rows and those, so it answers as before:
 -- always current, each reading once, closed/revision as published.
 --
@@ -51,9 +53,11 @@ SELECT g.*
                                date_trunc('hour', m.window_start AT TIME ZONE 'UTC')
                                    AT TIME ZONE 'UTC' AS hour
                           FROM rollup_1m m
-                         WHERE m.window_start > coalesce((SELECT min(watermark)
-                                                            FROM agg_partition_watermarks),
-                                                         '-infinity') - interval '1 hour'
+                         WHERE m.window_start >= coalesce(
+                                   date_trunc('hour', (SELECT min(watermark)
+                                                         FROM agg_partition_watermarks)
+                                                          AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                                   '-infinity')
                            AND m.window_start < 'infinity') r
                 WINDOW h AS (PARTITION BY r.meter_id, r.hour)) x
          GROUP BY x.meter_id, x.hour) g

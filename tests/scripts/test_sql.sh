@@ -435,8 +435,8 @@ fi
 # An hour is stored once closed (012): rollup_1h_stats serves one with no
 # stored row from its minutes (m2 merged exactly: readings 1, 2 and 4),
 # open with revision 0; a stored row wins over the minutes (never counted
-# twice); minutes under every partition's watermark less an hour are not
-# summed (their hours are closed, so stored).
+# twice); only the minutes from the hour holding the lowest watermark on
+# are summed: an hour the watermark passed is closed, so stored.
 got=$(q "SET TimeZone = 'UTC';
      INSERT INTO rollup_1m (meter_id, window_start, count, sum_kw, min_kw, max_kw, m2, energy_kwh,
                             quality_sum, premium, standard, interpolated, part)
@@ -451,11 +451,14 @@ got=$(q "SET TimeZone = 'UTC';
      SELECT count(*) || ',' || bool_and(closed)::int FROM rollup_1h_stats WHERE meter_id = 'H1';
      DELETE FROM rollup_1h WHERE meter_id = 'H1';
      INSERT INTO agg_watermarks (consumer_group, partition, watermark_ms)
-     VALUES ('g1', 7, (extract(epoch FROM timestamptz '2024-01-30 12:00Z') * 1000)::bigint);
+     VALUES ('g1', 7, (extract(epoch FROM timestamptz '2024-01-30 10:59:59.999Z') * 1000)::bigint);
+     SELECT sum(count) FROM rollup_1h_stats WHERE meter_id = 'H1';
+     UPDATE agg_watermarks SET watermark_ms = (extract(epoch FROM timestamptz '2024-01-30 11:00Z') * 1000)::bigint
+      WHERE consumer_group = 'g1';
      SELECT count(*) FROM rollup_1h_stats WHERE meter_id = 'H1';
      DELETE FROM agg_watermarks WHERE consumer_group = 'g1';
      DELETE FROM rollup_1m WHERE meter_id = 'H1';" 2>&1 | tr '\n' ' ')
-want="3,7,1,4,4.666666666667,0.1125,270,1,2,1,f,0,2024-01-30 11:00:00+00 1,1 0 "
+want="3,7,1,4,4.666666666667,0.1125,270,1,2,1,f,0,2024-01-30 11:00:00+00 1,1 3 0 "
 if [ "$got" = "$want" ]; then
     pass "rollup_1h_stats: an hour without a stored row is summed from its minutes, a stored one wins"
 else
