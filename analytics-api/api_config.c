@@ -32,6 +32,9 @@ const struct mf_cfg_row api_config_rows[] = {
     {"API_IDLE_TIMEOUT_S", MF_CFG_INT, "10", 1, 3600, OFF(idle_timeout_s), 0, NULL,
      "an idle client connection is closed after this long (at API_MAX_CONNECTIONS, new ones "
      "wait for that)"},
+    {"API_REQUEST_TIMEOUT_S", MF_CFG_INT, "30", 1, 3600, OFF(request_timeout_s), 0, NULL,
+     "a request's headers and answer must be done this long after its request line, else the "
+     "connection is closed (a slow client; more than twice API_STATEMENT_TIMEOUT_MS)"},
     {"API_PG_POOL", MF_CFG_INT, "4", 1, 256, OFF(pool), 0, NULL,
      "PostgreSQL connections (a request waits for a free one up to API_STATEMENT_TIMEOUT_MS)"},
     {"API_STATEMENT_TIMEOUT_MS", MF_CFG_INT, "2000", 50, 60000, OFF(statement_timeout_ms), 0, NULL,
@@ -61,6 +64,14 @@ int api_config_check(struct api_config *cfg, char *errbuf, size_t errlen)
 {
     if (cfg->auth && !cfg->tokens_file[0]) {
         snprintf(errbuf, errlen, "missing API_TOKENS_FILE: required with API_AUTH=on");
+        return MF_EDATA;
+    }
+    /* A request may wait a statement timeout for a pool connection, then run one. */
+    if (cfg->request_timeout_s * 1000 <= 2 * cfg->statement_timeout_ms) {
+        snprintf(errbuf, errlen,
+                 "invalid API_REQUEST_TIMEOUT_S: %lld s must be longer than twice "
+                 "API_STATEMENT_TIMEOUT_MS (%lld ms), or a slow query loses its 503",
+                 (long long)cfg->request_timeout_s, (long long)cfg->statement_timeout_ms);
         return MF_EDATA;
     }
     return MF_OK;

@@ -24,6 +24,7 @@ struct api_config {
     int64_t threads;
     int64_t max_connections;
     int64_t idle_timeout_s;
+    int64_t request_timeout_s;
     int64_t pool;
     int64_t statement_timeout_ms;
     int64_t retry_after_s;

@@ -11,6 +11,7 @@
 #include "api_page.h"
 #include "api_route.h"
 #include "mf_http.h"
+#include "mf_http_guard.h"
 #include "mf_metrics.h"
 #include "mf_time.h"
 #include "mf_tokens.h"
@@ -23,6 +24,7 @@ struct api_server {
     const struct api_query_env *env;
     struct api_cache *cache;
     const struct mf_tokens *auth;
+    struct mf_http_guard *guard; /* slow clients: a deadline per connection */
 };
 
 /* ---------------------------------------------------------------- metrics */
@@ -319,6 +321,12 @@ struct api_server *api_server_start(const struct api_server_opts *o,
     s->env = env;
     s->cache = cache;
     s->auth = auth;
+    s->guard = mf_http_guard_new("analytics-api", o->idle_timeout_s, o->request_timeout_s, errbuf,
+                                 errlen);
+    if (!s->guard)
+        goto fail;
+    struct MHD_OptionItem guard_opts[3];
+    mf_http_guard_options(s->guard, guard_opts);
     int fd = mf_http_listen(o->addr, 1024, &s->port, errbuf, errlen);
     if (fd < 0)
         goto fail;
@@ -333,7 +341,8 @@ struct api_server *api_server_start(const struct api_server_opts *o,
         /* The request line and headers live in this pool: 16 KiB holds any
          * sane one; a longer URL gets 414 from libmicrohttpd. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_ARRAY,
-        mf_http_tls_options(o->tls), MHD_OPTION_END);
+        mf_http_tls_options(o->tls), MHD_OPTION_NOTIFY_COMPLETED, mf_http_guard_completed, s->guard,
+        MHD_OPTION_ARRAY, guard_opts, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         snprintf(errbuf, errlen, "cannot start the HTTP%s server on %s", o->tls ? "S" : "",
@@ -342,6 +351,7 @@ struct api_server *api_server_start(const struct api_server_opts *o,
     }
     return s;
 fail:
+    mf_http_guard_destroy(s->guard);
     free(s);
     return NULL;
 }
@@ -356,5 +366,6 @@ void api_server_destroy(struct api_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
+    mf_http_guard_destroy(s->guard);
     free(s);
 }

@@ -24,6 +24,7 @@ struct api_server_opts {
     unsigned threads;
     unsigned max_connections;
     unsigned idle_timeout_s;
+    unsigned request_timeout_s; /* API_REQUEST_TIMEOUT_S: request line to answer (mf_http_guard) */
     unsigned retry_after_s;
     const char *chartjs; /* the chart library's bytes for /chart.js, or NULL */
     size_t chartjs_len;

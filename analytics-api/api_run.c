@@ -67,6 +67,7 @@ int api_run(const struct api_config *cfg)
                                  (unsigned)cfg->threads,
                                  (unsigned)cfg->max_connections,
                                  (unsigned)cfg->idle_timeout_s,
+                                 (unsigned)cfg->request_timeout_s,
                                  (unsigned)cfg->retry_after_s,
                                  chartjs,
                                  chartjs_len,

@@ -97,6 +97,14 @@ void mf_http_guard_request_done(struct mf_http_guard *g, struct MHD_Connection *
         set_deadline(g, k, g->idle_ms);
 }
 
+void mf_http_guard_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                             enum MHD_RequestTerminationCode toe)
+{
+    (void)req_cls;
+    (void)toe;
+    mf_http_guard_request_done(cls, c);
+}
+
 static void *checker_main(void *arg)
 {
     struct mf_http_guard *g = arg;

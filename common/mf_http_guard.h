@@ -47,6 +47,11 @@ void mf_http_guard_options(struct mf_http_guard *g, struct MHD_OptionItem opts[3
 /* A request on c was answered (or abandoned): back to the between-requests deadline. */
 void mf_http_guard_request_done(struct mf_http_guard *g, struct MHD_Connection *c);
 
+/* The same as an MHD_OPTION_NOTIFY_COMPLETED callback (cls: the guard), for
+ * a server that has no completed callback of its own. */
+void mf_http_guard_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                             enum MHD_RequestTerminationCode toe);
+
 /* Connections shut down for passing a deadline so far. */
 uint64_t mf_http_guard_expired(const struct mf_http_guard *g);
 

@@ -15,6 +15,8 @@ gateway (no broker needed: nothing here is acknowledged by Kafka):
   - an honest keep-alive client sending a request a second for longer than
     both deadlines is never cut;
   - GW_REQUEST_TIMEOUT_S not above GW_ACK_TIMEOUT_MS fails at start naming it;
+  - analytics-api has the same guard: a trickled header is cut at
+    API_REQUEST_TIMEOUT_S, a trickled request line at API_IDLE_TIMEOUT_S;
   - load shedding: with no broker a request waits for Kafka's ack, holding
     its body until its records' last delivery report; with
     GW_MAX_INFLIGHT_BYTES=1 MiB a second 650 KB request meanwhile is
@@ -167,6 +169,42 @@ def shedding():
         gw.wait(timeout=30)
 
 
+def api_guard():
+    port = free_port()
+    idle_s, request_s = 3, 4
+    env = dict(os.environ, PG_DSN="postgresql://127.0.0.1:1/none", API_ADDR=f"127.0.0.1:{port}",
+               API_AUTH="off", API_IDLE_TIMEOUT_S=str(idle_s),
+               API_REQUEST_TIMEOUT_S=str(request_s), API_STATEMENT_TIMEOUT_MS="1000")
+    api = subprocess.Popen([os.path.join(BIN, "analytics-api")], env=env,
+                           stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if healthz(port) == 200:
+                break
+            time.sleep(0.1)
+        t = trickle(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: aaaa\r\n",
+                    request_s + 10)
+        check(f"analytics-api: a trickled header is cut at API_REQUEST_TIMEOUT_S "
+              f"({t and round(t, 1)} s, {request_s} s)",
+              t is not None and request_s - 0.5 <= t <= request_s + SLACK)
+        t = trickle(port, b"", b"GET /healthz HTTP/1.1\r\n", idle_s + 10)
+        check(f"analytics-api: a trickled request line is cut at API_IDLE_TIMEOUT_S "
+              f"({t and round(t, 1)} s, {idle_s} s)",
+              t is not None and idle_s - 0.5 <= t <= idle_s + SLACK)
+        check("analytics-api is still up", api.poll() is None and healthz(port) == 200)
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+    r = subprocess.run([os.path.join(BIN, "analytics-api")], capture_output=True, text=True,
+                       timeout=10, env=dict(os.environ, PG_DSN="postgresql://127.0.0.1:1/none",
+                                            API_ADDR="127.0.0.1:0", API_AUTH="off",
+                                            API_REQUEST_TIMEOUT_S="3",
+                                            API_STATEMENT_TIMEOUT_MS="2000"))
+    check("API_REQUEST_TIMEOUT_S not above twice API_STATEMENT_TIMEOUT_MS fails at start naming it",
+          r.returncode == 2 and "API_REQUEST_TIMEOUT_S" in r.stderr
+          and len(r.stderr.strip().splitlines()) == 1)
+
+
 def main():
     if not os.access(os.path.join(BIN, "ingest-gw"), os.X_OK):
         print(f"bounds: {BIN}/ingest-gw not built")
@@ -260,6 +298,7 @@ def main():
           r.returncode == 2 and "GW_REQUEST_TIMEOUT_S" in r.stderr
           and len(r.stderr.strip().splitlines()) == 1)
     shedding()
+    api_guard()
     print(f"bounds: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
