@@ -22,6 +22,11 @@
 # Run as root, the cluster belongs to the postgres user (initdb refuses root):
 # DIR is chowned to postgres and every server command runs via runuser.
 # Errors: one line on stderr starting with "pgtmp:", exit status 1 (2: usage).
+#
+# PGTMP_TLS_DIR=DIR at the first start: the server speaks TLS with DIR's
+# server.pem and server.key, and TCP clients must use TLS and a password
+# (scram-sha-256; set one with ALTER ROLE over the unix socket, which stays
+# trusted): what `sslmode=verify-full` is tested against.
 
 set -u
 umask 022
@@ -256,8 +261,22 @@ local all all              trust
 host  all all 127.0.0.1/32 trust
 EOF
         echo "include 'pgtmp.conf'" >>"$DATA/postgresql.conf"
+        if [ -n "${PGTMP_TLS_DIR:-}" ]; then
+            cp "$PGTMP_TLS_DIR/server.pem" "$DATA/server.crt" &&
+                cp "$PGTMP_TLS_DIR/server.key" "$DATA/server.key" ||
+                die "PGTMP_TLS_DIR=$PGTMP_TLS_DIR: want server.pem and server.key there"
+            chmod 600 "$DATA/server.key"
+            cat >"$DATA/pg_hba.conf" <<'EOF'
+# written by pgtmp.sh (PGTMP_TLS_DIR): TCP only over TLS and with a password
+local   all all              trust
+hostssl all all 127.0.0.1/32 scram-sha-256
+host    all all 127.0.0.1/32 reject
+EOF
+            printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" \
+                >>"$DATA/postgresql.conf"
+        fi
         if [ "$AS_ROOT" -eq 1 ]; then
-            chown postgres: "$DATA/pg_hba.conf"
+            chown postgres: "$DATA/pg_hba.conf" "$DATA"/server.* 2>/dev/null
         fi
     elif [ -f "$DIR/port" ] && [ -z "$want_port" ]; then
         # Existing stopped cluster: keep its port, like restart.
