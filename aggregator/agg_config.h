@@ -28,12 +28,15 @@ struct agg_config {
     int64_t retention_1m_days;
     int64_t retention_1h_days;
     int64_t partitions_ahead_days;
+    char *fleet_tz;
+    int hemisphere; /* index into "north|south" */
+    int64_t daily_every_s;
 };
 
 extern const struct mf_cfg_row agg_config_rows[];
 extern const size_t agg_config_nrows;
 
-/* Checks across rows (none yet: kept so every program reads the same way). */
+/* FLEET_TZ must name a zone of the tz database (never silently UTC). */
 int agg_config_check(struct agg_config *cfg, char *errbuf, size_t errlen);
 
 /* Frees the strings. */

@@ -20,6 +20,7 @@
 #include "mf_signal.h"
 #include "mf_time.h"
 #include "agg_commit.h"
+#include "agg_daily.h"
 #include "agg_outbox.h"
 #include "agg_partitions.h"
 #include "agg_pg.h"
@@ -47,6 +48,7 @@ struct app {
     const struct agg_config *cfg;
     rd_kafka_t *rk;
     struct agg_publish *pub;
+    struct agg_daily *daily; /* the daily analytics, on a connection of their own */
     struct agg_pg *pg;
     struct agg_commit *commit;    /* over pg */
     struct agg_partitions *parts; /* over pg */
@@ -106,6 +108,7 @@ void agg_metrics_init(void)
                         "Open windows held in memory for the assigned partitions.", NULL, 0);
     mf_metrics_register("meterflow_agg_resyncs_total", MF_METRIC_COUNTER,
                         "State reloads from PostgreSQL (assignments and recoveries).", NULL, 0);
+    agg_daily_metrics_init();
 }
 
 static void metrics_bind(struct app *a)
@@ -482,6 +485,21 @@ static int open_app(struct app *a, char *err, size_t errlen)
     if (!a->pub)
         return MF_EFATAL;
 
+    conf = mf_kafka_conf_new(MF_KAFKA_PRODUCER, a->cfg->kafka_brokers, "aggregator", NULL, err,
+                             errlen);
+    if (!conf)
+        return MF_EFATAL;
+    static const char *const hemispheres[] = {"north", "south"};
+    const struct agg_daily_conf dc = {.pg_dsn = a->cfg->pg_dsn,
+                                      .fleet_tz = a->cfg->fleet_tz,
+                                      .hemisphere = hemispheres[a->cfg->hemisphere],
+                                      .topic_alerts = a->cfg->topic_alerts,
+                                      .every_ms = a->cfg->daily_every_s * 1000};
+    a->daily = agg_daily_new(&dc, conf, err, errlen);
+    conf = NULL; /* the daily runner owns it, even on failure */
+    if (!a->daily)
+        return MF_EFATAL;
+
     conf = mf_kafka_conf_new(MF_KAFKA_CONSUMER, a->cfg->kafka_brokers, "aggregator",
                              a->cfg->group_id, err, errlen);
     if (!conf)
@@ -599,6 +617,9 @@ int agg_run(const struct agg_config *cfg)
             if (!a->need_resync && !a->fatal)
                 maintain(a);
         }
+        if (!a->need_resync && !a->fatal && agg_daily_due(a->daily, now) &&
+            agg_daily_tick(a->daily, now, err, sizeof err) != MF_OK)
+            MF_LOG_WARN("agg", "%s", err);
         agg_publish_poll(a->pub);
     }
 
@@ -614,6 +635,7 @@ out:
         rd_kafka_consumer_close(a->rk);
         rd_kafka_destroy(a->rk);
     }
+    agg_daily_destroy(a->daily);
     agg_publish_destroy(a->pub, 5000);
     mf_admin_destroy(a->admin);
     agg_commit_destroy(a->commit);

@@ -9,6 +9,8 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "mf_common.h"
@@ -281,4 +283,30 @@ int mf_time_parse_format(const char *s, size_t n, const char *fmt, int64_t *ms)
     *ms = ((mf_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000LL +
           sec * 1000LL;
     return MF_OK;
+}
+
+bool mf_tz_known(const char *name)
+{
+    if (strcmp(name, "UTC") == 0)
+        return true;
+    size_t n = strlen(name);
+    if (n == 0 || n > 128 || name[0] == '/' || name[n - 1] == '/')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '+' || c == '-' || (c == '/' && name[i + 1] != '/');
+        if (!ok)
+            return false;
+    }
+    const char *dir = getenv("TZDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    char magic[4];
+    bool tzif = fread(magic, 1, sizeof magic, f) == sizeof magic && memcmp(magic, "TZif", 4) == 0;
+    fclose(f);
+    return tzif;
 }

@@ -13,6 +13,7 @@
 #define MF_TIME_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define MF_TIME_STRLEN 25              /* "2024-03-15T14:00:00.000Z" + NUL */
@@ -48,6 +49,14 @@ void mf_time_format(int64_t ms, char *out);
 /* Days since 1970-01-01 of a civil date, and back (no range checks). */
 int64_t mf_days_from_civil(int64_t y, unsigned m, unsigned d);
 void mf_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+
+/*
+ * Whether name is a zone of the tz database (TZDIR, else
+ * /usr/share/zoneinfo): a relative path of [A-Za-z0-9_+-] parts naming a
+ * TZif file. "UTC" always is. Where a zone name is configured, an unknown
+ * one must be refused, never silently become UTC (glibc's behaviour).
+ */
+bool mf_tz_known(const char *name);
 
 /* Wall clock and monotonic clock in ms. */
 int64_t mf_now_ms(void);

@@ -238,6 +238,8 @@ check_cols alerts "id bigint NO, meter_id text NO, type text NO, severity text N
 expect "primary keys are the contract's (and the aggregator's own tables')" \
     "agg_watermarks|consumer_group,partition
 alerts|id
+analytics_alert_outbox|id
+analytics_alert_state|type,subject
 audit_log|id
 dlq_records|id,received_at
 feeders|feeder_id

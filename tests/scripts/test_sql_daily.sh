@@ -186,4 +186,27 @@ q "INSERT INTO region_load_1h (region, window_start, energy_kwh, readings, meter
 expect "the spring-forward day (London): its last hour is 23:00 BST = 22:00Z" "2024-03-31 22:00:00+00" \
     "SET TimeZone = 'UTC'; SELECT hour_start FROM peak_hours WHERE region = 'east' AND day = '2024-03-31' AND rank = 1"
 
+# ---------------------------------------------------------------------------
+# quality_degradation (043): per region and closed hour, raised below 80 and
+# cleared at 80 or more, once each; an hour is judged once.
+q "DELETE FROM region_load_1h;
+   INSERT INTO region_load_1h (region, window_start, energy_kwh, readings, meters, quality_sum)
+   VALUES ('west', '2024-08-01 00:00Z', 1, 10, 1, 900), ('west', '2024-08-01 01:00Z', 1, 10, 1, 790),
+          ('west', '2024-08-01 02:00Z', 1, 10, 1, 700), ('west', '2024-08-01 03:00Z', 1, 10, 1, 800),
+          ('west', '2024-08-01 04:00Z', 1, 10, 1, 810), ('west', '2024-08-01 05:00Z', 1, 10, 1, 100)" >/dev/null
+expect "quality: hours up to the horizon judged: raised at 01:00-02:00 (79), cleared at 80" "2" \
+    "SELECT meterflow_quality_alerts('2024-08-01 05:00Z')"
+expect "quality: the outbox holds the raise and the clear, §3.3 shaped" \
+    "west|quality_degradation|warning|raised|2024-08-01T02:00:00.000Z|2024-08-01T02:00:00.000Z|79.000
+west|quality_degradation|warning|cleared|2024-08-01T02:00:00.000Z|2024-08-01T04:00:00.000Z|80.000" \
+    "SELECT concat_ws('|', alert->>'meter_id', alert->>'type', alert->>'severity', alert->>'state', alert->>'since',
+                      alert->>'ts', alert->'detail'->>'quality_avg') FROM analytics_alert_outbox ORDER BY id"
+expect "quality: run again to the same horizon, nothing more" "0|2" \
+    "SELECT meterflow_quality_alerts('2024-08-01 05:00Z') || '|' || (SELECT count(*) FROM analytics_alert_outbox)"
+q "UPDATE region_load_1h SET quality_sum = 100 WHERE window_start = '2024-08-01 00:00Z'" >/dev/null
+expect "quality: the next hour (10) raises again; a judged hour changed late is not judged again" "1" \
+    "SELECT meterflow_quality_alerts('2024-08-01 06:00Z')"
+expect "quality: the raise says since and ts = the hour's end" "raised|2024-08-01T06:00:00.000Z|2024-08-01T06:00:00.000Z" \
+    "SELECT concat_ws('|', alert->>'state', alert->>'since', alert->>'ts') FROM analytics_alert_outbox ORDER BY id DESC LIMIT 1"
+
 finish

@@ -6,7 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -150,12 +154,38 @@ static void test_civil(void **state)
     assert_int_equal(d, 29);
 }
 
+/* Zone names: the tz database's are known, anything else is refused (never UTC). */
+static void test_tz_known(void **state)
+{
+    (void)state;
+    assert_true(mf_tz_known("UTC"));
+    if (access("/usr/share/zoneinfo/Asia/Kolkata", R_OK) != 0 && !getenv("TZDIR")) {
+        printf("# tz database absent: only UTC checked\n");
+        return;
+    }
+    static const char *const good[] = {"Europe/London", "America/New_York", "Australia/Lord_Howe",
+                                       "Asia/Kolkata",  "Asia/Kathmandu",   "Etc/GMT+5"};
+    static const char *const bad[] = {"",
+                                      "Mars/Olympus",
+                                      "Europe/",
+                                      "/etc/passwd",
+                                      "../zoneinfo/UTC",
+                                      "Europe//London",
+                                      "Europe/London ",
+                                      "Europe"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_true(mf_tz_known(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(mf_tz_known(bad[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc3339_ok),       cmocka_unit_test(test_rfc3339_bad),
         cmocka_unit_test(test_text_epoch),       cmocka_unit_test(test_epoch_number),
         cmocka_unit_test(test_format_roundtrip), cmocka_unit_test(test_civil),
+        cmocka_unit_test(test_tz_known),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
