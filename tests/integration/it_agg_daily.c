@@ -155,6 +155,8 @@ int main(void)
     itg_produce(broker->bootstrap, s.v, 0, n1);
     itg_check(itg_wait_done(&c, pgt->dsn, (long long)n1, 120000) == 0,
               "phase 1: %zu readings in the rollups", n1);
+    /* Every window closed, so every day: two more rounds have seen them all. */
+    wait_rounds(agg.port, 2);
 
     /* The expected quality alerts, from the readings: r2's hourly average against 80. */
     int want_q_raised = 0, want_q_cleared = 0;
