@@ -262,7 +262,8 @@ int main(void)
 
     /* SIGKILL, restart: rounds run, nothing is raised again. */
     mf_proc_signal(agg.proc, SIGKILL);
-    mf_proc_wait(agg.proc, 10000);
+    itg_check(mf_proc_wait(agg.proc, 10000) == 128 + SIGKILL, "SIGKILL");
+    mf_proc_stop(agg.proc, 1000);
     agg = itg_start_agg(broker->bootstrap, pgt->dsn, env);
     wait_rounds(agg.port, 3);
     long long outbox = itg_sql_num(&c, pgt->dsn, "SELECT count(*) FROM analytics_alert_outbox");
@@ -275,7 +276,8 @@ int main(void)
     itg_produce(broker->bootstrap, s.v, n1, n1 + HOURS / 2);
     itg_wait_progress(&c, pgt->dsn, (long long)n1 + HOURS / 2, 60000);
     mf_proc_signal(agg.proc, SIGKILL);
-    mf_proc_wait(agg.proc, 10000);
+    itg_check(mf_proc_wait(agg.proc, 10000) == 128 + SIGKILL, "SIGKILL");
+    mf_proc_stop(agg.proc, 1000);
     itg_produce(broker->bootstrap, s.v, n1 + HOURS / 2, s.n);
     agg = itg_start_agg(broker->bootstrap, pgt->dsn, env);
     itg_check(itg_wait_done(&c, pgt->dsn, (long long)s.n, 120000) == 0,
