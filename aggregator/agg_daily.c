@@ -428,6 +428,10 @@ static int correlation(struct agg_daily *d, const char *horizon, char days[2][16
                            " LEFT JOIN analytics_alert_state s"
                            " ON s.type = 'neighborhood_correlation' AND s.subject = r.meter_id"
                            " WHERE m.neighborhood IS NOT NULL AND m.active AND NOT m.vacant"
+                           /* A worker's fault raised (alerts, 051): neither judged nor used. */
+                           " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.meter_id = r.meter_id"
+                           " AND a.state = 'raised'"
+                           " AND a.type NOT IN ('neighborhood_correlation', 'quality_degradation'))"
                            " AND r.window_start >= $1::timestamptz - interval '168 hours'"
                            " AND r.window_start < $1::timestamptz"
                            " GROUP BY 1, 2, 3 ORDER BY 1, 2",
