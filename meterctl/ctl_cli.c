@@ -40,7 +40,7 @@ static const char *const q_list_opts[] = {
 static const char *const q_approve_opts[] = {"meter=", "reason=", "from=", "to=", "unit=", NULL};
 static const char *const q_reject_opts[] = {"meter=", "reason=", "from=", "to=", NULL};
 static const char *const dlq_list_opts[] = {"code=", "since=", "status=", "limit=", NULL};
-static const char *const dlq_replay_opts[] = {"code=", "since=", NULL};
+static const char *const dlq_replay_opts[] = {"code=", "since=", "value=", NULL};
 static const char *const alerts_list_opts[] = {"meter=", "state=", "unacked", "limit=", NULL};
 
 static const struct ctl_cmd cmds[] = {
@@ -97,11 +97,13 @@ static const struct ctl_cmd cmds[] = {
      "Lists DLQ records (dlq_records), oldest first: by error.code, received\n"
      "since TIME, by status (default pending), at most --limit (default 100).",
      dlq_list_opts, 0, 0, ctl_dlq_list},
-    {"dlq", "replay", "ID...|--code CODE [--since TIME] --why TEXT",
+    {"dlq", "replay", "ID...|--code CODE [--since TIME] [--value TEXT] --why TEXT",
      "Publishes DLQ records' original key and bytes again to the topic they came\n"
      "from (source.topic: raw, grid, weather or vehicles; raw when none), with\n"
      "header meter.replay.id: once however often the command is killed and run\n"
-     "again. An id that is not pending refuses them all, nothing published.",
+     "again. An id that is not pending refuses them all, nothing published.\n"
+     "--value TEXT (one id) publishes TEXT instead: the record fixed by hand; the\n"
+     "audit row keeps the original and the fix.",
      dlq_replay_opts, 0, CTL_MAX_POS, ctl_dlq_replay},
     {"alerts", "list", "[--meter ID] [--state raised|cleared] [--unacked] [--limit N]",
      "Lists alerts (from meter.alerts), newest first, at most --limit (default 100).",

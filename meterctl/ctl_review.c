@@ -847,6 +847,10 @@ int ctl_dlq_replay(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct 
         mf_buf_release(&ids);
         return ctl_usage(ctx, "give ids, or --code (and --since), not both");
     }
+    if (ctl_opt(cmd, a, "value") && a->npos != 1) {
+        mf_buf_release(&ids);
+        return ctl_usage(ctx, "--value replaces one record's bytes: give exactly one id");
+    }
     if (!ctx->why || !ctx->why[0]) {
         mf_buf_release(&ids);
         return ctl_usage(ctx, "--why is required: the audit log says why");
@@ -870,6 +874,21 @@ int ctl_dlq_replay(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct 
         mf_buf_appendc(&it[i].desc, ',');
         json_field(&it[i].desc, "source_topic", PQgetvalue(res, r, 7), PQgetisnull(res, r, 7));
         mf_buf_appendc(&it[i].desc, ',');
+    }
+    /* --value: the record as fixed by hand replaces its bytes (the audit row keeps both). */
+    const char *fixed = ctl_opt(cmd, a, "value");
+    if (fixed && n == 1) {
+        mf_buf_appends(&it[0].desc, "\"original\":");
+        if (mf_utf8_valid((const char *)it[0].value, it[0].vlen))
+            mf_json_str(&it[0].desc, (const char *)it[0].value, it[0].vlen);
+        else
+            mf_buf_appends(&it[0].desc, "\"(not UTF-8)\"");
+        mf_buf_appends(&it[0].desc, ",\"fixed\":");
+        mf_json_str(&it[0].desc, fixed, strlen(fixed));
+        mf_buf_appendc(&it[0].desc, ',');
+        free(it[0].value);
+        it[0].value = (unsigned char *)mf_xstrdup(fixed);
+        it[0].vlen = strlen(fixed);
     }
     int bad = -1;
     for (size_t i = 0; i < n && bad < 0; i++)

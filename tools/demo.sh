@@ -145,7 +145,7 @@ metric() {
 
 psql_q() { psql "$DSN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
-for p in mf-topics ingest-gw stream-worker aggregator source-sink meter-sim; do
+for p in mf-topics ingest-gw stream-worker aggregator source-sink meter-sim meterctl; do
     [ -x "$BIN/$p" ] || die "$BIN/$p not built (run make)"
 done
 for p in psql gnuplot curl python3 setpriv; do
@@ -526,6 +526,99 @@ EOF
 
 echo
 cat "$REPORT/summary.txt"
+
+# ---------------------------------------------------------------- operations
+
+step "operations by hand with meterctl (DESIGN §14): review, replay, the audit trail"
+CTL() { PG_DSN=$DSN KAFKA_BROKERS=$BROKERS LOG_LEVEL=warn "$BIN/meterctl" "$@"; }
+# source-sink stores every quarantined reading and DLQ record (the review stores).
+for i in $(seq 1200); do
+    [ "$(psql_q "SELECT (SELECT count(*) FROM quarantine_readings) >= $QUA
+                   AND (SELECT count(*) FROM dlq_records) >= $DLQ")" = t ] && break
+    sleep 0.1
+done
+say "review stores: $(psql_q 'SELECT count(*) FROM quarantine_readings') quarantined readings," \
+    "$(psql_q 'SELECT count(*) FROM dlq_records') DLQ records (source-sink, exactly once)"
+say "pending quarantine by reason:"
+psql "$DSN" -X -q -c "SELECT r AS reason, count(*) FROM quarantine_readings, unnest(reasons) r
+                      WHERE status = 'pending' GROUP BY 1 ORDER BY 2 DESC, 1"
+
+# One meter's firmware update dropped the unit: 3 readings of 640 (W, really)
+# arrive without one, after the replayed days: unit_ambiguous (rule 2).
+# Two days after the replayed ones, where nothing else is.
+OPS_T0=$(psql_q "SELECT extract(epoch FROM timestamptz '$START' + interval '$HOURS hours' + interval '2 days')::bigint")
+OPS_FROM=$(date -u -d "@$OPS_T0" +%Y-%m-%dT%H:%M:%SZ)
+OPS_METER=$(psql_q "SELECT min(meter_id) FROM meters WHERE active AND NOT vacant AND meter_id LIKE 'MTR-%'")
+OPS_IV=$(psql_q "SELECT interval_s FROM meters WHERE meter_id = '$OPS_METER'")
+[ -n "$OPS_METER" ] && [ -n "$OPS_IV" ] || die "no active simulated meter for the operations scene"
+body="["
+for k in 0 1 2; do
+    ts=$(date -u -d "@$((OPS_T0 + k * OPS_IV))" +%Y-%m-%dT%H:%M:%SZ)
+    [ $k -gt 0 ] && body+=","
+    body+="{\"meter_id\":\"$OPS_METER\",\"ts\":\"$ts\",\"value\":640}"
+done
+curl -sS -o "$WORK/ops-post.txt" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' --data "$body]" "$GW/v1/readings" >"$WORK/ops-code.txt" || true
+[ "$(cat "$WORK/ops-code.txt")" = 202 ] ||
+    die "posting the unit-less readings: $(cat "$WORK/ops-code.txt") $(cat "$WORK/ops-post.txt")"
+Q_AMB="SELECT count(*) FROM quarantine_readings WHERE meter_id = '$OPS_METER'
+         AND 'unit_ambiguous' = ANY(reasons) AND ts >= timestamptz '$OPS_FROM'"
+for i in $(seq 600); do [ "$(psql_q "$Q_AMB")" = 3 ] && break; sleep 0.1; done
+say "\$ meterctl quarantine list --meter $OPS_METER --reason unit_ambiguous --from $OPS_FROM"
+CTL quarantine list --meter "$OPS_METER" --reason unit_ambiguous --from "$OPS_FROM"
+say "\$ meterctl quarantine approve --meter $OPS_METER --reason unit_ambiguous --from $OPS_FROM --unit W --why ..."
+CTL quarantine approve --meter "$OPS_METER" --reason unit_ambiguous --from "$OPS_FROM" --unit W \
+    --actor demo-operator --why "firmware 4.2 sends watts without a unit (ticket OPS-17)" ||
+    die "approve failed"
+Q_ROLL="SELECT coalesce(sum(count), 0) FROM rollup_1m_stats WHERE meter_id = '$OPS_METER'
+          AND window_start >= timestamptz '$OPS_FROM'"
+for i in $(seq 600); do [ "$(psql_q "$Q_ROLL")" = 3 ] && break; sleep 0.1; done
+say "in the rollups: $(psql_q "$Q_ROLL") readings of $OPS_METER from $OPS_FROM, max" \
+    "$(psql_q "SELECT max(max_kw) FROM rollup_1m_stats WHERE meter_id = '$OPS_METER' AND window_start >= timestamptz '$OPS_FROM'") kW"
+OPS_ONE=$(psql_q "SELECT min(id) FROM quarantine_readings WHERE meter_id = '$OPS_METER' AND status = 'approved'")
+say "\$ meterctl quarantine approve $OPS_ONE --unit W --why again   # nothing is approved twice"
+if CTL quarantine approve "$OPS_ONE" --unit W --why again >"$WORK/again.txt" 2>&1; then OPS_AGAIN=0; else OPS_AGAIN=$?; fi
+sed 's/^/  /' "$WORK/again.txt"
+
+# The DLQ's malformed records with a decimal comma ("1,5"): fixed by hand and
+# replayed, once each; the worker then decides as for any reading.
+say "\$ meterctl dlq list --code parse_error --limit 6"
+CTL dlq list --code parse_error --limit 6
+OPS_IDS=$(psql_q "SELECT id FROM dlq_records WHERE error_code = 'parse_error'
+                    AND value LIKE '%\"value\":\"1,5\"%' ORDER BY id LIMIT 3")
+for id in $OPS_IDS; do
+    v=$(psql_q "SELECT value FROM dlq_records WHERE id = $id")
+    say "\$ meterctl dlq replay $id --value '${v//\"1,5\"/1.5}' --why ..."
+    CTL dlq replay "$id" --value "${v//\"1,5\"/1.5}" --actor demo-operator \
+        --why "firmware 2.1 writes a decimal comma; value fixed by hand" || die "replay failed"
+done
+OPS_NREPLAY=$(echo $OPS_IDS | wc -w)
+# Where they went: a replayed record's raw position is the src of what the worker made of it.
+Q_WENT="FROM dlq_records d LEFT JOIN quarantine_readings q ON q.src_partition = d.publish_partition
+          AND q.src_offset = d.publish_offset WHERE d.status = 'replayed'"
+for i in $(seq 300); do [ "$(psql_q "SELECT count(q.id) $Q_WENT")" = "$OPS_NREPLAY" ] && break; sleep 0.1; done
+psql "$DSN" -X -q -c "SELECT d.id AS dlq_id, d.publish_partition || '@' || d.publish_offset AS raw_position,
+                        q.id AS quarantine_id, q.meter_id, array_to_string(q.reasons, ',') AS worker_said $Q_WENT
+                        ORDER BY d.id"
+OPS_REJ=$(psql_q "SELECT string_agg(q.id::text, ' ') $Q_WENT AND q.status = 'pending'")
+if [ -n "$OPS_REJ" ]; then
+    say "\$ meterctl quarantine reject $OPS_REJ --why ...   # the meters had sent these readings already"
+    # shellcheck disable=SC2086
+    CTL quarantine reject $OPS_REJ --actor demo-operator --why "late repeats of readings already stored" ||
+        die "reject failed"
+fi
+say "the audit trail (audit_log):"
+psql "$DSN" -X -q -c "SELECT to_char(at, 'HH24:MI:SS') AS at, actor, action, target, left(why, 50) AS why
+                      FROM audit_log ORDER BY id"
+cat >>"$REPORT/facts.env" <<EOF
+ops_approved=$(psql_q "SELECT count(*) FROM quarantine_readings WHERE meter_id = '$OPS_METER' AND status = 'approved'")
+ops_rollup=$(psql_q "$Q_ROLL")
+ops_refused_again=$OPS_AGAIN
+ops_replayed=$(psql_q "SELECT count(*) FROM dlq_records WHERE status = 'replayed'")
+ops_replays_wanted=$OPS_NREPLAY
+ops_audit=$(psql_q "SELECT count(*) FROM audit_log")
+ops_audit_wanted=$((3 + OPS_NREPLAY + $(echo $OPS_REJ | wc -w)))
+EOF
 
 # ---------------------------------------------------------------- the end
 

@@ -373,6 +373,24 @@ static void test_review(void **state)
     assert_int_equal(raw_with("meter.replay.id", id, NULL), 1);
     wait_num(2, 90000,
              "SELECT coalesce(sum(count), 0) FROM rollup_1m_stats WHERE meter_id = 'MTR-D'");
+    /* The worker's malformed record, fixed by hand: --value publishes the fix, once. */
+    char fixed[256], ts20[MF_TIME_STRLEN];
+    mf_time_format(t0 + 2 * 60000LL, ts20); /* the minute after MTR-D's last: no gap to fill */
+    snprintf(fixed, sizeof fixed,
+             "{\"meter_id\":\"MTR-D\",\"ts\":\"%s\",\"value\":2.5,\"unit\":\"kW\"}", ts20);
+    snprintf(
+        id, sizeof id, "%.0f",
+        num("SELECT id FROM dlq_records WHERE error_code = 'parse_error' AND value = '{oops'"));
+    assert_int_equal(ctl(NULL, NULL, out, sizeof out, "dlq", "replay", id, id2, "--value", fixed,
+                         "--why", "x", END),
+                     2);
+    assert_int_equal(ctl(NULL, NULL, out, sizeof out, "dlq", "replay", id, "--value", fixed,
+                         "--why", "firmware sent a truncated record", END),
+                     0);
+    wait_num(3, 90000,
+             "SELECT coalesce(sum(count), 0) FROM rollup_1m_stats WHERE meter_id = 'MTR-D'");
+    assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'dlq.replay' AND "
+                    "detail->>'original' = '{oops' AND detail->>'fixed' LIKE '%%MTR-D%%'") == 1);
 
     /* alerts: one raised by hand on the topic, listed, acknowledged once. */
     char a[512], ts[MF_TIME_STRLEN];
@@ -401,9 +419,9 @@ static void test_review(void **state)
                     "actor = 'ops-1' AND detail->>'recovered' = 'false'") == 6);
     assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'quarantine.reject' AND why = "
                     "'meter was on test bench'") == 1);
-    assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'dlq.replay'") == 2);
+    assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'dlq.replay'") == 3);
     assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'alerts.ack'") == 1);
-    assert_true(num("SELECT count(*) FROM audit_log") == 10);
+    assert_true(num("SELECT count(*) FROM audit_log") == 11);
     /* Each audit row's offset is where its record is. */
     assert_true(num("SELECT count(*) FROM audit_log l JOIN quarantine_readings q ON l.target = "
                     "'quarantine_readings/' || q.id WHERE (l.detail->>'offset')::bigint = "

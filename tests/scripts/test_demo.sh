@@ -48,6 +48,14 @@ if [ -s "$facts" ]; then
     check "accepted + malformed = validated + quarantine + dlq ($((gw_accepted + malformed)) = $((validated + quarantine + dlq)))" \
         test $((gw_accepted + malformed)) -eq $((validated + quarantine + dlq))
     check "malformed records all in the DLQ ($dlq)" test "$dlq" -eq "$malformed" -a "$malformed" -gt 0
+    # The operations scene (meterctl, DESIGN §14).
+    check "ops: 3 unit-ambiguous readings approved, in the rollups once (${ops_rollup:-?})" \
+        test "${ops_approved:-0}" -eq 3 -a "${ops_rollup:-0}" -eq 3
+    check "ops: approving again is refused" test "${ops_refused_again:-0}" -eq 1
+    check "ops: the fixed DLQ records replayed once each (${ops_replayed:-?} of ${ops_replays_wanted:-?})" \
+        test "${ops_replays_wanted:-0}" -gt 0 -a "${ops_replayed:-0}" -eq "${ops_replays_wanted:-0}"
+    check "ops: the audit log holds exactly the actions (${ops_audit:-?} of ${ops_audit_wanted:-?})" \
+        test "${ops_audit:-0}" -eq "${ops_audit_wanted:--1}"
     check "alerts detected ($alerts_detected of $alerts_expected expected)" \
         test "$alerts_detected" -gt 0 -a "$alerts_detected" -eq "$alerts_expected"
     check "no false alarms ($alerts_false)" test "$alerts_false" -eq 0
