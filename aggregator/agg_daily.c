@@ -424,7 +424,8 @@ static int correlation(struct agg_daily *d, const char *horizon, char days[2][16
     if (!PQsendQueryParams(d->conn,
                            "SELECT m.neighborhood, r.meter_id, coalesce(s.raised, false),"
                            " array_agg(r.energy_kwh ORDER BY r.window_start)::text"
-                           " FROM rollup_1h r JOIN meters m USING (meter_id)"
+                           /* The view: rollup_1h stores an hour only once closed (012). */
+                           " FROM rollup_1h_stats r JOIN meters m USING (meter_id)"
                            " LEFT JOIN analytics_alert_state s"
                            " ON s.type = 'neighborhood_correlation' AND s.subject = r.meter_id"
                            " WHERE m.neighborhood IS NOT NULL AND m.active AND NOT m.vacant"
