@@ -83,13 +83,13 @@ const struct api_stmt api_stmts[] = {
                       "WHERE d.meter_id = $1) x "
                       "WHERE s >= $2::timestamptz AND s < $3::timestamptz ORDER BY s LIMIT $4::int"},
     // clang-format on
+    /* The fleet from 031's fleet_load_1h: one row an hour, not one per region. */
+    // clang-format off
     [S_FLEET_1H] = {"api_fleet_1h",
-                    "SELECT " EPOCH_MS("window_start") ", sum(energy_kwh), sum(readings)::int8, "
-                                                       "sum(meters)::int8 FROM region_load_1h "
-                                                       "WHERE window_start >= $1::timestamptz "
-                                                       "AND window_start < $2::timestamptz "
-                                                       "GROUP BY window_start ORDER BY "
-                                                       "window_start LIMIT $3::int"},
+                    "SELECT " EPOCH_MS("window_start") ", energy_kwh, readings, meters "
+                    "FROM fleet_load_1h WHERE window_start >= $1::timestamptz "
+                    "AND window_start < $2::timestamptz ORDER BY window_start LIMIT $3::int"},
+    // clang-format on
     [S_REGION_1H] = {"api_region_1h",
                      "SELECT " EPOCH_MS("window_start") ", energy_kwh, readings, meters::int8 "
                                                         "FROM region_load_1h WHERE region = $4 "
@@ -97,15 +97,13 @@ const struct api_stmt api_stmts[] = {
                                                         "AND window_start < $2::timestamptz "
                                                         "ORDER BY window_start LIMIT $3::int"},
     /* meters of a day: the most meters that reported in one of its hours. */
+    // clang-format off
     [S_FLEET_1D] = {"api_fleet_1d",
-                    "SELECT " EPOCH_MS("d") ", sum(e), sum(r)::int8, max(m)::int8 FROM ("
-                                            "SELECT " DAY_OF " AS d, window_start, "
-                                            "sum(energy_kwh) AS e, sum(readings) AS r, "
-                                            "sum(meters) AS m FROM region_load_1h "
-                                            "WHERE window_start >= $1::timestamptz "
-                                            "AND window_start < $2::timestamptz "
-                                            "GROUP BY window_start) h "
-                                            "GROUP BY d ORDER BY d LIMIT $3::int"},
+                    "SELECT " EPOCH_MS("d") ", sum(energy_kwh), sum(readings)::int8, "
+                    "max(meters)::int8 FROM (SELECT " DAY_OF " AS d, energy_kwh, readings, meters "
+                    "FROM fleet_load_1h WHERE window_start >= $1::timestamptz "
+                    "AND window_start < $2::timestamptz) h GROUP BY d ORDER BY d LIMIT $3::int"},
+    // clang-format on
     [S_REGION_1D] = {"api_region_1d",
                      "SELECT " EPOCH_MS("d") ", sum(energy_kwh), sum(readings)::int8, "
                                              "max(meters)::int8 FROM (SELECT " DAY_OF " AS d, "
@@ -118,16 +116,13 @@ const struct api_stmt api_stmts[] = {
      * Quality per hour (040's quality_sum): the readings' average score,
      * for the fleet (every region's row of the hour) or one region.
      */
+    // clang-format off
     [S_FLEET_QUALITY] = {"api_fleet_quality",
-                         "SELECT " EPOCH_MS(
-                             "window_start") ", sum(quality_sum) / "
-                                             "nullif(sum(readings), 0), "
-                                             "sum(readings)::int8, sum(meters)::int8 "
-                                             "FROM region_load_1h "
-                                             "WHERE window_start >= $1::timestamptz "
-                                             "AND window_start < $2::timestamptz "
-                                             "GROUP BY window_start ORDER BY "
-                                             "window_start LIMIT $3::int"},
+                         "SELECT " EPOCH_MS("window_start") ", quality_sum / nullif(readings, 0), "
+                         "readings, meters FROM fleet_load_1h "
+                         "WHERE window_start >= $1::timestamptz AND window_start < $2::timestamptz "
+                         "ORDER BY window_start LIMIT $3::int"},
+    // clang-format on
     [S_REGION_QUALITY] = {"api_region_quality",
                           "SELECT " EPOCH_MS(
                               "window_start") ", quality_sum / nullif(readings, 0), "

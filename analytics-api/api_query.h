@@ -3,8 +3,9 @@
  * prepared (parameters only, never SQL built from input) and each is
  * served by an index (tests/scripts/test_api_explain.sh holds them to it):
  * a meter's rows by the rollup tables' primary key (meter_id,
- * window_start), fleet and region load from the small region_load_1h
- * table the aggregator keeps per hour, never from every meter's rows.
+ * window_start), a region's load from the small region_load_1h table
+ * the aggregator keeps per hour, the fleet's from fleet_load_1h (031, one
+ * row an hour, kept by triggers on it), never from every meter's rows.
  * The answer's TTL follows its kind (DESIGN §12): real-time, hourly, or
  * daily once every window in it is closed. Thread: any.
  */

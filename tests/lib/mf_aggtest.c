@@ -686,7 +686,26 @@ int itg_check_region_load(PGconn *c)
               " quality_sum) equal to rollup_1h_stats"
               " joined with meters (%d differ)",
               rows, regions, bad);
-    return bad;
+    /* fleet_load_1h (031, kept by triggers): each hour the sum of its regions. */
+    res = PQexec(c, "SELECT count(*) FILTER (WHERE g.window_start IS NULL OR f.window_start IS NULL"
+                    " OR g.readings <> f.readings OR g.meters <> f.meters"
+                    " OR abs(g.e - f.energy_kwh) > 1e-9 * greatest(1, abs(g.e))"
+                    " OR abs(g.q - f.quality_sum) > 1e-9 * greatest(1, abs(g.q))), count(*)"
+                    " FROM (SELECT window_start, sum(energy_kwh) AS e, sum(readings) AS readings,"
+                    " sum(meters) AS meters, sum(quality_sum) AS q FROM region_load_1h"
+                    " GROUP BY window_start) g FULL JOIN fleet_load_1h f USING (window_start)");
+    int fbad = -1, frows = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        fbad = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        frows = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    } else {
+        printf("# fleet_load_1h: %s", PQerrorMessage(c));
+    }
+    PQclear(res);
+    itg_check(fbad == 0 && frows > 0,
+              "fleet_load_1h: %d hours equal to region_load_1h summed over regions (%d differ)",
+              frows, fbad);
+    return bad + (fbad != 0);
 }
 
 /* The full verification of a finished run over the applied readings s. */

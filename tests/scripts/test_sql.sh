@@ -243,6 +243,7 @@ analytics_alert_state|type,subject
 audit_log|id
 dlq_records|id,received_at
 feeders|feeder_id
+fleet_load_1h|window_start
 fleet_settings|name
 grid_feed_readings|feeder_id,ts
 grid_maintenance|id
@@ -605,6 +606,13 @@ got=$(qf "SET TimeZone = 'UTC';
                             ORDER BY region, window_start) FROM region_load_1h")
 want="north,2024-03-01 10:00:00+00,570 unknown,2024-03-01 10:00:00+00,90 unknown,2024-03-01 11:00:00+00,90"
 if [ "$got" = "$want" ]; then pass "forward: region_load_1h.quality_sum filled from the old rollup_1h"; else fail "forward: region_load_1h.quality_sum" "want: $want" "got:  $got"; fi
+# 031: fleet_load_1h filled from region_load_1h, and 040's quality_sum
+# carried into it by the update trigger.
+got=$(qf "SET TimeZone = 'UTC';
+          SELECT string_agg(concat_ws(',', window_start, energy_kwh, readings, meters, quality_sum), ' '
+                            ORDER BY window_start) FROM fleet_load_1h")
+want="2024-03-01 10:00:00+00,0.875,7,3,660 2024-03-01 11:00:00+00,1,1,1,90"
+if [ "$got" = "$want" ]; then pass "forward: fleet_load_1h sums region_load_1h (quality_sum from 040)"; else fail "forward: fleet_load_1h" "want: $want" "got:  $got"; fi
 got=$(qf "SELECT string_agg(concat_ws(',', meter_id, count, closed, revision, coalesce(stddev_kw::text, 'null'),
                                     round(stddev_pop_kw::numeric, 9)), ' ' ORDER BY meter_id)
             FROM rollup_1h_stats")

@@ -55,6 +55,7 @@ static const struct {
 static const char *const scanned[] = {"Seq Scan on rollup_",
                                       "Seq Scan on region_load_1h",
                                       "Seq Scan on peak_hours",
+                                      "Seq Scan on fleet_load_1h",
                                       "Seq Scan on alerts",
                                       "Seq Scan on meter_current_status",
                                       "Seq Scan on meters",

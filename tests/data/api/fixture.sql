@@ -52,6 +52,14 @@ SELECT format('MTR-%s', lpad(i::text, 5, '0')), m, 1, pg_temp.kw(i, m), pg_temp.
  ORDER BY m, i -- in time order, as the aggregator appends them (the BRIN index relies on it)
     ON CONFLICT DO NOTHING;
 
+-- A running aggregator's event-time watermarks (012: hours without a
+-- stored row are computed from the minutes after the lowest watermark less
+-- an hour; without one, from every minute of the meter).
+INSERT INTO agg_watermarks (consumer_group, partition, watermark_ms)
+SELECT 'fixture', p, (extract(epoch FROM date_trunc('minute', now())) * 1000)::bigint
+  FROM generate_series(0, 11) p
+    ON CONFLICT DO NOTHING;
+
 INSERT INTO meter_current_status (meter_id, ts, value_kw, quality, tier)
 SELECT format('MTR-%s', lpad(i::text, 5, '0')), date_trunc('minute', now()),
        pg_temp.kw(i, now()), 95, 'premium'
