@@ -389,7 +389,10 @@ static void judge_hood(struct agg_daily *d, struct hood *h, struct mf_buf *chang
 }
 
 /*
- * Once per closed local day, and again when late data changed one of the
+ * The judged day is the last closed local day, or, when the load stops
+ * before it (a replay of history, whose watermark the idle flush moved to
+ * the wall clock), the last day that ends by the last closed hour with
+ * load. Once per such day, and again when late data changed one of the
  * seven days judged (days: the first and last day whose peaks this round
  * recomputed, "" for none): every meter with a neighborhood, active and
  * not vacant, over the 168 hours ending with the last closed day.
@@ -404,8 +407,10 @@ static int correlation(struct agg_daily *d, const char *horizon, char days[2][16
     const char *v[3] = {horizon, days[0][0] ? days[0] : NULL, days[1][0] ? days[1] : NULL};
     PGresult *res;
     if ((rc = query(d,
-                    "WITH x AS (SELECT ($1::timestamptz AT TIME ZONE meterflow_fleet_tz())::date"
-                    " - 1 AS day)"
+                    "WITH x AS (SELECT (least($1::timestamptz, (SELECT max(window_start)"
+                    " + interval '1 hour' FROM region_load_1h WHERE window_start"
+                    " + interval '1 hour' <= $1::timestamptz)) AT TIME ZONE"
+                    " meterflow_fleet_tz())::date - 1 AS day)"
                     " SELECT day, (day + 1)::timestamp AT TIME ZONE meterflow_fleet_tz(),"
                     " coalesce((SELECT value::date FROM fleet_settings"
                     " WHERE name = 'correlation_day') < day, true)"

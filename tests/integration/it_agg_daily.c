@@ -1,9 +1,10 @@
 /*
  * it_agg_daily: the daily analytics (DESIGN §13) of a real aggregator on
  * the local broker and a throw-away PostgreSQL. Nine days of hourly
- * readings ending at the current UTC midnight (the correlation judges the
- * 168 hours ending with the last closed day, and the watermark of a quiet
- * stream is the wall clock) for three neighborhoods: N1 (8 meters, one on
+ * readings ending two days before the current UTC midnight (the watermark
+ * of a quiet stream is the wall clock, so the last closed days have no
+ * load, as in a replay: the correlation judges the 168 hours ending with
+ * the last day that has it) for three neighborhoods: N1 (8 meters, one on
  * a night shift), N2 (8 meters, one wired to the wrong premises: nothing
  * like the street), N3 (4 meters: too few to judge anyone). Region r2's
  * readings score 72 for three hours.
@@ -121,7 +122,9 @@ int main(void)
     add("N2", "r2", 8, 6, 2);
     add("N3", "r2", 4, -1, 0);
 
-    int64_t now = mf_now_ms(), start = now - now % (24 * ITG_HOUR_MS) - DAYS * 24 * ITG_HOUR_MS;
+    /* Ending two days before today: the last closed days have no load (as in a replay). */
+    int64_t now = mf_now_ms(),
+            start = now - now % (24 * ITG_HOUR_MS) - (DAYS + 2) * 24 * ITG_HOUR_MS;
     /* Phase 1, then phase 2's late readings: the night shift's street profile, 4x. */
     struct itg_set s = {mf_xcalloc(nmeters * HOURS + HOURS, sizeof *s.v), 0};
     double e[20][HOURS];
@@ -140,7 +143,7 @@ int main(void)
     const char *const env[] = {"AGG_DAILY_EVERY_S=1", NULL};
     struct itg_agg agg = itg_start_agg(broker->bootstrap, pgt->dsn, env);
     PGconn *c = itg_pg(pgt->dsn);
-    /* The registry and a holiday of r1 (the day before yesterday), before any reading. */
+    /* The registry and a holiday of r1 (four days ago), before any reading. */
     char sql[4096];
     size_t off = (size_t)snprintf(
         sql, sizeof sql, "INSERT INTO meters (meter_id, max_kw, neighborhood, region) VALUES ");
@@ -149,7 +152,7 @@ int main(void)
                                 i ? "," : "", meters[i].id, meters[i].hood, meters[i].region);
     snprintf(sql + off, sizeof sql - off,
              "; INSERT INTO holidays (day, region, name) VALUES"
-             " ((now() AT TIME ZONE 'UTC')::date - 2, 'r1', 'Fete');"
+             " ((now() AT TIME ZONE 'UTC')::date - 4, 'r1', 'Fete');"
              /* A worker's fault of N2-00, as source-sink stores meter.alerts: not a neighbour. */
              " INSERT INTO alerts (meter_id, type, severity, state, since)"
              " VALUES ('N2-00', 'stuck_value', 'warning', 'raised', now() - interval '3 days');"
