@@ -186,7 +186,7 @@ static const struct injected *find_injected(const struct truth *t, const char *m
 struct alerts {
     struct raised *r;
     size_t n, cap;
-    size_t records, unparsed;
+    size_t records, unparsed, daily;
 };
 
 static void add_alert(void *ctx, const char *data, size_t len)
@@ -199,6 +199,13 @@ static void add_alert(void *ctx, const char *data, size_t len)
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(root, "state");
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "src");
     int ti = cJSON_IsString(type) ? type_index(type->valuestring) : -1;
+    /* The aggregator's daily analytics (DESIGN §13) are not the worker's faults. */
+    if (cJSON_IsString(type) && (strcmp(type->valuestring, "quality_degradation") == 0 ||
+                                 strcmp(type->valuestring, "neighborhood_correlation") == 0)) {
+        a->daily++;
+        cJSON_Delete(root);
+        return;
+    }
     if (!cJSON_IsString(meter) || ti < 0 || !cJSON_IsString(state)) {
         a->unparsed++;
         cJSON_Delete(root);
@@ -300,6 +307,8 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
             tot_raised, tot_cleared);
     if (repeats)
         fprintf(out, " + %zu repeats dropped", repeats);
+    if (a.daily)
+        fprintf(out, " + %zu of the daily analytics, not scored here", a.daily);
     if (a.unparsed)
         fprintf(out, " + %zu not understood", a.unparsed);
     fprintf(out, "; a clear when its condition ended; the scores count raises)\n");
