@@ -457,6 +457,41 @@ static void test_billing_days(void **state)
     cJSON_Delete(j);
 }
 
+/*
+ * The open hour without a stored row (012: computed from the minutes): a
+ * list that reaches it has it, as the minutes sum, not closed; one that ends
+ * before the watermark's hour skips the minutes and has every closed hour.
+ */
+static void test_open_hour(void **state)
+{
+    (void)state;
+    assert_non_null(mf_pgtmp_query(
+        pg, "WITH d AS (DELETE FROM rollup_1h WHERE meter_id = 'MTR-00002' AND NOT closed "
+            "RETURNING 1) SELECT count(*) FROM d"));
+    long code;
+    cJSON *j = get_json("/v1/meters/MTR-00002/rollups?width=1h&limit=999", &code);
+    assert_int_equal(code, 200);
+    cJSON *items = cJSON_GetObjectItem(j, "items");
+    int n = cJSON_GetArraySize(items);
+    assert_true(n >= 24);
+    cJSON *last = cJSON_GetArrayItem(items, n - 1);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(last, "closed")));
+    assert_int_equal(
+        cJSON_GetObjectItem(last, "count")->valueint,
+        (int)sql_double("SELECT sum(count) FROM rollup_1m WHERE meter_id = 'MTR-00002' "
+                        "AND window_start >= date_trunc('hour', now())"));
+    cJSON_Delete(j);
+    char t0[MF_TIME_STRLEN], t1[MF_TIME_STRLEN], path[256];
+    int64_t hour = mf_now_ms() / 3600000 * 3600000;
+    mf_time_format(hour - 26 * 3600000LL, t0);
+    mf_time_format(hour - 2 * 3600000LL, t1);
+    snprintf(path, sizeof path, "/v1/meters/MTR-00002/rollups?width=1h&from=%s&to=%s", t0, t1);
+    j = get_json(path, &code);
+    assert_int_equal(code, 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "items")), 24);
+    cJSON_Delete(j);
+}
+
 static void test_fleet_load(void **state)
 {
     (void)state;
@@ -872,10 +907,10 @@ int main(void)
         cmocka_unit_test(test_status),       cmocka_unit_test(test_rollups),
         cmocka_unit_test(test_fleet_load),   cmocka_unit_test(test_fleet_quality),
         cmocka_unit_test(test_fleet_peaks),  cmocka_unit_test(test_alerts),
-        cmocka_unit_test(test_billing_days), cmocka_unit_test(test_sources),
-        cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_cache),        cmocka_unit_test(test_connections),
-        cmocka_unit_test(test_pg_down),
+        cmocka_unit_test(test_billing_days), cmocka_unit_test(test_open_hour),
+        cmocka_unit_test(test_sources),      cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_auth),         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_connections),  cmocka_unit_test(test_pg_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
