@@ -122,13 +122,52 @@ rollback:
     return rc;
 }
 
+/*
+ * Whether every migration is recorded, read without DDL or locks: a
+ * program logged in as its least-privilege role (060) may read
+ * schema_migrations but not create it. 1 all applied, 0 some pending.
+ */
+static int all_applied(PGconn *conn, char *errbuf, size_t errlen)
+{
+    PGresult *res = PQexec(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail_with(conn, res, "looking for schema_migrations", errbuf, errlen);
+    int exists = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!exists)
+        return 0;
+    res = PQexec(conn, "SELECT version FROM schema_migrations");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail_with(conn, res, "reading schema_migrations", errbuf, errlen);
+    size_t found = 0;
+    for (size_t i = 0; i < mf_migrations_count; i++)
+        for (int r = 0; r < PQntuples(res); r++)
+            if (strtol(PQgetvalue(res, r, 0), NULL, 10) == mf_migrations[i].version) {
+                found++;
+                break;
+            }
+    PQclear(res);
+    return found == mf_migrations_count;
+}
+
 int mf_pg_migrate(PGconn *conn, char *errbuf, size_t errlen)
 {
     int applied = 0;
+    int rc = all_applied(conn, errbuf, errlen);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     for (size_t i = 0; i < mf_migrations_count; i++) {
-        int rc = apply_one(conn, &mf_migrations[i], errbuf, errlen);
-        if (rc < 0)
+        rc = apply_one(conn, &mf_migrations[i], errbuf, errlen);
+        if (rc < 0) {
+            /* A program's own role may not change the schema: say who must. */
+            if (strstr(errbuf, "permission denied") || strstr(errbuf, "must be owner")) {
+                size_t len = strlen(errbuf);
+                snprintf(errbuf + len, errlen > len ? errlen - len : 0,
+                         "; migrations are applied by the schema's owner: run '<program> "
+                         "migrate' with the owner's PG_DSN first");
+            }
             return rc;
+        }
         applied += rc;
     }
     return applied;
