@@ -646,6 +646,34 @@ static int update_region_load(struct agg_commit *cm, char *errbuf, size_t errlen
                       0, NULL, "updating region_load_1h", errbuf, errlen);
 }
 
+/*
+ * meter_current_status from the staged newest readings. Late readings must
+ * not replace a newer status (005). Nearly every meter of a batch has its
+ * row already: a plain UPDATE ... FROM the stage costs about half an
+ * INSERT ... ON CONFLICT (10,000 rows: 20-29 ms against 51-55 in
+ * alternating runs), and only the meters without a row are inserted (an
+ * anti-join probe each; ON CONFLICT stays as the guard).
+ */
+static int store_statuses(struct agg_commit *cm, char *errbuf, size_t errlen)
+{
+    int rc = agg_pg_run(cm->pg,
+                        "UPDATE meter_current_status AS c SET ts = s.ts, value_kw = s.value_kw,"
+                        " quality = s.quality, tier = s.tier, updated_at = now()"
+                        " FROM agg_status_stage s WHERE c.meter_id = s.meter_id AND c.ts <= s.ts",
+                        0, NULL, "updating meter_current_status", errbuf, errlen);
+    if (rc != MF_OK)
+        return rc;
+    return agg_pg_run(
+        cm->pg,
+        "INSERT INTO meter_current_status AS c (meter_id, ts, value_kw, quality, tier)"
+        " SELECT meter_id, ts, value_kw, quality, tier FROM agg_status_stage s"
+        " WHERE NOT EXISTS (SELECT 1 FROM meter_current_status o WHERE o.meter_id = s.meter_id)"
+        " ON CONFLICT (meter_id) DO UPDATE SET ts = EXCLUDED.ts,"
+        " value_kw = EXCLUDED.value_kw, quality = EXCLUDED.quality,"
+        " tier = EXCLUDED.tier, updated_at = now() WHERE c.ts <= EXCLUDED.ts",
+        0, NULL, "inserting meter_current_status", errbuf, errlen);
+}
+
 int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clear_owned,
                      const int32_t *owned, size_t nowned, struct agg_rows *out, char *errbuf,
                      size_t errlen)
@@ -692,16 +720,7 @@ int agg_commit_write(struct agg_commit *cm, const struct agg_batch *b, bool clea
     if (b->nstatuses) {
         if ((rc = stage_statuses(cm, b, errbuf, errlen)) != MF_OK)
             goto fail;
-        /* Late readings must not replace a newer status (005). */
-        rc = agg_pg_run(
-            cm->pg,
-            "INSERT INTO meter_current_status AS c (meter_id, ts, value_kw, quality, tier)"
-            " SELECT meter_id, ts, value_kw, quality, tier FROM agg_status_stage"
-            " ON CONFLICT (meter_id) DO UPDATE SET ts = EXCLUDED.ts,"
-            " value_kw = EXCLUDED.value_kw, quality = EXCLUDED.quality,"
-            " tier = EXCLUDED.tier, updated_at = now() WHERE c.ts <= EXCLUDED.ts",
-            0, NULL, "upserting meter_current_status", errbuf, errlen);
-        if (rc != MF_OK)
+        if ((rc = store_statuses(cm, errbuf, errlen)) != MF_OK)
             goto fail;
     }
     if ((rc = store_positions(cm, b, errbuf, errlen)) != MF_OK)
