@@ -5,3 +5,4 @@ BENCH_SRCS := $(wildcard bench/bench_*.c)
 $(OBJDIR)/bench/%.o: INCS := -Ibench -Itests/lib -Icommon
 $(OBJDIR)/bench/bench_wk.o: INCS := -Ibench -Istream-worker -Itests/lib -Icommon
 $(OBJDIR)/bench/bench_agg.o: INCS := -Ibench -Iaggregator -Itests/lib -Icommon
+$(OBJDIR)/bench/bench_daily.o: INCS := -Ibench -Iaggregator -Itests/lib -Icommon
