@@ -41,6 +41,7 @@ static const char *const q_approve_opts[] = {"meter=", "reason=", "from=", "to="
 static const char *const q_reject_opts[] = {"meter=", "reason=", "from=", "to=", NULL};
 static const char *const dlq_list_opts[] = {"code=", "since=", "status=", "limit=", NULL};
 static const char *const dlq_replay_opts[] = {"code=", "since=", "value=", NULL};
+static const char *const dlq_dismiss_opts[] = {"code=", "since=", NULL};
 static const char *const alerts_list_opts[] = {"meter=", "state=", "unacked", "limit=", NULL};
 
 static const struct ctl_cmd cmds[] = {
@@ -93,7 +94,8 @@ static const struct ctl_cmd cmds[] = {
      "Rejects pending quarantined readings for good (nothing published). An id\n"
      "that is not pending refuses them all.",
      q_reject_opts, 0, CTL_MAX_POS, ctl_quarantine_reject},
-    {"dlq", "list", "[--code CODE] [--since TIME] [--status pending|replayed|all] [--limit N]",
+    {"dlq", "list",
+     "[--code CODE] [--since TIME] [--status pending|replayed|rejected|all] [--limit N]",
      "Lists DLQ records (dlq_records), oldest first: by error.code, received\n"
      "since TIME, by status (default pending), at most --limit (default 100).",
      dlq_list_opts, 0, 0, ctl_dlq_list},
@@ -105,6 +107,12 @@ static const struct ctl_cmd cmds[] = {
      "--value TEXT (one id) publishes TEXT instead: the record fixed by hand; the\n"
      "audit row keeps the original and the fix.",
      dlq_replay_opts, 0, CTL_MAX_POS, ctl_dlq_replay},
+    {"dlq", "dismiss", "ID...|--code CODE [--since TIME] --why TEXT",
+     "Gives pending DLQ records not worth replaying the final status rejected\n"
+     "(nothing published), with an audit row each: they no longer count as\n"
+     "pending for the review SLA (meterflow_review_oldest_pending_seconds). An id\n"
+     "that is not pending, or one a replay was started on, refuses them all.",
+     dlq_dismiss_opts, 0, CTL_MAX_POS, ctl_dlq_dismiss},
     {"alerts", "list", "[--meter ID] [--state raised|cleared] [--unacked] [--limit N]",
      "Lists alerts (from meter.alerts), newest first, at most --limit (default 100).",
      alerts_list_opts, 0, 0, ctl_alerts_list},

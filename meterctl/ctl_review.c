@@ -203,7 +203,7 @@ int ctl_quarantine_list(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const st
 
 int ctl_dlq_list(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a)
 {
-    static const char *const statuses[] = {"pending", "replayed", NULL};
+    static const char *const statuses[] = {"pending", "replayed", "rejected", NULL};
     static const char *const cols[] = {"id",           "received_at", "error_code",
                                        "source_topic", "key",         "value_encoding",
                                        "value",        "status",      "error_message"};
@@ -726,65 +726,81 @@ out:
     return rc;
 }
 
-int ctl_quarantine_reject(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a)
+/*
+ * Sets it[0..n) (pending, selected by the caller under the lock) to the
+ * final status `rejected` with who and why, one audit row each (action),
+ * in one transaction: quarantine reject and dlq dismiss. A row an approval
+ * or replay was started on (publish_* set) is refused: its record may be
+ * in its topic already, and only rerunning that command can tell.
+ */
+static int set_rejected(struct ctl_ctx *ctx, const struct store *s, const struct item *it, size_t n,
+                        const char *action, const char *verb)
 {
-    struct mf_buf ids = MF_BUF_INIT, target = MF_BUF_INIT, detail = MF_BUF_INIT;
-    struct item *it = NULL;
-    size_t n = 0;
+    struct mf_buf target = MF_BUF_INIT, detail = MF_BUF_INIT;
+    char sql[256];
     int rc = CTL_EXIT_FAIL;
-
-    if ((rc = q_select_pending(ctx, cmd, a, &ids, &it, &n, "rejected")) != CTL_EXIT_OK)
-        goto out;
-    rc = CTL_EXIT_FAIL;
+    const char *group = s == &quarantine ? "quarantine approve" : "dlq replay";
     for (size_t i = 0; i < n; i++)
         if (it[i].inflight) {
             ctl_fail(ctx,
-                     "reading %s: an approval was started and not finished; run quarantine "
-                     "approve %s again first: nothing rejected",
-                     it[i].id, it[i].id);
-            goto out;
+                     "%s %s: a %s was started and not finished; run %s %s again first: "
+                     "nothing %s",
+                     s->noun, it[i].id, s == &quarantine ? "approval" : "replay", group, it[i].id,
+                     verb);
+            return CTL_EXIT_FAIL;
         }
+    snprintf(sql, sizeof sql,
+             "UPDATE %s SET status = 'rejected', decided_at = now(), decided_by = $2, why = $3 "
+             "WHERE id = $1 AND status = 'pending' AND publish_from IS NULL",
+             s->table);
     if (ctl_db_begin(ctx) != MF_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
         const char *p[] = {it[i].id, ctx->actor, ctx->why};
-        PGresult *res = ctl_db_run(ctx, "rejecting",
-                                   "UPDATE quarantine_readings SET status = 'rejected', "
-                                   "decided_at = now(), decided_by = $2, why = $3 "
-                                   "WHERE id = $1 AND status = 'pending' AND publish_from IS NULL",
-                                   3, p);
+        PGresult *res = ctl_db_run(ctx, "setting the final status", sql, 3, p);
         if (!res)
             goto rollback;
         int changed = strcmp(PQcmdTuples(res), "1") == 0;
         PQclear(res);
         if (!changed) {
-            ctl_fail(ctx, "reading %s changed meanwhile: nothing rejected", it[i].id);
+            ctl_fail(ctx, "%s %s changed meanwhile: nothing %s", s->noun, it[i].id, verb);
             goto rollback;
         }
         mf_buf_reset(&target);
         mf_buf_reset(&detail);
-        mf_buf_appendf(&target, "quarantine_readings/%s", it[i].id);
+        mf_buf_appendf(&target, "%s/%s", s->table, it[i].id);
         /* desc ends with a comma: close it with the id. */
-        mf_buf_appendf(&detail, "{%s\"id\":%s}", it[i].desc.data, it[i].id);
-        if (ctl_audit(ctx, "quarantine.reject", target.data, detail.data) != MF_OK)
+        mf_buf_appendf(&detail, "{%s\"id\":%s}", it[i].desc.data ? it[i].desc.data : "", it[i].id);
+        if (ctl_audit(ctx, action, target.data, detail.data) != MF_OK)
             goto rollback;
     }
     if (ctl_db_commit(ctx) != MF_OK)
         goto rollback;
     if (ctx->json)
-        printf("{\"ok\":true,\"rejected\":%zu}\n", n);
+        printf("{\"ok\":true,\"%s\":%zu}\n", verb, n);
     else
-        printf("rejected %zu reading%s\n", n, n == 1 ? "" : "s");
+        printf("%s %zu %s%s\n", verb, n, s->noun, n == 1 ? "" : "s");
     rc = CTL_EXIT_OK;
     goto out;
 rollback:
     ctl_db_rollback(ctx);
 out:
+    mf_buf_release(&target);
+    mf_buf_release(&detail);
+    return rc;
+}
+
+int ctl_quarantine_reject(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a)
+{
+    struct mf_buf ids = MF_BUF_INIT;
+    struct item *it = NULL;
+    size_t n = 0;
+    int rc = q_select_pending(ctx, cmd, a, &ids, &it, &n, "rejected");
+    if (rc == CTL_EXIT_OK)
+        rc = set_rejected(ctx, &quarantine, it, n, "quarantine.reject", "rejected");
     if (it)
         items_release(it, n);
     mf_buf_release(&ids);
-    mf_buf_release(&target);
-    mf_buf_release(&detail);
     return rc;
 }
 
@@ -829,52 +845,55 @@ static unsigned char *unescape(PGresult *res, int r, int c, size_t *len)
     return copy;
 }
 
-int ctl_dlq_replay(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a)
+/*
+ * What replay and dismiss start with: ids or --code [--since], --why, the
+ * lock, the selected rows (into *it, *n; *res keeps them for messages),
+ * all pending. CTL_EXIT_OK, or the exit status after the message.
+ */
+static int dlq_select_pending(struct ctl_ctx *ctx, const struct ctl_cmd *cmd,
+                              const struct ctl_args *a, struct mf_buf *ids, struct item **it,
+                              size_t *n, PGresult **res, const char *what)
 {
-    struct mf_buf ids = MF_BUF_INIT;
-    struct item *it = NULL;
-    size_t n = 0;
-    int rc = CTL_EXIT_FAIL;
     char since[MF_TIME_STRLEN];
     int hs = ctl_time_opt(ctx, cmd, a, "since", since);
     const char *code = ctl_opt(cmd, a, "code");
 
-    if (hs < 0 || ctl_parse_ids(ctx, a, "a DLQ record's id", &ids) != MF_OK) {
-        mf_buf_release(&ids);
+    if (hs < 0 || ctl_parse_ids(ctx, a, "a DLQ record's id", ids) != MF_OK)
         return CTL_EXIT_USAGE;
-    }
-    if (a->npos ? (code || hs) : !code) {
-        mf_buf_release(&ids);
+    if (a->npos ? (code || hs) : !code)
         return ctl_usage(ctx, "give ids, or --code (and --since), not both");
-    }
-    if (ctl_opt(cmd, a, "value") && a->npos != 1) {
-        mf_buf_release(&ids);
+    if (ctl_opt(cmd, a, "value") && a->npos != 1)
         return ctl_usage(ctx, "--value replaces one record's bytes: give exactly one id");
-    }
-    if (!ctx->why || !ctx->why[0]) {
-        mf_buf_release(&ids);
+    if (!ctx->why || !ctx->why[0])
         return ctl_usage(ctx, "--why is required: the audit log says why");
-    }
     if (!ctl_db(ctx) || take_lock(ctx) != 0)
-        goto out;
-    const char *p[] = {ids.data, code, hs ? since : NULL};
-    PGresult *res = ctl_db_run(ctx, "reading the DLQ records", dlq_select, 3, p);
-    if (!res)
-        goto out;
-    n = (size_t)PQntuples(res);
-    it = mf_xcalloc(n ? n : 1, sizeof *it);
-    for (size_t i = 0; i < n; i++) {
+        return CTL_EXIT_FAIL;
+    const char *p[] = {ids->data, code, hs ? since : NULL};
+    *res = ctl_db_run(ctx, "reading the DLQ records", dlq_select, 3, p);
+    if (!*res)
+        return CTL_EXIT_FAIL;
+    *n = (size_t)PQntuples(*res);
+    *it = mf_xcalloc(*n ? *n : 1, sizeof **it);
+    for (size_t i = 0; i < *n; i++) {
         int r = (int)i;
-        item_base(&it[i], res, r);
-        if (strcmp(PQgetvalue(res, r, 9), "t") != 0)
-            it[i].key = unescape(res, r, 5, &it[i].keylen);
-        it[i].value = unescape(res, r, 6, &it[i].vlen);
-        it[i].topic = replay_topic(ctx->cfg, res, r);
-        json_field(&it[i].desc, "error_code", PQgetvalue(res, r, 8), PQgetisnull(res, r, 8));
-        mf_buf_appendc(&it[i].desc, ',');
-        json_field(&it[i].desc, "source_topic", PQgetvalue(res, r, 7), PQgetisnull(res, r, 7));
-        mf_buf_appendc(&it[i].desc, ',');
+        struct item *t = &(*it)[i];
+        item_base(t, *res, r);
+        if (strcmp(PQgetvalue(*res, r, 9), "t") != 0)
+            t->key = unescape(*res, r, 5, &t->keylen);
+        t->value = unescape(*res, r, 6, &t->vlen);
+        t->topic = replay_topic(ctx->cfg, *res, r);
+        json_field(&t->desc, "error_code", PQgetvalue(*res, r, 8), PQgetisnull(*res, r, 8));
+        mf_buf_appendc(&t->desc, ',');
+        json_field(&t->desc, "source_topic", PQgetvalue(*res, r, 7), PQgetisnull(*res, r, 7));
+        mf_buf_appendc(&t->desc, ',');
     }
+    return check_pending(ctx, &dlq, a, *it, *n, what) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}
+
+/* replay after the selection: --value applied, then published if every topic is an input. */
+static int dlq_replay_items(struct ctl_ctx *ctx, const struct ctl_cmd *cmd,
+                            const struct ctl_args *a, struct item *it, size_t n, PGresult *res)
+{
     /* --value: the record as fixed by hand replaces its bytes (the audit row keeps both). */
     const char *fixed = ctl_opt(cmd, a, "value");
     if (fixed && n == 1) {
@@ -890,21 +909,41 @@ int ctl_dlq_replay(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct 
         it[0].value = (unsigned char *)mf_xstrdup(fixed);
         it[0].vlen = strlen(fixed);
     }
-    int bad = -1;
-    for (size_t i = 0; i < n && bad < 0; i++)
-        if (!it[i].topic)
-            bad = (int)i;
-    if (check_pending(ctx, &dlq, a, it, n, "published") == 0) {
-        if (bad >= 0)
+    for (size_t i = 0; i < n; i++)
+        if (!it[i].topic) {
             ctl_fail(ctx, "DLQ record %s came from %s, which is no input topic: nothing published",
-                     it[bad].id, PQgetvalue(res, bad, 7));
-        else
-            rc = publish(ctx, &dlq, it, n);
-    }
+                     it[i].id, PQgetvalue(res, (int)i, 7));
+            return CTL_EXIT_FAIL;
+        }
+    return publish(ctx, &dlq, it, n);
+}
+
+/* dlq replay (publish) and dismiss (final status rejected), over the same selection. */
+static int dlq_run(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a,
+                   int dismiss)
+{
+    struct mf_buf ids = MF_BUF_INIT;
+    struct item *it = NULL;
+    PGresult *res = NULL;
+    size_t n = 0;
+    int rc = dlq_select_pending(ctx, cmd, a, &ids, &it, &n, &res,
+                                dismiss ? "dismissed" : "published");
+    if (rc == CTL_EXIT_OK)
+        rc = dismiss ? set_rejected(ctx, &dlq, it, n, "dlq.dismiss", "dismissed")
+                     : dlq_replay_items(ctx, cmd, a, it, n, res);
     PQclear(res);
-out:
     if (it)
         items_release(it, n);
     mf_buf_release(&ids);
     return rc;
+}
+
+int ctl_dlq_replay(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a)
+{
+    return dlq_run(ctx, cmd, a, 0);
+}
+
+int ctl_dlq_dismiss(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a)
+{
+    return dlq_run(ctx, cmd, a, 1);
 }

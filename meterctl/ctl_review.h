@@ -1,6 +1,6 @@
 /*
  * ctl_review: the review commands of DESIGN §14 over the stores that
- * source-sink fills: `quarantine list|approve|reject`, `dlq list|replay`,
+ * source-sink fills: `quarantine list|approve|reject`, `dlq list|replay|dismiss`,
  * `alerts list|ack`. Every change is one transaction with its audit rows.
  *
  * approve and replay publish, and must publish once however often they are
@@ -32,6 +32,7 @@ int ctl_quarantine_approve(struct ctl_ctx *ctx, const struct ctl_cmd *cmd,
 int ctl_quarantine_reject(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a);
 int ctl_dlq_list(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a);
 int ctl_dlq_replay(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a);
+int ctl_dlq_dismiss(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a);
 int ctl_alerts_list(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a);
 int ctl_alerts_ack(struct ctl_ctx *ctx, const struct ctl_cmd *cmd, const struct ctl_args *a);
 

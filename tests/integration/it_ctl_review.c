@@ -173,14 +173,15 @@ static void produce_reading(const char *meter, int minute, const char *value, co
 }
 
 /* A DLQ record as the worker writes one for a processing failure: the bytes a valid reading. */
-static void produce_dlq(const char *meter, int minute, int source_offset)
+static void produce_dlq(const char *meter, int minute, int source_offset, const char *code)
 {
-    char ts[MF_TIME_STRLEN], v[256], off[48];
+    char ts[MF_TIME_STRLEN], v[256], off[48], c[64];
     mf_time_format(t0 + minute * 60000LL, ts);
     snprintf(v, sizeof v, "{\"meter_id\":\"%s\",\"ts\":\"%s\",\"value\":2.5,\"unit\":\"kW\"}",
              meter, ts);
     snprintf(off, sizeof off, "source.offset=%d", source_offset);
-    const char *h[] = {"error.code=processing_failed",
+    snprintf(c, sizeof c, "error.code=%s", code);
+    const char *h[] = {c,
                        "error.message=state unavailable",
                        "source.topic=meter.readings.raw",
                        "source.partition=0",
@@ -226,11 +227,14 @@ static int setup(void **state)
     mf_kafka_produce(broker->bootstrap, "meter.readings.raw", bk, bv, 1);
     /* DLQ records to replay: 2 for the review test, NKILL for the walk. */
     for (int i = 0; i < 2; i++)
-        produce_dlq("MTR-D", i, 9000 + i);
+        produce_dlq("MTR-D", i, 9000 + i, "processing_failed");
     for (int i = 0; i < NKILL; i++)
-        produce_dlq("MTR-KD", i, 9100 + i);
+        produce_dlq("MTR-KD", i, 9100 + i, "processing_failed");
+    /* 2 not worth replaying: dismissed. */
+    for (int i = 0; i < 2; i++)
+        produce_dlq("MTR-X", i, 9200 + i, "stale_record");
     wait_num(4 + 2 + NKILL, 90000, "SELECT count(*) FROM quarantine_readings");
-    wait_num(1 + 2 + NKILL, 90000, "SELECT count(*) FROM dlq_records");
+    wait_num(1 + 2 + NKILL + 2, 90000, "SELECT count(*) FROM dlq_records");
     return 0;
 }
 
@@ -413,6 +417,29 @@ static void test_review(void **state)
     assert_int_equal(ctl(NULL, NULL, out, sizeof out, "alerts", "ack", id, END), 1);
     assert_int_equal(ctl(NULL, NULL, out, sizeof out, "alerts", "ack", "424242", END), 1);
 
+    /* dlq dismiss: no --why, a replayed id refused (nothing changed); then by --code,
+     * final status rejected, listed as such, not pending; again, or a replay, refused. */
+    snprintf(id, sizeof id, "%.0f", num("SELECT min(id) FROM dlq_records WHERE key = 'MTR-D'"));
+    before = fingerprint();
+    assert_int_equal(
+        ctl(NULL, NULL, out, sizeof out, "dlq", "dismiss", "--code", "stale_record", END), 2);
+    assert_int_equal(ctl(NULL, NULL, out, sizeof out, "dlq", "dismiss", id, "--why", "x", END), 1);
+    assert_true(fingerprint() == before);
+    assert_int_equal(ctl(NULL, NULL, out, sizeof out, "dlq", "dismiss", "--code", "stale_record",
+                         "--why", "meter retired", "--actor", "ops-2", "--json", END),
+                     0);
+    assert_non_null(strstr(out, "\"dismissed\":2"));
+    assert_int_equal(
+        ctl(NULL, NULL, out, sizeof out, "dlq", "list", "--status", "rejected", "--json", END), 0);
+    assert_non_null(strstr(out, "\"key\":\"MTR-X\""));
+    assert_null(strstr(out, "MTR-D"));
+    assert_true(num("SELECT count(*) FROM dlq_records WHERE key = 'MTR-X' AND status = "
+                    "'rejected' AND decided_by = 'ops-2' AND why = 'meter retired'") == 2);
+    snprintf(id, sizeof id, "%.0f", num("SELECT min(id) FROM dlq_records WHERE key = 'MTR-X'"));
+    assert_int_equal(ctl(NULL, NULL, out, sizeof out, "dlq", "dismiss", id, "--why", "x", END), 1);
+    assert_int_equal(ctl(NULL, NULL, out, sizeof out, "dlq", "replay", id, "--why", "x", END), 1);
+    assert_int_equal(raw_read("meter.replay.id", id, NULL), 0);
+
     /* The audit log: exactly the actions that changed something. */
     assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'quarantine.approve'") == 6);
     assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'quarantine.approve' AND "
@@ -421,7 +448,9 @@ static void test_review(void **state)
                     "'meter was on test bench'") == 1);
     assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'dlq.replay'") == 3);
     assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'alerts.ack'") == 1);
-    assert_true(num("SELECT count(*) FROM audit_log") == 11);
+    assert_true(num("SELECT count(*) FROM audit_log WHERE action = 'dlq.dismiss' AND "
+                    "detail->>'error_code' = 'stale_record'") == 2);
+    assert_true(num("SELECT count(*) FROM audit_log") == 13);
     /* Each audit row's offset is where its record is. */
     assert_true(num("SELECT count(*) FROM audit_log l JOIN quarantine_readings q ON l.target = "
                     "'quarantine_readings/' || q.id WHERE (l.detail->>'offset')::bigint = "
