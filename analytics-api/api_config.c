@@ -24,7 +24,7 @@ const struct mf_cfg_row api_config_rows[] = {
      "require bearer tokens with the read scope (off only for trusted networks and tests)"},
     {"API_TOKENS_FILE", MF_CFG_STR, "", MF_CFG_UNBOUNDED, OFF(tokens_file), 0, NULL,
      "the tokens file (the format of GW_TOKENS_FILE; the read scope and the glob on the meter "
-     "id are honoured); required with API_AUTH=on"},
+     "id are honoured; the rate column is not); required with API_AUTH=on; reloaded on SIGHUP"},
     {"API_THREADS", MF_CFG_INT, "4", 1, 256, OFF(threads), 0, NULL,
      "HTTP threads (each serves many connections; a cache miss holds one while it queries)"},
     {"API_MAX_CONNECTIONS", MF_CFG_INT, "4096", 1, 1000000, OFF(max_connections), 0, NULL,

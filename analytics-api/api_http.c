@@ -14,6 +14,7 @@
 #include "mf_http_guard.h"
 #include "mf_metrics.h"
 #include "mf_time.h"
+#include "mf_authz.h"
 #include "mf_tokens.h"
 #include "mf_common.h"
 
@@ -23,7 +24,7 @@ struct api_server {
     unsigned port;
     const struct api_query_env *env;
     struct api_cache *cache;
-    const struct mf_tokens *auth;
+    struct mf_authz *auth;       /* NULL: API_AUTH=off */
     struct mf_http_guard *guard; /* slow clients: a deadline per connection */
 };
 
@@ -207,7 +208,7 @@ static unsigned authorize(const struct api_server *s, struct MHD_Connection *c,
         *why = "missing bearer token";
         return 401;
     }
-    const struct mf_token *t = mf_tokens_lookup(s->auth, tok, n);
+    const struct mf_token *t = mf_authz_lookup(s->auth, tok, n);
     if (!t) {
         *why = "unknown token";
         return 401;
@@ -314,7 +315,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 struct api_server *api_server_start(const struct api_server_opts *o,
                                     const struct api_query_env *env, struct api_cache *cache,
-                                    const struct mf_tokens *auth, char *errbuf, size_t errlen)
+                                    struct mf_authz *auth, char *errbuf, size_t errlen)
 {
     struct api_server *s = mf_xcalloc(1, sizeof *s);
     s->o = *o;

@@ -17,7 +17,7 @@
 #include "api_cache.h"
 #include "api_query.h"
 
-struct mf_tokens;
+struct mf_authz;
 
 struct api_server_opts {
     const char *addr;
@@ -37,12 +37,13 @@ struct api_server;
 void api_http_metrics_init(void);
 
 /*
- * Starts serving. auth NULL: no tokens asked (API_AUTH=off). The env and
+ * Starts serving. auth NULL: no tokens asked (API_AUTH=off); else the tokens
+ * in force, which SIGHUP may replace meanwhile. The env and
  * cache must outlive the server. NULL with errbuf on failure.
  */
 struct api_server *api_server_start(const struct api_server_opts *o,
                                     const struct api_query_env *env, struct api_cache *cache,
-                                    const struct mf_tokens *auth, char *errbuf, size_t errlen);
+                                    struct mf_authz *auth, char *errbuf, size_t errlen);
 unsigned api_server_port(const struct api_server *s);
 /* Stops accepting, lets the requests being answered finish, frees. */
 void api_server_destroy(struct api_server *s);

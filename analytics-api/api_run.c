@@ -15,6 +15,7 @@
 #include "mf_metrics.h"
 #include "mf_signal.h"
 #include "mf_tls.h"
+#include "mf_authz.h"
 #include "mf_tokens.h"
 #include "mf_common.h"
 
@@ -25,7 +26,8 @@ int api_run(const struct api_config *cfg)
 {
     char err[512];
     int status = 1;
-    struct mf_tokens *auth = NULL;
+    struct mf_authz *auth = NULL;
+    struct mf_tokens *tokens = NULL;
 
     int tls = cfg->tls_cert_file[0] || cfg->tls_key_file[0];
     if (tls && mf_tls_install(cfg->tls_cert_file, "API_TLS_CERT_FILE", cfg->tls_key_file,
@@ -34,11 +36,13 @@ int api_run(const struct api_config *cfg)
         return 2;
     }
     if (cfg->auth &&
-        !(auth = mf_tokens_load(cfg->tokens_file, "API_TOKENS_FILE", err, sizeof err))) {
+        !(tokens = mf_tokens_load(cfg->tokens_file, "API_TOKENS_FILE", err, sizeof err))) {
         fprintf(stderr, "analytics-api: %s\n", err);
         mf_tls_uninstall();
         return 2;
     }
+    if (tokens)
+        auth = mf_authz_new(tokens);
     mf_metrics_init();
     api_http_metrics_init();
 
@@ -85,12 +89,16 @@ int api_run(const struct api_config *cfg)
     while (!mf_stop_requested) {
         if (mf_reload_requested) {
             mf_reload_requested = 0;
-            /* A renewed certificate; the tokens are read at start only. */
+            /* The tokens file again (a broken one leaves the old tokens in force;
+             * requests in flight keep their entry), and a renewed certificate. */
+            char terr[512] = "";
+            struct mf_tokens *t = auth ? mf_tokens_load(cfg->tokens_file, "API_TOKENS_FILE", terr,
+                                                        sizeof terr)
+                                       : NULL;
+            mf_authz_reloaded(auth, t, "API_TOKENS_FILE", terr);
             if (tls)
                 mf_tls_reload(cfg->tls_cert_file, "API_TLS_CERT_FILE", cfg->tls_key_file,
                               "API_TLS_KEY_FILE");
-            else
-                MF_LOG_INFO("main", "SIGHUP: nothing to reload (no API_TLS_CERT_FILE)");
         }
         usleep(100 * 1000);
     }
@@ -102,8 +110,8 @@ out:
     api_server_destroy(srv);
     api_cache_destroy(cache);
     api_pool_destroy(pool);
-    mf_tokens_destroy(auth);
-    mf_tls_uninstall(); /* after the server: no handshake holds a pair now */
+    mf_authz_destroy(auth); /* after the server: no request holds an entry now */
+    mf_tls_uninstall();     /* after the server: no handshake holds a pair now */
     free(chartjs);
     return status;
 }

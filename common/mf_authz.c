@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "mf_common.h"
+#include "mf_log.h"
 
 struct bucket {
     double level;        /* requests that may be made now */
@@ -92,6 +93,26 @@ enum mf_authz_result mf_authz_check(struct mf_authz *a, const char *token, size_
         return MF_AUTHZ_OK;
     *retry_after_s = wait;
     return MF_AUTHZ_RATE_LIMITED;
+}
+
+const struct mf_token *mf_authz_lookup(struct mf_authz *a, const char *token, size_t n)
+{
+    return mf_tokens_lookup(atomic_load(&a->current)->tokens, token, n);
+}
+
+void mf_authz_reloaded(struct mf_authz *a, struct mf_tokens *t, const char *var, const char *err)
+{
+    if (!a) {
+        MF_LOG_INFO("main", "SIGHUP: no tokens to reload (auth off)");
+        mf_tokens_destroy(t);
+        return;
+    }
+    if (!t) {
+        MF_LOG_ERROR("main", "SIGHUP: tokens not reloaded, the old ones stay in force: %s", err);
+        return;
+    }
+    mf_authz_replace(a, t);
+    MF_LOG_INFO("main", "SIGHUP: %zu tokens reloaded from %s", mf_authz_count(a), var);
 }
 
 size_t mf_authz_count(struct mf_authz *a)

@@ -42,6 +42,19 @@ void mf_authz_replace(struct mf_authz *a, struct mf_tokens *t);
 enum mf_authz_result mf_authz_check(struct mf_authz *a, const char *token, size_t n,
                                     long long now_ms, const struct mf_token **entry,
                                     unsigned *retry_after_s);
+/*
+ * The presented token's entry in the table in force, or NULL, charging no
+ * bucket: for analytics-api, which has no per-token rate (its cache and
+ * pool bound it). Valid until mf_authz_destroy.
+ */
+const struct mf_token *mf_authz_lookup(struct mf_authz *a, const char *token, size_t n);
+/*
+ * SIGHUP: puts t (loaded again from the file in var; owned from now on) in
+ * force and logs how many tokens it holds; t NULL (the file did not load,
+ * err says why) leaves the tokens in force as they were and logs err. A
+ * NULL a (auth off) logs that there is nothing to reload. Thread: main.
+ */
+void mf_authz_reloaded(struct mf_authz *a, struct mf_tokens *t, const char *var, const char *err);
 /* How many tokens the table in force holds. */
 size_t mf_authz_count(struct mf_authz *a);
 /* Frees every table and bucket; NULL is a no-op. */

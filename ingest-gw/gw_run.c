@@ -23,18 +23,9 @@
  */
 static void reload_tokens(const struct gw_config *cfg, struct mf_authz *auth)
 {
-    char err[512];
-    if (!auth) {
-        MF_LOG_INFO("main", "SIGHUP: nothing to reload (GW_AUTH=off)");
-        return;
-    }
-    struct mf_tokens *t = gw_auth_load(cfg->tokens_file, err, sizeof err);
-    if (!t) {
-        MF_LOG_ERROR("main", "SIGHUP: tokens not reloaded, the old ones stay in force: %s", err);
-        return;
-    }
-    mf_authz_replace(auth, t);
-    MF_LOG_INFO("main", "SIGHUP: %zu tokens reloaded from GW_TOKENS_FILE", mf_authz_count(auth));
+    char err[512] = "";
+    struct mf_tokens *t = auth ? gw_auth_load(cfg->tokens_file, err, sizeof err) : NULL;
+    mf_authz_reloaded(auth, t, "GW_TOKENS_FILE", err);
 }
 
 int gw_run(const struct gw_config *cfg)

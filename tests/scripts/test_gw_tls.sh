@@ -9,9 +9,11 @@
 # its own verification; plain HTTP to the port gets no answer. SIGHUP puts
 # a renewed certificate (signed by a second CA) in force without a restart,
 # and a broken pair sent by SIGHUP is refused with the renewed one staying
-# in force. A certificate without its key, a key file that is not a key, a
-# missing file, and a key of another certificate each fail at start with
-# one line naming the variable. Prints "tls: N passed, M failed"; 77
+# in force. analytics-api's SIGHUP reloads API_TOKENS_FILE too: a removed
+# token gets 401, a broken file keeps the tokens in force. A certificate
+# without its key, a key file that is not a key, a missing file, and a key
+# of another certificate each fail at start with one line naming the
+# variable. Prints "tls: N passed, M failed"; 77
 # without openssl or curl.
 set -u
 cd "$(dirname "$0")/../.."
@@ -42,7 +44,9 @@ for n in 1 2; do
 done
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/other.key" -out "$T/other.pem" -days 2 \
     -subj /CN=other 2>/dev/null
-printf '%s tls-client * readings,read\n' "$(printf %s secret-tls-token | sha256sum | cut -d' ' -f1)" >"$T/tokens"
+# token_line NAME TOKEN SCOPES: a tokens-file line for TOKEN, every meter.
+token_line() { printf '%s %s * %s\n' "$(printf %s "$2" | sha256sum | cut -d' ' -f1)" "$1" "$3"; }
+token_line tls-client secret-tls-token readings,read >"$T/tokens"
 
 # Waits until CMD succeeds (10 s at most); its status.
 until_ok() {
@@ -51,6 +55,36 @@ until_ok() {
         sleep 0.1
     done
     return 1
+}
+
+# The status of a GET of a meter's status with token $2 (no PostgreSQL: 503
+# when the token is let in, 401 when not).
+api_get() {
+    curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca2.pem" \
+        -H "Authorization: Bearer $2" "$1/v1/meters/T-1/status"
+}
+# analytics-api's API_TOKENS_FILE on SIGHUP (the gateway's: it_gw_tokens):
+# a removed token is refused, a new one let in; a broken file keeps them.
+api_token_reload() {
+    local url=$1 code
+    code=$(api_get "$url" secret-tls-token)
+    check "the API lets the token in before the reload ($code)" test "$code" != 401
+    token_line api-2 secret-api-2 read >"$T/tokens"
+    kill -HUP "$PID"
+    check "SIGHUP: the removed token gets 401" until_ok sh -c "test \$(curl -s -o /dev/null \
+        -w '%{http_code}' --cacert '$T/ca2.pem' -H 'Authorization: Bearer secret-tls-token' \
+        '$url/v1/meters/T-1/status') = 401"
+    code=$(api_get "$url" secret-api-2)
+    check "SIGHUP: the new token is let in ($code)" test "$code" != 401
+    check "SIGHUP: the log says 1 token reloaded" grep -q '1 tokens reloaded from API_TOKENS_FILE' \
+        "$T/$prog.log"
+    echo 'not a tokens line' >"$T/tokens"
+    kill -HUP "$PID"
+    check "SIGHUP with a broken tokens file: refused, logged" \
+        until_ok grep -q 'tokens not reloaded, the old ones stay in force' "$T/$prog.log"
+    code=$(api_get "$url" secret-api-2)
+    check "SIGHUP refused: the token in force still let in ($code)" test "$code" != 401
+    token_line tls-client secret-tls-token readings,read >"$T/tokens" # for the checks below
 }
 
 # suite NAME PREFIX ADDR_VAR PROGRAM-ENV...: the checks above for one program.
@@ -108,6 +142,7 @@ suite() {
     check "SIGHUP refused: the renewed certificate still served" \
         curl -fs --cacert "$T/ca2.pem" "$url/healthz" -o /dev/null
     check "still running" kill -0 "$PID"
+    [ "$prog" = analytics-api ] && api_token_reload "$url"
     kill "$PID" && wait "$PID" 2>/dev/null
     PID=
 
