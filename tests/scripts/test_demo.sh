@@ -56,6 +56,8 @@ if [ -s "$facts" ]; then
         test "${ops_replays_wanted:-0}" -gt 0 -a "${ops_replayed:-0}" -eq "${ops_replays_wanted:-0}"
     check "ops: the audit log holds exactly the actions (${ops_audit:-?} of ${ops_audit_wanted:-?})" \
         test "${ops_audit:-0}" -eq "${ops_audit_wanted:--1}"
+    check "ops: the pending unknown_meter readings are the simulator's unregistered meters' (${ops_unknown_pending:-?} of ${ops_unknown_injected:-?})" \
+        test "${ops_unknown_injected:-0}" -gt 0 -a "${ops_unknown_pending:-0}" -eq "${ops_unknown_injected:--1}"
     check "alerts detected ($alerts_detected of $alerts_expected expected)" \
         test "$alerts_detected" -gt 0 -a "$alerts_detected" -eq "$alerts_expected"
     check "no false alarms ($alerts_false)" test "$alerts_false" -eq 0
