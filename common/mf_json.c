@@ -341,3 +341,17 @@ int mf_json_extras(struct mf_buf *b, const cJSON *obj, const char *const *skip, 
     }
     return rc == MF_OK ? MF_OK : MF_EDATA;
 }
+
+cJSON *mf_json_parse_whole(const char *s, size_t n)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    if (!j)
+        return NULL;
+    for (; end && end < s + n; end++)
+        if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
+            cJSON_Delete(j);
+            return NULL;
+        }
+    return j;
+}

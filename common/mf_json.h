@@ -73,4 +73,12 @@ int mf_json_str(struct mf_buf *b, const char *s, size_t n);
  */
 int mf_json_extras(struct mf_buf *b, const cJSON *obj, const char *const *skip, size_t nskip);
 
+/*
+ * Parses s (n bytes) as exactly one JSON value, white space around it
+ * allowed; NULL if it is not, or if anything else follows it (cJSON alone
+ * stops after the first value and ignores the rest: bytes kept verbatim as
+ * JSON, e.g. for jsonb, must be the value and nothing more).
+ */
+cJSON *mf_json_parse_whole(const char *s, size_t n);
+
 #endif

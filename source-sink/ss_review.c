@@ -331,7 +331,8 @@ int ss_batch_add_review(struct ss_batch *b, enum ss_review_kind k, int32_t parti
         /* jsonb refuses \u0000, which cJSON reads. */
         else if (has_nul_escape(value, len))
             snprintf(msg, sizeof msg, "\\u0000 in a string"), bad = 1;
-        else if (!(root = cJSON_ParseWithLength(value, len)) || !cJSON_IsObject(root))
+        /* The whole value, nothing after it: a quarantine row keeps it as jsonb. */
+        else if (!(root = mf_json_parse_whole(value, len)) || !cJSON_IsObject(root))
             snprintf(msg, sizeof msg, "not a JSON object"), bad = 1;
         else if (k == SS_REV_QUARANTINE)
             bad = quarantine_row(o, root, value, len, msg, sizeof msg) != 0;

@@ -40,14 +40,14 @@ FUZZ_SRCS    := ingest-gw/gw_body.c common/mf_csv.c common/mf_reading.c common/m
                 common/mf_buf.c common/mf_json.c common/mf_alloc.c common/mf_log.c common/mf_tokens.c \
                 common/mf_source.c ingest-gw/gw_items.c \
                 analytics-api/api_params.c analytics-api/api_route.c
-FUZZ_SRCS    += common/mf_config.c meterctl/ctl_rows.c
+FUZZ_SRCS    += common/mf_config.c meterctl/ctl_rows.c source-sink/ss_batch.c source-sink/ss_review.c
 FUZZ_SECONDS ?= 15
 
 # The parsers are compiled once (instrumented for the fuzzer, not linked with
 # its main), then each target links them: compiling every parser again for
 # each target took most of test_fuzz.sh's time as targets were added.
 FUZZ_FLAGS   := -std=c11 -g -O1 -fno-sanitize-recover=all $(CPPFLAGS) \
-                -Iingest-gw -Ianalytics-api -Imeterctl -Icommon
+                -Iingest-gw -Ianalytics-api -Imeterctl -Isource-sink -Icommon
 FUZZ_OBJS    := $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_SRCS))
 
 build/fuzz/obj/%.o: %.c
