@@ -22,23 +22,7 @@ RESULTS=${2:-bench/results/results.txt}
 BIN=build/bin
 . bench/lib.sh
 mkdir -p "$(dirname "$RESULTS")"
-command -v wrk >/dev/null || { echo "bench-gw: wrk is not installed (apt-get install wrk)"; exit 1; }
-work=$(mktemp -d /tmp/mf-bench-gw.XXXXXX)
-CPU_LOG=$work/cpu.txt
-gw_pid=
-cleanup() {
-    if [ -n "$gw_pid" ]; then kill "$gw_pid" 2>/dev/null || true; wait "$gw_pid" 2>/dev/null || true; fi
-    kafka_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-kafka_start "$work"
-PORT=$(( 20000 + RANDOM % 10000 ))
-KAFKA_BROKERS=$BOOT GW_AUTH=off HTTP_ADDR=127.0.0.1:$PORT LOG_LEVEL=warn \
-    $BIN/ingest-gw 2>"$work/gw.err" &
-gw_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+gw_bench_start gw
 kafka_warm
 WATCH="kafka=jvm:$JVM_PID ingest-gw=$gw_pid"
 

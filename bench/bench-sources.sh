@@ -22,25 +22,14 @@ N=${BENCH_SS_RECORDS:-400000}
 BIN=build/bin
 . bench/lib.sh
 mkdir -p "$(dirname "$RESULTS")"
-command -v wrk >/dev/null || { echo "bench-sources: wrk is not installed (apt-get install wrk)"; exit 1; }
-work=$(mktemp -d /tmp/mf-bench-src.XXXXXX)
-chmod 711 "$work" # PostgreSQL runs as postgres under it when we are root (pgtmp.sh)
-CPU_LOG=$work/cpu.txt
-gw_pid= ss_pid= pgdir=
-cleanup() {
-    for p in $ss_pid $gw_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+ss_pid= pgdir=
+bench_cleanup_more() {
+    [ -n "$ss_pid" ] && { kill "$ss_pid" 2>/dev/null || true; wait "$ss_pid" 2>/dev/null || true; }
     [ -n "$pgdir" ] && tests/lib/pgtmp.sh destroy "$pgdir" >/dev/null 2>&1
-    kafka_stop
-    rm -rf "$work"
+    return 0
 }
-trap cleanup EXIT
-
-kafka_start "$work"
-PORT=$(( 20000 + RANDOM % 10000 ))
-KAFKA_BROKERS=$BOOT GW_AUTH=off HTTP_ADDR=127.0.0.1:$PORT LOG_LEVEL=warn \
-    $BIN/ingest-gw 2>"$work/gw.err" &
-gw_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+gw_bench_start src
+chmod 711 "$work" # PostgreSQL runs as postgres under it when we are root (pgtmp.sh)
 kafka_warm "${BENCH_KAFKA_WARM_SOURCES:-2000000}"
 WATCH="kafka=jvm:$JVM_PID ingest-gw=$gw_pid"
 

@@ -66,3 +66,30 @@ timed() { # PHASE NAME OUT SPEC -- CMD...
     # shellcheck disable=SC2086 # SPEC is a list of words
     $BIN/bench_cpu run -o "$CPU_LOG" "$phase" "$name" $spec -- "$@" >"$out"
 }
+
+# The gateway benchmarks' stage (bench-gw.sh, bench-overload.sh): wrk present,
+# a work directory, a fresh broker, ingest-gw on a random port (auth off),
+# ready; everything stopped and removed on exit (after the caller's
+# bench_cleanup_more, if it defines one). Sets work, CPU_LOG, PORT, gw_pid.
+# NAME names the work directory and the messages.
+gw_bench_start() {
+    local name=$1
+    command -v wrk >/dev/null || { echo "bench-$name: wrk is not installed (apt-get install wrk)"; exit 1; }
+    work=$(mktemp -d "/tmp/mf-bench-$name.XXXXXX")
+    CPU_LOG=$work/cpu.txt
+    gw_pid=
+    trap gw_bench_cleanup EXIT
+    kafka_start "$work"
+    PORT=$(( 20000 + RANDOM % 10000 ))
+    KAFKA_BROKERS=$BOOT GW_AUTH=off HTTP_ADDR=127.0.0.1:$PORT LOG_LEVEL=warn \
+        $BIN/ingest-gw 2>"$work/gw.err" &
+    gw_pid=$!
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+}
+
+gw_bench_cleanup() {
+    if declare -F bench_cleanup_more >/dev/null; then bench_cleanup_more; fi
+    if [ -n "${gw_pid:-}" ]; then kill "$gw_pid" 2>/dev/null || true; wait "$gw_pid" 2>/dev/null || true; fi
+    kafka_stop
+    rm -rf "$work"
+}
