@@ -37,14 +37,30 @@ static int nul_escape(const char *s, size_t n)
     return 0;
 }
 
+/*
+ * Every string in j is valid UTF-8. Depth first without recursion: each
+ * stack slot holds the next sibling still to visit at its depth, so the
+ * stack grows with the nesting (cJSON's limit), never with an array's length.
+ */
 static void check_strings(const cJSON *j)
 {
-    if (cJSON_IsString(j)) {
-        size_t n = strlen(j->valuestring);
-        MF_ASSERT(mf_utf8_valid(j->valuestring, n));
+    static const cJSON *stack[CJSON_NESTING_LIMIT + 2];
+    size_t n = 0;
+    stack[n++] = j;
+    while (n) {
+        const cJSON *v = stack[n - 1];
+        if (!v) {
+            n--;
+            continue;
+        }
+        stack[n - 1] = v->next;
+        if (cJSON_IsString(v))
+            MF_ASSERT(mf_utf8_valid(v->valuestring, strlen(v->valuestring)));
+        if (v->child) {
+            MF_ASSERT(n < MF_ARRAY_LEN(stack));
+            stack[n++] = v->child;
+        }
     }
-    for (const cJSON *c = j->child; c; c = c->next)
-        check_strings(c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
