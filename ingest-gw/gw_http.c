@@ -147,8 +147,9 @@ void gw_http_metrics_init(void)
     readings_failed = mf_metric1("meterflow_gw_readings_total", "outcome", "failed");
     duration = mf_metric("meterflow_gw_request_duration_seconds", NULL);
     mf_metrics_register("meterflow_gw_shed_requests_total", MF_METRIC_COUNTER,
-                        "Requests answered 503 at once because the bodies of the requests in "
-                        "flight reached GW_MAX_INFLIGHT_BYTES (load shedding).",
+                        "Requests answered 503 (their body read and dropped, never parsed) "
+                        "because the bodies of the requests in flight reached "
+                        "GW_MAX_INFLIGHT_BYTES (load shedding).",
                         NULL, 0);
     shed = mf_metric("meterflow_gw_shed_requests_total", NULL);
     mf_metrics_register("meterflow_gw_source_records_total", MF_METRIC_COUNTER,
