@@ -13,17 +13,7 @@ REPORT=$(mktemp -d /tmp/mf-test-demo.XXXXXX)
 trap 'rm -rf "$REPORT"' EXIT
 pass=0
 fail=0
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "  ok    $name"
-    else
-        fail=$((fail + 1))
-        echo "  FAIL  $name"
-    fi
-}
+. tests/lib/check.sh
 
 start=$(date +%s)
 DEMO_METERS=300 DEMO_HOURS=30 DEMO_REPORT="$REPORT" DEMO_DRAIN_TIMEOUT=60 \

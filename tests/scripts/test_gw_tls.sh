@@ -26,11 +26,7 @@ PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 pass=0 fail=0
-check() { # check NAME CMD...
-    local name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); echo "  ok    $name"; else fail=$((fail + 1)); echo "  FAIL  $name"; fi
-}
+. tests/lib/check.sh
 
 # Two CAs, each signing a server certificate for IP 127.0.0.1 (srv1 by ca1,
 # srv2 by ca2: the renewal), and a self-signed certificate of another key.

@@ -41,17 +41,7 @@ trap 'exit 130' INT TERM
 
 pass=0
 fail=0
-check() { # check NAME CMD...
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "  ok    $name"
-    else
-        fail=$((fail + 1))
-        echo "  FAIL  $name"
-    fi
-}
+. tests/lib/check.sh
 
 # start_stack NAME ARGS...: tools/local-stack in the background (with the
 # caller's extra environment), stdout in $T/NAME.out, stderr in $T/NAME.err;

@@ -58,17 +58,7 @@ trap 'exit 130' INT TERM
 
 pass=0
 fail=0
-check() { # check NAME CMD...
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "  ok    $name"
-    else
-        fail=$((fail + 1))
-        echo "  FAIL  $name"
-    fi
-}
+. tests/lib/check.sh
 finish() {
     echo "s3-archive: $pass passed, $fail failed"
     [ $fail -eq 0 ]

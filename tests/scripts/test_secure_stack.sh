@@ -38,11 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 pass=0 fail=0
-check() { # check NAME CMD...
-    local name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); echo "  ok    $name"; else fail=$((fail + 1)); echo "  FAIL  $name"; fi
-}
+. tests/lib/check.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { # URL: 200 within 30 s
     for _ in $(seq 300); do curl -fs -m 2 "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
