@@ -64,12 +64,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         MF_ASSERT(cfg.secret != NULL);
     } else {
         MF_ASSERT(strchr(err, '\n') == NULL); /* one line */
-        /* An error about the secret never shows its value. */
-        const char *secret = getenv("FZ_SECRET");
-        int about_secret = strncmp(err, "invalid FZ_SECRET", 17) == 0 ||
-                           strncmp(err, "missing FZ_SECRET", 17) == 0;
-        if (secret && strlen(secret) >= 3 && about_secret)
-            MF_ASSERT(strstr(err + 17, secret) == NULL); /* after the variable's name */
+        /* An error about the secret never shows its value: it is one of the
+         * fixed texts below, which carry nothing of the input. (Looking for
+         * the value in the text instead fails when the value is a word of
+         * the text itself, e.g. "wan" in "want host:port".) */
+        static const char *const secret_errors[] = {
+            "invalid FZ_SECRET: want host:port",
+            "invalid FZ_SECRET '': empty: p",
+            "missing FZ_SECRET: p",
+        };
+        if (strncmp(err, "invalid FZ_SECRET", 17) == 0 ||
+            strncmp(err, "missing FZ_SECRET", 17) == 0) {
+            bool known = false;
+            for (size_t i = 0; i < MF_ARRAY_LEN(secret_errors); i++)
+                known = known || strcmp(err, secret_errors[i]) == 0;
+            MF_ASSERT(known);
+        }
     }
     mf_config_release(rows, MF_ARRAY_LEN(rows), &cfg);
     free(copy);
