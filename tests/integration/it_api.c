@@ -25,7 +25,6 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include "mf_harness.h"
 #include "mf_pg.h"
@@ -41,15 +40,6 @@ static const char *const tok_all[] = {"Authorization: Bearer tok-all", NULL};
 static const char *const tok_some[] = {"Authorization: Bearer tok-some", NULL};
 static const char *const tok_write[] = {"Authorization: Bearer tok-write", NULL};
 static const char *const tok_none[] = {"Authorization: Bearer nobody", NULL};
-
-static void sha256_hex(const char *s, char *out)
-{
-    unsigned char d[32];
-    unsigned int n;
-    EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
 
 /* GET path with headers; the caller releases r. */
 static long get(const char *path, const char *const *headers, struct mf_http_resp *r)
@@ -109,9 +99,9 @@ static int setup(void **state)
 
     int fd = mkstemp(tokens_path);
     char h1[65], h2[65], h3[65], line[512];
-    sha256_hex("tok-all", h1);
-    sha256_hex("tok-some", h2);
-    sha256_hex("tok-write", h3);
+    mf_sha256_hex("tok-all", h1);
+    mf_sha256_hex("tok-some", h2);
+    mf_sha256_hex("tok-write", h3);
     int n = snprintf(line, sizeof line,
                      "%s all * read\n%s some MTR-0000* read,readings\n%s writer * readings\n", h1,
                      h2, h3);

@@ -15,7 +15,6 @@
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
 #include "mf_buf.h"
 #include "mf_harness.h"
@@ -32,15 +31,6 @@ static char tokens_path[64] = "/tmp/mf-it-gw-tokens.XXXXXX";
 
 static const char *const auth_site_a[] = {"Content-Type: application/json",
                                           "Authorization: Bearer tok-site-a", NULL};
-
-static void sha256_hex(const char *s, char *out)
-{
-    unsigned char d[32];
-    unsigned int n;
-    EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
 
 static struct mf_proc *start_gw(const char *bootstrap, unsigned port, const char *extra)
 {
@@ -64,9 +54,9 @@ static int setup(void **state)
     (void)state;
     char h1[65], h2[65], h3[65];
     int fd = mkstemp(tokens_path);
-    sha256_hex("tok-site-a", h1);
-    sha256_hex("tok-all", h2);
-    sha256_hex("tok-novehicles", h3);
+    mf_sha256_hex("tok-site-a", h1);
+    mf_sha256_hex("tok-all", h2);
+    mf_sha256_hex("tok-novehicles", h3);
     /* site-a: three columns, readings only; all: every write scope; novehicles: all but one. */
     dprintf(fd,
             "# test tokens\n%s site-a MTR-A*\n%s all * readings,grid,weather,vehicles\n"

@@ -6,7 +6,6 @@
  * the file works after it, and a file that no longer loads leaves the
  * tokens in force as they were.
  */
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -28,15 +27,6 @@
 static char tokens_path[64] = "/tmp/mf-it-gw-tokens.XXXXXX";
 static unsigned port;
 
-static void sha256_hex(const char *s, char *out)
-{
-    unsigned char d[32];
-    unsigned int n;
-    EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 /* Rewrites the tokens file: lines "<token> <name> <glob> [scopes [rate]]" with the digest. */
 static void write_tokens(const char *const *lines)
 {
@@ -52,7 +42,7 @@ static void write_tokens(const char *const *lines)
             continue;
         }
         snprintf(tok, sizeof tok, "%.*s", (int)(sp - lines[i]), lines[i]);
-        sha256_hex(tok, hex);
+        mf_sha256_hex(tok, hex);
         fprintf(f, "%s%s\n", hex, sp);
     }
     fclose(f);

@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
+#include <openssl/evp.h>
 
 #include "mf_pg.h"
 #include "mf_time.h"
@@ -643,6 +644,17 @@ void mf_kafka_produce(const char *bootstrap, const char *topic, const char *cons
     if (rd_kafka_flush(rk, 30000) != 0)
         mf_die("produce: flush timed out");
     rd_kafka_destroy(rk);
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+void mf_sha256_hex(const char *token, char out[65])
+{
+    unsigned char d[32];
+    unsigned int n;
+    EVP_Digest(token, strlen(token), d, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 /* ---------------------------------------------------------------- crash walks */

@@ -148,6 +148,9 @@ void mf_kafka_produce(const char *bootstrap, const char *topic, const char *cons
 void mf_kafka_produce_with_headers(const char *bootstrap, const char *topic, const char *key,
                                    const char *value, const char *const *headers);
 
+/* The tokens file's digest of a token: 64 lowercase hex digits and a NUL into out. */
+void mf_sha256_hex(const char *token, char out[65]);
+
 /* Aborts the test with a message. */
 void mf_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
