@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mf_crash.h"
 #include "mf_time.h"
 #include "mf_common.h"
 
@@ -235,6 +236,7 @@ const struct api_entry *api_cache_get(struct api_cache *c, const char *key, api_
     fill(ctx, &made.a);
     set_etag(&made);
     struct api_answer a = made.a;
+    MF_CRASH_POINT("api.cache.filled"); /* queried, not stored; others may wait for it */
 
     pthread_mutex_lock(&c->lock);
     e->pub.a = a;

@@ -15,6 +15,7 @@
 #include "mf_metrics.h"
 #include "mf_time.h"
 #include "mf_authz.h"
+#include "mf_crash.h"
 #include "mf_tokens.h"
 #include "mf_common.h"
 
@@ -95,6 +96,10 @@ static void count(int rt, unsigned code, int64_t start_us)
 
 /* ---------------------------------------------------------------- answers */
 
+/* A request's context once it is an API answer (not an admin one): what
+ * the completed callback's crash point looks for. */
+static char api_request_mark;
+
 struct reply {
     unsigned code;
     const char *ctype; /* NULL: application/json */
@@ -145,6 +150,7 @@ static enum MHD_Result send_reply_held(struct MHD_Connection *c, const struct re
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     enum MHD_Result ok = MHD_queue_response(c, r->code, resp);
     MHD_destroy_response(resp);
+    MF_CRASH_POINT("api.answer.queued"); /* the answer queued, not a byte of it sent */
     count(rt, r->code, start_us);
     return ok;
 }
@@ -253,6 +259,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (mf_admin_answer(c, method, url, ready, s))
         return MHD_YES;
+    *con_cls = &api_request_mark;
     if (!is_get) {
         struct reply r = {405, NULL,       "{\"error\":\"method not allowed\"}\n", 31, NULL, -1,
                           0,   "GET, HEAD"};
@@ -291,6 +298,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct api_query q = {s->env, &req, mf_now_ms()};
     enum api_cache_result res;
     const struct api_entry *e = api_cache_get(s->cache, req.key, api_query_fill, &q, &res);
+    MF_CRASH_POINT("api.answer.made"); /* the answer in hand (queried or cached), not queued */
     mf_metric_inc(cache_result[res]);
     const struct api_answer *a = &e->a;
     struct reply r = {a->status, NULL, a->body, a->len, NULL, -1, 0, NULL};
@@ -311,6 +319,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return ok;
     }
     return send_reply_held(c, &r, rt, start_us, e);
+}
+
+/*
+ * A request is over: the guard's deadline goes back to between-requests.
+ * The crash point is an API answer written whole to the socket (the
+ * client may have it; the walk checks it is complete and right).
+ */
+static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct api_server *s = cls;
+    mf_http_guard_request_done(s->guard, c);
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && *req_cls == &api_request_mark)
+        MF_CRASH_POINT("api.answer.sent");
 }
 
 struct api_server *api_server_start(const struct api_server_opts *o,
@@ -342,8 +364,8 @@ struct api_server *api_server_start(const struct api_server_opts *o,
         /* The request line and headers live in this pool: 16 KiB holds any
          * sane one; a longer URL gets 414 from libmicrohttpd. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_ARRAY,
-        mf_http_tls_options(o->tls), MHD_OPTION_NOTIFY_COMPLETED, mf_http_guard_completed, s->guard,
-        MHD_OPTION_ARRAY, guard_opts, MHD_OPTION_END);
+        mf_http_tls_options(o->tls), MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_ARRAY,
+        guard_opts, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         snprintf(errbuf, errlen, "cannot start the HTTP%s server on %s", o->tls ? "S" : "",

@@ -11,6 +11,7 @@
 #include "api_page.h"
 #include "api_pool.h"
 #include "api_query.h"
+#include "mf_crash.h"
 #include "mf_log.h"
 #include "mf_metrics.h"
 #include "mf_signal.h"
@@ -95,10 +96,12 @@ int api_run(const struct api_config *cfg)
             struct mf_tokens *t = auth ? mf_tokens_load(cfg->tokens_file, "API_TOKENS_FILE", terr,
                                                         sizeof terr)
                                        : NULL;
+            MF_CRASH_POINT("api.reload.read"); /* the new tokens read, the old in force */
             mf_authz_reloaded(auth, t, "API_TOKENS_FILE", terr);
             if (tls)
                 mf_tls_reload(cfg->tls_cert_file, "API_TLS_CERT_FILE", cfg->tls_key_file,
                               "API_TLS_KEY_FILE");
+            MF_CRASH_POINT("api.reload.done"); /* the new tokens (and certificate) in force */
         }
         usleep(100 * 1000);
     }
