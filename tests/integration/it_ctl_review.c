@@ -507,8 +507,12 @@ static void test_kill(void **state)
                             kinds[k].table, id) == (double)off);
             assert_true(num("SELECT count(*) FROM audit_log WHERE target = '%s/%s'", kinds[k].table,
                             id) == 1);
+            printf("crash point %-26s %s %s %s: SIGKILL, run again (status %d): 1 record at offset "
+                   "%lld, 1 audit row\n",
+                   points[j], kinds[k].group, kinds[k].verb, id, st, (long long)off);
         }
     }
+    printf("it_ctl_review: %d crash points walked for approve and for replay\n", np);
     /* Counted once downstream: np readings of each meter in the rollups, no more. */
     wait_num(np, 90000,
              "SELECT coalesce(sum(count), 0) FROM rollup_1m_stats WHERE meter_id = 'MTR-K'");
