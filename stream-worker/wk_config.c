@@ -55,14 +55,17 @@ const struct mf_cfg_row wk_config_rows[] = {
     {"RULE_ROC_MIN_KW", MF_CFG_DBL, "0.05", 0, 1e9, OFF(roc_min_kw), 0, NULL,
      "rate of change applies only when the larger reading is at least this, kW"},
     {"RULE_ROC_MODE", MF_CFG_ENUM, "adaptive", MF_CFG_UNBOUNDED, OFF(roc_mode), 0, "seed|adaptive",
-     "rate of change: seed = the percentages alone; adaptive = the percentages and beyond the "
-     "meter's own level by RULE_ROC_SPIKE_K / RULE_ROC_DROP_K spreads"},
+     "rate of change: seed = the percentages alone; adaptive = a spike must rise above the "
+     "meter's own high for that quarter of the day, a drop fall below its own level"},
     {"RULE_ROC_WARMUP_S", MF_CFG_INT, "86400", 0, 1e9, OFF(roc_warmup_s), 0, NULL,
      "adaptive: the seed rule applies until a meter's readings cover this many seconds"},
     {"RULE_ROC_TAU_S", MF_CFG_INT, "604800", 60, 1e9, OFF(roc_tau_s), 0, NULL,
-     "adaptive: time constant of a meter's level and spread, seconds"},
-    {"RULE_ROC_SPIKE_K", MF_CFG_DBL, "9", 0, 1e9, OFF(roc_spike_k), 0, NULL,
-     "adaptive: a spike must also lie more than this many spreads above the meter's level"},
+     "adaptive: time constant of a meter's level and spread (drops), seconds"},
+    {"RULE_ROC_SPIKE_HIGH", MF_CFG_DBL, "1", 0, 1e9, OFF(roc_spike_high), 0, NULL,
+     "adaptive: a spike lies above this times the meter's 99th percentile for that quarter of "
+     "the UTC day"},
+    {"RULE_ROC_SPIKE_RISE", MF_CFG_DBL, "3", 1, 1e9, OFF(roc_spike_rise), 0, NULL,
+     "adaptive: and is more than this many times the previous reading"},
     {"RULE_ROC_DROP_K", MF_CFG_DBL, "1.5", 0, 1e9, OFF(roc_drop_k), 0, NULL,
      "adaptive: a drop must also lie more than this many spreads below the meter's level"},
     {"RULE_GAP_SHORT_S", MF_CFG_INT, "14400", 1, 1e9, OFF(gap_short_s), 0, NULL,

@@ -38,7 +38,7 @@ struct wk_config {
     double spike_pct, drop_pct, roc_min_kw;
     int roc_mode; /* RULE_ROC_MODE: index into "seed|adaptive" (enum wk_roc_mode) */
     int64_t roc_warmup_s, roc_tau_s;
-    double roc_spike_k, roc_drop_k;
+    double roc_spike_high, roc_spike_rise, roc_drop_k;
     int64_t gap_short_s, gap_long_s, zero_s, stuck_s, overload_n;
     double lowvar_cv;
     int64_t lowvar_days;

@@ -52,6 +52,8 @@ const struct wk_alert_info wk_alert_types[WK_A_COUNT] = {
     [WK_A_LOWVAR] = {"low_variance", "warning", "cv", "days"},
 };
 
+static uint16_t roc_high_code(double kw);
+
 void wk_rules_cfg_from(struct wk_rules_cfg *rc, const struct wk_config *cfg)
 {
     memset(rc, 0, sizeof *rc);
@@ -64,8 +66,10 @@ void wk_rules_cfg_from(struct wk_rules_cfg *rc, const struct wk_config *cfg)
     rc->roc_mode = (enum wk_roc_mode)cfg->roc_mode;
     rc->roc_warmup_s = cfg->roc_warmup_s;
     rc->roc_tau_s = cfg->roc_tau_s;
-    rc->roc_spike_k = cfg->roc_spike_k;
+    rc->roc_spike_high = cfg->roc_spike_high;
+    rc->roc_spike_rise = cfg->roc_spike_rise;
     rc->roc_drop_k = cfg->roc_drop_k;
+    rc->roc_high_floor = roc_high_code(cfg->roc_min_kw);
     rc->gap_short_ms = cfg->gap_short_s * 1000;
     rc->gap_long_ms = cfg->gap_long_s * 1000;
     rc->zero_ms = cfg->zero_s * 1000;
@@ -260,97 +264,151 @@ static bool roc_warm(const struct ctx *c)
     return (double)c->st->roc_n * c->res->interval_s >= (double)c->cfg->roc_warmup_s;
 }
 
-/*
- * Far outside the meter's range, a rise that the percentage would let pass
- * (a glitch of a reading that followed a high one) is still a spike: beyond
- * ROC_FAR_K times RULE_ROC_SPIKE_K spreads, a reading that at least doubled
- * (ROC_FAR_RISE) is flagged. Both numbers were chosen on the London
- * households (docs/worker.md): they lift the glitches flagged among those
- * that leave a meter's own range from 98.8 % to 99.5 % for 0.09 % more
- * flagged readings.
- */
-#define ROC_FAR_K    1.5
-#define ROC_FAR_RISE 2.0
+/* The quarter of the UTC day a reading falls in: its own high (struct wk_state roc_high). */
+static int roc_band(int64_t ts_ms)
+{
+    return (int)((ts_ms / (MS_DAY / WK_ROC_BANDS)) % WK_ROC_BANDS);
+}
 
 /*
- * Rule 6, adaptive: a change the seed rule flags is flagged only when the
- * new reading also lies outside the meter's own usual range: more than
- * RULE_ROC_SPIKE_K spreads above its level, or more than RULE_ROC_DROP_K
- * spreads below it. A kettle on a 0.1 kW base (a 20-fold rise, a few
- * spreads above the level of a household that boils water every day) is
- * normal life; a register glitch of 10x-100x the level is not. The spread
- * is floored at RULE_ROC_MIN_KW, so a meter that has read nearly the same
- * for days does not flag every small step. Until the meter's statistics
- * cover RULE_ROC_WARMUP_S, the seed rule alone decides.
+ * Rule 6, adaptive: a change the seed rule flags as a drop is flagged only
+ * when the new reading also lies more than RULE_ROC_DROP_K spreads below the
+ * meter's level (a fall to the meter's usual low is normal life). A rise is
+ * a spike when the new reading is above RULE_ROC_SPIKE_HIGH times the
+ * meter's own high for that quarter of the UTC day (its 99th percentile
+ * there) and more than RULE_ROC_SPIKE_RISE times the previous reading. A
+ * kettle on a 0.1 kW base is a 20-fold rise, but one the household makes
+ * most days, so it stays below its high; a register glitch of 10x-100x at
+ * 3 a.m. lies above the night's high even when it would be a usual evening
+ * value. Seed rises of more than 500 % that stay below the high are no
+ * spikes; a glitch after a high reading needs only the RISE factor. The
+ * high is floored at RULE_ROC_MIN_KW. Until the meter's statistics cover
+ * RULE_ROC_WARMUP_S and the quarter has a high, the seed rule decides.
  */
-static enum wk_flag adaptive_rate(const struct ctx *c, double prev, double cur)
+static enum wk_flag adaptive_rate(const struct ctx *c, double prev, double cur, double high)
 {
     enum wk_flag f = seed_rate(c, prev, cur);
-    if (!roc_warm(c))
+    if (!roc_warm(c) || high == 0)
         return f;
-    double level = c->st->roc_level, s = fmax(c->st->roc_spread, c->cfg->roc_min_kw);
-    double k = c->cfg->roc_spike_k;
-    if (cur > level + k * s &&
-        (f == WK_F_SPIKE || (cur > level + ROC_FAR_K * k * s && cur >= ROC_FAR_RISE * prev)))
+    if (cur > c->cfg->roc_spike_high * fmax(high, c->cfg->roc_min_kw) &&
+        cur > c->cfg->roc_spike_rise * prev)
         return WK_F_SPIKE;
-    if (f == WK_F_DROP && cur < level - c->cfg->roc_drop_k * s)
+    double s = fmax(c->st->roc_spread, c->cfg->roc_min_kw);
+    if (f == WK_F_DROP && cur < c->st->roc_level - c->cfg->roc_drop_k * s)
         return WK_F_DROP;
     return WK_F_COUNT;
 }
 
 /*
+ * The spread's learning caps a reading's distance from the level at this
+ * many spreads once warm, so one glitch widens it no more than a large
+ * normal change does.
+ */
+#define ROC_CAP_K 9.0
+
+/*
  * The meter's level and spread move towards an in-limits reading: the level
  * by a step of weight * spread towards it (a stochastic median: one glitch
  * moves it one small step, whatever its size), the spread towards the
- * reading's distance from the level, that distance capped at
- * RULE_ROC_SPIKE_K spreads once warm (a glitch widens it no more than a
- * flagged-size change does). The weight is interval / RULE_ROC_TAU_S (an
- * exponential memory of that time constant, whatever the cadence), but at
- * least 1/n, so the first readings are averaged rather than forgotten.
- * Both modes keep them, so switching RULE_ROC_MODE needs no new warm-up.
+ * reading's distance from the level, capped at ROC_CAP_K spreads once warm.
+ * The weight is interval / RULE_ROC_TAU_S (an exponential memory of that
+ * time constant, whatever the cadence), but at least 1/n, so the first
+ * readings are averaged rather than forgotten.
  */
-static void roc_learn(struct ctx *c)
+static void roc_learn_level(struct wk_state *st, const struct ctx *c, double x)
 {
-    struct wk_state *st = c->st;
-    double x = c->res->value_kw;
     if (st->roc_n == 0) {
         st->roc_level = (float)x;
         st->roc_spread = 0;
-        st->roc_n = 1;
         return;
     }
     double level = st->roc_level, spread = st->roc_spread;
-    double w = fmax((double)c->res->interval_s / (double)c->cfg->roc_tau_s,
-                    1.0 / (st->roc_n + 1.0));
+    double w = fmin(
+        fmax((double)c->res->interval_s / (double)c->cfg->roc_tau_s, 1.0 / (st->roc_n + 1.0)), 1.0);
     double floor_s = fmax(spread, c->cfg->roc_min_kw), dev = fabs(x - level);
     if (roc_warm(c))
-        dev = fmin(dev, c->cfg->roc_spike_k * floor_s);
-    spread += fmin(w, 1.0) * (dev - spread);
-    level += fmin(w, 1.0) * floor_s * (x > level ? 1 : x < level ? -1 : 0);
+        dev = fmin(dev, ROC_CAP_K * floor_s);
+    spread += w * (dev - spread);
+    level += w * floor_s * (x > level ? 1 : x < level ? -1 : 0);
     /* The median step may overshoot a reading near the level: never past it. */
     if ((x - st->roc_level) * (x - level) < 0)
         level = x;
     st->roc_level = (float)level;
     st->roc_spread = (float)spread;
-    if (st->roc_n < UINT32_MAX)
-        st->roc_n++;
 }
 
-/* Rule 6: rate of change against the previous reading, both within limits. */
+/*
+ * The quarter's high is a running 99th percentile in the log domain: up
+ * ROC_HIGH_UP units for a reading above it, down ROC_HIGH_DOWN for one at or
+ * below, so it settles where 1 reading in 100 lies above it (UP = 99 DOWN).
+ * Whole units keep it exact and scale-free (a 0.1 kW flat and a 30 kW shop
+ * move alike); a step of 2/1024 of a doubling gives a memory of some 500
+ * readings of that quarter (six weeks at half-hourly). During the warm-up
+ * it is the quarter's largest reading, so it starts above its percentile
+ * (no flood of spikes from a meter that is new) and settles down from
+ * there; it never falls below RULE_ROC_MIN_KW. A meter restored warm from a
+ * version 2 record starts each quarter's high at the old spike line of the
+ * level-and-spread rule (level + 9 spreads), above its percentile, too.
+ */
+#define ROC_HIGH_UNIT 1024.0
+#define ROC_HIGH_ZERO 32768.0 /* the code of 1 kW */
+#define ROC_HIGH_DOWN 2
+#define ROC_HIGH_UP   (99 * ROC_HIGH_DOWN)
+
+static uint16_t roc_high_code(double kw)
+{
+    double v = kw > 0 ? ROC_HIGH_ZERO + rint(log2(kw) * ROC_HIGH_UNIT) : 1;
+    return (uint16_t)fmin(fmax(v, 1), UINT16_MAX);
+}
+
+/* The high's value in kW; 0 when the quarter has none yet. */
+static double roc_high_kw(uint16_t code)
+{
+    return code ? exp2(((double)code - ROC_HIGH_ZERO) / ROC_HIGH_UNIT) : 0;
+}
+
+static void roc_learn_high(const struct ctx *c, uint16_t *code, double x, double high, bool warm)
+{
+    int v = *code, floor = c->cfg->roc_high_floor;
+    if (v == 0 && warm) {
+        /* A warm meter without this quarter's high (restored from a version 2
+         * record): start at the level-and-spread rule's old spike line. */
+        double s = fmax(c->st->roc_spread, c->cfg->roc_min_kw);
+        v = roc_high_code(fmax(x, c->st->roc_level + ROC_CAP_K * s));
+    } else if (!warm) {
+        v = x > high ? roc_high_code(x) : v; /* the largest reading so far */
+    } else {
+        v += x > high ? ROC_HIGH_UP : -ROC_HIGH_DOWN;
+    }
+    *code = (uint16_t)(v < floor ? floor : v > UINT16_MAX ? UINT16_MAX : v);
+}
+
+/*
+ * Rule 6: rate of change against the previous reading, both within limits.
+ * Both modes keep the statistics, so switching RULE_ROC_MODE needs no new
+ * warm-up; only in-limits readings teach them.
+ */
 static int rule_rate(struct ctx *c)
 {
     if (!c->in_limits)
         return NEXT;
-    if (has_last(c) && (c->st->flags & WK_ST_LAST_OK)) {
-        double prev = c->st->last_kw, cur = c->res->value_kw;
+    struct wk_state *st = c->st;
+    double cur = c->res->value_kw;
+    uint16_t *code = &st->roc_high[roc_band(c->r->ts_ms)];
+    double high = roc_high_kw(*code);
+    if (has_last(c) && (st->flags & WK_ST_LAST_OK)) {
+        double prev = st->last_kw;
         if (fmax(prev, cur) >= c->cfg->roc_min_kw) {
             enum wk_flag f = c->cfg->roc_mode == WK_ROC_SEED ? seed_rate(c, prev, cur)
-                                                             : adaptive_rate(c, prev, cur);
+                                                             : adaptive_rate(c, prev, cur, high);
             if (f != WK_F_COUNT)
                 flag(c, f);
         }
     }
-    roc_learn(c);
+    roc_learn_high(c, code, cur, high, roc_warm(c));
+    roc_learn_level(st, c, cur);
+    if (st->roc_n < UINT32_MAX)
+        st->roc_n++;
     return NEXT;
 }
 
@@ -501,9 +559,12 @@ static int fault_lowvar(struct ctx *c, struct wk_alert *a)
         st->flags |= WK_ST_HAS_DAYS;
         st->day = st->first_day = day;
         memset(st->b, 0, sizeof st->b);
+        memset(st->b_n, 0, sizeof st->b_n);
     } else if (day > st->day) {
-        for (int32_t d = st->day + 1; d <= day && d <= st->day + WK_BUCKETS; d++)
+        for (int32_t d = st->day + 1; d <= day && d <= st->day + WK_BUCKETS; d++) {
             memset(&st->b[d % WK_BUCKETS], 0, sizeof st->b[0]);
+            st->b_n[d % WK_BUCKETS] = 0;
+        }
         st->day = day;
         cond = 0;
         /* Only once the meter's history covers the whole window. */
@@ -511,10 +572,10 @@ static int fault_lowvar(struct ctx *c, struct wk_alert *a)
             double n = 0, mean = 0, m2 = 0;
             for (int32_t d = day - days; d < day; d++) {
                 const struct wk_bucket *b = &st->b[d % WK_BUCKETS];
-                if (b->n == 0)
+                if (st->b_n[d % WK_BUCKETS] == 0)
                     continue; /* a day without readings adds nothing */
                 /* Chan et al.: merge (n, mean, m2) of two sets. */
-                double nb = b->n, delta = (double)b->mean - mean, nt = n + nb;
+                double nb = st->b_n[d % WK_BUCKETS], delta = (double)b->mean - mean, nt = n + nb;
                 mean += delta * nb / nt;
                 m2 += (double)b->m2 + delta * delta * n * nb / nt;
                 n = nt;
@@ -529,11 +590,12 @@ static int fault_lowvar(struct ctx *c, struct wk_alert *a)
             st->lv_since = day - days;
     }
     struct wk_bucket *b = &st->b[day % WK_BUCKETS];
+    uint16_t *bn = &st->b_n[day % WK_BUCKETS];
     double v = c->res->value_kw;
-    if (b->n < UINT32_MAX) {
-        b->n++;
+    if (*bn < WK_BUCKET_N_MAX) {
+        ++*bn;
         double delta = v - b->mean;
-        b->mean = (float)(b->mean + delta / b->n);
+        b->mean = (float)(b->mean + delta / *bn);
         b->m2 = (float)(b->m2 + delta * (v - b->mean));
     }
     a->since = (int64_t)st->lv_since * MS_DAY;

@@ -94,7 +94,8 @@ struct wk_rules_cfg {
     double spike_frac, drop_frac, roc_min_kw;
     enum wk_roc_mode roc_mode;
     int64_t roc_warmup_s, roc_tau_s;
-    double roc_spike_k, roc_drop_k;
+    double roc_spike_high, roc_spike_rise, roc_drop_k;
+    uint16_t roc_high_floor; /* RULE_ROC_MIN_KW as a struct wk_state roc_high */
     int64_t gap_short_ms, gap_long_ms, zero_ms, stuck_ms;
     uint32_t overload_n;
     double lowvar_cv;

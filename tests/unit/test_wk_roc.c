@@ -18,7 +18,10 @@
  *    that leave the meter's own range (above its largest clean reading of
  *    the year) flagged. A glitch inside that range (10x a 0.07 kW base is a
  *    kettle's 0.7 kW) cannot be told from normal life by any rule that
- *    judges one reading; its share is printed, checked only loosely.
+ *    judges one reading; its share is printed, checked only loosely, and
+ *    what flagging more of them would cost is printed as a trade-off curve
+ *    (the spike's two numbers moved: flagged real readings against
+ *    glitches flagged).
  *    The data directory: MF_DATA_DIR, else $MF_TOP/../shared/data, else
  *    /work/shared/data.
  * 2. The simulator: meter-sim's fleet (2000 meters, 4 days from
@@ -249,11 +252,8 @@ struct tally {
     uint64_t clean, clean_flagged;             /* readings not injected, and their rate flags */
 };
 
-static void replay(const char *mode, bool inject, const double *maxkw, struct tally *t)
+static void replay(const struct wk_rules_cfg *rc, bool inject, const double *maxkw, struct tally *t)
 {
-    struct wk_rules_cfg rc;
-    rules_cfg(mode, &rc);
-
     struct wk_store store;
     wk_store_init(&store);
     memset(t, 0, sizeof *t);
@@ -278,7 +278,7 @@ static void replay(const char *mode, bool inject, const double *maxkw, struct ta
         r.value = row->kwh * factor;
         struct wk_state *st = wk_store_get_or_add(&store, r.meter_id, idlen, 0, NULL);
         struct wk_result res;
-        wk_rules_apply(&rc, &r, &m, st, 0, &res);
+        wk_rules_apply(rc, &r, &m, st, 0, &res);
 
         bool spike = res.flags & (1u << WK_F_SPIKE), drop = res.flags & (1u << WK_F_DROP);
         t->readings++;
@@ -312,6 +312,36 @@ static double pct(uint64_t a, uint64_t b)
     return b ? 100.0 * (double)a / (double)b : 0;
 }
 
+/*
+ * The price of recall: the injected replay again with the spike's two
+ * numbers moved, the share of the real (not injected) readings flagged
+ * against the share of the glitches flagged. RULE_ROC_SPIKE_HIGH below 1
+ * reaches under the meter's own 99th percentile, where normal life is.
+ */
+static void tradeoff(const struct wk_rules_cfg *adaptive, const double *maxkw)
+{
+    static const double pts[][2] = {{2, 3}, {1.5, 3}, {1.25, 3}, {1, 6},
+                                    {1, 3}, {0.8, 3}, {0.5, 3},  {0.2, 2}};
+    printf("trade-off (adaptive, injected replay; the default is HIGH %g RISE %g):\n",
+           adaptive->roc_spike_high, adaptive->roc_spike_rise);
+    printf("  %-22s %14s %12s %10s\n", "SPIKE_HIGH SPIKE_RISE", "real flagged", "glitches",
+           "x10..x20");
+    double prev_rate = -1;
+    for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++) {
+        struct wk_rules_cfg rc = *adaptive;
+        struct tally t;
+        rc.roc_spike_high = pts[i][0];
+        rc.roc_spike_rise = pts[i][1];
+        replay(&rc, true, maxkw, &t);
+        double rate = pct(t.clean_flagged, t.clean);
+        printf("  %10g %10g %13.3f%% %11.1f%% %9.1f%%\n", pts[i][0], pts[i][1], rate,
+               pct(t.hit[INJ_GLITCH], t.inj[INJ_GLITCH]), pct(t.band_hit[0], t.band_n[0]));
+        /* Each point asks less of a spike than the one before: never fewer flags. */
+        CHECK(rate >= prev_rate, "trade-off point %zu flags fewer readings than the one before", i);
+        prev_rate = rate;
+    }
+}
+
 /* Part 1: the London households. */
 static void real_data(void)
 {
@@ -332,9 +362,11 @@ static void real_data(void)
 
     static const char *const modes[2] = {"seed", "adaptive"};
     struct tally clean[2], inj[2];
+    struct wk_rules_cfg rc[2];
     for (int m = 0; m < 2; m++) {
-        replay(modes[m], false, maxkw, &clean[m]);
-        replay(modes[m], true, maxkw, &inj[m]);
+        rules_cfg(modes[m], &rc[m]);
+        replay(&rc[m], false, maxkw, &clean[m]);
+        replay(&rc[m], true, maxkw, &inj[m]);
     }
 
     printf("London households (%s): %zu readings of %d meters, half-hourly kWh, 2013\n", path,
@@ -370,6 +402,8 @@ static void real_data(void)
     printf("  %-34s %11.3f%% %11.3f%%\n", "clean readings flagged",
            pct(inj[0].clean_flagged, inj[0].clean), pct(inj[1].clean_flagged, inj[1].clean));
 
+    tradeoff(&rc[1], maxkw);
+
     const struct tally *a = &clean[1], *ai = &inj[1];
     CHECK(pct(a->rate, a->readings) <= 0.5, "adaptive flags %.3f %% of the readings (> 0.5 %%)",
           pct(a->rate, a->readings));
@@ -380,8 +414,8 @@ static void real_data(void)
     CHECK(ai->inj_out > 100 && pct(ai->hit_out, ai->inj_out) >= 99.0,
           "glitches above the meter's range flagged %.1f %% (< 99 %%)",
           pct(ai->hit_out, ai->inj_out));
-    CHECK(pct(ai->hit[INJ_GLITCH], ai->inj[INJ_GLITCH]) >= 90.0,
-          "glitches flagged %.1f %% (< 90 %%)", pct(ai->hit[INJ_GLITCH], ai->inj[INJ_GLITCH]));
+    CHECK(pct(ai->hit[INJ_GLITCH], ai->inj[INJ_GLITCH]) >= 94.0,
+          "glitches flagged %.1f %% (< 94 %%)", pct(ai->hit[INJ_GLITCH], ai->inj[INJ_GLITCH]));
     free(maxkw);
     free(rows);
 }

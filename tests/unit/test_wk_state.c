@@ -1,14 +1,16 @@
 /*
  * test_wk_state: the hash index (put/get/delete under collisions and
  * growth), the state store (drop a partition), the changelog codec
- * (round trip, refused versions, version 1 records still restored), the
- * adaptive rate-of-change statistics in the state, RULE_ROC_MODE, and wk_proc's rule-1 retry: a
+ * (round trip, refused versions, version 1 and 2 records still restored),
+ * meter IDs on both sides of WK_ID_INLINE, the adaptive rate-of-change
+ * statistics in the state, RULE_ROC_MODE, and wk_proc's rule-1 retry: a
  * failing attempt leaves the state untouched, is retried per backoff, then goes to the DLQ as
  * processing_failed.
  */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,7 +56,42 @@ static void test_store_many(void **unused)
             assert_int_equal(st->offset, i);
         }
     }
-    assert_true(sizeof(struct wk_state) < 256);
+    assert_true(sizeof(struct wk_state) <= 208); /* docs/worker.md: under 256 B of RSS a meter */
+    wk_store_release(&s);
+}
+
+/*
+ * IDs up to WK_ID_INLINE bytes live in the struct, longer ones in a heap
+ * copy the store owns: both are found, survive the swap that deleting and
+ * dropping a partition make, and are freed (ASan's leak check).
+ */
+static void test_store_long_ids(void **unused)
+{
+    (void)unused;
+    struct wk_store s;
+    char id[MF_METER_ID_MAX + 1];
+    wk_store_init(&s);
+    for (int len = 30; len <= MF_METER_ID_MAX; len++) {
+        memset(id, 'a' + len % 26, (size_t)len);
+        struct wk_state *st = wk_store_get_or_add(&s, id, (size_t)len, len % 3, NULL);
+        st->offset = len;
+    }
+    wk_store_del(&s, id, 35); /* absent: 'a' + 35 % 26 differs */
+    memset(id, 'a' + 36 % 26, 36);
+    wk_store_del(&s, id, 36);
+    assert_int_equal(wk_store_drop_partition(&s, 1), 12);
+    for (int len = 30; len <= MF_METER_ID_MAX; len++) {
+        memset(id, 'a' + len % 26, (size_t)len);
+        struct wk_state *st = wk_store_get(&s, id, (size_t)len);
+        if (len == 36 || len % 3 == 1) {
+            assert_null(st);
+            continue;
+        }
+        assert_non_null(st);
+        assert_int_equal(st->offset, len);
+        assert_int_equal(st->id_len, len);
+        assert_memory_equal(wk_state_id(st), id, (size_t)len);
+    }
     wk_store_release(&s);
 }
 
@@ -71,12 +108,15 @@ static void sample_state(struct wk_state *a)
     a->last_kw = 1.25;
     a->over_n = 3;
     a->day = 19797;
-    a->b[3].n = 24;
+    a->b_n[3] = 24;
     a->b[3].mean = 1.5f;
     a->b[3].m2 = 0.25f;
     a->roc_level = 0.3125f;
     a->roc_spread = 0.0625f;
     a->roc_n = 4000000000u;
+    a->roc_high[0] = 1;
+    a->roc_high[1] = 32768;
+    a->roc_high[3] = 65535;
 }
 
 static void test_codec(void **unused)
@@ -91,31 +131,24 @@ static void test_codec(void **unused)
     assert_int_equal(wk_state_decode(buf, sizeof buf, "MTR-1", 5, &b, err, sizeof err), MF_OK);
     a.flags &= (uint8_t)~WK_ST_DIRTY; /* never on the wire */
     assert_memory_equal(&a, &b, sizeof a);
-    buf[0] = 3;
+    buf[0] = WK_STATE_VERSION + 1;
     assert_int_equal(wk_state_decode(buf, sizeof buf, "MTR-1", 5, &b, err, sizeof err), MF_EDATA);
     buf[0] = 0;
     assert_int_equal(wk_state_decode(buf, sizeof buf, "MTR-1", 5, &b, err, sizeof err), MF_EDATA);
     buf[0] = WK_STATE_VERSION;
     assert_int_equal(wk_state_decode(buf, 10, "MTR-1", 5, &b, err, sizeof err), MF_EDATA);
     assert_int_equal(wk_state_decode(buf, WK_STATE_V1_WIRE_LEN, "MTR-1", 5, &b, err, sizeof err),
-                     MF_EDATA); /* version 2 cut to version 1's length */
+                     MF_EDATA); /* version 3 cut to version 1's length */
+    assert_int_equal(wk_state_decode(buf, WK_STATE_V2_WIRE_LEN, "MTR-1", 5, &b, err, sizeof err),
+                     MF_EDATA); /* and to version 2's */
     assert_int_equal(wk_state_decode(buf, 0, "MTR-1", 5, &b, err, sizeof err), MF_EDATA);
 }
 
-/*
- * A version 1 record, as workers before the adaptive rate-of-change rule
- * wrote it (the bytes of the old layout, spelled out here rather than made
- * by today's encoder), restores everything it has; the rule's statistics
- * start empty. Its length must be exactly the old one.
- */
-static void test_codec_v1(void **unused)
+/* The bytes of a version 1 record (the old layout spelled out, not made by today's encoder). */
+static void v1_record(unsigned char *v1)
 {
-    (void)unused;
-    unsigned char v1[WK_STATE_V1_WIRE_LEN];
     unsigned char *p = v1;
-    struct wk_state b;
-    char err[128];
-    memset(v1, 0, sizeof v1);
+    memset(v1, 0, WK_STATE_V1_WIRE_LEN);
     *p++ = 1;                              /* version */
     *p++ = WK_ST_HAS_LAST | WK_ST_LAST_OK; /* flags */
     *p++ = WK_FAULT_ZERO;                  /* faults */
@@ -131,31 +164,140 @@ static void test_codec_v1(void **unused)
     p += 3 * 12;                      /* buckets 0..2 */
     p[0] = 24, p += 4;                /* b[3].n */
     memcpy(p, (const unsigned char[4]){0, 0, 0xc0, 0x3f}, 4); /* b[3].mean 1.5 */
+}
+
+/* No quarter of the day has a high yet. */
+static bool no_highs(const struct wk_state *b)
+{
+    for (int q = 0; q < WK_ROC_BANDS; q++)
+        if (b->roc_high[q] != 0)
+            return false;
+    return true;
+}
+
+/* The fields v1_record sets. */
+static void check_v1_fields(const struct wk_state *b)
+{
+    assert_int_equal(b->flags, WK_ST_HAS_LAST | WK_ST_LAST_OK);
+    assert_int_equal(b->faults, WK_FAULT_ZERO);
+    assert_int_equal(b->partition, 5);
+    assert_int_equal(b->offset, 298);
+    assert_int_equal(b->last_ts, 0x018e3e435c00LL);
+    assert_true(b->last_kw == 1.25);
+    assert_int_equal(b->over_n, 2);
+    assert_int_equal(b->day, 19797);
+    assert_int_equal(b->b_n[3], 24);
+    assert_true(b->b[3].mean == 1.5f);
+    assert_memory_equal(b->meter_id, "MTR-1", 5);
+}
+
+/*
+ * A version 1 record, as workers before the adaptive rate-of-change rule
+ * wrote it (the bytes of the old layout, spelled out here rather than made
+ * by today's encoder), restores everything it has; the rule's statistics
+ * start empty. Its length must be exactly the old one.
+ */
+static void test_codec_v1(void **unused)
+{
+    (void)unused;
+    unsigned char v1[WK_STATE_V1_WIRE_LEN];
+    struct wk_state b;
+    char err[128];
+    v1_record(v1);
     assert_int_equal(wk_state_decode(v1, sizeof v1, "MTR-1", 5, &b, err, sizeof err), MF_OK);
-    assert_int_equal(b.flags, WK_ST_HAS_LAST | WK_ST_LAST_OK);
-    assert_int_equal(b.faults, WK_FAULT_ZERO);
-    assert_int_equal(b.partition, 5);
-    assert_int_equal(b.offset, 298);
-    assert_int_equal(b.last_ts, 0x018e3e435c00LL);
-    assert_true(b.last_kw == 1.25);
-    assert_int_equal(b.over_n, 2);
-    assert_int_equal(b.day, 19797);
-    assert_int_equal(b.b[3].n, 24);
-    assert_true(b.b[3].mean == 1.5f);
+    check_v1_fields(&b);
     assert_true(b.roc_level == 0 && b.roc_spread == 0 && b.roc_n == 0);
-    assert_memory_equal(b.meter_id, "MTR-1", 5);
-    /* Re-encoded, it is a version 2 record with the same fields. */
-    unsigned char v2[WK_STATE_WIRE_LEN];
+    assert_true(no_highs(&b));
+    /* Re-encoded, it is a version 3 record with the same fields. */
+    unsigned char v3[WK_STATE_WIRE_LEN];
     struct wk_state c;
-    wk_state_encode(&b, v2);
-    assert_int_equal(v2[0], 2);
-    assert_memory_equal(v2 + 1, v1 + 1, WK_STATE_V1_WIRE_LEN - 1);
-    assert_int_equal(wk_state_decode(v2, sizeof v2, "MTR-1", 5, &c, err, sizeof err), MF_OK);
+    wk_state_encode(&b, v3);
+    assert_int_equal(v3[0], 3);
+    assert_memory_equal(v3 + 1, v1 + 1, WK_STATE_V1_WIRE_LEN - 1);
+    assert_int_equal(wk_state_decode(v3, sizeof v3, "MTR-1", 5, &c, err, sizeof err), MF_OK);
     assert_memory_equal(&b, &c, sizeof b);
     /* A version 1 record of any other length is refused. */
-    v2[0] = 1;
-    assert_int_equal(wk_state_decode(v2, sizeof v2, "MTR-1", 5, &c, err, sizeof err), MF_EDATA);
+    v3[0] = 1;
+    assert_int_equal(wk_state_decode(v3, sizeof v3, "MTR-1", 5, &c, err, sizeof err), MF_EDATA);
     assert_non_null(strstr(err, "168"));
+    /* A day count beyond the 16 bits the state keeps saturates. */
+    v1[108] = 0x70, v1[109] = 0x11, v1[110] = 0x01; /* b[3].n 70000 */
+    assert_int_equal(wk_state_decode(v1, sizeof v1, "MTR-1", 5, &b, err, sizeof err), MF_OK);
+    assert_int_equal(b.b_n[3], WK_BUCKET_N_MAX);
+}
+
+/* Runs one kW reading of meter "R" (interval 60 s, max_kw 20) through the rules. */
+static void roc_feed(const struct wk_rules_cfg *rc, struct wk_state *st, int64_t ts, double kw,
+                     struct wk_result *res)
+{
+    struct wk_meter m;
+    struct mf_reading r;
+    memset(&m, 0, sizeof m);
+    memset(&r, 0, sizeof r);
+    memcpy(m.meter_id, "R", 1);
+    m.id_len = 1;
+    m.active = true;
+    m.interval_s = 60;
+    m.max_kw = 20;
+    memcpy(r.meter_id, "R", 1);
+    r.ts_ms = ts;
+    r.value = kw;
+    r.unit = MF_UNIT_KW;
+    wk_rules_apply(rc, &r, &m, st, 0, res);
+}
+
+/* The rules' configuration as deployed (adaptive), TS_CHECK off. */
+static void adaptive_cfg(struct wk_rules_cfg *rc)
+{
+    struct wk_config cfg;
+    char err[256];
+    setenv("PG_DSN", "unused", 1);
+    setenv("TS_CHECK", "off", 1);
+    unsetenv("RULE_ROC_MODE");
+    memset(&cfg, 0, sizeof cfg);
+    assert_int_equal(wk_config_load(&cfg, err, sizeof err), MF_OK);
+    wk_rules_cfg_from(rc, &cfg);
+    wk_config_release(&cfg);
+}
+
+/*
+ * A version 2 record, as workers before the quarter-of-day highs wrote it
+ * (version 1 with the level, spread and count appended), restores them; the
+ * highs start empty.
+ */
+static void test_codec_v2(void **unused)
+{
+    (void)unused;
+    unsigned char v2[WK_STATE_V2_WIRE_LEN];
+    struct wk_state b, c;
+    char err[128];
+    v1_record(v2);
+    v2[0] = 2;
+    unsigned char *p = v2 + WK_STATE_V1_WIRE_LEN;
+    memcpy(p, (const unsigned char[4]){0, 0, 0xa0, 0x3e}, 4), p += 4; /* roc_level 0.3125 */
+    memcpy(p, (const unsigned char[4]){0, 0, 0x80, 0x3d}, 4), p += 4; /* roc_spread 0.0625 */
+    p[0] = 0xa0, p[1] = 0x0f, p[2] = 0, p[3] = 0;                     /* roc_n 4000 */
+    assert_int_equal(wk_state_decode(v2, sizeof v2, "MTR-1", 5, &b, err, sizeof err), MF_OK);
+    check_v1_fields(&b);
+    assert_true(b.roc_level == 0.3125f && b.roc_spread == 0.0625f && b.roc_n == 4000);
+    assert_true(no_highs(&b));
+    unsigned char v3[WK_STATE_WIRE_LEN];
+    wk_state_encode(&b, v3);
+    assert_memory_equal(v3 + 1, v2 + 1, WK_STATE_V2_WIRE_LEN - 1);
+    v3[0] = 2;
+    assert_int_equal(wk_state_decode(v3, sizeof v3, "MTR-1", 5, &c, err, sizeof err), MF_EDATA);
+    assert_non_null(strstr(err, "180"));
+    /* Warm (4000 minutes): a quarter's first reading starts its high at the
+     * old spike line, level + 9 spreads = 0.3125 + 9 x max(0.0625, 0.05). */
+    struct wk_rules_cfg rc;
+    struct wk_result res;
+    adaptive_cfg(&rc);
+    int64_t t = b.last_ts + 60000;
+    int band = (int)(t / (86400000 / WK_ROC_BANDS) % WK_ROC_BANDS);
+    roc_feed(&rc, &b, t, 0.4, &res);
+    assert_int_equal(res.flags, 0);
+    for (int q = 0; q < WK_ROC_BANDS; q++)
+        assert_int_equal(b.roc_high[q], q == band ? 32768 + lrint(log2(0.875) * 1024) : 0);
 }
 
 /* RULE_ROC_MODE takes seed or adaptive; anything else fails naming the variable. */
@@ -182,47 +324,22 @@ static void test_roc_mode_config(void **unused)
     wk_config_release(&cfg);
 }
 
-/* Runs one kW reading of meter "R" (interval 60 s, max_kw 20) through the rules. */
-static void roc_feed(const struct wk_rules_cfg *rc, struct wk_state *st, int64_t ts, double kw,
-                     struct wk_result *res)
-{
-    struct wk_meter m;
-    struct mf_reading r;
-    memset(&m, 0, sizeof m);
-    memset(&r, 0, sizeof r);
-    memcpy(m.meter_id, "R", 1);
-    m.id_len = 1;
-    m.active = true;
-    m.interval_s = 60;
-    m.max_kw = 20;
-    memcpy(r.meter_id, "R", 1);
-    r.ts_ms = ts;
-    r.value = kw;
-    r.unit = MF_UNIT_KW;
-    wk_rules_apply(rc, &r, &m, st, 0, res);
-}
-
 /*
  * The statistics in the state: the first reading sets the level, only
- * in-limits readings count, one glitch moves the level by one step and the
- * spread by at most RULE_ROC_SPIKE_K spreads' worth, and the state with
- * them survives the changelog.
+ * in-limits readings count, one glitch moves the level by one step, the
+ * spread by at most 9 spreads' worth (wk_rules' ROC_CAP_K) and its quarter's
+ * high by one step up (2^(198/1024)), the other quarters' not at all; the
+ * high settles at the 99th percentile; the state with them survives the
+ * changelog.
  */
 static void test_roc_state(void **unused)
 {
     (void)unused;
-    struct wk_config cfg;
     struct wk_rules_cfg rc;
     struct wk_result res;
     struct wk_state st;
     char err[256];
-    setenv("PG_DSN", "unused", 1);
-    setenv("TS_CHECK", "off", 1);
-    unsetenv("RULE_ROC_MODE");
-    memset(&cfg, 0, sizeof cfg);
-    assert_int_equal(wk_config_load(&cfg, err, sizeof err), MF_OK);
-    wk_rules_cfg_from(&rc, &cfg);
-    wk_config_release(&cfg);
+    adaptive_cfg(&rc);
     memset(&st, 0, sizeof st);
     st.offset = -1;
 
@@ -237,13 +354,22 @@ static void test_roc_state(void **unused)
     assert_int_equal(st.roc_n, 3001);
     assert_true(st.roc_level >= 0.3f && st.roc_level <= 0.5f);
     assert_true(fabs(st.roc_spread - 0.1) < 0.02);
+    /* 3000 minutes cover every quarter; the 99th percentile of 0.3/0.5 is 0.5. */
+    for (int q = 0; q < WK_ROC_BANDS; q++) {
+        double high = exp2((st.roc_high[q] - 32768.0) / 1024.0);
+        assert_true(high >= 0.49 && high <= 0.5 * exp2(198 / 1024.0) * 1.001);
+    }
+    uint16_t highs[WK_ROC_BANDS];
+    memcpy(highs, st.roc_high, sizeof highs);
+    int band = (int)((t + 60000) / (86400000 / WK_ROC_BANDS) % WK_ROC_BANDS);
     float level = st.roc_level, spread = st.roc_spread;
     roc_feed(&rc, &st, t + 60000, 19, &res); /* a glitch */
     assert_true(res.flags & (1u << WK_F_SPIKE));
     double step = fmax(spread, rc.roc_min_kw) / 3001.0;
     assert_true(st.roc_level - level <= step * 1.001 + 1e-7);
-    assert_true(st.roc_spread - spread <=
-                rc.roc_spike_k * fmax(spread, rc.roc_min_kw) / 3001.0 + 1e-6);
+    assert_true(st.roc_spread - spread <= 9 * fmax(spread, rc.roc_min_kw) / 3001.0 + 1e-6);
+    for (int q = 0; q < WK_ROC_BANDS; q++)
+        assert_int_equal(st.roc_high[q], highs[q] + (q == band ? 198 : 0));
     unsigned char buf[WK_STATE_WIRE_LEN];
     struct wk_state back;
     memcpy(st.meter_id, "R", 1);
@@ -252,6 +378,7 @@ static void test_roc_state(void **unused)
     assert_int_equal(wk_state_decode(buf, sizeof buf, "R", 1, &back, err, sizeof err), MF_OK);
     assert_true(back.roc_level == st.roc_level && back.roc_spread == st.roc_spread &&
                 back.roc_n == st.roc_n);
+    assert_memory_equal(back.roc_high, st.roc_high, sizeof st.roc_high);
 }
 
 /* ---------------------------------------------------------------- retry */
@@ -430,8 +557,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_many),
+        cmocka_unit_test(test_store_long_ids),
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_codec_v1),
+        cmocka_unit_test(test_codec_v2),
         cmocka_unit_test(test_roc_mode_config),
         cmocka_unit_test(test_roc_state),
         cmocka_unit_test(test_retry_then_success),
