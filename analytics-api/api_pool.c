@@ -2,6 +2,7 @@
 #include "api_pool.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,15 @@
 #include "mf_common.h"
 
 #define RECONNECT_MS 1000
+/*
+ * How long past statement_timeout the pool waits for PostgreSQL's own
+ * answer (its 57014 when a statement runs too long) before it gives the
+ * connection up: a server that is frozen or cut off by the network sends
+ * nothing, not even that error, and libpq's blocking calls would wait for
+ * ever (measured: 5-15 s and longer per request with API_STATEMENT_TIMEOUT_MS
+ * 1000 and the server stopped by SIGSTOP).
+ */
+#define ANSWER_SLACK_MS 500
 
 struct slot {
     PGconn *conn;
@@ -64,19 +74,135 @@ void api_pool_destroy(struct api_pool *p)
     free(p);
 }
 
-/* Connects a slot: session settings, then every statement prepared. */
-static PGconn *open_conn(struct api_pool *p, char *errbuf, size_t errlen)
+/* Waits until c's socket is ready for events or deadline (mono ms) passes; 0 when late. */
+static int wait_sock(PGconn *c, short events, int64_t deadline)
 {
-    PGconn *c = mf_pg_connect(p->o.dsn, p->o.app, errbuf, errlen);
+    for (;;) {
+        int64_t left = deadline - mf_mono_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pf = {PQsocket(c), events, 0};
+        if (pf.fd < 0)
+            return 1; /* no socket: libpq's next call says why */
+        int n = poll(&pf, 1, (int)left);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return 1; /* libpq's next call reports the broken socket */
+    }
+}
+
+/*
+ * The answer to what was sent on c, by deadline: the first error result,
+ * else the last one. NULL with *late set when PostgreSQL did not answer
+ * in time (c is then mid-protocol: the caller closes it), NULL without
+ * when the connection broke.
+ */
+static PGresult *answer_by(PGconn *c, int64_t deadline, int *late)
+{
+    PGresult *keep = NULL;
+    int f;
+    *late = 0;
+    while ((f = PQflush(c)) == 1) {
+        if (!wait_sock(c, POLLIN | POLLOUT, deadline))
+            goto late;
+        if (!PQconsumeInput(c))
+            return NULL;
+    }
+    if (f < 0)
+        return NULL;
+    for (;;) {
+        while (PQisBusy(c)) {
+            if (!wait_sock(c, POLLIN, deadline))
+                goto late;
+            if (!PQconsumeInput(c)) {
+                PQclear(keep); /* broken: the caller sees it in PQstatus */
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r)
+            return keep;
+        ExecStatusType st = keep ? PQresultStatus(keep) : PGRES_COMMAND_OK;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            PQclear(keep);
+            keep = r;
+        } else {
+            PQclear(r);
+        }
+    }
+late:
+    PQclear(keep);
+    *late = 1;
+    return NULL;
+}
+
+/* Connects without blocking past deadline; NULL with errbuf. */
+static PGconn *connect_by(struct api_pool *p, int64_t deadline, char *errbuf, size_t errlen)
+{
+    const char *keys[] = {"dbname", "application_name", NULL};
+    const char *vals[] = {p->o.dsn, p->o.app, NULL};
+    /* expand_dbname=1: the first value is parsed as a DSN or URI. */
+    PGconn *c = PQconnectStartParams(keys, vals, 1);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (c && PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+           st != PGRES_POLLING_FAILED) {
+        if (!wait_sock(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline)) {
+            snprintf(errbuf, errlen, "cannot connect to PostgreSQL: no answer within %d ms",
+                     p->o.statement_timeout_ms + ANSWER_SLACK_MS);
+            PQfinish(c);
+            return NULL;
+        }
+        st = PQconnectPoll(c);
+    }
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        const char *msg = c ? PQerrorMessage(c) : "out of memory";
+        snprintf(errbuf, errlen, "cannot connect to PostgreSQL: %.*s", (int)strcspn(msg, "\n"),
+                 msg);
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+/*
+ * The answer by deadline to a command whose sending returned sent (libpq's
+ * 1 or 0): MF_OK, or MF_ERETRY with errbuf (and *late when PostgreSQL did
+ * not answer in time).
+ */
+static int command_by(PGconn *c, int sent, const char *what, int64_t deadline, int *late,
+                      char *errbuf, size_t errlen)
+{
+    *late = 0;
+    PGresult *r = sent == 1 ? answer_by(c, deadline, late) : NULL;
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        return MF_OK;
+    }
+    const char *msg = *late ? "no answer within the statement timeout"
+                      : r   ? PQresultErrorMessage(r)
+                            : PQerrorMessage(c);
+    snprintf(errbuf, errlen, "%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+    int rc = r && !*late ? mf_pg_classify(c, r) : MF_ERETRY;
+    PQclear(r);
+    return rc;
+}
+
+/* Connects a slot by deadline, with its session settings in one round trip. */
+static PGconn *open_conn(struct api_pool *p, int64_t deadline, char *errbuf, size_t errlen)
+{
+    PGconn *c = connect_by(p, deadline, errbuf, errlen);
     if (!c)
         return NULL;
-    char sql[128];
-    snprintf(sql, sizeof sql, "SET statement_timeout = %d", p->o.statement_timeout_ms);
-    if (mf_pg_exec(c, sql, errbuf, errlen) != MF_OK ||
-        mf_pg_exec(c, "SET TimeZone = 'UTC'", errbuf, errlen) != MF_OK ||
-        /* float8 as its shortest exact text: api_query copies it into JSON */
-        mf_pg_exec(c, "SET extra_float_digits = 1", errbuf, errlen) != MF_OK ||
-        mf_pg_exec(c, "SET default_transaction_read_only = on", errbuf, errlen) != MF_OK) {
+    char sql[256];
+    int late;
+    snprintf(sql, sizeof sql,
+             "SET statement_timeout = %d; SET TimeZone = 'UTC'; "
+             /* float8 as its shortest exact text: api_query copies it into JSON */
+             "SET extra_float_digits = 1; SET default_transaction_read_only = on",
+             p->o.statement_timeout_ms);
+    if (command_by(c, PQsendQuery(c, sql), "session settings", deadline, &late, errbuf, errlen) !=
+        MF_OK) {
         PQfinish(c);
         return NULL;
     }
@@ -88,22 +214,20 @@ static PGconn *open_conn(struct api_pool *p, char *errbuf, size_t errlen)
  * there: a table that is missing (its program not deployed yet) then fails
  * only the endpoints that read it, not every connection.
  */
-static int prepare(struct api_pool *p, struct slot *s, size_t i, char *errbuf, size_t errlen)
+static int prepare(struct api_pool *p, struct slot *s, size_t i, int64_t deadline, int *late,
+                   char *errbuf, size_t errlen)
 {
+    *late = 0;
     if (s->prepared[i])
         return MF_OK;
-    PGresult *r = PQprepare(s->conn, p->o.stmts[i].name, p->o.stmts[i].sql, 0, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        const char *msg = PQresultErrorMessage(r);
-        snprintf(errbuf, errlen, "preparing %s: %.*s", p->o.stmts[i].name, (int)strcspn(msg, "\n"),
-                 msg);
-        int rc = mf_pg_classify(s->conn, r);
-        PQclear(r);
-        return rc;
-    }
-    PQclear(r);
-    s->prepared[i] = 1;
-    return MF_OK;
+    char what[96];
+    snprintf(what, sizeof what, "preparing %s", p->o.stmts[i].name);
+    int rc = command_by(s->conn,
+                        PQsendPrepare(s->conn, p->o.stmts[i].name, p->o.stmts[i].sql, 0, NULL),
+                        what, deadline, late, errbuf, errlen);
+    if (rc == MF_OK)
+        s->prepared[i] = 1;
+    return rc;
 }
 
 /* Borrows a slot: one with a live connection first. -1 after wait_ms. */
@@ -150,22 +274,28 @@ static void give_back(struct api_pool *p, int i)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* The slot's connection, (re)connecting if allowed now; NULL with errbuf. */
-static PGconn *slot_conn(struct api_pool *p, struct slot *s, char *errbuf, size_t errlen)
+/* Closes the slot's connection: the next borrower connects again. */
+static void drop_conn(struct api_pool *p, struct slot *s)
+{
+    PQfinish(s->conn);
+    s->conn = NULL;
+    memset(s->prepared, 0, p->o.nstmts);
+}
+
+/* The slot's connection, (re)connecting by deadline if allowed now; NULL with errbuf. */
+static PGconn *slot_conn(struct api_pool *p, struct slot *s, int64_t deadline, char *errbuf,
+                         size_t errlen)
 {
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
         return s->conn;
-    if (s->conn) {
-        PQfinish(s->conn);
-        s->conn = NULL;
-    }
-    memset(s->prepared, 0, p->o.nstmts);
+    if (s->conn)
+        drop_conn(p, s);
     int64_t now = mf_mono_ms();
     if (now < s->next_try) {
         snprintf(errbuf, errlen, "PostgreSQL unavailable (retrying)");
         return NULL;
     }
-    s->conn = open_conn(p, errbuf, errlen);
+    s->conn = open_conn(p, deadline, errbuf, errlen);
     if (!s->conn) {
         s->next_try = now + RECONNECT_MS;
         MF_LOG_WARN("pool", "%s", errbuf);
@@ -184,32 +314,40 @@ PGresult *api_pool_exec(struct api_pool *p, size_t stmt, int n, const char *cons
         *rc = MF_ERETRY;
         return NULL;
     }
+    /* Connecting, preparing and the statement itself, all by one deadline. */
+    int64_t deadline = mf_mono_ms() + p->o.statement_timeout_ms + ANSWER_SLACK_MS;
     struct slot *s = &p->slots[i];
     PGresult *r = NULL;
-    PGconn *c = slot_conn(p, s, errbuf, errlen);
+    int late = 0;
+    PGconn *c = slot_conn(p, s, deadline, errbuf, errlen);
     if (!c) {
         *rc = MF_ERETRY;
         goto out;
     }
-    if ((*rc = prepare(p, s, stmt, errbuf, errlen)) != MF_OK)
+    if ((*rc = prepare(p, s, stmt, deadline, &late, errbuf, errlen)) != MF_OK)
         goto broken;
-    r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
+    r = PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0) == 1 ? answer_by(c, deadline, &late)
+                                                                    : NULL;
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         goto out;
-    const char *msg = PQresultErrorMessage(r);
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = late ? "no answer within the statement timeout"
+                      : r  ? PQresultErrorMessage(r)
+                           : PQerrorMessage(c);
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     snprintf(errbuf, errlen, "%s: %.*s", name, (int)strcspn(msg, "\n"), msg);
-    *rc = mf_pg_classify(c, r);
+    *rc = r ? mf_pg_classify(c, r) : MF_ERETRY;
     /* 57014: statement_timeout fired: the database is too slow right now. */
     if (state && strcmp(state, "57014") == 0)
         *rc = MF_ERETRY;
     PQclear(r);
     r = NULL;
 broken:
-    if (PQstatus(c) != CONNECTION_OK) {
-        PQfinish(s->conn);
-        s->conn = NULL;
-        memset(s->prepared, 0, p->o.nstmts);
+    /* A connection that broke, or that PostgreSQL left without an answer
+     * (mid-protocol now), is closed. */
+    if (late || PQstatus(c) != CONNECTION_OK) {
+        drop_conn(p, s);
+        if (late)
+            MF_LOG_WARN("pool", "%s: closing the connection", errbuf);
     }
 out:
     give_back(p, i);

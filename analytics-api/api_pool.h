@@ -2,8 +2,13 @@
  * api_pool: a fixed pool of PostgreSQL connections for the analytics API,
  * each with the API's statements prepared and a statement_timeout set, so
  * no request waits on PostgreSQL longer than that (DESIGN §12: never a
- * hang). A request borrows a connection for one statement; when none is
- * free within the wait it gets MF_ERETRY (503). A connection that broke is
+ * hang). The pool's own I/O never blocks in libpq: connecting, preparing
+ * and the statement share one deadline (the statement timeout and a
+ * little), so a server that is frozen or cut off, which sends not even
+ * its timeout error, costs a request that long; the connection it left
+ * without an answer is closed. A request borrows a connection for one
+ * statement; when none is free within the wait it gets MF_ERETRY (503).
+ * A connection that broke is
  * reconnected by the next borrower, at most once a second per slot, so a
  * PostgreSQL that is down costs each request one quick refusal, not a
  * connect timeout. The API only reads: the pool connects to PG_DSN_READ

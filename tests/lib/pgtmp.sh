@@ -11,6 +11,10 @@
 #                              on stdout (one line) and writes it to DIR/dsn
 #   pgtmp.sh stop DIR          fast shutdown; no error if not running
 #   pgtmp.sh kill DIR          immediate shutdown (crash-like), for fault tests
+#   pgtmp.sh freeze DIR        SIGSTOP the server and its backends: it accepts
+#                              TCP connections (the kernel does) and answers
+#                              nothing, as one cut off by the network would
+#   pgtmp.sh thaw DIR          SIGCONT them (stop, kill and destroy thaw first)
 #   pgtmp.sh restart DIR       start again, same data and port; prints the DSN
 #   pgtmp.sh destroy DIR       stop, then rm -rf DIR
 #   pgtmp.sh status DIR        exit 0 if running, 3 if not
@@ -42,7 +46,7 @@ die() {
 }
 
 usage() {
-    printf 'usage: %s start DIR [PORT] | stop DIR | kill DIR | restart DIR | destroy DIR | status DIR | dsn DIR\n' \
+    printf 'usage: %s start DIR [PORT] | stop DIR | kill DIR | freeze DIR | thaw DIR | restart DIR | destroy DIR | status DIR | dsn DIR\n' \
         "$0" >&2
     exit 2
 }
@@ -306,10 +310,27 @@ EOF
     echo
 }
 
+# SIGSTOP or SIGCONT the server's processes (the postmaster and its children), by pid.
+signal_server() {
+    local sig=$1 pid
+    [ -f "$DATA/postmaster.pid" ] || return 0
+    pid=$(head -n 1 "$DATA/postmaster.pid")
+    [ -n "$pid" ] || return 0
+    kill "-$sig" "$pid" $(pgrep -P "$pid") 2>/dev/null
+    return 0
+}
+
+cmd_signal() {
+    resolve_dir "$2"
+    [ -n "$DIR" ] && [ -f "$DATA/PG_VERSION" ] || die "no cluster in '$2'"
+    signal_server "$1"
+}
+
 cmd_stop() {
     local mode=$1
     resolve_dir "$2"
     [ -n "$DIR" ] && [ -f "$DATA/PG_VERSION" ] || return 0
+    signal_server CONT # a frozen server would never act on the stop
     if is_running; then
         as_owner "$BIN/pg_ctl" stop -w -t "$START_TIMEOUT" -D "$DATA" -m "$mode" \
             >>"$DIR/pg_ctl.log" 2>&1 || {
@@ -385,6 +406,14 @@ stop)
 kill)
     [ $# -eq 1 ] || usage
     cmd_stop immediate "$1"
+    ;;
+freeze)
+    [ $# -eq 1 ] || usage
+    cmd_signal STOP "$1"
+    ;;
+thaw)
+    [ $# -eq 1 ] || usage
+    cmd_signal CONT "$1"
     ;;
 restart)
     [ $# -eq 1 ] || usage
