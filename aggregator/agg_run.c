@@ -20,6 +20,7 @@
 #include "mf_signal.h"
 #include "mf_time.h"
 #include "agg_commit.h"
+#include "agg_committer.h"
 #include "agg_daily.h"
 #include "agg_outbox.h"
 #include "agg_partitions.h"
@@ -44,15 +45,34 @@ enum { READY = 0, NR_STARTING, NR_LOADING, NR_PG };
 static const char *const not_ready_why[] = {"", "starting", "loading assigned partitions",
                                             "postgresql unavailable"};
 
+/*
+ * A record read while the last batch commits: parsed at once (the
+ * commit does not change what parsing needs), applied to the state after
+ * the commit (it does change what applying needs: open windows, offsets).
+ */
+struct parsed {
+    int32_t part;
+    int64_t offset;
+    bool ok;
+    union {
+        struct agg_record rec;
+        char why[sizeof(struct agg_record)]; /* !ok: why it could not be parsed */
+    } u;
+};
+
 struct app {
     const struct agg_config *cfg;
     rd_kafka_t *rk;
     struct agg_publish *pub;
     struct agg_daily *daily; /* the daily analytics, on a connection of their own */
     struct agg_pg *pg;
-    struct agg_commit *commit;    /* over pg */
-    struct agg_partitions *parts; /* over pg */
+    struct agg_commit *commit;       /* over pg */
+    struct agg_partitions *parts;    /* over pg */
+    struct agg_committer *committer; /* commits on its own thread: owns pg while busy */
+    struct agg_batch batch;          /* the batch in flight (arrays in st) */
     struct agg_state *st;
+    struct parsed *queue; /* read while the batch in flight commits; at most batch_max */
+    size_t nqueue;
     struct mf_admin *admin;
 
     int32_t *assigned;
@@ -155,9 +175,11 @@ static rd_kafka_topic_partition_list_t *assigned_list(const struct app *a)
 /* Stops fetching until the state is reloaded (resync). */
 static void start_resync(struct app *a, int why)
 {
+    MF_ASSERT(!agg_committer_busy(a->committer));
     if (a->nassigned)
         mf_kafka_hold(a->rk);
     agg_state_reset(a->st);
+    a->nqueue = 0; /* read again after the seek */
     a->batch_deadline = -1;
     a->need_resync = true;
     atomic_store(&a->not_ready, why);
@@ -259,37 +281,49 @@ static void commit_hint(struct app *a)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+static void apply(struct app *a, const struct parsed *p);
+
 /*
- * Writes the batch in hand (and any window the watermark closed) in one
- * transaction, then publishes what closed. On failure the state is
- * dropped and a resync begins; nothing half-written survives (the
- * transaction rolled back) and nothing committed is lost (the outbox).
+ * After a fatal error: waits for the batch in flight and drops its
+ * outcome (committed or not, PostgreSQL and the outbox tell the next
+ * owner where it stands), before anything else uses the connection.
  */
-static void flush_batch(struct app *a)
+static void drop_in_flight(struct app *a)
 {
-    struct agg_batch b;
     char err[512];
+    int64_t us;
+    if (!a->committer || !agg_committer_busy(a->committer))
+        return;
+    (void)agg_committer_finish(a->committer, &us, err, sizeof err);
+    agg_state_reset(a->st);
+    a->nqueue = 0;
+}
+
+/*
+ * Takes the outcome of the batch in flight, if any. Committed: the state
+ * catches up, the closed windows are published, and the records read
+ * meanwhile are applied (the batch is empty, and the queue holds at most
+ * a batch). Failed: the state is dropped and a resync begins; nothing
+ * half-written survives (the transaction rolled back), nothing committed
+ * is lost (the outbox), and the queued records are read again from the
+ * stored offsets.
+ */
+static void settle(struct app *a)
+{
+    char err[512];
+    int64_t us;
     int rc;
 
-    a->batch_deadline = -1;
-    agg_state_tick(a->st, mf_now_ms(), mf_mono_ms());
-    if (!agg_state_build(a->st, &b))
+    if (!agg_committer_busy(a->committer))
         return;
-    if ((rc = agg_partitions_ensure_for_batch(a->parts, &b, err, sizeof err)) != MF_OK)
-        goto fail;
-
-    a->rows.n = 0;
-    int64_t t0 = mf_mono_ms();
-    rc = agg_commit_write(a->commit, &b, a->outbox_clear_pending, a->assigned, a->nassigned,
-                          &a->rows, err, sizeof err);
-    if (rc != MF_OK)
+    if ((rc = agg_committer_finish(a->committer, &us, err, sizeof err)) != MF_OK)
         goto fail;
     MF_CRASH_POINT("aggregator.batch.committed"); /* committed, nothing published */
-    mf_metric_observe(a->m_commit, (double)(mf_mono_ms() - t0) / 1000.0);
+    mf_metric_observe(a->m_commit, (double)us / 1e6);
     a->outbox_clear_pending = false;
     a->last_pg_ok = mf_mono_ms();
-    MF_LOG_DEBUG("agg", "batch: %zu records, %zu windows, %zu closed, %zu to publish", b.nrecords,
-                 b.nentries, b.ncloses, a->rows.n);
+    MF_LOG_DEBUG("agg", "batch: %zu records, %zu windows, %zu closed, %zu to publish",
+                 a->batch.nrecords, a->batch.nentries, a->batch.ncloses, a->rows.n);
     agg_state_committed(a->st);
 
     for (size_t i = 0; i < a->rows.n; i++)
@@ -306,9 +340,13 @@ static void flush_batch(struct app *a)
     if (newest != AGG_WM_NONE)
         mf_metric_set(a->m_lag, (double)(mf_now_ms() - newest) / 1000.0);
     mf_metric_set(a->m_open, (double)agg_state_open_windows(a->st));
+    for (size_t i = 0; i < a->nqueue; i++)
+        apply(a, &a->queue[i]);
+    a->nqueue = 0;
     return;
 
 fail:
+    a->nqueue = 0;
     if (rc == MF_EFATAL) {
         MF_LOG_FATAL("agg", "batch failed: %s", err);
         a->fatal = true;
@@ -318,37 +356,50 @@ fail:
     start_resync(a, agg_pg_connected(a->pg) ? NR_LOADING : NR_PG);
 }
 
+/*
+ * Writes the batch in hand (and any window the watermark closed) in one
+ * transaction, on the commit thread, after the one in flight settled.
+ * wait: settle it too before returning; else the caller reads on and
+ * settles later (settle, or the next flush_batch).
+ */
+static void flush_batch(struct app *a, bool wait)
+{
+    settle(a);
+    if (a->need_resync || a->fatal)
+        return;
+    a->batch_deadline = -1;
+    agg_state_tick(a->st, mf_now_ms(), mf_mono_ms());
+    if (!agg_state_build(a->st, &a->batch))
+        return;
+    a->rows.n = 0;
+    agg_committer_start(a->committer, &a->batch, a->outbox_clear_pending, a->assigned, a->nassigned,
+                        &a->rows);
+    if (wait)
+        settle(a);
+}
+
 /* ---------------------------------------------------------------- records */
 
-static void handle(struct app *a, rd_kafka_message_t *m)
+/* A parsed record (or one that failed to parse) into the batch. */
+static void apply(struct app *a, const struct parsed *p)
 {
-    struct agg_record rec;
-    char why[256];
-
-    if (m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            MF_LOG_WARN("kafka", "consume: %s", rd_kafka_message_errstr(m));
+    if (a->need_resync || !agg_state_assigned(a->st, p->part))
         return;
-    }
-    /* Before a reload: these are read again after the seek. */
-    if (a->need_resync || !agg_state_assigned(a->st, m->partition))
-        return;
-
-    if (agg_record_parse(m->payload, m->len, &rec, why, sizeof why) != MF_OK) {
+    if (!p->ok) {
         /*
          * Reading it again would not help: count it, log it (the first ten,
          * then one in a thousand), and move the offset past it.
          */
         mf_metric_inc(a->m_invalid);
         if (a->invalid_seen++ < 10 || a->invalid_seen % 1000 == 0)
-            MF_LOG_WARN("agg", "skipping record %d/%lld: %s (%lu so far)", (int)m->partition,
-                        (long long)m->offset, why, a->invalid_seen);
-        agg_state_skip(a->st, m->partition, m->offset);
+            MF_LOG_WARN("agg", "skipping record %d/%lld: %s (%lu so far)", (int)p->part,
+                        (long long)p->offset, p->u.why, a->invalid_seen);
+        agg_state_skip(a->st, p->part, p->offset);
     } else {
         bool late;
         int expired;
         switch (
-            agg_state_add(a->st, m->partition, m->offset, &rec, mf_mono_ms(), &late, &expired)) {
+            agg_state_add(a->st, p->part, p->offset, &p->u.rec, mf_mono_ms(), &late, &expired)) {
         case AGG_ADD_APPLIED:
             mf_metric_inc(a->m_applied);
             if (late)
@@ -369,6 +420,43 @@ static void handle(struct app *a, rd_kafka_message_t *m)
     }
     if (a->batch_deadline < 0)
         a->batch_deadline = mf_mono_ms() + a->cfg->batch_ms;
+}
+
+/*
+ * One consumed record: parsed now, applied now or, while a batch
+ * commits, queued and applied once it has. A full queue waits for the
+ * commit; a full batch then starts the next one.
+ */
+static void handle(struct app *a, rd_kafka_message_t *m)
+{
+    struct parsed one;
+    char why[sizeof one.u.why];
+
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            MF_LOG_WARN("kafka", "consume: %s", rd_kafka_message_errstr(m));
+        return;
+    }
+    /* Before a reload: these are read again after the seek. */
+    if (a->need_resync || !agg_state_assigned(a->st, m->partition))
+        return;
+    if (agg_committer_busy(a->committer) && a->nqueue == (size_t)a->cfg->batch_max)
+        settle(a);
+    if (!a->need_resync && !a->fatal && !agg_committer_busy(a->committer) &&
+        agg_state_batch_full(a->st))
+        flush_batch(a, false);
+    if (a->need_resync || a->fatal)
+        return;
+
+    bool queued = agg_committer_busy(a->committer);
+    struct parsed *p = queued ? &a->queue[a->nqueue++] : &one;
+    p->part = m->partition;
+    p->offset = m->offset;
+    p->ok = agg_record_parse(m->payload, m->len, &p->u.rec, why, sizeof why) == MF_OK;
+    if (!p->ok)
+        memcpy(p->u.why, why, sizeof why);
+    if (!queued)
+        apply(a, p);
 }
 
 /* ---------------------------------------------------------------- maintenance */
@@ -430,6 +518,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct app *a = opaque;
 
+    /* The batch in flight first: it owns the connection and reads the state. */
+    if (a->fatal)
+        drop_in_flight(a);
+    else
+        settle(a);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         a->assigned = mf_xrealloc(a->assigned,
                                   (size_t)(parts->cnt ? parts->cnt : 1) * sizeof *a->assigned);
@@ -455,7 +548,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * republish them.
      */
     if (!a->need_resync && !a->fatal)
-        flush_batch(a);
+        flush_batch(a, true);
     if (!a->need_resync && a->outbox_clear_pending && a->nassigned) {
         char why[256];
         if (agg_outbox_clear(a->pg, a->assigned, a->nassigned, why, sizeof why) != MF_OK)
@@ -464,6 +557,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     a->outbox_clear_pending = false;
     MF_LOG_INFO("agg", "revoked %d partition(s)", parts->cnt);
     agg_state_reset(a->st);
+    a->nqueue = 0;
     a->nassigned = 0;
     a->need_resync = false;
     a->batch_deadline = -1;
@@ -551,6 +645,8 @@ int agg_run(const struct agg_config *cfg)
     a->pg = agg_pg_new(cfg->pg_dsn, cfg->group_id, cfg->topic_validated);
     a->commit = agg_commit_new(a->pg);
     a->parts = agg_partitions_new(a->pg);
+    a->committer = agg_committer_new(a->commit, a->parts);
+    a->queue = mf_xmalloc((size_t)cfg->batch_max * sizeof *a->queue);
 
     a->admin = mf_admin_start(cfg->metrics_addr, ready_fn, a, err, sizeof err);
     if (!a->admin) {
@@ -596,7 +692,9 @@ int agg_run(const struct agg_config *cfg)
             resync(a);
 
         int timeout = 100;
-        if (a->batch_deadline >= 0)
+        if (agg_committer_busy(a->committer))
+            timeout = 0; /* read what is there; the commit is waited for below */
+        else if (a->batch_deadline >= 0)
             timeout = (int)(a->batch_deadline - now < 0     ? 0
                             : a->batch_deadline - now > 100 ? 100
                                                             : a->batch_deadline - now);
@@ -607,13 +705,21 @@ int agg_run(const struct agg_config *cfg)
         }
         if (a->need_resync || a->fatal)
             continue;
+        /* Nothing read: wait a moment for the commit rather than spin. */
+        if (agg_committer_busy(a->committer) && agg_committer_done(a->committer, m ? 0 : 2))
+            settle(a);
+        if (a->need_resync || a->fatal)
+            continue;
         now = mf_mono_ms();
-        if (agg_state_batch_full(a->st) || (a->batch_deadline >= 0 && now >= a->batch_deadline)) {
-            flush_batch(a);
+        if (agg_committer_busy(a->committer)) {
+            /* The batch in flight settles first; new records queue meanwhile. */
+        } else if (agg_state_batch_full(a->st) ||
+                   (a->batch_deadline >= 0 && now >= a->batch_deadline)) {
+            flush_batch(a, false);
         } else if (a->batch_deadline < 0 && now >= a->next_tick) {
             /* Idle: close what the wall clock closed, keep partitions and checks up. */
             a->next_tick = now + TICK_MS;
-            flush_batch(a);
+            flush_batch(a, true);
             if (!a->need_resync && !a->fatal)
                 maintain(a);
         }
@@ -626,11 +732,12 @@ int agg_run(const struct agg_config *cfg)
     /* SIGTERM: write the batch in hand, then leave the group (revoke runs inside). */
     if (!a->fatal) {
         if (!a->need_resync)
-            flush_batch(a);
+            flush_batch(a, true);
         MF_LOG_INFO("agg", "shutting down");
     }
     status = a->fatal ? 1 : 0;
 out:
+    drop_in_flight(a);
     if (a->rk) {
         rd_kafka_consumer_close(a->rk);
         rd_kafka_destroy(a->rk);
@@ -638,11 +745,13 @@ out:
     agg_daily_destroy(a->daily);
     agg_publish_destroy(a->pub, 5000);
     mf_admin_destroy(a->admin);
+    agg_committer_destroy(a->committer);
     agg_commit_destroy(a->commit);
     agg_partitions_destroy(a->parts);
     agg_pg_destroy(a->pg);
     agg_state_destroy(a->st);
     agg_rows_release(&a->rows);
+    free(a->queue);
     free(a->assigned);
     return status;
 }
