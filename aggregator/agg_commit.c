@@ -14,6 +14,7 @@
 
 #include "mf_buf.h"
 #include "mf_contract.h"
+#include "mf_json.h"
 #include "mf_time.h"
 #include "agg_funcs.h"
 #include "agg_outbox.h"
@@ -502,12 +503,21 @@ static int close_minutes(struct agg_commit *cm, const struct agg_batch *b, struc
         const struct agg_close *c = &b->closes[i];
         if (agg_key_width(c->key) != AGG_W1M || c->merged)
             continue; /* merged: the merge closed it */
-        const char *sep = k++ ? "," : "";
+        if (k++) {
+            for (int a = 0; a < 3; a++)
+                mf_buf_appendc(&cm->arr[a], ',');
+        }
         mf_time_format(agg_key_start(c->key), ts);
-        /* Meter IDs are [A-Za-z0-9._:-] (checked at parse): quoted, nothing to escape. */
-        mf_buf_appendf(&cm->arr[0], "%s\"%s\"", sep, c->meter_id);
-        mf_buf_appendf(&cm->arr[1], "%s%s", sep, ts);
-        mf_buf_appendf(&cm->arr[2], "%s%" PRId32, sep, c->part);
+        /*
+         * Meter IDs are [A-Za-z0-9._:-] (checked at parse): quoted, nothing
+         * to escape. Plain appends, not printf: ~20,000 keys a batch, on
+         * the commit's own time.
+         */
+        mf_buf_appendc(&cm->arr[0], '"');
+        mf_buf_appends(&cm->arr[0], c->meter_id);
+        mf_buf_appendc(&cm->arr[0], '"');
+        mf_buf_appends(&cm->arr[1], ts);
+        mf_json_int(&cm->arr[2], c->part);
     }
     arrays_close(cm, 3);
     if (!k)

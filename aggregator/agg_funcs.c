@@ -11,9 +11,25 @@
 #include "mf_json.h"
 #include "mf_common.h"
 
+/*
+ * ,"name": then the value. Plain appends, not mf_buf_appendf: printf's
+ * machinery was half the time of encoding a window (~20,000 a batch).
+ */
+static int emit_name(struct mf_buf *out, const char *name)
+{
+    return mf_buf_append(out, ",\"", 2) || mf_buf_appends(out, name) || mf_buf_append(out, "\":", 2)
+               ? MF_EDATA
+               : MF_OK;
+}
+
 static int emit_field(struct mf_buf *out, const char *name, double v)
 {
-    return mf_buf_appendf(out, ",\"%s\":", name) || mf_json_double(out, v) ? MF_EDATA : MF_OK;
+    return emit_name(out, name) || mf_json_double(out, v) ? MF_EDATA : MF_OK;
+}
+
+static int emit_int(struct mf_buf *out, const char *name, int64_t v)
+{
+    return emit_name(out, name) || mf_json_int(out, v) ? MF_EDATA : MF_OK;
 }
 
 /* ---------------------------------------------------------------- count */
@@ -29,7 +45,7 @@ static void count_merge(struct agg_acc *o, const struct agg_acc *a, const struct
 }
 static int count_emit(const struct agg_acc *a, struct mf_buf *out)
 {
-    return mf_buf_appendf(out, ",\"count\":%lld", (long long)a->count) ? MF_EDATA : MF_OK;
+    return emit_int(out, "count", a->count);
 }
 
 /* ---------------------------------------------------------------- sum (and avg) */
@@ -147,8 +163,7 @@ static int quality_emit(const struct agg_acc *a, struct mf_buf *out)
     }                                                                                              \
     static int field##_emit(const struct agg_acc *a, struct mf_buf *out)                           \
     {                                                                                              \
-        return mf_buf_appendf(out, ",\"" #field "\":%lld", (long long)a->field) ? MF_EDATA         \
-                                                                                : MF_OK;           \
+        return emit_int(out, #field, a->field);                                                    \
     }
 
 COUNTER_ROW(premium, rec->tier == MF_TIER_PREMIUM)

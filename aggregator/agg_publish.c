@@ -57,11 +57,14 @@ int agg_rollup_json(const struct agg_row *row, struct mf_buf *out)
 {
     char ts[MF_TIME_STRLEN];
     mf_time_format(row->start, ts);
+    /* Plain appends (no printf): ~20,000 windows a batch at one reading a meter-minute. */
     if (mf_buf_appends(out, "{\"meter_id\":") ||
         mf_json_str(out, row->meter_id, strlen(row->meter_id)) ||
-        mf_buf_appendf(out, ",\"width\":\"%s\",\"window_start\":\"%s\"",
-                       agg_widths[row->width].name, ts) ||
-        agg_acc_emit(&row->acc, out) || mf_buf_appendf(out, ",\"revision\":%d}", row->revision))
+        mf_buf_appends(out, ",\"width\":\"") || mf_buf_appends(out, agg_widths[row->width].name) ||
+        mf_buf_appends(out, "\",\"window_start\":\"") || mf_buf_appends(out, ts) ||
+        mf_buf_appendc(out, '"') || agg_acc_emit(&row->acc, out) ||
+        mf_buf_appends(out, ",\"revision\":") || mf_json_int(out, row->revision) ||
+        mf_buf_appendc(out, '}'))
         return MF_EDATA;
     return MF_OK;
 }
