@@ -20,6 +20,9 @@
 #                      for the fleet to catch up (meter-sim --drain) gives up
 #   DEMO_TROUBLE [meter-sim's defaults] trouble rates, as meter-sim --trouble
 #   DEMO_S3_WAIT [300] seconds the S3 archive check waits for Kafka Connect
+#   DEMO_HISTORY_HOODS [10] neighborhoods (N-01..N-K, 0: all) whose meters first
+#                      send the hourly history the neighborhood correlation needs
+#                      (168 h ending with the last whole day of the range)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,7 +34,16 @@ SEED=${DEMO_SEED:-42}
 START=${DEMO_START:-2024-03-11T00:00:00Z}
 REPORT=${DEMO_REPORT:-report}
 DRAIN_TIMEOUT=${DEMO_DRAIN_TIMEOUT:-120}
-SIM_FLEET=(--meters "$METERS" --seed "$SEED" --start "$START" --hours "$HOURS")
+# The correlation judges the 168 hours ending with the range's last whole
+# (UTC) day; the hours of those before START come as an hourly history.
+read -r HISTORY_H CORR_DAY <<<"$(python3 -c '
+import datetime as d, sys
+s = d.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ")
+e = s + d.timedelta(hours=float(sys.argv[2]))
+end = e.replace(hour=0, minute=0, second=0, microsecond=0)
+print(max(0, 168 - int((end - s).total_seconds() // 3600)), (end - d.timedelta(days=1)).date())' "$START" "$HOURS")"
+SIM_FLEET=(--meters "$METERS" --seed "$SEED" --start "$START" --hours "$HOURS"
+    --history-hours "$HISTORY_H" --history-hoods "${DEMO_HISTORY_HOODS:-10}")
 [ -n "${DEMO_TROUBLE:-}" ] && SIM_FLEET+=(--trouble "$DEMO_TROUBLE")
 
 T0=$(date +%s)
@@ -230,7 +242,7 @@ for w in 1 2; do
         METRICS_ADDR="127.0.0.1:${!port_var}" WORKER_ID="worker-$w" "$BIN/stream-worker"
 done
 start aggregator env KAFKA_BROKERS="$BROKERS" PG_DSN="$DSN" METRICS_ADDR="127.0.0.1:$AGG_PORT" \
-    AGG_IDLE_FLUSH_S=5 "$BIN/aggregator"
+    AGG_IDLE_FLUSH_S=5 AGG_DAILY_EVERY_S=5 "$BIN/aggregator"
 start source-sink env KAFKA_BROKERS="$BROKERS" PG_DSN="$DSN" METRICS_ADDR="127.0.0.1:$SS_PORT" \
     "$BIN/source-sink"
 wait_http "$GW/readyz" ingest-gw
@@ -265,8 +277,24 @@ SIM_SECS=$(($(date +%s) - T_SIM))
 # ---------------------------------------------------------------- the summary
 
 step "scoring the alerts against the injected trouble"
+# The neighborhood correlation of $CORR_DAY: once a daily round that began
+# after the fleet caught up (AGG_DAILY_EVERY_S=5) judged that day and
+# published its alerts. A round before may have judged it from part of the
+# week (a busy machine's pause in the stream closes the days by the wall
+# clock); the rest then arrived late and made the week's days dirty, so
+# the next round judges it again, and no dirty day may be left.
+ROUNDS0=$(metric "$AGG" meterflow_agg_daily_rounds_total)
+for i in $(seq 1200); do
+    [ "$(metric "$AGG" meterflow_agg_daily_rounds_total)" -ge $((ROUNDS0 + 2)) ] &&
+        [ "$(psql_q "SELECT coalesce((SELECT value FROM fleet_settings WHERE name = 'correlation_day')
+                   >= '$CORR_DAY', false) AND NOT EXISTS (SELECT 1 FROM analytics_alert_outbox)
+                   AND NOT EXISTS (SELECT 1 FROM peak_days_dirty WHERE day <= '$CORR_DAY')")" = t ] && break
+    sleep 0.1
+done
+say "neighborhood correlation of $CORR_DAY: judged by the aggregator" \
+    "(last correlation day: $(psql_q "SELECT coalesce(max(value), 'none') FROM fleet_settings WHERE name = 'correlation_day'"))"
 "$BIN/meter-sim" score --truth "$WORK/truth.jsonl" --brokers "$BROKERS" --metrics "$W1,$W2" \
-    --kv >"$WORK/score.txt" || die "meter-sim score failed"
+    --agg-metrics "$AGG" --kv >"$WORK/score.txt" || die "meter-sim score failed"
 
 # After the score, which checks the workers' counters against the meters'
 # truth: the EV chargers' readings below are readings too, not in that truth.
@@ -340,7 +368,8 @@ else
 fi
 
 # The range's closing reading (at its end time) opens an hour of its own: left out here.
-IN_RANGE="window_start < timestamptz '$START' + interval '$HOURS hours'"
+# The history before START (for the neighborhood correlation) is left out too.
+IN_RANGE="window_start >= timestamptz '$START' AND window_start < timestamptz '$START' + interval '$HOURS hours'"
 PEAKS_SQL="WITH fleet AS (
   SELECT window_start, sum(avg_kw) AS fleet_kw, count(*) AS meters
     FROM rollup_1h_stats WHERE $IN_RANGE GROUP BY window_start),
@@ -355,6 +384,7 @@ ANALYST_SQL="SELECT m.region,
        round(sum(r.energy_kwh)::numeric, 0)    AS energy_kwh,
        round((sum(r.quality_sum) / sum(r.count))::numeric, 1) AS avg_quality
   FROM rollup_1h_stats r JOIN meters m USING (meter_id)
+ WHERE $IN_RANGE
  GROUP BY m.region ORDER BY m.region"
 
 {
@@ -501,6 +531,7 @@ alerts_expected=$ALERTS_EXP
 alerts_detected=$ALERTS_DET
 alerts_false=$ALERTS_FALSE
 $(sed -n 's/^score\.reading\.\([a-z_]*\) .*injected=\([0-9]*\) detected=\([0-9]*\).*/faults_\1="\2 \3"/p' "$WORK/score.txt")
+$(sed -n 's/^score\.correlation \(.*\)/\1/p' "$WORK/score.txt" | tr ' ' '\n' | sed 's/^/corr_/')
 $(sed -n 's/^score\.reading\.false_flags readings=\([0-9]*\) flags=\([0-9]*\) false=\([0-9]*\) per_1000=\([0-9.]*\)/false_flags=\3\nfalse_flags_per_1000=\4/p' "$WORK/score.txt")
 rollup_1m=$R1M
 rollup_1h=$R1H

@@ -46,10 +46,14 @@ static const char usage_text[] =
     "[kW=0.7,W=0.1,kWh=0.08,Wh=0.07,none=0.05]\n"
     "  --trouble LIST        kind=rate,... (fractions of meters; unknown=a count of meters)\n"
     "                        kinds: stuck zero vacant_zero overload spike drop gap_short gap_5h\n"
-    "                        gap_25h negative duplicate out_of_order inactive unknown\n"
+    "                        gap_25h negative duplicate out_of_order glitch unit_slip dropout\n"
+    "                        ct_reversal night_shift wrong_premises inactive unknown\n"
     "  --stuck-hours H       length of an injected stuck run [26]\n"
     "  --malformed N         malformed records sent straight to Kafka (needs --brokers) [20]\n"
     "  --vacant F  --low-max F  --commercial F   registry fractions [0.01 0.1 0.1]\n"
+    "  --history-hours H     first H hourly energies before --start (kWh, interval_s 3600) for\n"
+    "                        the active, non-vacant meters of the history neighborhoods [0]\n"
+    "  --history-hoods K     those are N-01..N-K (0: all) [0]; the correlation needs 168 hours\n"
     "  The truth follows the worker's thresholds: RULE_ZERO_S, RULE_STUCK_S, RULE_GAP_SHORT_S,\n"
     "  RULE_GAP_LONG_S and RULE_OVERLOAD_N are read from the environment like the worker does.\n"
     "\n"
@@ -75,6 +79,7 @@ static const char usage_text[] =
     "\n"
     "Scoring (score):\n"
     "  --truth FILE --brokers B [--metrics URLS] [--topic-alerts T] [--kv]\n"
+    "  --agg-metrics URL     the aggregator's /metrics: meters its correlation judged\n"
     "\n"
     "Per hour of event time (hourly): quarantined readings by reason, flags on validated\n"
     "readings (not the unit ones), alerts raised and cleared; lines \"HOUR SERIES COUNT\"\n"
@@ -94,6 +99,9 @@ enum {
     O_VACANT,
     O_LOWMAX,
     O_COMMERCIAL,
+    O_HISTORY_HOURS,
+    O_HISTORY_HOODS,
+    O_AGG_METRICS,
     O_GW,
     O_TOKEN,
     O_FORMAT,
@@ -132,6 +140,9 @@ static const struct option long_opts[] = {
     {"vacant", required_argument, NULL, O_VACANT},
     {"low-max", required_argument, NULL, O_LOWMAX},
     {"commercial", required_argument, NULL, O_COMMERCIAL},
+    {"history-hours", required_argument, NULL, O_HISTORY_HOURS},
+    {"history-hoods", required_argument, NULL, O_HISTORY_HOODS},
+    {"agg-metrics", required_argument, NULL, O_AGG_METRICS},
     {"gw", required_argument, NULL, O_GW},
     {"token", required_argument, NULL, O_TOKEN},
     {"format", required_argument, NULL, O_FORMAT},
@@ -276,6 +287,15 @@ int main(int argc, char **argv)
             break;
         case O_COMMERCIAL:
             p.commercial_frac = num("commercial", optarg, 0, 1);
+            break;
+        case O_HISTORY_HOURS:
+            p.history_h = (int)num("history-hours", optarg, 0, 24 * 366);
+            break;
+        case O_HISTORY_HOODS:
+            p.history_hoods = (int)num("history-hoods", optarg, 0, 50);
+            break;
+        case O_AGG_METRICS:
+            so.agg_metrics = optarg;
             break;
         case O_GW:
             ro.gw_url = rp.gw_url = optarg;

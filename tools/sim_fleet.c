@@ -39,6 +39,10 @@ const struct sim_trouble_info sim_troubles[SIM_T_COUNT] = {
     [SIM_T_UNIT_SLIP] = {"unit_slip", 0.005, "one W value sent as kW, 1000x (over_limit)"},
     [SIM_T_DROPOUT] = {"dropout", 0.01, "1..3 readings of 0 kW, then the load again (drop)"},
     [SIM_T_CT_REVERSAL] = {"ct_reversal", 0.003, "CT clamp reversed: 6 h negated (negative_value)"},
+    [SIM_T_NIGHT_SHIFT] = {"night_shift", 0.01,
+                           "a night-shift profile (neighborhood_correlation, with history)"},
+    [SIM_T_WRONG_PREMISES] = {"wrong_premises", 0.01,
+                              "wired to premises of the other class (neighborhood_correlation)"},
     [SIM_T_INACTIVE] = {"inactive", 0.004, "registered with active=false (inactive_meter)"},
     [SIM_T_UNKNOWN] = {"unknown", 10, "meters not in the registry (a count; unknown_meter)"},
 };
@@ -214,7 +218,18 @@ static void registry_fields(const struct sim_params *p, struct sim_meter *m)
     m->interval_s = p->cad_s[pick(p->cad_frac, p->ncad, sim_unif(s, i, SIM_R_CADENCE, 0))];
     m->vacant = sim_unif(s, i, SIM_R_VACANT, 0) < p->vacant_frac;
     m->active = sim_unif(s, i, SIM_R_ACTIVE, 0) >= p->rate[SIM_T_INACTIVE];
-    m->neighborhood = 1 + (int)(sim_unif(s, i, SIM_R_PLACE, 0) * 50);
+    /*
+     * Homes and businesses have neighborhoods of their own, so a
+     * neighborhood's meters share a profile: businesses N-10, N-20 .. N-50
+     * (one per region), homes the other 45.
+     */
+    double place = sim_unif(s, i, SIM_R_PLACE, 0);
+    if (m->commercial) {
+        m->neighborhood = 10 * (1 + (int)(place * 5));
+    } else {
+        int k = (int)(place * 45); /* 0..44: skip every tenth */
+        m->neighborhood = 1 + k + k / 9;
+    }
     m->region = 1 + (m->neighborhood - 1) / 10;
     m->max_kw = 20;
     if (m->commercial) {
@@ -224,13 +239,34 @@ static void registry_fields(const struct sim_params *p, struct sim_meter *m)
         if (sim_unif(s, i, SIM_R_MAXKW, 0) < p->low_max_frac)
             m->max_kw = 8 + 0.5 * floor(sim_unif(s, i, SIM_R_MAXKW, 1) * 15); /* 8 .. 15 */
     }
-    MF_ASSERT(sim_load_max_kw(m->commercial, m->scale) < 0.8 * m->max_kw);
+    MF_ASSERT(sim_load_max_kw(m->scale) < 0.8 * m->max_kw);
+}
+
+enum sim_profile sim_meter_profile(const struct sim_meter *m)
+{
+    if (m->trouble == SIM_T_NIGHT_SHIFT)
+        return SIM_P_NIGHT;
+    if (m->trouble == SIM_T_WRONG_PREMISES)
+        return m->commercial ? SIM_P_HOME : SIM_P_BUSINESS;
+    return m->commercial ? SIM_P_BUSINESS : SIM_P_HOME;
+}
+
+int64_t sim_fleet_first_ms(const struct sim_fleet *f)
+{
+    int64_t first = f->p.start_ms;
+    for (uint32_t i = 0; i < f->n; i++) {
+        const struct sim_meter *m = &f->m[i];
+        int64_t t = f->p.start_ms - (int64_t)m->interval_s * 1000 - (m->hist - 1) * MS_HOUR;
+        if (m->hist > 0 && t < first)
+            first = t;
+    }
+    return first;
 }
 
 /* A meter's clean load (no trouble) at reading k. */
 static double clean_kw(const struct sim_params *p, const struct sim_meter *m, int64_t k)
 {
-    return sim_load_kw(p->seed, m->idx, m->commercial, m->scale,
+    return sim_load_kw(p->seed, m->idx, sim_meter_profile(m), m->scale,
                        p->start_ms + k * (int64_t)m->interval_s * 1000);
 }
 
@@ -329,6 +365,8 @@ static void plan_trouble(const struct sim_params *p, struct sim_meter *m)
             SIM_T_UNIT_SLIP,
             SIM_T_DROPOUT,
             SIM_T_CT_REVERSAL,
+            SIM_T_NIGHT_SHIFT,
+            SIM_T_WRONG_PREMISES,
         };
         double v = sim_unif(s, i, SIM_R_TROUBLE, 1), acc = 0;
         for (size_t g = 0; g < MF_ARRAY_LEN(general); g++) {
@@ -444,6 +482,9 @@ struct sim_fleet *sim_fleet_new(const struct sim_params *p)
         }
         m->n = p->end_ms >= p->start_ms ? (p->end_ms - p->start_ms) / (m->interval_s * 1000LL) + 1
                                         : 0;
+        if (m->registered && m->active && !m->vacant && p->history_h > 0 &&
+            (p->history_hoods <= 0 || m->neighborhood <= p->history_hoods))
+            m->hist = p->history_h;
         if (m->registered) {
             plan_trouble(p, m);
         } else {

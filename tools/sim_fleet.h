@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sim_load.h"
+
 /* How a meter writes its value. */
 enum sim_style { SIM_U_KW, SIM_U_W, SIM_U_KWH, SIM_U_WH, SIM_U_NONE, SIM_U_COUNT };
 extern const char *const sim_style_names[SIM_U_COUNT]; /* "kW" ... "none" */
@@ -41,8 +43,10 @@ enum sim_trouble {
     SIM_T_UNIT_SLIP,    /* one W value sent as kW: 1000x */
     SIM_T_DROPOUT,      /* 1..3 readings of 0 kW, then the load again */
     SIM_T_CT_REVERSAL,  /* CT clamp reversed: 6 h of negated readings */
-    SIM_T_INACTIVE,     /* registered with active = false */
-    SIM_T_UNKNOWN,      /* not in the registry at all */
+    SIM_T_NIGHT_SHIFT,  /* a night-shift profile among its neighbours' (neighborhood_correlation) */
+    SIM_T_WRONG_PREMISES, /* wired to premises of the other class (neighborhood_correlation) */
+    SIM_T_INACTIVE,       /* registered with active = false */
+    SIM_T_UNKNOWN,        /* not in the registry at all */
     SIM_T_COUNT
 };
 
@@ -72,6 +76,16 @@ struct sim_params {
     /* The worker's thresholds (its RULE_* defaults); the truth's expectations follow them. */
     int64_t zero_ms, stuck_ms, gap_short_ms, gap_long_ms;
     uint32_t overload_n;
+    /*
+     * History before the range (0: none): each meter of neighborhoods
+     * N-01..N-history_hoods (0: every one), active and not vacant, first
+     * sends history_h hourly energies (kWh, interval_s 3600; Wh for Wh
+     * meters), the last one a native interval before start_ms so its own
+     * cadence follows without a gap. Clean: the trouble is in the range.
+     * It gives the neighborhood correlation its 168 hours cheaply.
+     */
+    int history_h;
+    int history_hoods;
 };
 
 struct sim_meter {
@@ -84,6 +98,7 @@ struct sim_meter {
     int neighborhood, region;
     double max_kw, scale;
     int64_t n;        /* readings in the range at this cadence (before trouble) */
+    int64_t hist;     /* hourly history readings before the range (sim_params.history_h or 0) */
     int64_t ta, tlen; /* trouble: first reading index and length in readings */
     double tval;      /* trouble: the value (kW) it uses, if any */
 };
@@ -116,6 +131,12 @@ void sim_fleet_destroy(struct sim_fleet *f);
  * for `\copy meters FROM STDIN CSV HEADER`. MF_OK or MF_EFATAL (write error).
  */
 int sim_fleet_write_registry(const struct sim_fleet *f, FILE *out);
+
+/* The meter's load profile (its class's, unless injected as atypical). */
+enum sim_profile sim_meter_profile(const struct sim_meter *m);
+
+/* The earliest reading time of the run (start_ms, or its first history reading). */
+int64_t sim_fleet_first_ms(const struct sim_fleet *f);
 
 /* The meter with this ID, or NULL. Linear in the fleet size: for tests and tools. */
 const struct sim_meter *sim_fleet_find(const struct sim_fleet *f, const char *id);

@@ -16,14 +16,18 @@
 
 #include "mf_common.h"
 
+#define MS_HOUR 3600000LL
+
 int64_t sim_gen_ts(const struct sim_params *p, const struct sim_meter *m, int64_t k)
 {
+    if (k < 0)
+        return p->start_ms - (int64_t)m->interval_s * 1000 + (k + 1) * MS_HOUR;
     return p->start_ms + k * (int64_t)m->interval_s * 1000;
 }
 
 static double clean(const struct sim_params *p, const struct sim_meter *m, int64_t k)
 {
-    return sim_load_kw(p->seed, m->idx, m->commercial, m->scale, sim_gen_ts(p, m, k));
+    return sim_load_kw(p->seed, m->idx, sim_meter_profile(m), m->scale, sim_gen_ts(p, m, k));
 }
 
 static bool in_trouble(const struct sim_meter *m, int64_t k)
@@ -33,6 +37,8 @@ static bool in_trouble(const struct sim_meter *m, int64_t k)
 
 double sim_gen_kw(const struct sim_params *p, const struct sim_meter *m, int64_t k)
 {
+    if (k < 0)
+        return clean(p, m, k); /* history: the trouble is in the range */
     switch (m->trouble) {
     case SIM_T_ZERO:
     case SIM_T_VACANT_ZERO:
@@ -78,11 +84,11 @@ double sim_gen_kw(const struct sim_params *p, const struct sim_meter *m, int64_t
     return clean(p, m, k);
 }
 
-/* The value in the meter's unit, at that unit's resolution. */
-static void format_value(const struct sim_meter *m, double kw, char *out, size_t len)
+/* The value in the reading's unit, at that unit's resolution. */
+static void format_value(const struct sim_reading *r, char *out, size_t len)
 {
-    double hours = m->interval_s / 3600.0;
-    switch (m->style) {
+    double hours = r->interval_s / 3600.0, kw = r->kw;
+    switch (r->style) {
     case SIM_U_W:
         snprintf(out, len, "%.1f", kw * 1000);
         break;
@@ -109,7 +115,10 @@ static void make(struct sim_gen *g, int64_t k, struct sim_reading *r)
     r->k = k;
     r->ts_ms = sim_gen_ts(g->p, g->m, k);
     r->kw = sim_gen_kw(g->p, g->m, k);
-    format_value(g->m, r->kw, r->value, sizeof r->value);
+    /* History: an hour's energy, as a head-end's hourly register gives it. */
+    r->style = k >= 0 ? g->m->style : g->m->style == SIM_U_WH ? SIM_U_WH : SIM_U_KWH;
+    r->interval_s = k >= 0 ? g->m->interval_s : 3600;
+    format_value(r, r->value, sizeof r->value);
 }
 
 void sim_gen_init(struct sim_gen *g, const struct sim_params *p, const struct sim_meter *m)
@@ -117,6 +126,7 @@ void sim_gen_init(struct sim_gen *g, const struct sim_params *p, const struct si
     memset(g, 0, sizeof *g);
     g->p = p;
     g->m = m;
+    g->k = -m->hist;
 }
 
 int sim_gen_next(struct sim_gen *g, struct sim_reading *r)
@@ -174,10 +184,10 @@ int sim_reading_json(const struct sim_reading *r, struct mf_buf *out)
     mf_time_format(r->ts_ms, ts);
     rc |= mf_buf_appendf(out, "{\"meter_id\":\"%s\",\"ts\":\"%s\",\"value\":%s", m->id, ts,
                          r->value);
-    if (m->style != SIM_U_NONE)
-        rc |= mf_buf_appendf(out, ",\"unit\":\"%s\"", sim_style_names[m->style]);
-    if (m->style == SIM_U_KWH || m->style == SIM_U_WH)
-        rc |= mf_buf_appendf(out, ",\"interval_s\":%d", (int)m->interval_s);
+    if (r->style != SIM_U_NONE)
+        rc |= mf_buf_appendf(out, ",\"unit\":\"%s\"", sim_style_names[r->style]);
+    if (r->style == SIM_U_KWH || r->style == SIM_U_WH)
+        rc |= mf_buf_appendf(out, ",\"interval_s\":%d", (int)r->interval_s);
     rc |= mf_buf_appendc(out, '}');
     return rc ? MF_EDATA : MF_OK;
 }
@@ -188,12 +198,12 @@ int sim_reading_csv(const struct sim_reading *r, struct mf_buf *out)
 {
     char ts[MF_TIME_STRLEN];
     const struct sim_meter *m = r->m;
-    bool energy = m->style == SIM_U_KWH || m->style == SIM_U_WH;
+    bool energy = r->style == SIM_U_KWH || r->style == SIM_U_WH;
 
     mf_time_format(r->ts_ms, ts);
     if (energy)
         return mf_buf_appendf(out, "%s,%s,%s,%s,%d\n", m->id, ts, r->value,
-                              sim_style_names[m->style], (int)m->interval_s);
+                              sim_style_names[r->style], (int)r->interval_s);
     return mf_buf_appendf(out, "%s,%s,%s,%s,\n", m->id, ts, r->value,
-                          m->style == SIM_U_NONE ? "" : sim_style_names[m->style]);
+                          r->style == SIM_U_NONE ? "" : sim_style_names[r->style]);
 }

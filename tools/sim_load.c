@@ -49,21 +49,31 @@ double sim_load_shape(bool commercial, int64_t ts_ms)
     return 0.35 + 0.75 * bump(h, 7.5, 1.0) + 0.25 * bump(h, 13.0, 2.5) + 0.95 * bump(h, 19.0, 1.8);
 }
 
+double sim_load_profile_shape(enum sim_profile profile, int64_t ts_ms)
+{
+    if (profile != SIM_P_NIGHT)
+        return sim_load_shape(profile == SIM_P_BUSINESS, ts_ms);
+    /* Up at night (around 02:00) and in the afternoon, asleep in the morning: r < 0 vs a home's. */
+    double h = (double)(ts_ms % MS_DAY) / 3600000.0;
+    return 0.35 + 0.9 * bump(h, 2.0, 2.5) + 0.5 * bump(h, 14.5, 1.5);
+}
+
 double sim_load_season(int64_t ts_ms)
 {
     double doy = fmod((double)ts_ms / (double)MS_DAY, 365.2425); /* day of the year, roughly */
     return 1.0 + 0.2 * cos(2 * PI * (doy - 15.0) / 365.2425);
 }
 
-double sim_load_kw(uint64_t seed, uint32_t meter, bool commercial, double scale, int64_t ts_ms)
+double sim_load_kw(uint64_t seed, uint32_t meter, enum sim_profile profile, double scale,
+                   int64_t ts_ms)
 {
     double noise = sim_range(seed, meter, SIM_R_NOISE, (uint64_t)ts_ms, 1 - SIM_NOISE,
                              1 + SIM_NOISE);
-    return scale * sim_load_shape(commercial, ts_ms) * sim_load_season(ts_ms) * noise;
+    return scale * sim_load_profile_shape(profile, ts_ms) * sim_load_season(ts_ms) * noise;
 }
 
-double sim_load_max_kw(bool commercial, double scale)
+double sim_load_max_kw(double scale)
 {
-    /* Shape peaks: 1.0 (commercial), about 1.35 (residential weekend evening). */
-    return scale * (commercial ? 1.0 : 1.36) * 1.2 * (1 + SIM_NOISE);
+    /* Shape peaks: 1.0 (business), about 1.25 (night), 1.35 (home, weekend evening). */
+    return scale * 1.36 * 1.2 * (1 + SIM_NOISE);
 }

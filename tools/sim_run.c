@@ -39,6 +39,7 @@ struct shared {
     atomic_int failed, threads_done;
     atomic_ullong generated, accepted, rejected, retried;
     _Atomic int64_t slice[MAX_THREADS];
+    int64_t first_ms; /* the earliest reading (history included): where the slices start */
     int nthreads;
 };
 
@@ -220,7 +221,7 @@ static void *sender_main(void *arg)
         has[i] = sim_gen_next(&gens[i], &next[i]);
         live += has[i];
     }
-    for (int64_t slice = p->start_ms; live && !stopping(sh); slice += SLICE_MS) {
+    for (int64_t slice = sh->first_ms; live && !stopping(sh); slice += SLICE_MS) {
         atomic_store(&sh->slice[s->id], slice);
         /* Subtract rather than add: a finished thread's slice is INT64_MAX. */
         while (slice - AHEAD_MS > slowest_other(sh, s->id) && !stopping(sh))
@@ -369,6 +370,7 @@ int sim_run(const struct sim_fleet *f, const struct sim_run_opts *o, struct sim_
 
     memset(st, 0, sizeof *st);
     sh->f = f;
+    sh->first_ms = sim_fleet_first_ms(f);
     sh->o = o;
     sh->nthreads = o->threads < 1 ? 1 : o->threads > MAX_THREADS ? MAX_THREADS : o->threads;
     if (o->brokers) {
@@ -394,7 +396,7 @@ int sim_run(const struct sim_fleet *f, const struct sim_run_opts *o, struct sim_
         snd[t].sh = sh;
         snd[t].id = t;
         snd[t].meters = mf_xcalloc(f->n ? f->n : 1, sizeof(uint32_t));
-        atomic_store(&sh->slice[t], f->p.start_ms);
+        atomic_store(&sh->slice[t], sh->first_ms);
     }
     for (uint32_t i = 0; i < f->n; i++) {
         struct sender *s = &snd[sim_hash(0, i, 0, 0) % (uint64_t)sh->nthreads];

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "sim_prom.h"
+#include "sim_cscore.h"
 #include "sim_rscore.h"
 #include "sim_topic.h"
 
@@ -105,6 +106,7 @@ struct truth {
     double expect[NCHECKS];
     long long readings;
     struct sim_rscore *rs; /* the reading-level faults */
+    struct sim_cscore *cs; /* the neighborhood correlation */
 };
 
 /* A truth line's time field in ms, or -1. */
@@ -145,6 +147,10 @@ static int read_truth(const char *path, struct truth *t)
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "readings");
             t->readings = cJSON_IsNumber(n) ? (long long)n->valuedouble : 0;
         }
+        if (cJSON_IsString(kind) && strcmp(kind->valuestring, "correlation") == 0) {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "judged_at_least");
+            sim_cscore_judged_at_least(t->cs, cJSON_IsNumber(n) ? (long)n->valuedouble : -1);
+        }
         for (size_t c = 0; c < NCHECKS; c++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(flags, check_rows[c].name);
             if (cJSON_IsNumber(v))
@@ -163,6 +169,9 @@ static int read_truth(const char *path, struct truth *t)
             in->expect = cJSON_IsString(alert) ? type_index(alert->valuestring) : -1;
             sim_rscore_inject(t->rs, meter->valuestring, kind->valuestring, truth_ts(root, "start"),
                               truth_ts(root, "end"));
+            sim_cscore_truth(t->cs, meter->valuestring, kind->valuestring,
+                             cJSON_IsString(alert) &&
+                                 strcmp(alert->valuestring, "neighborhood_correlation") == 0);
         }
         cJSON_Delete(root);
     }
@@ -187,6 +196,7 @@ struct alerts {
     struct raised *r;
     size_t n, cap;
     size_t records, unparsed, daily;
+    struct sim_cscore *cs;
 };
 
 static void add_alert(void *ctx, const char *data, size_t len)
@@ -203,6 +213,9 @@ static void add_alert(void *ctx, const char *data, size_t len)
     if (cJSON_IsString(type) && (strcmp(type->valuestring, "quality_degradation") == 0 ||
                                  strcmp(type->valuestring, "neighborhood_correlation") == 0)) {
         a->daily++;
+        if (cJSON_IsString(meter) && cJSON_IsString(state) &&
+            strcmp(type->valuestring, "neighborhood_correlation") == 0)
+            sim_cscore_alert(a->cs, meter->valuestring, strcmp(state->valuestring, "raised") == 0);
         cJSON_Delete(root);
         return;
     }
@@ -262,6 +275,7 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
     int rc;
 
     t.rs = sim_rscore_new();
+    t.cs = a.cs = sim_cscore_new();
     if ((rc = read_truth(o->truth, &t)) != 0)
         goto out;
     if ((rc = sim_topic_read(o->brokers, o->topic_alerts, o->timeout_s, add_alert, &a)) != 0)
@@ -341,6 +355,19 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
     fprintf(out, "  vacant meters reading 0 (must not alarm): %ld, alarmed: %ld\n", vacant,
             -zero_ok);
 
+    double judged = -1;
+    if (o->agg_metrics) {
+        struct sim_prom *ap = sim_prom_new(o->agg_metrics);
+        bool found = false;
+        if (sim_prom_scrape(ap) == 1)
+            judged = sim_prom_sum(ap, "meterflow_agg_correlation_meters", "outcome", "judged",
+                                  false, &found);
+        if (!found)
+            judged = -1;
+        sim_prom_destroy(ap);
+    }
+    sim_cscore_print(t.cs, judged, out, o->kv);
+
     int nok = 0, nchk = 0;
     if (o->metrics) {
         pr = sim_prom_new(o->metrics);
@@ -378,6 +405,7 @@ int sim_score(const struct sim_score_opts *o, FILE *out)
     rc = 0;
 out:
     sim_rscore_destroy(t.rs);
+    sim_cscore_destroy(t.cs);
     sim_prom_destroy(pr);
     free(t.inj);
     free(a.r);

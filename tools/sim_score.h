@@ -13,7 +13,8 @@
  * rate-of-change rule exists for (glitch, unit slip, dropout, CT reversal,
  * spike, drop, negative) are scored per reading (sim_rscore) from the
  * validated and quarantine topics read back in full: detected, missed and
- * spike/drop flags on good readings per thousand. Thread: main.
+ * spike/drop flags on good readings per thousand. The aggregator's
+ * neighborhood_correlation fault is scored apart (sim_cscore). Thread: main.
  */
 #ifndef SIM_SCORE_H
 #define SIM_SCORE_H
@@ -22,9 +23,11 @@
 #include <stdio.h>
 
 struct sim_score_opts {
-    const char *truth;        /* truth file (required) */
-    const char *brokers;      /* Kafka bootstrap (required) */
-    const char *metrics;      /* comma list of the workers' /metrics URLs, or NULL */
+    const char *truth;   /* truth file (required) */
+    const char *brokers; /* Kafka bootstrap (required) */
+    const char *metrics; /* comma list of the workers' /metrics URLs, or NULL */
+    const char
+        *agg_metrics; /* the aggregator's /metrics (meters its correlation judged), or NULL */
     const char *topic_alerts; /* default meter.alerts */
     /* Scored readings, for the reading-level faults (sim_rscore); NULL: not scored. */
     const char *topic_validated, *topic_quarantine;

@@ -179,8 +179,8 @@ static int send_feeders(const struct sim_fleet *f, const struct sim_sources_opts
              * so the feeder and its meters differ only by losses and the
              * unregistered load.
              */
-            if (rd.k <= last_k || rd.kw < 0 || rd.kw > m->max_kw)
-                continue;
+            if (rd.k < 0 || rd.k <= last_k || rd.kw < 0 || rd.kw > m->max_kw)
+                continue; /* history (before the feeders' range) too */
             last_k = rd.k;
             int64_t t = rd.ts_ms;
             double e = rd.kw * m->interval_s / 3600.0;

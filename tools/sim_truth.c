@@ -24,12 +24,11 @@ void sim_truth_totals(const struct sim_fleet *f, struct sim_totals *t)
         const struct sim_meter *m = &f->m[i];
         struct sim_gen g;
         struct sim_reading r;
-        uint64_t n = 0;
         sim_gen_init(&g, &f->p, m);
-        while (sim_gen_next(&g, &r))
-            n++;
-        t->readings += n;
-        t->by_style[m->style] += n;
+        while (sim_gen_next(&g, &r)) {
+            t->readings++;
+            t->by_style[r.style]++;
+        }
         t->by_trouble[m->trouble]++;
     }
 }
@@ -114,6 +113,52 @@ static void expected_flags(const struct sim_params *p, const struct sim_meter *m
     }
 }
 
+/* ---------------------------------------------------------------- the correlation */
+
+/*
+ * Whether the aggregator surely judges this meter and uses it as a
+ * neighbour (DESIGN §13): history, and a trouble that leaves its 168
+ * hours whole and raises no lasting alert of the worker's. Kinds that may
+ * or may not (a gap, a quarantined reading in an hourly meter's hour, a
+ * zero run) are left out: the truth then undercounts, never overcounts.
+ */
+static bool corr_sure(const struct sim_meter *m)
+{
+    if (m->hist <= 0)
+        return false;
+    switch (m->trouble) {
+    case SIM_T_NONE:
+    case SIM_T_NIGHT_SHIFT:
+    case SIM_T_WRONG_PREMISES:
+    case SIM_T_SPIKE:
+    case SIM_T_DROP:
+    case SIM_T_DUPLICATE:
+    case SIM_T_GLITCH:
+    case SIM_T_DROPOUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+#define NHOODS 51 /* N-01..N-50 (sim_fleet), by number */
+
+/* Per neighborhood, the meters surely judged (corr_sure). */
+static void corr_counts(const struct sim_fleet *f, uint32_t *sure)
+{
+    memset(sure, 0, NHOODS * sizeof *sure);
+    for (uint32_t i = 0; i < f->n; i++)
+        if (f->m[i].registered && corr_sure(&f->m[i]) && f->m[i].neighborhood < NHOODS)
+            sure[f->m[i].neighborhood]++;
+}
+
+/* An atypical meter is expected to raise neighborhood_correlation when surely judged. */
+static bool corr_expected(const struct sim_meter *m, const uint32_t *sure)
+{
+    return (m->trouble == SIM_T_NIGHT_SHIFT || m->trouble == SIM_T_WRONG_PREMISES) &&
+           corr_sure(m) && m->neighborhood < NHOODS && sure[m->neighborhood] >= 6;
+}
+
 static const char *note_of(const struct sim_params *p, const struct sim_meter *m, const char *alert,
                            char *buf, size_t len)
 {
@@ -126,6 +171,9 @@ static const char *note_of(const struct sim_params *p, const struct sim_meter *m
                  (double)span_ms(m, m->tlen) / 3600000.0, (double)p->stuck_ms / 3600000.0);
     else if (m->trouble == SIM_T_VACANT_ZERO)
         snprintf(buf, len, "vacant meter: zeros must not alarm");
+    else if ((m->trouble == SIM_T_NIGHT_SHIFT || m->trouble == SIM_T_WRONG_PREMISES) && !alert)
+        snprintf(buf, len, "%s: not judged (needs 168 hours and 6 meters in its neighborhood)",
+                 m->hist > 0 ? "too few neighbours with history" : "no history");
     return buf;
 }
 
@@ -135,7 +183,9 @@ int sim_truth_write(const struct sim_fleet *f, FILE *out)
     struct sim_totals t;
     char s0[MF_TIME_STRLEN], s1[MF_TIME_STRLEN];
 
+    uint32_t sure[NHOODS];
     sim_truth_totals(f, &t);
+    corr_counts(f, sure);
     mf_time_format(p->start_ms, s0);
     mf_time_format(p->end_ms, s1);
     fprintf(out,
@@ -150,7 +200,8 @@ int sim_truth_write(const struct sim_fleet *f, FILE *out)
         const struct sim_meter *m = &f->m[i];
         if (m->trouble == SIM_T_NONE)
             continue;
-        const char *alert = sim_truth_expected_alert(p, m);
+        const char *alert = corr_expected(m, sure) ? "neighborhood_correlation"
+                                                   : sim_truth_expected_alert(p, m);
         char flags[128], note[128];
         expected_flags(p, m, flags, sizeof flags);
         mf_time_format(sim_gen_ts(p, m, m->ta), s0);
@@ -174,6 +225,17 @@ int sim_truth_write(const struct sim_fleet *f, FILE *out)
             (unsigned long long)t.by_style[SIM_U_KW], (unsigned long long)t.by_style[SIM_U_W],
             (unsigned long long)t.by_style[SIM_U_KWH], (unsigned long long)t.by_style[SIM_U_WH],
             (unsigned long long)t.by_style[SIM_U_NONE]);
+    /* The meters the correlation judges at least (corr_sure, in neighborhoods of 6 or more). */
+    uint64_t judged = 0, hist = 0;
+    for (uint32_t i = 0; i < f->n; i++) {
+        const struct sim_meter *m = &f->m[i];
+        hist += m->hist > 0;
+        judged += corr_sure(m) && m->neighborhood < NHOODS && sure[m->neighborhood] >= 6;
+    }
+    fprintf(out,
+            "{\"kind\":\"correlation\",\"history_hours\":%d,\"history_hoods\":%d,"
+            "\"meters_with_history\":%llu,\"judged_at_least\":%llu}\n",
+            p->history_h, p->history_hoods, (unsigned long long)hist, (unsigned long long)judged);
     fprintf(out, "{\"kind\":\"malformed\",\"expect\":{\"alert\":null,\"dlq\":%u}}\n", p->malformed);
     return fflush(out) == 0 && !ferror(out) ? MF_OK : MF_EFATAL;
 }

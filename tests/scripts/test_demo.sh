@@ -4,7 +4,8 @@
 # every record accounted for (accepted + malformed = validated + quarantine
 # + DLQ), alerts detected with none missed or false, the reading faults
 # that need no rate-of-change rule all detected, rollup rows written,
-# the S3 archive read back equal to Kafka and PostgreSQL,
+# the S3 archive read back equal to Kafka and PostgreSQL, the neighborhood
+# correlation's score against the injected atypical meters,
 # the report's PNGs. Prints "demo: N passed, M failed" last; exit 0/1.
 # Needs the programs built (MF_BIN_DIR, default build/bin).
 set -u
@@ -16,8 +17,10 @@ fail=0
 . tests/lib/check.sh
 
 start=$(date +%s)
-DEMO_METERS=300 DEMO_HOURS=30 DEMO_REPORT="$REPORT" DEMO_DRAIN_TIMEOUT=60 \
-    DEMO_TROUBLE="stuck=0.02,zero=0.02,overload=0.02,gap_5h=0.02,gap_25h=0.02,spike=0.02,drop=0.02,negative=0.02,duplicate=0.02,out_of_order=0.02,gap_short=0.02,glitch=0.02,unit_slip=0.02,dropout=0.02,ct_reversal=0.02" \
+# Every neighborhood sends the correlation's history (DEMO_HISTORY_HOODS=0):
+# 300 meters make neighborhoods of about 6, the least the correlation judges.
+DEMO_METERS=300 DEMO_HOURS=30 DEMO_REPORT="$REPORT" DEMO_DRAIN_TIMEOUT=60 DEMO_HISTORY_HOODS=0 \
+    DEMO_TROUBLE="night_shift=0.03,wrong_premises=0.03,stuck=0.02,zero=0.02,overload=0.02,gap_5h=0.02,gap_25h=0.02,spike=0.02,drop=0.02,negative=0.02,duplicate=0.02,out_of_order=0.02,gap_short=0.02,glitch=0.02,unit_slip=0.02,dropout=0.02,ct_reversal=0.02" \
     tools/demo.sh >"$REPORT/demo.out" 2>&1
 rc=$?
 secs=$(($(date +%s) - start))
@@ -58,6 +61,14 @@ if [ -s "$facts" ]; then
         eval "set -- \${faults_$kind:-0 -1}"
         check "reading faults: $kind detected ($2 of $1)" test "$1" -gt 0 -a "$2" -eq "$1"
     done
+    # The neighborhood correlation (the aggregator's daily round) against the
+    # atypical profiles injected (night_shift, wrong_premises), DESIGN §13.
+    check "correlation: meters judged (${corr_judged:-?}, the truth expects at least ${corr_judged_at_least:-?})" \
+        test "${corr_judged:-0}" -gt 0 -a "${corr_judged:-0}" -ge "${corr_judged_at_least:-1}"
+    check "correlation: recall >= 95 % (${corr_detected:-?} of ${corr_expected:-?} atypical meters)" \
+        test "${corr_expected:-0}" -gt 0 -a $((100 * ${corr_detected:-0})) -ge $((95 * ${corr_expected:-1}))
+    check "correlation: false alarms <= 1 % of the meters judged (${corr_false:-?} of ${corr_judged:-?})" \
+        test -n "${corr_false:-}" -a $((100 * ${corr_false:-1})) -le "${corr_judged:-0}"
     check "spike/drop flags on good readings counted (${false_flags_per_1000:-?} per 1000)" \
         test -n "${false_flags_per_1000:-}"
     check "rollup rows written (1m $rollup_1m, 1h $rollup_1h)" test "$rollup_1m" -gt 0 -a "$rollup_1h" -gt 0
@@ -87,6 +98,8 @@ qsum=$(awk '!/^#/ { s += $5 + $6 + $7 + $8 + $9 } END { print s + 0 }' "$REPORT/
 check "hourly.dat has 31 hours ($hours)" test "$hours" -eq 31
 check "hourly.dat's quarantined readings ($qsum) = the workers' quarantine (${quarantine:-?})" \
     test "$qsum" -eq "${quarantine:--1}"
+check "summary scores the neighborhood correlation" \
+    grep -q "^  detected [0-9]*, missed [0-9]*: recall" "$REPORT/summary.txt"
 check "reading checks all match" grep -q "reading checks \([0-9]*\) of \1 match" "$REPORT/summary.txt"
 for png in fleet_load.png quality.png; do
     check "$png is a PNG" sh -c "head -c 8 '$REPORT/$png' | od -An -c | grep -q 'P   N   G'"

@@ -4,6 +4,7 @@
  * generator really sends), the expectations following the worker's
  * definitions, the CSV column mapping of the replay, and the /metrics parser.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,6 +151,8 @@ static void test_trouble_matches_plan(void **state)
         case SIM_T_NONE:
         case SIM_T_INACTIVE:
         case SIM_T_UNKNOWN:
+        case SIM_T_NIGHT_SHIFT: /* a profile, not a fault of the readings */
+        case SIM_T_WRONG_PREMISES:
             assert_int_equal(s.n, m->n);
             assert_int_equal(s.dups + s.backwards + s.missing + s.negatives + s.zeros, 0);
             break;
@@ -281,8 +284,92 @@ static void test_truth_file(void **state)
     uint64_t lines = 0;
     for (size_t i = 0; i < len; i++)
         lines += buf[i] == '\n';
-    assert_int_equal(lines, troubled + 3);
+    assert_int_equal(lines, troubled + 4); /* run, units, correlation, malformed */
     assert_non_null(strstr(buf, "\"kind\":\"run\""));
+    free(buf);
+    sim_fleet_destroy(f);
+}
+
+static double pearson(const double *x, const double *y, int n)
+{
+    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+    for (int i = 0; i < n; i++)
+        mx += x[i] / n, my += y[i] / n;
+    for (int i = 0; i < n; i++) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+        syy += (y[i] - my) * (y[i] - my);
+    }
+    return sxy / sqrt(sxx * syy);
+}
+
+/*
+ * Neighborhoods share a profile (businesses in N-10, N-20 ..), the atypical
+ * profiles do not follow their class's week (r < 0.3), and the history
+ * comes first: hourly energies, the last a native interval before the range.
+ */
+static void test_neighborhoods_and_history(void **state)
+{
+    (void)state;
+    struct sim_params p;
+    sim_params_default(&p);
+    p.meters = 2000;
+    p.end_ms = p.start_ms + 30 * HOUR;
+    p.history_h = 144;
+    p.history_hoods = 20;
+    struct sim_fleet *f = sim_fleet_new(&p);
+    int atypical = 0, expected = 0, with_history = 0;
+    for (uint32_t i = 0; i < p.meters; i++) {
+        const struct sim_meter *m = &f->m[i];
+        assert_int_equal(m->neighborhood % 10 == 0, m->commercial);
+        assert_int_equal(m->region, 1 + (m->neighborhood - 1) / 10);
+        bool hist = m->active && !m->vacant && m->neighborhood <= 20;
+        assert_int_equal(m->hist, hist ? 144 : 0);
+        with_history += hist;
+        atypical += m->trouble == SIM_T_NIGHT_SHIFT || m->trouble == SIM_T_WRONG_PREMISES;
+        struct sim_gen g;
+        struct sim_reading r;
+        int64_t last = INT64_MIN, n = 0;
+        sim_gen_init(&g, &p, m);
+        while (sim_gen_next(&g, &r) && n <= m->hist) {
+            if (n < m->hist) {
+                assert_true(r.k < 0);
+                assert_int_equal(r.interval_s, 3600);
+                assert_true(r.style == SIM_U_KWH || r.style == SIM_U_WH);
+                assert_true(last == INT64_MIN || r.ts_ms - last == HOUR);
+            } else {
+                assert_int_equal(r.k, 0);
+                assert_int_equal(r.ts_ms, p.start_ms);
+                if (m->hist)
+                    assert_int_equal(r.ts_ms - last, m->interval_s * 1000LL);
+            }
+            last = r.ts_ms;
+            n++;
+        }
+    }
+    assert_true(with_history > 500 && atypical > 10);
+    assert_true(sim_fleet_first_ms(f) <= p.start_ms - 144 * HOUR);
+    /* A week of each profile against its class's: the atypical ones fall far below 0.3. */
+    double home[168], biz[168], night[168];
+    for (int h = 0; h < 168; h++) {
+        int64_t t = p.start_ms + h * HOUR;
+        home[h] = sim_load_profile_shape(SIM_P_HOME, t);
+        biz[h] = sim_load_profile_shape(SIM_P_BUSINESS, t);
+        night[h] = sim_load_profile_shape(SIM_P_NIGHT, t);
+    }
+    assert_true(pearson(night, home, 168) < 0);
+    assert_true(pearson(night, biz, 168) < 0);
+    assert_true(pearson(biz, home, 168) < 0.25);
+    /* The truth expects the alert only for atypical meters surely judged. */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(sim_truth_write(f, out), MF_OK);
+    fclose(out);
+    for (char *s = buf; (s = strstr(s, "\"alert\":\"neighborhood_correlation\"")) != NULL; s++)
+        expected++;
+    assert_true(expected > 5 && expected <= atypical);
+    assert_non_null(strstr(buf, "\"kind\":\"correlation\",\"history_hours\":144"));
     free(buf);
     sim_fleet_destroy(f);
 }
@@ -469,12 +556,19 @@ static void test_rscore(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shape_daily),       cmocka_unit_test(test_shape_weekend_and_season),
-        cmocka_unit_test(test_no_natural_spikes), cmocka_unit_test(test_trouble_matches_plan),
-        cmocka_unit_test(test_zero_expectation),  cmocka_unit_test(test_truth_file),
-        cmocka_unit_test(test_registry_stable),   cmocka_unit_test(test_csv_split),
-        cmocka_unit_test(test_map_lcl),           cmocka_unit_test(test_parse_time_value),
-        cmocka_unit_test(test_prom_sum),          cmocka_unit_test(test_rscore),
+        cmocka_unit_test(test_shape_daily),
+        cmocka_unit_test(test_shape_weekend_and_season),
+        cmocka_unit_test(test_no_natural_spikes),
+        cmocka_unit_test(test_trouble_matches_plan),
+        cmocka_unit_test(test_zero_expectation),
+        cmocka_unit_test(test_truth_file),
+        cmocka_unit_test(test_registry_stable),
+        cmocka_unit_test(test_csv_split),
+        cmocka_unit_test(test_map_lcl),
+        cmocka_unit_test(test_parse_time_value),
+        cmocka_unit_test(test_prom_sum),
+        cmocka_unit_test(test_rscore),
+        cmocka_unit_test(test_neighborhoods_and_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
