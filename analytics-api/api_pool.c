@@ -233,14 +233,7 @@ static int prepare(struct api_pool *p, struct slot *s, size_t i, int64_t deadlin
 /* Borrows a slot: one with a live connection first. -1 after wait_ms. */
 static int borrow(struct api_pool *p)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += p->o.wait_ms / 1000;
-    dl.tv_nsec += (long)(p->o.wait_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = mf_clock_after(CLOCK_MONOTONIC, p->o.wait_ms);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         int pick = -1;

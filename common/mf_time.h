@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define MF_TIME_STRLEN 25              /* "2024-03-15T14:00:00.000Z" + NUL */
 #define MF_TIME_MAX_MS 253402300799999 /* 9999-12-31T23:59:59.999Z */
@@ -61,5 +62,8 @@ bool mf_tz_known(const char *name);
 /* Wall clock and monotonic clock in ms. */
 int64_t mf_now_ms(void);
 int64_t mf_mono_ms(void);
+
+/* clock's time ms from now, for pthread_cond_timedwait (ms >= 0). */
+struct timespec mf_clock_after(clockid_t clock, int64_t ms);
 
 #endif

@@ -206,14 +206,7 @@ static void *refresher_main(void *arg)
             if (!loaded && wait_ms > 1000)
                 wait_ms = 1000;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)(wait_ms / 1000);
-        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = mf_clock_after(CLOCK_REALTIME, wait_ms);
         pthread_mutex_lock(&r->lock);
         while (!r->stop && pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)
             ;
