@@ -3,10 +3,15 @@
  */
 #include "agg_daily.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -16,6 +21,7 @@
 #include "mf_log.h"
 #include "mf_metrics.h"
 #include "mf_producer.h"
+#include "mf_time.h"
 #include "agg_corr.h"
 #include "mf_common.h"
 
@@ -35,6 +41,13 @@ struct agg_daily {
     struct mf_producer *prod;
     int topic;
     struct mf_metric *m_judged, *m_unjudged, *m_peak_days, *m_alerts, *m_rounds;
+    /* The thread (agg_daily_start); lock guards stop and cancel. */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+    PGcancel *cancel; /* d->conn's, to cut a long statement short at stop */
 };
 
 void agg_daily_metrics_init(void)
@@ -72,15 +85,92 @@ struct agg_daily *agg_daily_new(const struct agg_daily_conf *c, rd_kafka_conf_t 
     d->m_peak_days = mf_metric("meterflow_agg_peak_days_total", NULL);
     d->m_alerts = mf_metric("meterflow_agg_daily_alerts_total", NULL);
     d->m_rounds = mf_metric("meterflow_agg_daily_rounds_total", NULL);
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cond, NULL);
     return d;
+}
+
+/* d->conn := conn (NULL: closes it), its cancel handle swapped under the lock. */
+static void set_conn(struct agg_daily *d, PGconn *conn)
+{
+    PGcancel *c = conn ? PQgetCancel(conn) : NULL;
+    pthread_mutex_lock(&d->lock);
+    PGcancel *old = d->cancel;
+    d->cancel = c;
+    pthread_mutex_unlock(&d->lock);
+    if (old)
+        PQfreeCancel(old);
+    if (d->conn && d->conn != conn)
+        PQfinish(d->conn);
+    d->conn = conn;
+}
+
+/* Whether agg_daily_destroy asked the thread to stop: no further statement then. */
+static bool stopping(struct agg_daily *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool stop = d->stop;
+    pthread_mutex_unlock(&d->lock);
+    return stop;
+}
+
+static void *daily_main(void *arg)
+{
+    struct agg_daily *d = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the main thread's */
+    char err[512];
+    while (!stopping(d)) {
+        /* A statement cancelled by agg_daily_destroy is no failure. */
+        if (agg_daily_tick(d, mf_mono_ms(), err, sizeof err) != MF_OK && !stopping(d))
+            MF_LOG_WARN("agg", "%s", err);
+        /* Until the next round is due, or stop. */
+        int64_t wait_ms = d->next_ms - mf_mono_ms();
+        struct timespec until = mf_clock_after(CLOCK_REALTIME, wait_ms < 10 ? 10 : wait_ms);
+        pthread_mutex_lock(&d->lock);
+        while (!d->stop && pthread_cond_timedwait(&d->cond, &d->lock, &until) != ETIMEDOUT)
+            ;
+        pthread_mutex_unlock(&d->lock);
+    }
+    return NULL;
+}
+
+int agg_daily_start(struct agg_daily *d, char *errbuf, size_t errlen)
+{
+    if (d->every_ms <= 0 || d->started)
+        return MF_OK;
+    int rc = pthread_create(&d->thread, NULL, daily_main, d);
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "daily analytics: cannot start its thread: %s", strerror(rc));
+        return MF_EFATAL;
+    }
+    d->started = true;
+    return MF_OK;
 }
 
 void agg_daily_destroy(struct agg_daily *d)
 {
     if (!d)
         return;
-    if (d->conn)
-        PQfinish(d->conn);
+    if (d->started) {
+        /*
+         * A round in progress is cut short: its transaction rolls back and
+         * the next start does it again (the outbox and the judged day are
+         * in PostgreSQL, so nothing is raised twice or lost).
+         */
+        char buf[256];
+        pthread_mutex_lock(&d->lock);
+        d->stop = true;
+        if (d->cancel)
+            PQcancel(d->cancel, buf, (int)sizeof buf);
+        pthread_cond_signal(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        pthread_join(d->thread, NULL);
+    }
+    set_conn(d, NULL);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->cond);
     mf_producer_flush(d->prod, 5000);
     mf_producer_destroy(d->prod);
     free(d->dsn);
@@ -103,8 +193,7 @@ static int fail(struct agg_daily *d, PGresult *res, const char *what, char *errb
     if (res)
         PQclear(res);
     /* Whatever it was, start the next round on a fresh session. */
-    PQfinish(d->conn);
-    d->conn = NULL;
+    set_conn(d, NULL);
     return MF_ERETRY;
 }
 
@@ -112,6 +201,12 @@ static int fail(struct agg_daily *d, PGresult *res, const char *what, char *errb
 static PGresult *run(struct agg_daily *d, const char *sql, int n, const char *const *v,
                      const char *what, int *rc, char *errbuf, size_t errlen)
 {
+    if (stopping(d)) {
+        snprintf(errbuf, errlen, "daily analytics: %s: stopping", what);
+        set_conn(d, NULL); /* the open transaction, if any, rolls back */
+        *rc = MF_ERETRY;
+        return NULL;
+    }
     PGresult *res = PQexecParams(d->conn, sql, n, NULL, v, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_TUPLES_OK) {
@@ -225,9 +320,7 @@ static int ensure_connected(struct agg_daily *d, char *errbuf, size_t errlen)
 {
     if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
         return d->settings_done ? MF_OK : write_settings(d, errbuf, errlen);
-    if (d->conn)
-        PQfinish(d->conn);
-    d->conn = PQconnectdb(d->dsn);
+    set_conn(d, PQconnectdb(d->dsn));
     if (PQstatus(d->conn) != CONNECTION_OK)
         return fail(d, NULL, "connecting", errbuf, errlen);
     PQsetNoticeProcessor(d->conn, NULL, NULL);
@@ -426,6 +519,8 @@ static int correlation(struct agg_daily *d, const char *horizon, char days[2][16
         return run0(d, "COMMIT", 0, NULL, "commit", errbuf, errlen);
 
     v[0] = end;
+    if (stopping(d))
+        return fail(d, NULL, "stopping", errbuf, errlen);
     if (!PQsendQueryParams(d->conn,
                            "SELECT m.neighborhood, r.meter_id, coalesce(s.raised, false),"
                            " array_agg(r.energy_kwh ORDER BY r.window_start)::text"
@@ -483,8 +578,7 @@ static int correlation(struct agg_daily *d, const char *horizon, char days[2][16
     mf_buf_appendc(&changes, ']');
     if (rc != MF_OK) {
         mf_buf_release(&changes);
-        PQfinish(d->conn);
-        d->conn = NULL;
+        set_conn(d, NULL);
         return rc;
     }
     mf_metric_set(d->m_judged, (double)judged);

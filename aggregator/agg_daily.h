@@ -19,7 +19,12 @@
  * (agg_partition_watermarks): a day is closed when it passed the day's end
  * everywhere. At start it writes FLEET_TZ and FLEET_HEMISPHERE to
  * fleet_settings; a changed FLEET_TZ recomputes every day's peaks.
- * Thread: main (between batches).
+ *
+ * Thread: the rounds run on a thread of their own (agg_daily_start), so a
+ * correlation round over many meters (seconds) never stalls consumption;
+ * everything it shares with the main thread is in PostgreSQL. new and
+ * destroy belong to the main thread; destroy cancels a round in progress
+ * (its transaction rolls back; the next start does it again).
  */
 #ifndef AGG_DAILY_H
 #define AGG_DAILY_H
@@ -47,8 +52,12 @@ struct agg_daily *agg_daily_new(const struct agg_daily_conf *c, rd_kafka_conf_t 
                                 char *errbuf, size_t errlen);
 void agg_daily_destroy(struct agg_daily *d);
 
+/* Starts the thread that runs a round every every_ms (none when 0). MF_OK or MF_EFATAL. */
+int agg_daily_start(struct agg_daily *d, char *errbuf, size_t errlen);
+
 /*
- * One round when due (now_ms: monotonic); MF_OK when nothing was due or the
+ * One round when due (now_ms: monotonic), on the caller's thread (the
+ * thread's rounds, and bench_daily's; never both); MF_OK when nothing was due or the
  * round ended, else MF_ERETRY with errbuf (the next round retries; nothing
  * is half done: each step is its own transaction).
  */

@@ -676,6 +676,11 @@ int agg_run(const struct agg_config *cfg)
         MF_LOG_FATAL("agg", "%s", err);
         goto out;
     }
+    /* The daily analytics on their own thread: a long round never stalls consumption. */
+    if (agg_daily_start(a->daily, err, sizeof err) != MF_OK) {
+        MF_LOG_FATAL("agg", "%s", err);
+        goto out;
+    }
     mf_signal_install();
     atomic_store(&a->not_ready, READY);
     a->last_pg_ok = mf_mono_ms();
@@ -723,9 +728,6 @@ int agg_run(const struct agg_config *cfg)
             if (!a->need_resync && !a->fatal)
                 maintain(a);
         }
-        if (!a->need_resync && !a->fatal && agg_daily_due(a->daily, now) &&
-            agg_daily_tick(a->daily, now, err, sizeof err) != MF_OK)
-            MF_LOG_WARN("agg", "%s", err);
         agg_publish_poll(a->pub);
     }
 

@@ -17,7 +17,10 @@
  *     holiday excluding its day, the ranks equal to a computation here;
  *   - SIGKILL of the aggregator, restart: nothing raised again; then late
  *     readings that make the night-shift meter follow its street recompute
- *     its days and clear its alert, once, across a second SIGKILL.
+ *     its days and clear its alert, once, across a second SIGKILL;
+ *   - a round stuck in PostgreSQL (its outbox locked by the test) stalls
+ *     no batch (the rounds have a thread of their own), and SIGTERM then
+ *     cancels it: the aggregator exits 0 at once.
  */
 #include "mf_aggtest.h"
 
@@ -126,7 +129,7 @@ int main(void)
     int64_t now = mf_now_ms(),
             start = now - now % (24 * ITG_HOUR_MS) - (DAYS + 2) * 24 * ITG_HOUR_MS;
     /* Phase 1, then phase 2's late readings: the night shift's street profile, 4x. */
-    struct itg_set s = {mf_xcalloc(nmeters * HOURS + HOURS, sizeof *s.v), 0};
+    struct itg_set s = {mf_xcalloc(nmeters * HOURS + HOURS + nmeters, sizeof *s.v), 0};
     double e[20][HOURS];
     for (int h = 0; h < HOURS; h++)
         for (size_t i = 0; i < nmeters; i++) {
@@ -138,6 +141,9 @@ int main(void)
         s.v[s.n] = reading(&meters[7], start, h, 4 * kw(0, h % 24));
         s.v[s.n++].ts += 5 * ITG_MIN_MS; /* its own minute window */
     }
+    size_t n2 = s.n;
+    for (size_t i = 0; i < nmeters; i++) /* phase 3: the hour after the nine days */
+        s.v[s.n++] = reading(&meters[i], start, HOURS, 1.0);
     itg_assign_src(&s);
 
     const char *const env[] = {"AGG_DAILY_EVERY_S=1", NULL};
@@ -290,10 +296,10 @@ int main(void)
     mf_proc_signal(agg.proc, SIGKILL);
     itg_check(mf_proc_wait(agg.proc, 10000) == 128 + SIGKILL, "SIGKILL");
     mf_proc_stop(agg.proc, 1000);
-    itg_produce(broker->bootstrap, s.v, n1 + HOURS / 2, s.n);
+    itg_produce(broker->bootstrap, s.v, n1 + HOURS / 2, n2);
     agg = itg_start_agg(broker->bootstrap, pgt->dsn, env);
-    itg_check(itg_wait_done(&c, pgt->dsn, (long long)s.n, 120000) == 0,
-              "phase 2: %zu readings in the rollups", s.n);
+    itg_check(itg_wait_done(&c, pgt->dsn, (long long)n2, 120000) == 0,
+              "phase 2: %zu readings in the rollups", n2);
     wait_rounds(agg.port, 3);
     read_alerts(broker->bootstrap, nalerts + 1, 90000, &recs);
     read_alerts(broker->bootstrap, nalerts + 2, 5000, &recs); /* one more would be a repeat */
@@ -305,8 +311,35 @@ int main(void)
     itg_check(count_alerts(&recs, NULL, "neighborhood_correlation", "cleared", NULL, 0) == 1,
               "no other meter cleared");
 
+    /* Phase 3: a round waits on a lock the test holds; the batches go on meanwhile. */
+    PGconn *lk = itg_pg(pgt->dsn);
+    PQclear(PQexec(lk, "BEGIN"));
+    PGresult *lr = PQexec(lk, "LOCK TABLE analytics_alert_outbox IN ACCESS EXCLUSIVE MODE");
+    itg_check(PQresultStatus(lr) == PGRES_COMMAND_OK, "the test locks the alert outbox");
+    PQclear(lr);
+    const char *waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                          " AND relation = 'analytics_alert_outbox'::regclass";
+    long long w = 0;
+    for (int k = 0; k < 100 && w < 1; k++) {
+        usleep(100000);
+        w = itg_sql_num(&c, pgt->dsn, waiting);
+    }
+    itg_check(w == 1, "a round waits on the lock");
+    double r0 = itg_metric(agg.port, "meterflow_agg_daily_rounds_total");
+    itg_produce(broker->bootstrap, s.v, n2, s.n);
+    itg_check(itg_wait_done(&c, pgt->dsn, (long long)s.n, 60000) == 0,
+              "phase 3: %zu more readings in the rollups while the round waits", s.n - n2);
+    itg_check(itg_metric(agg.port, "meterflow_agg_daily_rounds_total") == r0 &&
+                  itg_sql_num(&c, pgt->dsn, waiting) == 1,
+              "the round still waits (no round ended meanwhile)");
+    int64_t t0 = mf_mono_ms();
     int rc = mf_proc_stop(agg.proc, 30000);
-    itg_check(rc == 0, "SIGTERM: the aggregator exits 0 (got %d)", rc);
+    int64_t took = mf_mono_ms() - t0;
+    itg_check(rc == 0 && took < 10000,
+              "SIGTERM: the aggregator cancels the waiting round and exits 0 (got %d in %lld ms)",
+              rc, (long long)took);
+    PQclear(PQexec(lk, "ROLLBACK"));
+    PQfinish(lk);
     mf_recs_release(&recs);
     PQfinish(c);
     free(s.v);
