@@ -324,6 +324,10 @@ static int ensure_connected(struct agg_daily *d, char *errbuf, size_t errlen)
     if (PQstatus(d->conn) != CONNECTION_OK)
         return fail(d, NULL, "connecting", errbuf, errlen);
     PQsetNoticeProcessor(d->conn, NULL, NULL);
+    /* A round's plans are large and run once: compiling them (JIT) costs more than it saves. */
+    int rc = run0(d, "SET jit = off", 0, NULL, "session settings", errbuf, errlen);
+    if (rc != MF_OK)
+        return rc;
     return d->settings_done ? MF_OK : write_settings(d, errbuf, errlen);
 }
 

@@ -101,6 +101,26 @@ expect "LON: the month's billing days sum to the hourly total and the readings" 
         AND (SELECT sum(count) FROM rollup_1d_local WHERE meter_id = 'LON')
           = (SELECT sum(count) FROM rollup_1h WHERE meter_id = 'LON')"
 
+# 045: a range of days through meterflow_rollup_1d_local (reading only the
+# hours that can belong to them) equals the view's, in every zone above.
+for range in "2024-03-30 2024-04-01" "2024-10-26 2024-10-28" "2024-03-10 2024-03-10" \
+    "2024-11-03 2024-11-03" "2024-04-06 2024-04-07" "2024-02-28 2024-03-01" "2024-02-01 2024-02-29"; do
+    set -- $range
+    expect "meterflow_rollup_1d_local('$1', '$2') = the view's days $1..$2" "0|0|t" \
+        "WITH f AS (SELECT * FROM meterflow_rollup_1d_local('$1', '$2')),
+              v AS (SELECT * FROM rollup_1d_local WHERE day BETWEEN '$1' AND '$2'),
+              -- the sums' order may differ: equal to 1e-9
+              fr AS (SELECT meter_id, day, tz, hours, count, round(energy_kwh::numeric, 9),
+                            round(avg_kw::numeric, 9), min_kw, max_kw, round(quality_avg::numeric, 9),
+                            premium, standard, interpolated, exact FROM f),
+              vr AS (SELECT meter_id, day, tz, hours, count, round(energy_kwh::numeric, 9),
+                            round(avg_kw::numeric, 9), min_kw, max_kw, round(quality_avg::numeric, 9),
+                            premium, standard, interpolated, exact FROM v)
+         SELECT (SELECT count(*) FROM (SELECT * FROM fr EXCEPT SELECT * FROM vr) a) || '|' ||
+                (SELECT count(*) FROM (SELECT * FROM vr EXCEPT SELECT * FROM fr) b) || '|' ||
+                CASE WHEN (SELECT count(*) FROM f) > 0 THEN 't' ELSE 'f' END"
+done
+
 # ---------------------------------------------------------------------------
 # Peak hours (042): a crafted week in Europe/London (BST, +01:00), regions
 # north (load peaking at 18:00 local, then 19:00, 17:00) and south (13:00,
