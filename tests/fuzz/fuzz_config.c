@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,9 @@
 #include "mf_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A value longer than this is cut (the runs use -max_len=65536). */
+enum { FZ_MAX_VALUE = 65536 };
 
 struct fz_config {
     char *str, *addr, *secret;
@@ -41,18 +45,24 @@ static const struct mf_cfg_row rows[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *copy = malloc(size + 1);
-    memcpy(copy, data, size);
-    copy[size] = '\0';
-    char *line = copy;
+    /* putenv with storage of our own: setenv would keep a copy of every
+     * value ever set (glibc never frees them), which an hour-long run
+     * grows past the fuzzer's memory limit. */
+    static char env[MF_ARRAY_LEN(rows)][FZ_MAX_VALUE + 32];
+    const char *line = (const char *)data, *end = line + size;
     for (size_t r = 0; r < MF_ARRAY_LEN(rows); r++) {
-        char *nl = line ? strchr(line, '\n') : NULL;
-        if (nl)
-            *nl = '\0';
-        if (line)
-            setenv(rows[r].name, line, 1);
-        else
+        if (!line) {
             unsetenv(rows[r].name);
+            continue;
+        }
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t len = (size_t)((nl ? nl : end) - line);
+        if (len > FZ_MAX_VALUE)
+            len = FZ_MAX_VALUE;
+        int n = snprintf(env[r], sizeof env[r], "%s=", rows[r].name);
+        memcpy(env[r] + n, line, len);
+        env[r][n + (int)len] = '\0';
+        putenv(env[r]);
         line = nl ? nl + 1 : NULL;
     }
     struct fz_config cfg = {0};
@@ -82,6 +92,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     mf_config_release(rows, MF_ARRAY_LEN(rows), &cfg);
-    free(copy);
     return 0;
 }
