@@ -6,7 +6,8 @@
  * and the statement share one deadline (the statement timeout and a
  * little), so a server that is frozen or cut off, which sends not even
  * its timeout error, costs a request that long; the connection it left
- * without an answer is closed. A request borrows a connection for one
+ * without an answer is closed, and for the next second every request is
+ * answered MF_ERETRY at once. A request borrows a connection for one
  * statement; when none is free within the wait it gets MF_ERETRY (503).
  * A connection that broke is
  * reconnected by the next borrower, at most once a second per slot, so a

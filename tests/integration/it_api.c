@@ -893,43 +893,67 @@ static void test_pg_down(void **state)
     assert_true(served_within("/v1/meters/MTR-00006/status", 20000));
 }
 
+/* A request of test_pg_frozen's wave: its path, answer and time. */
+struct frozen_ask {
+    char path[64];
+    long code;
+    char retry_after[32];
+    int64_t ms;
+};
+
+static void *ask_frozen(void *arg)
+{
+    struct frozen_ask *a = arg;
+    struct mf_http_resp r;
+    int64_t t0 = mf_mono_ms();
+    a->code = get(a->path, tok_all, &r);
+    a->ms = mf_mono_ms() - t0;
+    snprintf(a->retry_after, sizeof a->retry_after, "%s", r.retry_after);
+    mf_http_resp_release(&r);
+    return NULL;
+}
+
 /*
  * PostgreSQL frozen (SIGSTOP: the kernel still accepts its TCP connections,
  * nothing answers, as with a server cut off by the network): libpq's
  * blocking calls would wait for ever, so the pool waits for each answer
- * only until the statement timeout plus its slack. Every request is
- * answered 503 with Retry-After within API_STATEMENT_TIMEOUT_MS (1 s here)
- * + 0.5 s + 1 s for a loaded machine, on a pooled connection (which is then
- * closed) and on a new one; /readyz too; all served again after the thaw.
+ * only until the statement timeout plus its slack, and then not at all for
+ * a second. Every request is answered 503 with Retry-After within
+ * API_STATEMENT_TIMEOUT_MS (1 s here) + 0.5 s + 1 s for a loaded machine:
+ * eight at once (more than the pool's connections and libmicrohttpd's
+ * threads), then two after them, and /readyz; all served after the thaw.
  */
 static void test_pg_frozen(void **state)
 {
     (void)state;
+    enum { N = 10, AT_ONCE = 8 };
+    struct frozen_ask a[N];
+    pthread_t th[AT_ONCE];
+    memset(a, 0, sizeof a);
     struct mf_http_resp r;
-    char path[64];
     assert_int_equal(get("/v1/meters/MTR-00009/status", tok_all, &r), 200); /* pooled */
     mf_http_resp_release(&r);
+    for (int i = 0; i < N; i++)
+        snprintf(a[i].path, sizeof a[i].path, "/v1/meters/MTR-000%02d/status", 20 + i);
     assert_int_equal(mf_pgtmp_do(pg, "freeze"), 0);
-    for (int i = 0; i < 3; i++) { /* the pooled connection, then new ones */
-        snprintf(path, sizeof path, "/v1/meters/MTR-000%02d/status", 20 + i);
-        int64_t t0 = mf_mono_ms();
-        long code = get(path, tok_all, &r);
-        int64_t ms = mf_mono_ms() - t0;
-        if (code != 503 || strcmp(r.retry_after, "7") != 0 || ms > 2500) {
-            mf_pgtmp_do(pg, "thaw");
-            fail_msg("%s with PostgreSQL frozen: %ld after %lld ms, Retry-After '%s'", path, code,
-                     (long long)ms, r.retry_after);
-        }
-        mf_http_resp_release(&r);
-    }
+    for (int i = 0; i < AT_ONCE; i++)
+        pthread_create(&th[i], NULL, ask_frozen, &a[i]);
+    for (int i = 0; i < AT_ONCE; i++)
+        pthread_join(th[i], NULL);
+    for (int i = AT_ONCE; i < N; i++)
+        ask_frozen(&a[i]);
     int64_t t0 = mf_mono_ms();
     long code = get("/readyz", NULL, &r);
     mf_http_resp_release(&r);
     int64_t ms = mf_mono_ms() - t0;
     assert_int_equal(mf_pgtmp_do(pg, "thaw"), 0);
+    for (int i = 0; i < N; i++)
+        if (a[i].code != 503 || strcmp(a[i].retry_after, "7") != 0 || a[i].ms > 2500)
+            fail_msg("%s with PostgreSQL frozen: %ld after %lld ms, Retry-After '%s'", a[i].path,
+                     a[i].code, (long long)a[i].ms, a[i].retry_after);
     assert_int_equal(code, 503);
     assert_true(ms <= 2500);
-    assert_true(served_within("/v1/meters/MTR-00026/status", 20000));
+    assert_true(served_within("/v1/meters/MTR-00030/status", 20000));
 }
 
 int main(void)
