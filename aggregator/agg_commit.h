@@ -25,7 +25,8 @@
  *
  * Ownership: the handle borrows pg, which must outlive it; the batch stays
  * the caller's; rows are appended to the caller's agg_rows.
- * Thread: main only (it uses the agg_pg connection).
+ * Thread: whichever owns the agg_pg connection: main, or the commit thread
+ * while a batch is in flight (agg_committer).
  */
 #ifndef AGG_COMMIT_H
 #define AGG_COMMIT_H

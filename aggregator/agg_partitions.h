@@ -17,7 +17,8 @@
  * older than the retention are not written at all (agg_state's cut-off),
  * so a late reading cannot recreate a dropped partition.
  * Ownership: the handle borrows pg, which must outlive it.
- * Thread: main only (it uses the agg_pg connection).
+ * Thread: whichever owns the agg_pg connection: main, or the commit thread
+ * while a batch is in flight (agg_committer).
  */
 #ifndef AGG_PARTITIONS_H
 #define AGG_PARTITIONS_H

@@ -21,7 +21,8 @@
  * mf_err: MF_ERETRY when the connection is gone (reconnect, reload and go
  * on), MF_EFATAL for anything else. A failure that finds the connection
  * lost also closes it, so agg_pg_connected tells the caller to reconnect.
- * Thread: main only (one connection, not shared).
+ * Thread: one at a time (one connection, not shared): main, or the commit
+ * thread while a batch is in flight (agg_committer), never both.
  */
 #ifndef AGG_PG_H
 #define AGG_PG_H

@@ -17,7 +17,8 @@
  * There is no rollback: when a batch's transaction fails or a rebalance
  * comes, the caller drops everything (agg_state_reset) and reloads from
  * PostgreSQL, which is cheaper to get right than undoing each change.
- * Thread: main only.
+ * Thread: main only. While a batch commits (agg_committer) the commit
+ * thread reads its arrays and meters: the state must not change until then.
  */
 #ifndef AGG_STATE_H
 #define AGG_STATE_H
