@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "mf_log.h"
+#include "mf_time.h"
 #include "mf_common.h"
 
 enum job_state { IDLE, QUEUED, DONE };
@@ -139,14 +140,7 @@ bool agg_committer_busy(const struct agg_committer *c)
 
 bool agg_committer_done(struct agg_committer *c, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = mf_clock_after(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&c->lock);
     while (c->state == QUEUED && timeout_ms > 0 &&
            pthread_cond_timedwait(&c->cond, &c->lock, &until) != ETIMEDOUT)
