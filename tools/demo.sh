@@ -218,6 +218,17 @@ say "registry: $(psql_q 'SELECT count(*) FROM meters') meters" \
 say "registry: $(psql_q 'SELECT count(*) FROM feeders') feeders," \
     "$(psql_q 'SELECT count(*) FROM weather_stations') weather stations," \
     "$(psql_q 'SELECT count(*) FROM vehicles') vehicles with their charger meters"
+# For the daily analytics' summary: one meter of N-01 (which has the
+# history) billed in America/New_York, whose DST change is the first in or
+# before the range, and a regional holiday on the range's first day.
+DST_METER=$(psql_q "SELECT min(meter_id) FROM meters WHERE active AND NOT vacant AND neighborhood = 'N-01'")
+DST_DAY=$(psql_q "SELECT min((d AT TIME ZONE 'America/New_York')::date) FROM generate_series(timestamptz '$START' - interval '$HISTORY_H hours',
+                    timestamptz '$START' + interval '$HOURS hours' - interval '1 day', interval '1 day') d
+                   WHERE meterflow_day_hours((d AT TIME ZONE 'America/New_York')::date, 'America/New_York') <> 24")
+psql_q "UPDATE meters SET tz = 'America/New_York' WHERE meter_id = '$DST_METER';
+        INSERT INTO holidays (day, region, name) VALUES ('${START%%T*}', 'R-2', 'Demo Day')" >/dev/null
+say "daily analytics: $DST_METER billed in America/New_York (its DST change: ${DST_DAY:-none in the range})," \
+    "a holiday in R-2 on ${START%%T*}"
 
 TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s demo-sim * readings,grid,weather,vehicles\n' "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)" >"$WORK/tokens"
@@ -316,6 +327,14 @@ for i in $(seq 1200); do
 done
 say "grid $(src grid_accepted), weather $(src weather_accepted), EV telemetry $(src telemetry_accepted) accepted;" \
     "stored in $(($(date +%s) - T_SRC)) s"
+
+# The weather just stored marked its days dirty: the aggregator's next
+# round computes their peaks again (AGG_DAILY_EVERY_S=5).
+for i in $(seq 1200); do
+    [ "$(psql_q "SELECT NOT EXISTS (SELECT 1 FROM peak_days_dirty
+                   WHERE day < (timestamptz '$START' + interval '$HOURS hours')::date)")" = t ] && break
+    sleep 0.1
+done
 
 step "the S3 archive: Kafka Connect writing the rest, then everything read back (tools/s3-archive)"
 # Until every raw and rollup record of Kafka is in S3 exactly once and the
@@ -430,6 +449,22 @@ ANALYST_SQL="SELECT m.region,
     psql "$DSN" -X -q -P footer=off -c "$PEAKS_SQL" |
         sed 's/^/  /'
     echo
+    echo "Peak hours per region and day (peak_hours, computed by the aggregator as days close;"
+    echo "  FLEET_TZ UTC): the top 3, and why a day is left out of peak_periods"
+    psql "$DSN" -X -q -P footer=off -c "SELECT day, region,
+           string_agg(to_char(hour_start AT TIME ZONE 'UTC', 'HH24:MI'), ' ' ORDER BY rank) AS top3,
+           CASE WHEN excluded THEN 'excluded' ELSE '' END AS excluded, coalesce(exclusion, '') AS why
+      FROM peak_hours WHERE day >= '${START%%T*}' AND day < (timestamptz '$START' + interval '$HOURS hours')::date
+     GROUP BY day, region, excluded, exclusion ORDER BY region, day" | sed 's/^/  /'
+    echo
+    if [ -n "$DST_DAY" ]; then
+        echo "A billing day across a DST change: $DST_METER in America/New_York (meterflow_rollup_1d_local)"
+        psql "$DSN" -X -q -P footer=off -c "SELECT day, tz, hours, count AS readings,
+               round(energy_kwh::numeric, 2) AS energy_kwh, exact
+          FROM meterflow_rollup_1d_local(date '$DST_DAY' - 1, date '$DST_DAY' + 1)
+         WHERE meter_id = '$DST_METER' ORDER BY day" | sed 's/^/  /'
+        echo
+    fi
     echo "An analyst query: energy and average quality by region"
     echo "$ANALYST_SQL" | sed 's/^/  | /'
     psql "$DSN" -X -q -P footer=off -c "$ANALYST_SQL" | sed 's/^/  /'
@@ -536,6 +571,12 @@ $(sed -n 's/^score\.reading\.false_flags readings=\([0-9]*\) flags=\([0-9]*\) fa
 rollup_1m=$R1M
 rollup_1h=$R1H
 rollup_readings=$AGG_N
+peaks_days=$(psql_q "SELECT count(DISTINCT (day, region)) FROM peak_hours WHERE day >= '${START%%T*}'
+                        AND day < (timestamptz '$START' + interval '$HOURS hours')::date")
+peaks_holiday=$(psql_q "SELECT count(DISTINCT day) FROM peak_hours WHERE region IN ('R-2', '*') AND exclusion LIKE '%holiday: Demo Day%'")
+peaks_weather=$(psql_q "SELECT count(DISTINCT (day, region)) FROM peak_hours WHERE exclusion LIKE '%extreme weather%'")
+dst_day=$DST_DAY
+dst_hours=$([ -n "$DST_DAY" ] && psql_q "SELECT hours FROM meterflow_rollup_1d_local('$DST_DAY', '$DST_DAY') WHERE meter_id = '$DST_METER'")
 sources_grid_accepted=$(src grid_accepted)
 sources_grid_stored=$(psql_q 'SELECT count(*) FROM grid_feed_readings')
 sources_ev_stored=$(psql_q 'SELECT count(*) FROM vehicle_telemetry_history')

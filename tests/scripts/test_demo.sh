@@ -69,6 +69,15 @@ if [ -s "$facts" ]; then
         test "${corr_expected:-0}" -gt 0 -a $((100 * ${corr_detected:-0})) -ge $((95 * ${corr_expected:-1}))
     check "correlation: false alarms <= 1 % of the meters judged (${corr_false:-?} of ${corr_judged:-?})" \
         test -n "${corr_false:-}" -a $((100 * ${corr_false:-1})) -le "${corr_judged:-0}"
+    # The daily analytics in the summary: peaks with their exclusions, a DST billing day.
+    check "peaks: every region and the fleet for each whole day (${peaks_days:-?} region-days)" \
+        test "${peaks_days:-0}" -ge 6
+    check "peaks: the holiday excludes R-2's and the fleet's day (${peaks_holiday:-?})" \
+        test "${peaks_holiday:-0}" -eq 1
+    check "peaks: the heat wave excludes a day for extreme weather (${peaks_weather:-?})" \
+        test "${peaks_weather:-0}" -ge 1
+    check "a billing day across the DST change (${dst_day:-?}: ${dst_hours:-?} hours)" \
+        test "${dst_hours:-0}" = 23 -o "${dst_hours:-0}" = 25
     check "spike/drop flags on good readings counted (${false_flags_per_1000:-?} per 1000)" \
         test -n "${false_flags_per_1000:-}"
     check "rollup rows written (1m $rollup_1m, 1h $rollup_1h)" test "$rollup_1m" -gt 0 -a "$rollup_1h" -gt 0
