@@ -264,19 +264,10 @@ static int prepare_session(struct agg_commit *cm, char *errbuf, size_t errlen)
 /* Sends cm->copy as the data of a COPY ... FROM STDIN. */
 static int copy_in(struct agg_commit *cm, const char *sql, char *errbuf, size_t errlen)
 {
-    PGconn *conn = agg_pg_conn(cm->pg);
-    PGresult *res = PQexec(conn, sql);
-    if (PQresultStatus(res) != PGRES_COPY_IN)
-        return agg_pg_fail(cm->pg, res, "COPY", errbuf, errlen);
-    PQclear(res);
-    if (PQputCopyData(conn, cm->copy.data, (int)cm->copy.len) != 1 || PQputCopyEnd(conn, NULL) != 1)
-        return agg_pg_fail(cm->pg, NULL, "COPY data", errbuf, errlen);
-    res = PQgetResult(conn);
+    PGresult *res = mf_pgcopy_send(agg_pg_conn(cm->pg), sql, &cm->copy);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         return agg_pg_fail(cm->pg, res, "COPY", errbuf, errlen);
     PQclear(res);
-    while ((res = PQgetResult(conn)))
-        PQclear(res);
     return MF_OK;
 }
 
@@ -297,24 +288,24 @@ static bool appended(const struct agg_entry *e)
 static int append_new(struct agg_commit *cm, const struct agg_batch *b, char *errbuf, size_t errlen)
 {
     size_t n = 0;
-    agg_copy_begin(&cm->copy);
+    mf_pgcopy_begin(&cm->copy);
     for (size_t i = 0; i < b->nentries; i++) {
         const struct agg_entry *e = &b->entries[i];
         if (!appended(e))
             continue;
-        agg_copy_put_tuple(&cm->copy, (int16_t)(5 + agg_funcs_count));
-        agg_copy_put_text(&cm->copy, e->meter_id);
-        agg_copy_put_ts(&cm->copy, agg_key_start(e->key));
+        mf_pgcopy_put_tuple(&cm->copy, (int16_t)(5 + agg_funcs_count));
+        mf_pgcopy_put_text(&cm->copy, e->meter_id);
+        mf_pgcopy_put_ts(&cm->copy, agg_key_start(e->key));
         if (agg_copy_put_acc_rollup(&cm->copy, &e->acc) != MF_OK) {
             snprintf(errbuf, errlen, "window of '%s' has a value COPY cannot carry", e->meter_id);
             return MF_EFATAL;
         }
-        agg_copy_put_bool(&cm->copy, false);
-        agg_copy_put_i32(&cm->copy, 0);
-        agg_copy_put_i32(&cm->copy, e->part);
+        mf_pgcopy_put_bool(&cm->copy, false);
+        mf_pgcopy_put_i32(&cm->copy, 0);
+        mf_pgcopy_put_i32(&cm->copy, e->part);
         n++;
     }
-    agg_copy_end(&cm->copy);
+    mf_pgcopy_end(&cm->copy);
     if (!n)
         return MF_OK;
     return copy_in(cm,
@@ -340,18 +331,18 @@ static int put_stage_row(struct agg_commit *cm, enum agg_width w, int32_t part,
                          const char *meter_id, int64_t key, const struct agg_acc *acc, bool closing,
                          bool upsert, bool fresh, char *errbuf, size_t errlen)
 {
-    agg_copy_put_tuple(&cm->copy, (int16_t)(7 + agg_funcs_count));
-    agg_copy_put_i16(&cm->copy, (int16_t)w);
-    agg_copy_put_i32(&cm->copy, part);
-    agg_copy_put_text(&cm->copy, meter_id);
-    agg_copy_put_ts(&cm->copy, agg_key_start(key));
+    mf_pgcopy_put_tuple(&cm->copy, (int16_t)(7 + agg_funcs_count));
+    mf_pgcopy_put_i16(&cm->copy, (int16_t)w);
+    mf_pgcopy_put_i32(&cm->copy, part);
+    mf_pgcopy_put_text(&cm->copy, meter_id);
+    mf_pgcopy_put_ts(&cm->copy, agg_key_start(key));
     if (agg_copy_put_acc(&cm->copy, acc) != MF_OK) {
         snprintf(errbuf, errlen, "window of '%s' has a value COPY cannot carry", meter_id);
         return MF_EFATAL;
     }
-    agg_copy_put_bool(&cm->copy, closing);
-    agg_copy_put_bool(&cm->copy, upsert);
-    agg_copy_put_bool(&cm->copy, fresh);
+    mf_pgcopy_put_bool(&cm->copy, closing);
+    mf_pgcopy_put_bool(&cm->copy, upsert);
+    mf_pgcopy_put_bool(&cm->copy, fresh);
     return MF_OK;
 }
 
@@ -366,7 +357,7 @@ static int put_stage_row(struct agg_commit *cm, enum agg_width w, int32_t part,
 static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
                          size_t errlen)
 {
-    agg_copy_begin(&cm->copy);
+    mf_pgcopy_begin(&cm->copy);
     for (size_t i = 0; i < b->nentries; i++) {
         const struct agg_entry *e = &b->entries[i];
         if (appended(e))
@@ -376,7 +367,7 @@ static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char 
         if (rc != MF_OK)
             return rc;
     }
-    agg_copy_end(&cm->copy);
+    mf_pgcopy_end(&cm->copy);
     return copy_in(cm, "COPY agg_stage " STAGE_COLUMNS " FROM STDIN (FORMAT binary)", errbuf,
                    errlen);
 }
@@ -384,20 +375,20 @@ static int stage_entries(struct agg_commit *cm, const struct agg_batch *b, char 
 static int stage_statuses(struct agg_commit *cm, const struct agg_batch *b, char *errbuf,
                           size_t errlen)
 {
-    agg_copy_begin(&cm->copy);
+    mf_pgcopy_begin(&cm->copy);
     for (size_t i = 0; i < b->nstatuses; i++) {
         const struct agg_status *s = &b->statuses[i];
-        agg_copy_put_tuple(&cm->copy, 5);
-        agg_copy_put_text(&cm->copy, s->meter_id);
-        agg_copy_put_ts(&cm->copy, s->ts);
-        if (agg_copy_put_f64(&cm->copy, s->value_kw) != MF_OK) {
+        mf_pgcopy_put_tuple(&cm->copy, 5);
+        mf_pgcopy_put_text(&cm->copy, s->meter_id);
+        mf_pgcopy_put_ts(&cm->copy, s->ts);
+        if (mf_pgcopy_put_f64(&cm->copy, s->value_kw) != MF_OK) {
             snprintf(errbuf, errlen, "reading of '%s' has a value COPY cannot carry", s->meter_id);
             return MF_EFATAL;
         }
-        agg_copy_put_i32(&cm->copy, s->quality);
-        agg_copy_put_text(&cm->copy, mf_tier_name(s->tier));
+        mf_pgcopy_put_i32(&cm->copy, s->quality);
+        mf_pgcopy_put_text(&cm->copy, mf_tier_name(s->tier));
     }
-    agg_copy_end(&cm->copy);
+    mf_pgcopy_end(&cm->copy);
     return copy_in(cm,
                    "COPY agg_status_stage (meter_id, ts, value_kw, quality, tier)"
                    " FROM STDIN (FORMAT binary)",
@@ -547,7 +538,7 @@ static int close_hours(struct agg_commit *cm, const struct agg_batch *b, struct 
                        char *errbuf, size_t errlen)
 {
     size_t n = 0;
-    agg_copy_begin(&cm->copy);
+    mf_pgcopy_begin(&cm->copy);
     for (size_t i = 0; i < b->ncloses; i++) {
         const struct agg_close *c = &b->closes[i];
         if (agg_key_width(c->key) != AGG_W1H || c->late)
@@ -558,7 +549,7 @@ static int close_hours(struct agg_commit *cm, const struct agg_batch *b, struct 
             return rc;
         n++;
     }
-    agg_copy_end(&cm->copy);
+    mf_pgcopy_end(&cm->copy);
     if (!n)
         return MF_OK;
     int rc = copy_in(cm, "COPY agg_hour_stage " STAGE_COLUMNS " FROM STDIN (FORMAT binary)", errbuf,

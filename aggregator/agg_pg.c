@@ -334,7 +334,7 @@ int agg_pg_load(struct agg_pg *pg, struct agg_state *st, const int32_t *parts, s
                 vals[f] = PQgetvalue(res, r, 3 + (int)f);
                 lens[f] = PQgetlength(res, r, 3 + (int)f);
             }
-            if (agg_copy_get_int(PQgetvalue(res, r, 1), PQgetlength(res, r, 1), &start) != MF_OK ||
+            if (mf_pgcopy_get_int(PQgetvalue(res, r, 1), PQgetlength(res, r, 1), &start) != MF_OK ||
                 PQgetlength(res, r, 2) != 1 || agg_copy_get_acc(&acc, vals, lens) != MF_OK) {
                 snprintf(errbuf, errlen, "reading open windows: a bad value in %s",
                          agg_widths[w].table);

@@ -4,13 +4,15 @@
 #      machine, same broker, same run): /v1/readings (wrk-batch.lua) against
 #      the polymorphic /v1/telemetry with 500 mixed camelCase items
 #      (wrk-telemetry.lua: AC charger readings and vehicle reports, each
-#      routed by its shape). Items/s acked and their ratio (goal: within 1.3x).
+#      routed by its shape). Items/s acked and their ratio (goal: within 1.3x),
+#      and items per CPU second of ingest-gw in each (the cost of an item).
 #   0. (first) source-sink: N distinct vehicle reports (default 400,000: 2,000
 #      vehicles x 200 minutes) put on vehicle.telemetry through /v1/vehicles
 #      first, then source-sink started on a throw-away PostgreSQL and timed
 #      from its first committed batch until the stored offsets reach the
 #      topic's end: records/s into vehicle_telemetry_history and
-#      vehicle_current_status (goal: 50,000 or more).
+#      vehicle_current_status (goal: 50,000 or more), and the same records per
+#      CPU second of source-sink and its PostgreSQL together.
 # Appends the figures to RESULTS.
 #
 #   bench/bench-sources.sh [SECONDS] [RESULTS]   defaults 10, bench/results/results.txt
@@ -65,17 +67,38 @@ KAFKA_BROKERS=$BOOT PG_DSN=$DSN METRICS_ADDR=127.0.0.1:$SS_PORT LOG_LEVEL=warn \
 ss_pid=$!
 q() { psql "$DSN" -X -q -A -t -c "$1"; }
 stored() { q "SELECT coalesce(sum(next_offset), 0) FROM sink_offsets WHERE topic = 'vehicle.telemetry'"; }
-# Until the first batch is committed, then until nothing moves for 3 s: the topic's end.
+# Until the first batch is committed, then (timed, with where the CPU went) until nothing moves
+# for 3 s: the topic's end. Its output: the first count and time, the last ones.
 for _ in $(seq 600); do [ "$(stored)" -gt 0 ] && break; sleep 0.05; done
-t0=$(date +%s.%N); n0=$(stored)
-last=$n0; still=0; t1=$t0
-while [ $still -lt 30 ]; do
-    sleep 0.1
-    n=$(stored)
-    if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; last=$n; t1=$(date +%s.%N); fi
-done
+# CPU ticks (utime + stime) of source-sink and of the PostgreSQL processes (the postmaster and
+# its children, the sink's backend among them), read before and after the timed phase.
+pg_pid=$(head -n 1 "$pgdir/data/postmaster.pid")
+ticks() {
+    local p t=0
+    for p in "$ss_pid" "$pg_pid" $(pgrep -P "$pg_pid"); do
+        t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) ))
+    done
+    echo "$t"
+}
+ticks0=$(ticks)
+export DSN
+timed "source-sink, vehicle.telemetry into PostgreSQL" wait "$work/ss.out" \
+    "source-sink=$ss_pid postgresql=$pg_pid+" -- bash -c '
+    stored() { psql "$DSN" -X -q -A -t -c "SELECT coalesce(sum(next_offset), 0) FROM sink_offsets WHERE topic = '"'vehicle.telemetry'"'"; }
+    t0=$(date +%s.%N); n0=$(stored); last=$n0; still=0; t1=$t0
+    while [ $still -lt 30 ]; do
+        sleep 0.1
+        n=$(stored)
+        if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; last=$n; t1=$(date +%s.%N); fi
+    done
+    echo "$n0 $t0 $last $t1"'
+read -r n0 t0 last t1 <"$work/ss.out"
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
 rate=$(awk -v n="$(( last - n0 ))" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}')
+# The same records per second of CPU the sink and PostgreSQL took (the timed phase includes the
+# 3 s of stillness, when they take next to none): what a busy machine distorts least.
+cpu_s=$(awk -v a="$ticks0" -v b="$(ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b - a) / hz}')
+cpu_rate=$(awk -v n="$(( last - n0 ))" -v s="$cpu_s" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}')
 rows=$(q "SELECT count(*) FROM vehicle_telemetry_history")
 kill "$ss_pid"; wait "$ss_pid" 2>/dev/null || true; ss_pid=
 
@@ -86,6 +109,13 @@ readings=$ITEMS; readings_bad=$NON2XX; readings_p99=$P99
 run_wrk "gateway, /v1/telemetry, 500 mixed items" /v1/telemetry wrk-telemetry.lua
 mixed=$ITEMS; mixed_bad=$NON2XX; mixed_p99=$P99
 ratio=$(awk -v a="$readings" -v b="$mixed" 'BEGIN {printf "%.2f", a / b}')
+# Items per CPU second of ingest-gw in each phase (its share of the cores): the cost of an item,
+# which other work on the machine distorts less than the throughput.
+gw_share() { sed -n "s/^cpu, gateway, $1[^(]*(.* ingest-gw \([0-9]*\)%.*/\1/p" "$CPU_LOG"; }
+per_cpu() { awk -v n="$1" -v s="$2" -v c="$(nproc)" 'BEGIN {printf "%.0f", (s > 0 ? n / (s / 100 * c) : 0)}'; }
+readings_share=$(gw_share "\/v1\/readings"); mixed_share=$(gw_share "\/v1\/telemetry")
+readings_cpu=$(per_cpu "$readings" "$readings_share"); mixed_cpu=$(per_cpu "$mixed" "$mixed_share")
+cost_ratio=$(awk -v a="$readings_cpu" -v b="$mixed_cpu" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 
 {
     echo "== other sources benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${SECS}s per wrk run)"
@@ -93,6 +123,8 @@ ratio=$(awk -v a="$readings" -v b="$mixed" 'BEGIN {printf "%.2f", a / b}')
     echo "/v1/readings,  batches of 500, 8 conns: $readings readings/s acked; p99 $readings_p99; non-2xx $readings_bad"
     echo "/v1/telemetry, 500 mixed camelCase items, 8 conns: $mixed items/s acked; p99 $mixed_p99; non-2xx $mixed_bad"
     echo "readings / telemetry: ${ratio}x (goal: within 1.3x)"
+    echo "per CPU second of ingest-gw: readings $readings_cpu, telemetry items $mixed_cpu (${readings_share}% and ${mixed_share}% of the cores): ${cost_ratio}x"
     echo "source-sink: $(( last - n0 )) vehicle.telemetry records in ${secs} s after its first commit = $rate records/s into vehicle_telemetry_history + vehicle_current_status (goal: >= 50,000); $sent distinct reports sent, $rows rows stored"
+    echo "source-sink: $cpu_rate records per CPU second of source-sink + PostgreSQL ($cpu_s CPU s)"
     cat "$CPU_LOG"
 } | tee -a "$RESULTS"

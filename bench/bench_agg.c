@@ -130,20 +130,20 @@ static void ceiling_batch(struct agg_pg *pg, struct ceiling *c, size_t rows)
     struct agg_acc acc = {1, 1.5, 1.5, 1.5, 0, 0.025, 100, 1, 0, 0};
     int64_t t0 = 1710460800000;
     int64_t start = mono_us();
-    agg_copy_begin(&c->copy);
+    mf_pgcopy_begin(&c->copy);
     for (size_t end = c->k + rows; c->k < end; c->k++) {
         char id[32];
         snprintf(id, sizeof id, "MTR-%05ld", (long)(c->k % (size_t)c->meters));
-        agg_copy_put_tuple(&c->copy, (int16_t)(5 + agg_funcs_count));
-        agg_copy_put_text(&c->copy, id);
-        agg_copy_put_ts(&c->copy, t0 + (int64_t)(c->k / (size_t)c->meters) * 60000);
+        mf_pgcopy_put_tuple(&c->copy, (int16_t)(5 + agg_funcs_count));
+        mf_pgcopy_put_text(&c->copy, id);
+        mf_pgcopy_put_ts(&c->copy, t0 + (int64_t)(c->k / (size_t)c->meters) * 60000);
         acc.sum_kw = acc.min_kw = acc.max_kw = (double)(c->k % 5000) / 1000.0;
         agg_copy_put_acc_rollup(&c->copy, &acc);
-        agg_copy_put_bool(&c->copy, false);
-        agg_copy_put_i32(&c->copy, 0);
-        agg_copy_put_i32(&c->copy, (int32_t)(c->k % 12));
+        mf_pgcopy_put_bool(&c->copy, false);
+        mf_pgcopy_put_i32(&c->copy, 0);
+        mf_pgcopy_put_i32(&c->copy, (int32_t)(c->k % 12));
     }
-    agg_copy_end(&c->copy);
+    mf_pgcopy_end(&c->copy);
     PGconn *conn = agg_pg_conn(pg);
     PGresult *res = PQexec(conn, "COPY bench_ceiling (meter_id, window_start, count, sum_kw,"
                                  " min_kw, max_kw, m2, energy_kwh, quality_sum, premium,"

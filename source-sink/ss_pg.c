@@ -1,12 +1,14 @@
 /*
- * ss_pg: the batch transaction. Each table gets one statement per batch
- * over arrays (unnest), so a batch of 20,000 records is a handful of round
- * trips; the statements make repeats harmless on their own too (ON
- * CONFLICT), though the offsets in the same transaction are what keeps a
- * crash from repeating anything.
+ * ss_pg: the batch transaction. Each table gets one statement per batch,
+ * so a batch of 20,000 records is a handful of round trips: the vehicle
+ * reports (the bulk) as binary COPY streams (ss_copy), the rest over
+ * arrays (unnest). The statements make repeats harmless on their own too
+ * (ON CONFLICT), though the offsets in the same transaction are what
+ * keeps a crash from repeating anything.
  */
 #include "ss_pg.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +19,11 @@
 #include "mf_json.h"
 #include "mf_log.h"
 #include "mf_pg.h"
+#include "mf_pgcopy.h"
 #include "mf_time.h"
 #include "mf_common.h"
 #include "mf_crash.h"
+#include "ss_copy.h"
 
 #define MS_PER_DAY 86400000LL
 #define DAYS_KNOWN 64 /* history partitions known to exist, remembered */
@@ -33,7 +37,9 @@ struct days_known {
 struct ss_pg {
     char *dsn, *group;
     PGconn *conn;
+    bool staged;                       /* this connection has the staging tables */
     struct days_known history, review; /* vehicle history's; the review stores' */
+    struct ss_copy copy;               /* the vehicle streams, reused between batches */
 };
 
 struct ss_pg *ss_pg_new(const char *dsn, const char *group)
@@ -41,6 +47,7 @@ struct ss_pg *ss_pg_new(const char *dsn, const char *group)
     struct ss_pg *p = mf_xcalloc(1, sizeof *p);
     p->dsn = mf_xstrdup(dsn);
     p->group = mf_xstrdup(group);
+    ss_copy_init(&p->copy);
     return p;
 }
 
@@ -51,6 +58,7 @@ void ss_pg_destroy(struct ss_pg *p)
     PQfinish(p->conn);
     free(p->dsn);
     free(p->group);
+    ss_copy_release(&p->copy);
     free(p);
 }
 
@@ -59,6 +67,7 @@ static int connect_pg(struct ss_pg *p, char *errbuf, size_t errlen)
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return MF_OK;
     PQfinish(p->conn);
+    p->staged = false;
     p->conn = mf_pg_connect(p->dsn, "source-sink", errbuf, errlen);
     return p->conn ? MF_OK : MF_ERETRY;
 }
@@ -245,18 +254,36 @@ static const char weather_sql[] =
     "ON CONFLICT (station_id, ts) DO UPDATE SET temp_c = excluded.temp_c, "
     "humidity_pct = excluded.humidity_pct, wind_ms = excluded.wind_ms, ghi_wm2 = excluded.ghi_wm2";
 
-/* The cold path: insert-only, a repeat (vehicle, ts) stored once. */
-static const char history_sql[] =
-    "INSERT INTO vehicle_telemetry_history (vehicle_id, ts, soc_pct, kwh_delivered_dc, "
-    "battery_temp_c) SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::float8[], "
-    "$4::float8[], $5::float8[]) ON CONFLICT DO NOTHING";
+/*
+ * The vehicle reports' staging tables (per session; emptied at every
+ * commit or rollback): the history's is only used when its COPY meets a
+ * row stored before (write_history).
+ */
+static const char *const stage_ddl[] = {
+    "CREATE TEMP TABLE IF NOT EXISTS ss_history_stage (vehicle_id text, ts timestamptz, "
+    "soc_pct float8, kwh_delivered_dc float8, battery_temp_c float8) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS ss_status_stage (vehicle_id text, ts timestamptz, "
+    "soc_pct float8, battery_temp_c float8) ON COMMIT DELETE ROWS",
+};
 
-/* The hot path: the newest report by event time; an older or equal one changes nothing. */
+#define HISTORY_COLUMNS "(vehicle_id, ts, soc_pct, kwh_delivered_dc, battery_temp_c)"
+
+/* The cold path: insert-only, a repeat (vehicle, ts) stored once. */
+static const char history_copy_sql[] = "COPY vehicle_telemetry_history " HISTORY_COLUMNS
+                                       " FROM STDIN (FORMAT binary)";
+static const char history_stage_sql[] = "COPY ss_history_stage " HISTORY_COLUMNS
+                                        " FROM STDIN (FORMAT binary)";
+static const char history_merge_sql[] = "INSERT INTO vehicle_telemetry_history " HISTORY_COLUMNS
+                                        " SELECT * FROM ss_history_stage "
+                                        "ON CONFLICT DO NOTHING";
+
+/* The hot path: the newest report by event time (one per vehicle, ss_copy); an older or equal
+ * one changes nothing. */
+static const char status_stage_sql[] = "COPY ss_status_stage (vehicle_id, ts, soc_pct, "
+                                       "battery_temp_c) FROM STDIN (FORMAT binary)";
 static const char status_sql[] =
     "INSERT INTO vehicle_current_status (vehicle_id, ts, soc_pct, battery_temp_c) "
-    "SELECT DISTINCT ON (v) v, t, s, bt FROM unnest($1::text[], $2::timestamptz[], "
-    "$3::float8[], $4::float8[], $5::float8[]) WITH ORDINALITY AS u(v, t, s, e, bt, n) "
-    "ORDER BY v, t DESC, n DESC "
+    "SELECT vehicle_id, ts, soc_pct, battery_temp_c FROM ss_status_stage "
     "ON CONFLICT (vehicle_id) DO UPDATE SET ts = excluded.ts, soc_pct = excluded.soc_pct, "
     "battery_temp_c = excluded.battery_temp_c, updated_at = now() "
     "WHERE vehicle_current_status.ts < excluded.ts";
@@ -377,27 +404,71 @@ static int write_weather(struct ss_pg *p, const struct ss_batch *b, struct col *
     return exec_cols(p, weather_sql, c, 6, "writing weather_observations", errbuf, errlen);
 }
 
-static int write_vehicles(struct ss_pg *p, const struct ss_batch *b, struct col *c, char *errbuf,
-                          size_t errlen)
+/* The staging tables, once per connection, outside the batch's transaction (a rollback would take
+ * them away again). */
+static int ensure_stages(struct ss_pg *p, char *errbuf, size_t errlen)
 {
-    size_t n = b->nrows[MF_SRC_VEHICLE];
-    if (!n)
+    if (p->staged)
         return MF_OK;
-    for (int k = 0; k < 5; k++)
-        col_start(&c[k]);
-    for (size_t i = 0; i < n; i++) {
-        const struct ss_row *r = &b->rows[MF_SRC_VEHICLE][i];
-        col_text(&c[0], r->rec.id);
-        col_ts(&c[1], r->rec.ts_ms);
-        for (int f = MF_EV_SOC; f <= MF_EV_BATTERY_TEMP; f++)
-            col_num(&c[2 + f], r->rec.num[f], r->rec.has & (1u << f));
-    }
-    for (int k = 0; k < 5; k++)
-        col_end(&c[k]);
-    if (exec_cols(p, history_sql, c, 5, "writing vehicle_telemetry_history", errbuf, errlen) !=
-        MF_OK)
+    for (size_t i = 0; i < MF_ARRAY_LEN(stage_ddl); i++)
+        if (exec(p, stage_ddl[i], errbuf, errlen) != MF_OK)
+            return MF_ERETRY;
+    p->staged = true;
+    return MF_OK;
+}
+
+/* Sends a COPY stream; MF_OK or fail()'s. */
+static int copy_in(struct ss_pg *p, const char *sql, const struct mf_buf *data, const char *what,
+                   char *errbuf, size_t errlen)
+{
+    PGresult *res = mf_pgcopy_send(p->conn, sql, data);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return fail(p, res, what, errbuf, errlen);
+    PQclear(res);
+    return MF_OK;
+}
+
+/*
+ * The history: COPYed straight into its table under a savepoint, which is
+ * all it takes unless a report was stored by an earlier batch (a producer
+ * that sent it twice; repeats within the batch are gone already). Then the
+ * unique index refuses the COPY, and the same stream goes through the
+ * staging table and ON CONFLICT DO NOTHING: stored once either way.
+ */
+static int write_history(struct ss_pg *p, char *errbuf, size_t errlen)
+{
+    if (exec(p, "SAVEPOINT ss_history", errbuf, errlen) != MF_OK)
         return MF_ERETRY;
-    return exec_cols(p, status_sql, c, 5, "writing vehicle_current_status", errbuf, errlen);
+    PGresult *res = mf_pgcopy_send(p->conn, history_copy_sql, &p->copy.history);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        PQclear(res);
+        return exec(p, "RELEASE SAVEPOINT ss_history", errbuf, errlen);
+    }
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!state || strcmp(state, "23505") != 0) /* not unique_violation */
+        return fail(p, res, "writing vehicle_telemetry_history", errbuf, errlen);
+    PQclear(res);
+    MF_CRASH_POINT("source-sink.history.repeat"); /* the COPY refused, the batch not written */
+    if (exec(p, "ROLLBACK TO SAVEPOINT ss_history", errbuf, errlen) != MF_OK ||
+        copy_in(p, history_stage_sql, &p->copy.history, "staging vehicle_telemetry_history", errbuf,
+                errlen) != MF_OK)
+        return MF_ERETRY;
+    return exec(p, history_merge_sql, errbuf, errlen);
+}
+
+static int write_vehicles(struct ss_pg *p, const struct ss_batch *b, char *errbuf, size_t errlen)
+{
+    if (!b->nrows[MF_SRC_VEHICLE])
+        return MF_OK;
+    if (ss_copy_vehicles(&p->copy, b) != MF_OK) {
+        snprintf(errbuf, errlen, "a vehicle report holds a number COPY cannot carry");
+        return MF_ERETRY;
+    }
+    if (write_history(p, errbuf, errlen) != MF_OK ||
+        copy_in(p, status_stage_sql, &p->copy.status, "staging vehicle_current_status", errbuf,
+                errlen) != MF_OK)
+        return MF_ERETRY;
+    return exec(p, status_sql, errbuf, errlen);
 }
 
 /*
@@ -497,10 +568,10 @@ int ss_pg_write(struct ss_pg *p, const struct ss_batch *b, const char *const *to
     for (int k = 0; k < NCOLS; k++)
         mf_buf_init(&c[k].b, SIZE_MAX);
     if (connect_pg(p, errbuf, errlen) != MF_OK || ensure_all_days(p, b, &c[0], errbuf, errlen) ||
-        exec(p, "BEGIN", errbuf, errlen) != MF_OK)
+        ensure_stages(p, errbuf, errlen) != MF_OK || exec(p, "BEGIN", errbuf, errlen) != MF_OK)
         goto out;
     int failed = write_grid(p, b, c, errbuf, errlen) || write_weather(p, b, c, errbuf, errlen) ||
-                 write_vehicles(p, b, c, errbuf, errlen) || write_review(p, b, c, errbuf, errlen) ||
+                 write_vehicles(p, b, errbuf, errlen) || write_review(p, b, c, errbuf, errlen) ||
                  write_offsets(p, b, topics, c, errbuf, errlen);
     if (!failed) {
         MF_CRASH_POINT("source-sink.batch.staged"); /* rows and offsets written, not committed */

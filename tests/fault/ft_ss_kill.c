@@ -5,7 +5,10 @@
  * record is in its table once, every DLQ-bound record is in the DLQ (at
  * least once: a kill between the DLQ's ack and the commit repeats it with
  * the same source.topic/partition/offset, which is how a reader tells), and
- * the stored offsets are the end of every partition.
+ * the stored offsets are the end of every partition. Each chunk after the
+ * first also resends every 10th vehicle report of the chunk before (with
+ * another soc) among its own: a producer's repeats, which meet rows of
+ * earlier batches (or runs) and are stored once, the first one kept.
  *
  * Built twice: ft_ss_kill (kills at varying moments) and ft_ss_crashwalk
  * (issue 17: instead of kills, a fault-build source-sink crashes at each
@@ -102,28 +105,51 @@ static struct mf_proc *start_ss(const char *bootstrap, const char *dsn)
     return start_ss_bin("source-sink", bootstrap, dsn, NULL);
 }
 
-/* Records of chunk c (of nchunks) of each source; every 50th vehicle report is out of range. */
-static size_t dlq_sent;
+/* Vehicle report (minute i, vehicle v) with soc into the n-th key and value slots. */
+static void vehicle_report(char (*kb)[16], char (*vb)[160], size_t n, int i, int v, int soc)
+{
+    char ts[MF_TIME_STRLEN];
+    mf_time_format(H0 + i * 60000LL, ts);
+    snprintf(kb[n], sizeof kb[n], "EV-%d", v);
+    snprintf(vb[n], sizeof vb[n],
+             "{\"vehicle_id\":\"EV-%d\",\"ts\":\"%s\",\"soc_pct\":%d,\"kwh_delivered_dc\":0.1}", v,
+             ts, soc);
+}
+
+/*
+ * Records of chunk c (of nchunks) of each source; every 50th vehicle report is out of range.
+ * After every 10 vehicle reports, a repeat of the chunk before's (its every 10th, never a bad
+ * one) with soc 51 instead of 50.
+ */
+static size_t dlq_sent, repeats_sent;
 static void produce_chunk(const char *bootstrap, int c)
 {
-    static char kb[NVEH * VREPS][16], vb[NVEH * VREPS][160];
-    const char *keys[NVEH * VREPS], *vals[NVEH * VREPS];
+    enum { MAXV = NVEH * VREPS + NVEH * VREPS / 10 };
+    static char kb[MAXV][16], vb[MAXV][160];
+    const char *keys[MAXV], *vals[MAXV];
     char ts[MF_TIME_STRLEN];
     size_t n = 0;
+    int rep = c ? (c - 1) * VREPS / nchunks * NVEH : 0, rep_end = c * VREPS / nchunks * NVEH;
 
     for (int i = c * VREPS / nchunks; i < (c + 1) * VREPS / nchunks; i++)
         for (int v = 0; v < NVEH; v++, n++) {
-            mf_time_format(H0 + i * 60000LL, ts);
             int bad = (i * NVEH + v) % 50 == 49;
             dlq_sent += bad;
-            snprintf(kb[n], sizeof kb[n], "EV-%d", v);
-            snprintf(vb[n], sizeof vb[n],
-                     "{\"vehicle_id\":\"EV-%d\",\"ts\":\"%s\",\"soc_pct\":%d,"
-                     "\"kwh_delivered_dc\":0.1}",
-                     v, ts, bad ? 140 : 50);
-            keys[n] = kb[n];
-            vals[n] = vb[n];
+            vehicle_report(kb, vb, n, i, v, bad ? 140 : 50);
+            if ((i * NVEH + v) % 10 != 9)
+                continue;
+            while (rep < rep_end && rep % 10 != 3)
+                rep++;
+            if (rep < rep_end) {
+                vehicle_report(kb, vb, ++n, rep / NVEH, rep % NVEH, 51);
+                repeats_sent++;
+                rep++;
+            }
         }
+    for (size_t k = 0; k < n; k++) {
+        keys[k] = kb[k];
+        vals[k] = vb[k];
+    }
     mf_kafka_produce(bootstrap, "vehicle.telemetry", keys, vals, n);
     n = 0;
     for (int i = c * FREPS / nchunks; i < (c + 1) * FREPS / nchunks; i++)
@@ -231,11 +257,16 @@ int main(void)
         ends = num(c,
                    "SELECT sum(next_offset) FROM sink_offsets WHERE consumer_group = 'source-sink' "
                    "AND topic IN ('grid.feeds', 'weather.observations', 'vehicle.telemetry')");
-        if (ends == want)
+        if (ends == want + (long long)repeats_sent)
             break;
         usleep(100000);
     }
-    check(ends == want, "sink_offsets sum to %lld, the records produced (%lld)", ends, want);
+    check(ends == want + (long long)repeats_sent,
+          "sink_offsets sum to %lld, the records produced (%lld and %zu repeats)", ends, want,
+          repeats_sent);
+    check(repeats_sent > 0 &&
+              num(c, "SELECT count(*) FROM vehicle_telemetry_history WHERE soc_pct = 51") == 0,
+          "%zu repeats stored once, the first report kept", repeats_sent);
 
     /* Every DLQ-bound record in the DLQ, each (partition, offset) at least once. */
     struct mf_recs dlq = {0};
