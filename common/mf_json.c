@@ -324,20 +324,43 @@ static int skipped(const char *name, const char *const *skip, size_t nskip)
     return 0;
 }
 
+/*
+ * One member's value. Scalars, what extra fields nearly always are (a
+ * voltage, a site code), are written here: cJSON_PrintUnformatted
+ * allocates and prints a number with "%1.15g" and reads it back with
+ * sscanf, which was most of a reading's encoding in ingest-gw's profile.
+ * The text differs at most in spelling (1e+16 vs 10000000000000000,
+ * \u0008 vs \b), never in value. Objects and arrays go through cJSON.
+ */
+static int extra_value(struct mf_buf *b, const cJSON *c)
+{
+    if (cJSON_IsNumber(c))
+        return mf_json_double(b, c->valuedouble);
+    if (cJSON_IsString(c))
+        return mf_json_str(b, c->valuestring, strlen(c->valuestring));
+    if (cJSON_IsBool(c))
+        return mf_buf_appends(b, cJSON_IsTrue(c) ? "true" : "false");
+    if (cJSON_IsNull(c))
+        return mf_buf_appends(b, "null");
+    char *text = cJSON_PrintUnformatted(c);
+    if (!text)
+        return MF_EDATA;
+    int rc = mf_buf_appends(b, text);
+    cJSON_free(text);
+    return rc;
+}
+
 int mf_json_extras(struct mf_buf *b, const cJSON *obj, const char *const *skip, size_t nskip)
 {
     int rc = MF_OK;
     for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next) {
         if (!c->string || skipped(c->string, skip, nskip))
             continue;
-        char *text = cJSON_PrintUnformatted(c);
-        if (!text)
-            return MF_EDATA;
         rc |= mf_buf_appendc(b, ',');
         rc |= mf_json_str(b, c->string, strlen(c->string));
         rc |= mf_buf_appendc(b, ':');
-        rc |= mf_buf_appends(b, text);
-        cJSON_free(text);
+        if (extra_value(b, c) != MF_OK)
+            return MF_EDATA;
     }
     return rc == MF_OK ? MF_OK : MF_EDATA;
 }

@@ -43,10 +43,11 @@ static const struct {
     {"voltage", "voltage_v"}, {"voltageV", "voltage_v"},  {"timestamp", "ts"},
 };
 
+/* (The first bytes compared first: most names differ there, and this runs per field.) */
 static const char *ac_name(const char *name)
 {
     for (size_t i = 0; i < MF_ARRAY_LEN(ac_names); i++)
-        if (strcmp(name, ac_names[i].from) == 0)
+        if (name[0] == ac_names[i].from[0] && strcmp(name, ac_names[i].from) == 0)
             return ac_names[i].to;
     return name;
 }

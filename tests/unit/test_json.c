@@ -210,6 +210,25 @@ static void test_extras(void **state)
     assert_non_null(o);
     assert_int_equal(mf_json_extras(&b, o, skip, MF_ARRAY_LEN(skip)), MF_OK);
     assert_string_equal(b.data, ",\"site\":{\"a\":[1,\"x\"]},\"n\":null,\"q\\\"\":1.5");
+    cJSON_Delete(o);
+
+    /* Scalars written directly: each value read back is the value given. */
+    o = cJSON_Parse("{\"ts\":1,\"v\":230.5,\"big\":1e300,\"tiny\":-1.6666666666666667e-05,"
+                    "\"int\":123456789012,\"s\":\"a\\\"b\\u0001\\u00e9\",\"t\":true,\"f\":false}");
+    assert_non_null(o);
+    mf_buf_reset(&b);
+    mf_buf_appendc(&b, '{');
+    assert_int_equal(mf_json_extras(&b, o, skip, MF_ARRAY_LEN(skip)), MF_OK);
+    assert_string_equal(b.data, "{,\"v\":230.5,\"big\":1e+300,\"tiny\":-1.6666666666666667e-05,"
+                                "\"int\":123456789012,\"s\":\"a\\\"b\\u0001\xc3\xa9\",\"t\":true,"
+                                "\"f\":false");
+    b.data[1] = ' '; /* the leading comma: an object to parse back */
+    mf_buf_appendc(&b, '}');
+    cJSON *back = cJSON_Parse(b.data);
+    assert_non_null(back);
+    for (const cJSON *c = o->child->next; c; c = c->next)
+        assert_true(cJSON_Compare(c, cJSON_GetObjectItemCaseSensitive(back, c->string), 1));
+    cJSON_Delete(back);
     mf_buf_reset(&b);
     assert_int_equal(mf_json_extras(&b, NULL, skip, MF_ARRAY_LEN(skip)), MF_OK);
     assert_int_equal(b.len, 0);

@@ -145,6 +145,20 @@ static void test_utf8(void **state)
     assert_false(mf_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     assert_false(mf_utf8_valid("\xff", 1));
     assert_false(mf_utf8_valid("a\x80z", 3)); /* lone continuation */
+    /* Past the eight-bytes-at-a-time ASCII path: a bad byte, and a good sequence, at every
+     * position of a longer run, and a sequence cut off at its end. */
+    char run[40];
+    for (size_t at = 0; at + 3 <= sizeof run; at++) {
+        memset(run, 'a', sizeof run);
+        run[at] = (char)0x80;
+        assert_false(mf_utf8_valid(run, sizeof run));
+        run[at] = (char)0xe2; /* € */
+        run[at + 1] = (char)0x82;
+        run[at + 2] = (char)0xac;
+        assert_true(mf_utf8_valid(run, sizeof run));
+        assert_false(mf_utf8_valid(run, at + 2));
+        assert_true(mf_utf8_valid(run, at));
+    }
     char err[64];
     struct mf_reading r;
     cJSON *root;
