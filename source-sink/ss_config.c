@@ -39,6 +39,8 @@ const struct mf_cfg_row ss_config_rows[] = {
      "reload the feeders, stations and vehicles this often (and on an unknown id)"},
     {"REVIEW_RETENTION_DAYS", MF_CFG_INT, "30", 1, 3650, OFF(review_retention_days), 0, NULL,
      "days kept in quarantine_readings and dlq_records (DESIGN 14), by day partition"},
+    {"VEHICLE_RETENTION_DAYS", MF_CFG_INT, "0", 0, 100000, OFF(vehicle_retention_days), 0, NULL,
+     "days kept in vehicle_telemetry_history, by day partition; 0 keeps every day"},
 };
 const size_t ss_config_nrows = MF_ARRAY_LEN(ss_config_rows);
 

@@ -28,6 +28,7 @@ struct ss_config {
     int64_t batch_ms;
     int64_t registry_refresh_s;
     int64_t review_retention_days;
+    int64_t vehicle_retention_days; /* 0: keep every day */
 };
 
 extern const struct mf_cfg_row ss_config_rows[];

@@ -578,6 +578,8 @@ int ss_pg_write(struct ss_pg *p, const struct ss_batch *b, const char *const *to
         failed = exec(p, "COMMIT", errbuf, errlen) != MF_OK;
     }
     if (failed) {
+        /* A day another replica dropped past retention fails the COPY: made again next time. */
+        p->history.n = p->review.n = 0;
         if (p->conn) {
             PGresult *res = PQexec(p->conn, "ROLLBACK");
             PQclear(res);
@@ -591,27 +593,41 @@ out:
     return rc;
 }
 
-int ss_pg_review_upkeep(struct ss_pg *p, int keep_days, double oldest_s[SS_REV_ALERTS],
-                        int *dropped, char *errbuf, size_t errlen)
+int ss_pg_review_upkeep(struct ss_pg *p, int keep_days, int keep_vehicle_days,
+                        double oldest_s[SS_REV_ALERTS], int *dropped, char *errbuf, size_t errlen)
 {
-    char keep[16];
+    char keep[16], keep_vehicle[16];
     snprintf(keep, sizeof keep, "%d", keep_days);
-    const char *params[] = {keep};
+    snprintf(keep_vehicle, sizeof keep_vehicle, "%d", keep_vehicle_days);
+    const char *params[] = {keep, keep_vehicle};
     if (connect_pg(p, errbuf, errlen) != MF_OK)
         return MF_ERETRY;
+    /*
+     * The drops in a statement of their own: one that also reads the stores
+     * holds their partitions open, and PostgreSQL refuses to drop a table
+     * its own session is using ("being used by active queries").
+     */
     PGresult *res = PQexecParams(
         p->conn,
-        "SELECT meterflow_review_retention($1::int), "
-        "(SELECT extract(epoch FROM now() - min(received_at)) FROM quarantine_readings "
-        "WHERE status = 'pending'), "
-        "(SELECT extract(epoch FROM now() - min(received_at)) FROM dlq_records "
-        "WHERE status = 'pending')",
-        1, NULL, params, NULL, NULL, 0);
+        "SELECT meterflow_review_retention($1::int) + CASE WHEN $2::int > 0 "
+        "THEN meterflow_drop_partitions_before('vehicle_telemetry_history', "
+        "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - "
+        "$2::int * interval '1 day') ELSE 0 END",
+        2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return fail(p, res, "dropping days past retention", errbuf, errlen);
+    *dropped = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (*dropped) /* known to exist no more: a late record's day is made again, not failed on */
+        p->history.n = p->review.n = 0;
+    res = PQexec(p->conn, "SELECT (SELECT extract(epoch FROM now() - min(received_at)) "
+                          "FROM quarantine_readings WHERE status = 'pending'), "
+                          "(SELECT extract(epoch FROM now() - min(received_at)) FROM dlq_records "
+                          "WHERE status = 'pending')");
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return fail(p, res, "review stores upkeep", errbuf, errlen);
-    *dropped = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     for (int k = 0; k < SS_REV_ALERTS; k++)
-        oldest_s[k] = PQgetisnull(res, 0, 1 + k) ? 0 : strtod(PQgetvalue(res, 0, 1 + k), NULL);
+        oldest_s[k] = PQgetisnull(res, 0, k) ? 0 : strtod(PQgetvalue(res, 0, k), NULL);
     PQclear(res);
     return MF_OK;
 }

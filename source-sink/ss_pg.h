@@ -46,12 +46,14 @@ int ss_pg_write(struct ss_pg *p, const struct ss_batch *b, const char *const *to
                 size_t errlen);
 
 /*
- * The review stores' upkeep: drops the day partitions older than
- * keep_days, and gives the age in seconds of the oldest pending row of
- * quarantine_readings (oldest_s[SS_REV_QUARANTINE]) and dlq_records
- * (oldest_s[SS_REV_DLQ]), 0 when none is pending.
+ * The stores' upkeep: drops the review stores' day partitions older than
+ * keep_days and the vehicle history's older than keep_vehicle_days (0:
+ * none), *dropped of them in all, and gives the age in seconds of the
+ * oldest pending row of quarantine_readings (oldest_s[SS_REV_QUARANTINE])
+ * and dlq_records (oldest_s[SS_REV_DLQ]), 0 when none is pending. A
+ * dropped day is made again when a record for it comes.
  */
-int ss_pg_review_upkeep(struct ss_pg *p, int keep_days, double oldest_s[SS_REV_ALERTS],
-                        int *dropped, char *errbuf, size_t errlen);
+int ss_pg_review_upkeep(struct ss_pg *p, int keep_days, int keep_vehicle_days,
+                        double oldest_s[SS_REV_ALERTS], int *dropped, char *errbuf, size_t errlen);
 
 #endif

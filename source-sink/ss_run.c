@@ -327,13 +327,16 @@ static void review_upkeep(struct app *a)
     char err[512];
     double oldest[SS_REV_ALERTS];
     int dropped = 0;
-    if (ss_pg_review_upkeep(a->pg, (int)a->cfg->review_retention_days, oldest, &dropped, err,
+    if (ss_pg_review_upkeep(a->pg, (int)a->cfg->review_retention_days,
+                            (int)a->cfg->vehicle_retention_days, oldest, &dropped, err,
                             sizeof err) != MF_OK) {
         MF_LOG_WARN("ss", "%s", err);
         return;
     }
     if (dropped)
-        MF_LOG_INFO("ss", "review stores: %d day partition(s) past retention dropped", dropped);
+        MF_LOG_INFO("ss",
+                    "review stores, vehicle history: %d day partition(s) past retention dropped",
+                    dropped);
     for (int k = 0; k < SS_REV_ALERTS; k++)
         mf_metric_set(a->m_oldest[k], oldest[k]);
 }

@@ -153,6 +153,10 @@ static int setup(void **state)
         " ('MAN', 'north', 53.35, -2.27)");
     sql("INSERT INTO vehicles (vehicle_id, meter_id, battery_kwh, model) SELECT 'EV-' || g,"
         " 'SM-0', 60, 'test' FROM generate_series(1, 4) g");
+    /* A day far past VEHICLE_RETENTION_DAYS below (the test's own days are not) and
+     * REVIEW_RETENTION_DAYS (30) in the history and the review stores. */
+    sql("SELECT meterflow_vehicle_history_days(ARRAY['2000-01-01'::date]), "
+        "meterflow_review_days(ARRAY['2000-01-01'::date])");
 
     gw_port = mf_free_port();
     const char *gwe[] = {"GW_AUTH=off", NULL};
@@ -161,7 +165,7 @@ static int setup(void **state)
     wk = start("stream-worker", wke, mf_free_port());
     const char *agge[] = {"AGG_IDLE_FLUSH_S=1", "AGG_BATCH_MS=200", "LOG_LEVEL=warn", NULL};
     agg = start("aggregator", agge, mf_free_port());
-    const char *sse[] = {"SS_BATCH_MS=100", "SS_ID=it-ss", NULL};
+    const char *sse[] = {"SS_BATCH_MS=100", "SS_ID=it-ss", "VEHICLE_RETENTION_DAYS=5000", NULL};
     ss = start("source-sink", sse, mf_free_port());
     return 0;
 }
@@ -376,6 +380,10 @@ static void test_sources_end_to_end(void **state)
     assert_true(num("SELECT count(*) FROM vehicle_telemetry_history") == NEV * EV_REP + 1);
     assert_true(num("SELECT count(*) FROM vehicle_telemetry_history WHERE soc_pct = 99") == 0);
     assert_true(num("SELECT soc_pct FROM vehicle_current_status WHERE vehicle_id = 'EV-3'") == 77);
+    /* Retention (at start): the days of 2000 dropped, the test's days kept. */
+    assert_true(num("SELECT count(*) FROM pg_class WHERE relname IN ("
+                    "'vehicle_telemetry_history_p20000101', 'quarantine_readings_p20000101', "
+                    "'dlq_records_p20000101')") == 0);
     assert_true(num("SELECT soc_pct FROM vehicle_current_status WHERE vehicle_id = 'EV-2'") ==
                 20 + (EV_REP - 1) + 2);
     mf_buf_release(&b);

@@ -519,6 +519,23 @@ expect "drop_partitions_before(rollup_1h) keeps the month holding the cut" "roll
       WHERE i.inhparent = 'rollup_1h'::regclass"
 expect_error "drop_partitions_before refuses an unknown table" 22023 \
     "SELECT meterflow_drop_partitions_before('meters', now())"
+# The vehicle history's days (023): past VEHICLE_RETENTION_DAYS by the UTC date, rows and all,
+# through the rollups' retention function.
+q "SET TimeZone = 'UTC';
+   SELECT meterflow_vehicle_history_days(ARRAY[current_date - 10, current_date - 5, current_date]);
+   INSERT INTO vehicles (vehicle_id) VALUES ('EV-R');
+   INSERT INTO vehicle_telemetry_history (vehicle_id, ts, soc_pct)
+   SELECT 'EV-R', (d::timestamp AT TIME ZONE 'UTC') + interval '1 hour', 50
+     FROM unnest(ARRAY[current_date - 10, current_date]) d" >/dev/null
+expect "drop_partitions_before(vehicle_telemetry_history) 5 days back drops the day 10 days back" "1" \
+    "SELECT meterflow_drop_partitions_before('vehicle_telemetry_history',
+            date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - 5 * interval '1 day')"
+expect "drop_partitions_before(vehicle_telemetry_history) keeps 5 days back and today, and their rows" \
+    "vehicle_telemetry_history_p$(date -u -d '-5 days' +%Y%m%d),vehicle_telemetry_history_p$(date -u +%Y%m%d)|1" \
+    "SELECT (SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i
+               JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'vehicle_telemetry_history'::regclass),
+            (SELECT count(*) FROM vehicle_telemetry_history)"
 
 # ---------------------------------------------------------------------------
 # Concurrency.
