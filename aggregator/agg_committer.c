@@ -42,13 +42,6 @@ struct agg_committer {
     char err[512];
 };
 
-static int64_t mono_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
 static void run_job(struct agg_committer *c)
 {
     c->commit_us = 0;
@@ -56,10 +49,10 @@ static void run_job(struct agg_committer *c)
     c->rc = agg_partitions_ensure_for_batch(c->parts, c->b, c->err, sizeof c->err);
     if (c->rc != MF_OK)
         return;
-    int64_t t0 = mono_us();
+    int64_t t0 = mf_mono_us();
     c->rc = agg_commit_write(c->cm, c->b, c->clear_owned, c->owned, c->nowned, c->out, c->err,
                              sizeof c->err);
-    c->commit_us = mono_us() - t0;
+    c->commit_us = mf_mono_us() - t0;
 }
 
 static void *committer_main(void *arg)

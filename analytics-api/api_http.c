@@ -72,13 +72,6 @@ void api_http_metrics_init(void)
                                                    "coalesced");
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void count(int rt, unsigned code, int64_t start_us)
 {
     struct mf_metric *m = NULL;
@@ -91,7 +84,7 @@ static void count(int rt, unsigned code, int64_t start_us)
         m = mf_metric2("meterflow_api_requests_total", "route", rt_name(rt), "code", c);
     }
     mf_metric_inc(m);
-    mf_metric_observe(duration[rt], (double)(now_us() - start_us) / 1e6);
+    mf_metric_observe(duration[rt], (double)(mf_mono_us() - start_us) / 1e6);
 }
 
 /* ---------------------------------------------------------------- answers */
@@ -245,7 +238,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct api_server *s = cls;
     (void)version;
     (void)upload_data;
-    int64_t start_us = now_us();
+    int64_t start_us = mf_mono_us();
 
     /* First call: headers only. A body (none is expected) is read and dropped. */
     if (!*con_cls) {

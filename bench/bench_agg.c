@@ -88,13 +88,6 @@ static double *load_series(size_t *n)
     return v;
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
 /*
  * The ceiling: as many rows as the batch just committed had readings, one
  * per meter-minute, by a bare binary COPY (committed) into a table shaped
@@ -129,7 +122,7 @@ static void ceiling_batch(struct agg_pg *pg, struct ceiling *c, size_t rows)
 {
     struct agg_acc acc = {1, 1.5, 1.5, 1.5, 0, 0.025, 100, 1, 0, 0};
     int64_t t0 = 1710460800000;
-    int64_t start = mono_us();
+    int64_t start = mf_mono_us();
     mf_pgcopy_begin(&c->copy);
     for (size_t end = c->k + rows; c->k < end; c->k++) {
         char id[32];
@@ -159,7 +152,7 @@ static void ceiling_batch(struct agg_pg *pg, struct ceiling *c, size_t rows)
             mf_die("ceiling COPY: %s", PQerrorMessage(conn));
         PQclear(res);
     }
-    c->us += mono_us() - start;
+    c->us += mf_mono_us() - start;
 }
 
 static void ceiling_close(struct agg_pg *pg, struct ceiling *c)
@@ -205,17 +198,17 @@ static void add_one(struct run *r, const struct queued *q)
 {
     bool late;
     int exp;
-    int64_t t0 = mono_us();
+    int64_t t0 = mf_mono_us();
     agg_state_add(r->st, q->part, q->offset, &q->rec, 0, &late, &exp);
-    r->t_add += mono_us() - t0;
+    r->t_add += mf_mono_us() - t0;
 }
 
 /* Builds the batch in hand and hands it to the commit thread. */
 static void launch(struct run *r)
 {
-    int64_t t0 = mono_us();
+    int64_t t0 = mf_mono_us();
     bool any = agg_state_build(r->st, &r->b);
-    r->t_build += mono_us() - t0;
+    r->t_build += mf_mono_us() - t0;
     if (!any)
         return;
     r->rows.n = 0;
@@ -231,12 +224,12 @@ static void launch(struct run *r)
 static void settle(struct run *r)
 {
     char err[512];
-    int64_t us, t0 = mono_us();
+    int64_t us, t0 = mf_mono_us();
     if (!agg_committer_busy(r->cmt))
         return;
     if (agg_committer_finish(r->cmt, &us, err, sizeof err) != MF_OK)
         mf_die("commit: %s", err);
-    int64_t t1 = mono_us();
+    int64_t t1 = mf_mono_us();
     r->t_wait += t1 - t0;
     r->t_commit += us;
     r->lat[r->nlat++] = (double)us / 1000.0;
@@ -245,7 +238,7 @@ static void settle(struct run *r)
         mf_buf_reset(&r->json);
         agg_rollup_json(&r->rows.v[i], &r->json);
     }
-    r->t_json += mono_us() - t1;
+    r->t_json += mf_mono_us() - t1;
     r->published += r->rows.n;
     ceiling_batch(r->pg, &r->ceil, r->b.nrecords); /* timed apart, subtracted below */
     if (agg_state_open_windows(r->st) > r->max_open) {
@@ -330,13 +323,13 @@ int main(int argc, char **argv)
                     .serial = getenv("BENCH_AGG_SERIAL") && *getenv("BENCH_AGG_SERIAL") == '1'};
     int64_t off[12] = {0};
     ceiling_open(pg, &r.ceil, meters);
-    int64_t start = mono_us();
+    int64_t start = mf_mono_us();
     for (size_t k = 0; k < n; k++) {
         struct queued q = {.part = parts[k], .offset = off[parts[k]]++};
-        int64_t p0 = mono_us();
+        int64_t p0 = mf_mono_us();
         if (agg_record_parse(recs[k], strlen(recs[k]), &q.rec, err, sizeof err) != MF_OK)
             mf_die("parse: %s", err);
-        r.t_parse += mono_us() - p0;
+        r.t_parse += mf_mono_us() - p0;
         /* As the daemon does: read on while the batch in flight commits, apply after it. */
         if (agg_committer_busy(r.cmt) && r.nqueue == r.qmax)
             settle(&r);
@@ -352,7 +345,7 @@ int main(int argc, char **argv)
         settle(&r);
         step(&r, true); /* the rest, and what the watermark closed */
     } while (agg_committer_busy(r.cmt));
-    double secs = (double)(mono_us() - start - r.ceil.us) / 1e6;
+    double secs = (double)(mf_mono_us() - start - r.ceil.us) / 1e6;
     qsort(r.lat, r.nlat, sizeof *r.lat, cmp_double);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

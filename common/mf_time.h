@@ -59,9 +59,10 @@ void mf_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
  */
 bool mf_tz_known(const char *name);
 
-/* Wall clock and monotonic clock in ms. */
+/* Wall clock and monotonic clock in ms; the monotonic clock in us, for timings. */
 int64_t mf_now_ms(void);
 int64_t mf_mono_ms(void);
+int64_t mf_mono_us(void);
 
 /* clock's time ms from now, for pthread_cond_timedwait (ms >= 0). */
 struct timespec mf_clock_after(clockid_t clock, int64_t ms);

@@ -190,13 +190,6 @@ static void count_code(unsigned code)
     mf_metric_inc(mf_metric1("meterflow_gw_requests_total", "code", c));
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---------------------------------------------------------------- requests */
 
 static struct gw_req *req_get(struct gw_server *s, struct MHD_Connection *c)
@@ -225,7 +218,7 @@ static struct gw_req *req_get(struct gw_server *s, struct MHD_Connection *c)
     q->shed = 0;
     q->admitted_bytes = 0;
     q->token = NULL;
-    q->start_us = now_us();
+    q->start_us = mf_mono_us();
     q->accepted = q->rejected = 0;
     memset(q->kind_n, 0, sizeof q->kind_n);
     q->forbidden[0] = '\0';
@@ -287,7 +280,7 @@ static enum MHD_Result respond(struct gw_server *s, struct MHD_Connection *c, un
     MHD_destroy_response(r);
     count_code(code);
     if (start_us)
-        mf_metric_observe(duration, (double)(now_us() - start_us) / 1e6);
+        mf_metric_observe(duration, (double)(mf_mono_us() - start_us) / 1e6);
     return ok;
 }
 
