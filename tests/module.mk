@@ -41,7 +41,7 @@ FUZZ_SRCS    := ingest-gw/gw_body.c common/mf_csv.c common/mf_reading.c common/m
                 common/mf_source.c ingest-gw/gw_items.c \
                 analytics-api/api_params.c analytics-api/api_route.c
 FUZZ_SRCS    += common/mf_config.c meterctl/ctl_rows.c source-sink/ss_batch.c source-sink/ss_review.c
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 10
 
 # The parsers are compiled once (instrumented for the fuzzer, not linked with
 # its main), then each target links them: compiling every parser again for

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every libFuzzer target for FUZZ_SECONDS (default 15) from its seed
+# Runs every libFuzzer target for FUZZ_SECONDS (default 10) from its seed
 # corpus in tests/fuzz/corpus/. New interesting inputs go to a scratch
 # corpus, not the repo. A crash, leak or sanitizer report fails the test.
 set -u
@@ -18,7 +18,7 @@ if ! make -s -j2 fuzz-build >"$buildlog" 2>&1; then
     echo "fuzz: 0 passed, 1 failed"
     exit 1
 fi
-secs=${FUZZ_SECONDS:-15}
+secs=${FUZZ_SECONDS:-10}
 pass=0; fail=0
 for bin in build/fuzz/fuzz_*; do
     name=$(basename "$bin" | sed 's/^fuzz_//')
