@@ -90,7 +90,7 @@ done
 } | tee -a "$RESULTS"
 $BIN/bench_e2e --gw "http://127.0.0.1:$GW/v1/readings" --pg "$PG_DSN" \
     --worker-metrics "http://127.0.0.1:$W1/metrics,http://127.0.0.1:$W2/metrics" \
-    --meters 10000 --max-seconds "$((SECS + 5))" --lat-seconds "$SECS" \
+    --agg-metrics "http://127.0.0.1:$AG/metrics" --meters 10000 --max-seconds "$((SECS + 5))" --lat-seconds "$SECS" \
     --cpu "kafka=jvm:$JVM_PID,ingest-gw=$gw_pid,stream-worker-1=$w1_pid,stream-worker-2=$w2_pid,aggregator=$agg_pid,postgresql=$pg_pid+" |
     tee -a "$RESULTS"
 
