@@ -41,13 +41,18 @@
  * wall-clock time its POST was sent: gateway + Kafka + worker + Kafka +
  * aggregator + PostgreSQL.
  *
+ * --warm-seconds S: the same load as phase 1 for S seconds first, not timed
+ * (then drained). A fresh broker JVM compiles the code paths a fleet uses
+ * (fetches, offset commits, several producers) while phase 1 runs unless
+ * they ran before; bench.sh's record warm-up only produces.
+ *
  * --cpu NAME=PID,NAME=PID+,NAME=jvm:PID,...: where the machine's CPU went in
  * each phase (bench_cpu.h; PID+ with its children, jvm: the broker, by
  * thread role); this process is added as the load generator.
  *
  *   bench_e2e --gw URL --pg DSN --worker-metrics URL[,URL] [--meters N]
- *             [--max-seconds S] [--lat-seconds S] [--max-lag N] [--cpu SPEC]
- *             [--agg-metrics URL]
+ *             [--max-seconds S] [--lat-seconds S] [--warm-seconds S] [--max-lag N]
+ *             [--cpu SPEC] [--agg-metrics URL]
  */
 #include <math.h>
 #include <pthread.h>
@@ -72,7 +77,7 @@
 
 static const char *gw_url, *pg_dsn, *worker_metrics, *cpu_spec, *agg_metrics;
 static struct bench_cpu cpu;
-static int meters = 10000, max_seconds = 20, lat_seconds = 15;
+static int meters = 10000, max_seconds = 20, lat_seconds = 15, warm_seconds;
 static long max_lag = 100000;
 
 static atomic_long sent;       /* readings the gateway acknowledged (202) */
@@ -340,7 +345,8 @@ struct stage_rates {
 
 /*
  * Runs the senders for secs seconds; returns each stage's steady rate (after
- * a 3 s warm-up), and writes where the CPU went over the same window to cpu_out.
+ * a 3 s warm-up), and writes where the CPU went over the same window to cpu_out
+ * (none if cpu_out is NULL: the untimed warm-up).
  */
 static struct stage_rates run_load(PGconn *pg, int secs, FILE *cpu_out)
 {
@@ -369,7 +375,7 @@ static struct stage_rates run_load(PGconn *pg, int secs, FILE *cpu_out)
             out.gw = (double)(s - s0) / dt;
             out.worker = (double)(p - p0) / dt;
             out.agg = (double)(a - a0) / dt;
-            if (cpu_spec)
+            if (cpu_spec && cpu_out)
                 bench_cpu_report(&cpu, "whole fleet, phase 1 (as fast as it goes)", cpu_out);
         }
     }
@@ -419,6 +425,8 @@ int main(int argc, char **argv)
             max_seconds = (int)strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--lat-seconds"))
             lat_seconds = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--warm-seconds"))
+            warm_seconds = (int)strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--max-lag"))
             max_lag = strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--cpu"))
@@ -428,7 +436,8 @@ int main(int argc, char **argv)
     }
     if (!gw_url || !pg_dsn || !worker_metrics || meters < SENDERS) {
         fprintf(stderr, "usage: bench_e2e --gw URL --pg DSN --worker-metrics URL[,URL] "
-                        "[--meters N] [--max-seconds S] [--lat-seconds S] [--max-lag N] "
+                        "[--meters N] [--max-seconds S] [--lat-seconds S] [--warm-seconds S] "
+                        "[--max-lag N] "
                         "[--cpu SPEC] [--agg-metrics URL]\n");
         return 2;
     }
@@ -455,6 +464,11 @@ int main(int argc, char **argv)
         nprobes = PROBES_MAX;
     register_meters(pg, nprobes);
     wait_registry(meters + nprobes);
+    if (warm_seconds > 0) {
+        fprintf(stderr, "warm-up: the same load for %d s, not timed\n", warm_seconds);
+        run_load(pg, warm_seconds, NULL);
+        drain(pg);
+    }
     CURL *mc = curl_easy_init();
     long late0 = scrape_late(mc);
 
