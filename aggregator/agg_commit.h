@@ -7,18 +7,31 @@
  *     (else another aggregator took the partition, or our own commit's
  *     answer was lost): then nothing is written (MF_ERETRY);
  *   - the previous batch's outbox rows, if its publish was acknowledged;
- *   - the pre-merged partials, binary-COPYed (agg_copy) into a temp staging
- *     table, merged into rollup_1m / rollup_1h by INSERT ... ON CONFLICT
- *     DO UPDATE with agg_funcs' SQL merge; a window the watermark already
- *     passed is closed by that merge (born closed, or revision 0 -> 1), a
- *     closed window changed by late data gets the next revision;
- *   - the other windows the watermark passed: closed by one UPDATE per
- *     width (revision 0 -> 1; never a window closed already);
+ *   - the new 1-minute windows that stay open: one binary COPY straight
+ *     into rollup_1m; while PostgreSQL writes them (the larger part of the
+ *     commit) this thread builds the other COPY streams and lists the
+ *     windows closed from memory;
+ *   - the hours' partials that are not merged (agg_hour_parts, for the
+ *     region load) and the windows to merge (agg_stage: 1-minute windows
+ *     not new, late data into a closed hour), binary-COPYed (agg_copy) into
+ *     temp tables and merged by INSERT ... ON CONFLICT DO UPDATE with
+ *     agg_funcs' SQL merge (a width with nothing to merge sends no
+ *     statement); a window the watermark already passed is closed by that
+ *     merge (born closed, or revision 0 -> 1), a closed window changed by
+ *     late data gets the next revision;
+ *   - the other 1-minute windows the watermark passed: nothing written to
+ *     their rows (011); the outbox takes one span of window_start per
+ *     partition (013), or their keys while rows from before 011 are open
+ *     (those are closed by an UPDATE); the hours it passed: written once
+ *     (012);
  *   - every window closed or changed after closing recorded in the outbox
- *     (agg_outbox) by the same statements, and returned to the caller
- *     (RETURNING, binary) to publish after the commit;
- *   - meter_current_status (a late reading never replaces a newer one),
- *     source_positions, agg_watermarks.
+ *     (agg_outbox) in the same transaction and appended to the caller's
+ *     rows to publish after the commit (merged ones by RETURNING, binary;
+ *     the others from the content the state holds);
+ *   - meter_current_status (a late reading never replaces a newer one; an
+ *     INSERT only when a meter had no row), source_positions with
+ *     agg_watermarks and the spans (one statement), and last
+ *     region_load_1h.
  * The statements are built once from constant fragments and the agg_funcs
  * columns; the staging tables are created once per session (temp, not
  * WAL-logged, emptied at every commit by ON COMMIT DELETE ROWS).

@@ -81,6 +81,20 @@ void agg_rows_release(struct agg_rows *r)
     memset(r, 0, sizeof *r);
 }
 
+void agg_row_from_close(struct agg_row *row, const struct agg_close *closes, size_t i)
+{
+    const struct agg_close *c = &closes[i];
+    size_t n = strnlen(c->meter_id, sizeof row->meter_id - 1); /* at most 64, checked at parse */
+    memset(row, 0, sizeof *row);
+    memcpy(row->meter_id, c->meter_id, n);
+    row->width = agg_key_width(c->key);
+    row->start = agg_key_start(c->key);
+    row->revision = 1;
+    row->first_close = true;
+    row->acc = c->acc;
+    row->close_no = i + 1;
+}
+
 struct agg_row *agg_rows_push(struct agg_rows *r)
 {
     if (r->n == r->cap) {

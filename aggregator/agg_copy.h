@@ -24,6 +24,7 @@
 #include "mf_buf.h"
 #include "mf_pgcopy.h"
 #include "agg_funcs.h"
+#include "agg_state.h"
 #include "agg_window.h"
 
 /* ---------------------------------------------------------------- the COPY stream */
@@ -57,6 +58,9 @@ struct agg_row {
     int revision;
     bool first_close; /* closed by this batch (vs. changed by late data after closing) */
     struct agg_acc acc;
+    /* 1 + its index in the batch's closes when published from memory (agg_row_from_close);
+     * 0 when read back from PostgreSQL. Lets the publisher use JSON encoded meanwhile. */
+    size_t close_no;
 };
 
 /* A growing array of rows; {0} is empty. The caller may set n = 0 to reuse it. */
@@ -68,6 +72,11 @@ struct agg_rows {
 void agg_rows_release(struct agg_rows *r);
 /* Appends a zeroed row to r and returns it. */
 struct agg_row *agg_rows_push(struct agg_rows *r);
+/*
+ * The row closes[i] of a batch is published as when the watermark closes it
+ * (the content the state holds, revision 1, a first close), into row.
+ */
+void agg_row_from_close(struct agg_row *row, const struct agg_close *closes, size_t i);
 
 /* How agg_copy_read_rows tells a window's first close from a republish. */
 enum agg_first_close {

@@ -1,6 +1,6 @@
 /*
- * agg_outbox: the SQL of agg_outbox_keys (writing, reading back, clearing)
- * over the agg_pg connection. It keeps no state: the few statements an
+ * agg_outbox: the SQL of agg_outbox_keys and agg_outbox_ranges (writing,
+ * reading back, clearing) over the agg_pg connection. It keeps no state: the few statements an
  * assignment or an acknowledged batch needs are built when needed.
  */
 #include "agg_outbox.h"
@@ -18,6 +18,18 @@ void agg_outbox_append_insert(struct mf_buf *sql, enum agg_width w, const char *
                    " SELECT $1, part, '%s', array_agg(meter_id), array_agg(window_start)"
                    " FROM %s GROUP BY part)",
                    agg_widths[w].name, from);
+}
+
+void agg_outbox_append_range_insert(struct mf_buf *sql, int part, int first, int last)
+{
+    /* Epoch milliseconds as bigints: no timestamp text to build or parse. */
+    mf_buf_appendf(sql,
+                   "ob AS (INSERT INTO agg_outbox_ranges"
+                   " (consumer_group, partition, first_start, last_start)"
+                   " SELECT $1, p, timestamptz 'epoch' + f * interval '1 millisecond',"
+                   " timestamptz 'epoch' + l * interval '1 millisecond'"
+                   " FROM unnest($%d::int[], $%d::bigint[], $%d::bigint[]) AS x(p, f, l))",
+                   part, first, last);
 }
 
 /*
@@ -41,6 +53,23 @@ static void build_read(struct mf_buf *sql, enum agg_width w)
                     * a 1-minute one by the watermark (011), its row says nothing. */
                    " AND r.window_start = k.window_start",
                    agg_widths[w].table);
+    if (w != AGG_W1M)
+        return;
+    /*
+     * The 1-minute windows the watermark closed (013): the partition's rows
+     * in each span, as they are now. The spans' hull as constants (InitPlans)
+     * lets the BRIN on window_start and partition pruning find them; joined
+     * row by row, the planner scans the whole day.
+     */
+    mf_buf_appends(sql, " UNION ALL (WITH o AS MATERIALIZED (SELECT partition, first_start,"
+                        " last_start FROM agg_outbox_ranges WHERE consumer_group = $1"
+                        " AND partition = ANY($2::int[]))"
+                        " SELECT r.meter_id, r.window_start, greatest(r.revision, 1), ");
+    agg_funcs_columns(sql, "r.");
+    mf_buf_appends(sql, " FROM o JOIN rollup_1m r ON r.part = o.partition"
+                        " AND r.window_start BETWEEN o.first_start AND o.last_start"
+                        " WHERE r.window_start BETWEEN (SELECT min(first_start) FROM o)"
+                        " AND (SELECT max(last_start) FROM o))");
 }
 
 int agg_outbox_read(struct agg_pg *pg, const int32_t *parts, size_t n, struct agg_rows *out,
@@ -71,9 +100,11 @@ int agg_outbox_clear(struct agg_pg *pg, const int32_t *parts, size_t n, char *er
     struct mf_buf arr = MF_BUF_INIT;
     const char *v[2] = {agg_pg_group(pg), agg_pg_int_array(&arr, parts, n)};
     int rc = agg_pg_run(pg,
-                        "DELETE FROM agg_outbox_keys"
+                        "WITH r AS (DELETE FROM agg_outbox_ranges"
+                        " WHERE consumer_group = $1 AND partition = ANY($2::int[]))"
+                        " DELETE FROM agg_outbox_keys"
                         " WHERE consumer_group = $1 AND partition = ANY($2::int[])",
-                        2, v, "clearing agg_outbox_keys", errbuf, errlen);
+                        2, v, "clearing the outbox", errbuf, errlen);
     mf_buf_release(&arr);
     return rc;
 }

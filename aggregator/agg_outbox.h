@@ -1,6 +1,6 @@
 /*
  * agg_outbox: the windows a committed batch must still publish, in
- * agg_outbox_keys (008).
+ * agg_outbox_keys (008) and agg_outbox_ranges (013).
  *
  * A batch that closes a window, or changes one closed before (late data),
  * records its key in the outbox in the SAME transaction (the statement
@@ -14,7 +14,10 @@
  *
  * Rows: one per (consumer group, consumed partition, width, batch), the
  * windows' keys as two parallel arrays (meter_ids, window_starts); a batch
- * writes and deletes a few dozen rows, not one per window.
+ * writes and deletes a few dozen rows, not one per window. The 1-minute
+ * windows the watermark closes (nearly one per reading) are not keyed: a
+ * batch writes one agg_outbox_ranges row per partition, the span of their
+ * window_start, which names exactly the partition's rows it closed (013).
  * agg_outbox (007), where an earlier build of this unreleased project kept
  * a row per window, is neither written nor read (the migration stays:
  * migrations are append-only).
@@ -45,6 +48,14 @@
 void agg_outbox_append_insert(struct mf_buf *sql, enum agg_width w, const char *from);
 
 /*
+ * Appends to sql the CTE `ob AS (INSERT INTO agg_outbox_ranges ...)` that
+ * records, per partition, the span of the 1-minute windows the watermark
+ * closed: $part int[], $first and $last bigint[] (epoch ms of the first and
+ * last window_start), parallel; $1 is the consumer group.
+ */
+void agg_outbox_append_range_insert(struct mf_buf *sql, int part, int first, int last);
+
+/*
  * Appends the outbox windows of parts[0..n), with the content their rollup
  * rows hold now (closed windows only), to out; each as a republish
  * (first_close false).
@@ -53,7 +64,7 @@ int agg_outbox_read(struct agg_pg *pg, const int32_t *parts, size_t n, struct ag
                     char *errbuf, size_t errlen);
 
 /*
- * Deletes the outbox rows of parts[0..n) (their publish was acknowledged).
+ * Deletes the outbox rows (keys and ranges) of parts[0..n) (their publish was acknowledged).
  * In the caller's transaction if one is open (agg_commit clears the last
  * batch's rows inside the next batch), else on its own.
  */

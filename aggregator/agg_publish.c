@@ -69,8 +69,58 @@ int agg_rollup_json(const struct agg_row *row, struct mf_buf *out)
     return MF_OK;
 }
 
-int agg_publish_rows(struct agg_publish *p, const struct agg_rows *rows, int timeout_ms,
-                     char *errbuf, size_t errlen)
+void agg_prejson_reset(struct agg_prejson *pj)
+{
+    pj->n = 0;
+    mf_buf_reset(&pj->buf);
+}
+
+void agg_prejson_release(struct agg_prejson *pj)
+{
+    mf_buf_release(&pj->buf);
+    free(pj->at);
+    *pj = (struct agg_prejson){0};
+}
+
+void agg_prejson_encode(struct agg_prejson *pj, const struct agg_close *closes, size_t n)
+{
+    agg_prejson_reset(pj);
+    if (!pj->buf.max)
+        mf_buf_init(&pj->buf, SIZE_MAX);
+    if (n > pj->cap) {
+        pj->cap = n;
+        pj->at = mf_xrealloc(pj->at, n * sizeof *pj->at);
+    }
+    struct agg_row row;
+    for (size_t i = 0; i < n; i++) {
+        size_t off = pj->buf.len;
+        agg_row_from_close(&row, closes, i);
+        if (agg_rollup_json(&row, &pj->buf) != MF_OK)
+            pj->buf.len = off; /* encoded again when published, which reports it */
+        pj->at[i] = (struct agg_prejson_at){off, pj->buf.len - off};
+    }
+    pj->n = n;
+}
+
+int agg_prejson_get(const struct agg_prejson *pj, const struct agg_row *row, struct mf_buf *scratch,
+                    const char **json, size_t *len)
+{
+    size_t i = row->close_no - 1;
+    if (pj && row->close_no && i < pj->n && pj->at[i].len) {
+        *json = pj->buf.data + pj->at[i].off;
+        *len = pj->at[i].len;
+        return MF_OK;
+    }
+    mf_buf_reset(scratch);
+    if (agg_rollup_json(row, scratch) != MF_OK)
+        return MF_EDATA;
+    *json = scratch->data;
+    *len = scratch->len;
+    return MF_OK;
+}
+
+int agg_publish_rows(struct agg_publish *p, const struct agg_rows *rows,
+                     const struct agg_prejson *pj, int timeout_ms, char *errbuf, size_t errlen)
 {
     int64_t deadline = mf_mono_ms() + timeout_ms;
     struct mf_batch batch;
@@ -78,16 +128,22 @@ int agg_publish_rows(struct agg_publish *p, const struct agg_rows *rows, int tim
     mf_batch_init(&batch, NULL, NULL);
     for (size_t i = 0; i < rows->n; i++) {
         const struct agg_row *row = &rows->v[i];
-        mf_buf_reset(&p->json);
-        if (agg_rollup_json(row, &p->json) != MF_OK) {
+        const char *json;
+        size_t len;
+        if (agg_prejson_get(pj, row, &p->json, &json, &len) != MF_OK) {
             /* Cannot happen for a row PostgreSQL accepted (finite values); say so loudly. */
             MF_LOG_ERROR("publish", "cannot encode window of '%s'", row->meter_id);
             mf_batch_fail(&batch, 1, "a window could not be encoded");
             continue;
         }
-        const struct mf_msg m = {
-            p->topics[row->width], MF_PARTITION_ANY, row->meter_id, strlen(row->meter_id),
-            p->json.data,          p->json.len,      NULL,          0};
+        const struct mf_msg m = {p->topics[row->width],
+                                 MF_PARTITION_ANY,
+                                 row->meter_id,
+                                 strlen(row->meter_id),
+                                 json,
+                                 len,
+                                 NULL,
+                                 0};
         int64_t left = deadline - mf_mono_ms();
         if (mf_producer_send(p->prod, &batch, &m, left > 0 ? (int)left : 0, errbuf, errlen) !=
             MF_OK) {

@@ -88,6 +88,7 @@ struct app {
     atomic_int not_ready;
     unsigned long invalid_seen;
     struct agg_rows rows;
+    struct agg_prejson pj; /* the JSON of the batch in flight's closes, encoded meanwhile */
 
     struct mf_metric *m_windows[AGG_NWIDTHS], *m_republished[AGG_NWIDTHS];
     struct mf_metric *m_retention[AGG_NWIDTHS];
@@ -232,7 +233,7 @@ static void resync(struct app *a)
     if ((rc = agg_outbox_read(a->pg, a->assigned, a->nassigned, &a->rows, err, sizeof err)))
         goto fail;
     if (a->rows.n) {
-        if ((rc = agg_publish_rows(a->pub, &a->rows, PUBLISH_TIMEOUT_MS, err, sizeof err)))
+        if ((rc = agg_publish_rows(a->pub, &a->rows, NULL, PUBLISH_TIMEOUT_MS, err, sizeof err)))
             goto fail;
         MF_CRASH_POINT("aggregator.resync.republished"); /* the outbox sent again, not cleared */
         MF_LOG_INFO("agg", "republished %zu window(s) from the outbox", a->rows.n);
@@ -330,7 +331,7 @@ static void settle(struct app *a)
         mf_metric_inc(a->rows.v[i].first_close ? a->m_windows[a->rows.v[i].width]
                                                : a->m_republished[a->rows.v[i].width]);
     if (a->rows.n) {
-        if ((rc = agg_publish_rows(a->pub, &a->rows, PUBLISH_TIMEOUT_MS, err, sizeof err)))
+        if ((rc = agg_publish_rows(a->pub, &a->rows, &a->pj, PUBLISH_TIMEOUT_MS, err, sizeof err)))
             goto fail;
         MF_CRASH_POINT("aggregator.publish.delivered"); /* acknowledged, the outbox still full */
         a->outbox_clear_pending = true;
@@ -374,6 +375,8 @@ static void flush_batch(struct app *a, bool wait)
     a->rows.n = 0;
     agg_committer_start(a->committer, &a->batch, a->outbox_clear_pending, a->assigned, a->nassigned,
                         &a->rows);
+    /* While it commits: most of what it will publish is known already (agg_publish.h). */
+    agg_prejson_encode(&a->pj, a->batch.closes, a->batch.ncloses);
     if (wait)
         settle(a);
 }
@@ -753,6 +756,7 @@ out:
     agg_pg_destroy(a->pg);
     agg_state_destroy(a->st);
     agg_rows_release(&a->rows);
+    agg_prejson_release(&a->pj);
     free(a->queue);
     free(a->assigned);
     return status;

@@ -69,4 +69,16 @@ int mf_pgcopy_get_f64(const char *v, int len, double *out);
  */
 PGresult *mf_pgcopy_send(PGconn *conn, const char *sql, const struct mf_buf *b);
 
+/*
+ * mf_pgcopy_send in two halves, so the caller can work while the server
+ * takes the rows in: mf_pgcopy_start runs sql and hands b to the
+ * connection (it returns once the kernel holds all but the last bytes,
+ * typically well before the server has written the rows). MF_OK: the COPY
+ * is under way and mf_pgcopy_result, called next on this connection, gives
+ * its result as mf_pgcopy_send does. MF_EDATA: *res is the server's error
+ * (NULL when the data could not be sent: the connection's error says why).
+ */
+int mf_pgcopy_start(PGconn *conn, const char *sql, const struct mf_buf *b, PGresult **res);
+PGresult *mf_pgcopy_result(PGconn *conn);
+
 #endif

@@ -68,6 +68,14 @@ int main(void)
                   st);
         printf("# crash point %-30s reached, SIGKILL after %.1f s\n", points[i],
                (double)(mf_mono_ms() - t0) / 1000.0);
+        if (!strcmp(points[i], "aggregator.batch.committed")) {
+            /* What the next start republishes: keys, and the 1-minute spans (013). */
+            PGconn *oc = itg_pg(pgt->dsn);
+            printf("# outbox after the commit: %lld key row(s), %lld span(s)\n",
+                   itg_sql_num(&oc, pgt->dsn, "SELECT count(*) FROM agg_outbox_keys"),
+                   itg_sql_num(&oc, pgt->dsn, "SELECT count(*) FROM agg_outbox_ranges"));
+            PQfinish(oc);
+        }
     }
     itg_produce(broker->bootstrap, s.v, produced, s.n);
 
@@ -80,6 +88,19 @@ int main(void)
     itg_verify_all(broker->bootstrap, c, &s);
     int rc = mf_proc_stop(agg.proc, 30000);
     itg_check(rc == 0, "SIGTERM: the aggregator exits 0 (got %d)", rc);
+    /*
+     * The watermark's 1-minute closes went to the outbox as spans (013), not
+     * keys. Each backend reports its counts within ~10 s of going idle.
+     */
+    long long spans = 0;
+    for (int64_t until = mf_mono_ms() + 15000; spans <= 0 && mf_mono_ms() < until;) {
+        spans = itg_sql_num(
+            &c, pgt->dsn,
+            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'agg_outbox_ranges'");
+        if (spans <= 0)
+            usleep(200000);
+    }
+    itg_check(spans > 0, "the outbox took %lld span(s) of 1-minute closes", spans);
     PQfinish(c);
     free(s.v);
     mf_broker_stop(broker);

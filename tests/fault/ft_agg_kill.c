@@ -73,12 +73,21 @@ int main(void)
              * As if the rows so far had been written before 011: each one's
              * close and revision stored, no partition. The restarted
              * aggregator must close the open ones itself (and publish them).
+             * An aggregator of then kept its outbox as keys: the spans the
+             * killed one left (013), which name rows by partition, become
+             * the keys of their rows (the statement's one snapshot).
              */
             /* rows * 100000 + open ones; how many are open depends on the timing (an
              * idle flush may have closed them all), the path is taken when some are. */
             long long legacy = itg_sql_num(
                 &c, pgt->dsn,
-                "WITH u AS (UPDATE rollup_1m r SET closed = v.closed, revision = v.revision,"
+                "WITH ob AS (INSERT INTO agg_outbox_keys"
+                " (consumer_group, partition, width, meter_ids, window_starts)"
+                " SELECT o.consumer_group, o.partition, '1m', array_agg(r.meter_id),"
+                " array_agg(r.window_start) FROM agg_outbox_ranges o JOIN rollup_1m r"
+                " ON r.part = o.partition AND r.window_start BETWEEN o.first_start"
+                " AND o.last_start GROUP BY 1, 2), d AS (DELETE FROM agg_outbox_ranges),"
+                " u AS (UPDATE rollup_1m r SET closed = v.closed, revision = v.revision,"
                 " part = NULL FROM rollup_1m_stats v WHERE v.meter_id = r.meter_id"
                 " AND v.window_start = r.window_start RETURNING r.closed)"
                 " SELECT count(*) * 100000 + count(*) FILTER (WHERE NOT closed) FROM u");

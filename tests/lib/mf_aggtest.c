@@ -264,7 +264,9 @@ int itg_wait_done(PGconn **c, const char *dsn, long long total, int timeout_ms)
         open = itg_sql_num(c, dsn,
                            "SELECT (SELECT count(*) FROM rollup_1m_stats WHERE NOT closed)"
                            " + (SELECT count(*) FROM rollup_1h_stats WHERE NOT closed)");
-        ob = itg_sql_num(c, dsn, "SELECT count(*) FROM agg_outbox_keys");
+        ob = itg_sql_num(c, dsn,
+                         "SELECT (SELECT count(*) FROM agg_outbox_keys)"
+                         " + (SELECT count(*) FROM agg_outbox_ranges)");
         if (n1 == total && n2 == total && open == 0 && ob == 0)
             return 0;
         if (n1 > total || n2 > total)

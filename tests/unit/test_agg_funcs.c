@@ -261,6 +261,64 @@ static void test_rollup_json(void **state)
     mf_buf_release(&b);
 }
 
+/*
+ * The closes' JSON encoded while the batch commits (agg_prejson) is what
+ * publishing each row would encode, byte for byte; any other row (read
+ * back, or after a reset) is encoded when asked.
+ */
+static void test_prejson(void **state)
+{
+    (void)state;
+    static const char *const ids[] = {"MTR-00001", "MTR-00002", "a.b:c-d_e"};
+    struct agg_close closes[6];
+    double v[] = {0.5, 2.25, 1.125, 0.001};
+    for (size_t i = 0; i < MF_ARRAY_LEN(closes); i++) {
+        enum agg_width w = i % 2 ? AGG_W1H : AGG_W1M;
+        int64_t start = 1710460800000 + (int64_t)i * agg_widths[w].ms;
+        closes[i] = (struct agg_close){.meter_id = ids[i % 3],
+                                       .key = agg_window_key(w, start),
+                                       .part = (int32_t)i,
+                                       .acc = merged_random(v, 1 + i % 4)};
+    }
+    struct agg_prejson pj = {0};
+    struct mf_buf want = MF_BUF_INIT, scratch = MF_BUF_INIT;
+    struct agg_row row;
+    const char *json;
+    size_t len;
+    agg_prejson_encode(&pj, closes, MF_ARRAY_LEN(closes));
+    for (size_t i = 0; i < MF_ARRAY_LEN(closes); i++) {
+        agg_row_from_close(&row, closes, i);
+        assert_int_equal(row.close_no, i + 1);
+        assert_int_equal(row.revision, 1);
+        assert_true(row.first_close);
+        mf_buf_reset(&want);
+        assert_int_equal(agg_rollup_json(&row, &want), MF_OK);
+        assert_int_equal(agg_prejson_get(&pj, &row, &scratch, &json, &len), MF_OK);
+        assert_int_equal(len, want.len);
+        assert_memory_equal(json, want.data, len);
+        assert_true(json < pj.buf.data + pj.buf.len && json >= pj.buf.data); /* not encoded again */
+        /* A row read back (close_no 0) with another revision: encoded now, its own bytes. */
+        row.close_no = 0;
+        row.revision = 3;
+        mf_buf_reset(&want);
+        assert_int_equal(agg_rollup_json(&row, &want), MF_OK);
+        assert_int_equal(agg_prejson_get(&pj, &row, &scratch, &json, &len), MF_OK);
+        assert_ptr_equal(json, scratch.data);
+        assert_int_equal(len, want.len);
+        assert_memory_equal(json, want.data, len);
+    }
+    /* Emptied (a new batch not encoded yet): every row is encoded when asked. */
+    agg_prejson_reset(&pj);
+    agg_row_from_close(&row, closes, 2);
+    assert_int_equal(agg_prejson_get(&pj, &row, &scratch, &json, &len), MF_OK);
+    assert_ptr_equal(json, scratch.data);
+    assert_int_equal(agg_prejson_get(NULL, &row, &scratch, &json, &len), MF_OK);
+    assert_ptr_equal(json, scratch.data);
+    agg_prejson_release(&pj);
+    mf_buf_release(&want);
+    mf_buf_release(&scratch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_table_fields),
         cmocka_unit_test(test_rollup_json),
+        cmocka_unit_test(test_prejson),
     };
     return cmocka_run_group_tests_name("agg_funcs", tests, NULL, NULL);
 }
