@@ -310,6 +310,36 @@ __attribute__((unused)) static size_t bench_cpu_jcmd_names(int pid, int *tids, c
  * The phase ends now: prints one line of shares of the machine, and for the
  * broker JVM one line of its threads by role (the largest first).
  */
+/*
+ * CPU time per unit of work (a reading, a record) since bench_cpu_begin:
+ * each watched process's over units, in microseconds, and their sum,
+ * leaving out the processes named in skip (the load generator). Unlike
+ * the shares, it does not move when someone else's work shares the
+ * machine, so runs at different loads compare. Takes its own sample.
+ */
+__attribute__((unused)) static void bench_cpu_per_unit(struct bench_cpu *c, const char *what,
+                                                       double units, const char *skip, FILE *out)
+{
+    double us_per_tick = 1e6 / (double)sysconf(_SC_CLK_TCK), sum = 0;
+    char line[1024];
+    size_t len = 0;
+    if (units <= 0)
+        return;
+    for (int i = 0; i < c->n && len < sizeof line; i++) {
+        if (skip && strcmp(c->p[i].name, skip) == 0)
+            continue;
+        unsigned long long t1 = c->p[i].has_fixed
+                                    ? c->p[i].t0 + c->p[i].fixed
+                                    : bench_cpu_proc_ticks(c->p[i].pid,
+                                                           c->p[i].kind == BENCH_CPU_TREE);
+        double us = (double)(t1 >= c->p[i].t0 ? t1 - c->p[i].t0 : 0) * us_per_tick / units;
+        sum += us;
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s %.1f", len ? ", " : "",
+                                c->p[i].name, us);
+    }
+    fprintf(out, "cpu a %s: %.1f us (%s)\n", what, sum, line);
+}
+
 __attribute__((unused)) static void bench_cpu_report(struct bench_cpu *c, const char *phase,
                                                      FILE *out)
 {

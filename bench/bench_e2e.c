@@ -48,7 +48,10 @@
  *
  * --cpu NAME=PID,NAME=PID+,NAME=jvm:PID,...: where the machine's CPU went in
  * each phase (bench_cpu.h; PID+ with its children, jvm: the broker, by
- * thread role); this process is added as the load generator.
+ * thread role); this process is added as the load generator. Phase 1 also
+ * prints the CPU time of each watched process a reading into PostgreSQL,
+ * which holds when other work shares the machine (the load generator is
+ * left out of the sum).
  *
  *   bench_e2e --gw URL --pg DSN --worker-metrics URL[,URL] [--meters N]
  *             [--max-seconds S] [--lat-seconds S] [--warm-seconds S] [--max-lag N]
@@ -73,7 +76,8 @@
 #define SENDERS    4
 #define BATCH      500
 #define PROBES_MAX 4096
-#define START_MS   1704067200000LL /* 2024-01-01: history, so TS_CHECK=off */
+#define START_MS   1704067200000LL    /* 2024-01-01: history, so TS_CHECK=off */
+#define LOAD_NAME  "bench_e2e (load)" /* this process in the CPU lines */
 
 static const char *gw_url, *pg_dsn, *worker_metrics, *cpu_spec, *agg_metrics;
 static struct bench_cpu cpu;
@@ -375,8 +379,11 @@ static struct stage_rates run_load(PGconn *pg, int secs, FILE *cpu_out)
             out.gw = (double)(s - s0) / dt;
             out.worker = (double)(p - p0) / dt;
             out.agg = (double)(a - a0) / dt;
-            if (cpu_spec && cpu_out)
+            if (cpu_spec && cpu_out) {
+                bench_cpu_per_unit(&cpu, "reading into PostgreSQL, whole fleet, phase 1",
+                                   (double)(a - a0), LOAD_NAME, cpu_out);
                 bench_cpu_report(&cpu, "whole fleet, phase 1 (as fast as it goes)", cpu_out);
+            }
         }
     }
     atomic_store(&stop_senders, 1);
@@ -447,7 +454,7 @@ int main(int argc, char **argv)
                     cpu_spec);
             return 2;
         }
-        bench_cpu_watch(&cpu, "bench_e2e (load)", (int)getpid(), BENCH_CPU_PLAIN);
+        bench_cpu_watch(&cpu, LOAD_NAME, (int)getpid(), BENCH_CPU_PLAIN);
     }
     /* The CPU lines come after the figures. */
     char *cpu_text = NULL;
