@@ -73,7 +73,9 @@ export LOG_LEVEL=warn TS_CHECK=off KAFKA_STATISTICS_INTERVAL_MS=1000 REGISTRY_RE
 $BIN/aggregator migrate >/dev/null 2>&1
 pg_pid=$(head -n 1 "$work/pg/data/postmaster.pid")
 
-port() { echo $(( 20000 + RANDOM % 10000 )); }
+# A port free right now (the kernel picks it), not a random guess: a guess
+# that hit another engineer's service left a worker dead at start.
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 GW=$(port); W1=$(port); W2=$(port); AG=$(port)
 GW_AUTH=off HTTP_ADDR=127.0.0.1:$GW $BIN/ingest-gw 2>"$work/gw.err" &
 pids+=($!); gw_pid=$!
@@ -86,6 +88,10 @@ METRICS_ADDR=127.0.0.1:$AG AGG_IDLE_FLUSH_S=5 $BIN/aggregator 2>"$work/agg.err" 
 pids+=($!); agg_pid=$!
 for p in $GW $W1 $W2 $AG; do
     for _ in $(seq 300); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
+done
+for e in gw w1 w2 agg; do
+    pid_var=${e}_pid
+    kill -0 "${!pid_var}" 2>/dev/null || { echo "bench: $e exited at start:" >&2; cat "$work/$e.err" >&2; exit 1; }
 done
 
 {
