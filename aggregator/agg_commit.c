@@ -663,7 +663,7 @@ static int close_minutes(struct agg_commit *cm, const struct agg_batch *b, struc
     cm->nspans = 0;
     for (size_t i = 0; i < b->ncloses; i++) {
         const struct agg_close *c = &b->closes[i];
-        if (agg_key_width(c->key) != AGG_W1M || c->merged)
+        if (agg_key_width(c->key) != AGG_W1M || !agg_close_from_memory(c))
             continue;
         if (!cm->legacy)
             span_add(cm, c->part, agg_key_start(c->key));
@@ -687,7 +687,7 @@ static int close_hours(struct agg_commit *cm, const struct agg_batch *b, struct 
     mf_pgcopy_begin(copy);
     for (size_t i = 0; i < b->ncloses; i++) {
         const struct agg_close *c = &b->closes[i];
-        if (agg_key_width(c->key) != AGG_W1H || c->late)
+        if (agg_key_width(c->key) != AGG_W1H || !agg_close_from_memory(c))
             continue;
         int rc = put_stage_row(copy, AGG_W1H, c->part, c->meter_id, c->key, &c->acc, true, false,
                                false, errbuf, errlen);
@@ -715,7 +715,7 @@ static int close_hours(struct agg_commit *cm, const struct agg_batch *b, struct 
     }
     for (size_t i = 0; i < b->ncloses; i++) {
         const struct agg_close *c = &b->closes[i];
-        if (agg_key_width(c->key) != AGG_W1H || c->late)
+        if (agg_key_width(c->key) != AGG_W1H || !agg_close_from_memory(c))
             continue;
         if ((rc = push_closed(b->closes, i, out, errbuf, errlen)) != MF_OK)
             return rc;

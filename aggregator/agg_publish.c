@@ -94,6 +94,10 @@ void agg_prejson_encode(struct agg_prejson *pj, const struct agg_close *closes, 
     struct agg_row row;
     for (size_t i = 0; i < n; i++) {
         size_t off = pj->buf.len;
+        if (!agg_close_from_memory(&closes[i])) { /* published from its merge's row */
+            pj->at[i] = (struct agg_prejson_at){off, 0};
+            continue;
+        }
         agg_row_from_close(&row, closes, i);
         if (agg_rollup_json(&row, &pj->buf) != MF_OK)
             pj->buf.len = off; /* encoded again when published, which reports it */

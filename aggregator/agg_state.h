@@ -74,6 +74,16 @@ struct agg_close {
     struct agg_acc acc;
 };
 
+/*
+ * Whether the commit publishes a close from its content in memory (true),
+ * or from the row its merge returns: a 1-minute window the batch merged
+ * into, an hour closed before that late data changes.
+ */
+static inline bool agg_close_from_memory(const struct agg_close *c)
+{
+    return agg_key_width(c->key) == AGG_W1M ? !c->merged : !c->late;
+}
+
 /* The latest reading of a meter in this batch (meter_current_status). */
 struct agg_status {
     const char *meter_id;
