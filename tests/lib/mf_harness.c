@@ -509,6 +509,9 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, const char *bootstrap)
     return rk;
 }
 
+/* How long a read of a topic that holds records waits for the first one. */
+#define FIRST_FETCH_MS 6000
+
 void mf_kafka_read_topic(const char *bootstrap, const char *topic, long want, int idle_ms,
                          int timeout_ms, struct mf_recs *out)
 {
@@ -518,19 +521,36 @@ void mf_kafka_read_topic(const char *bootstrap, const char *topic, long want, in
     if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != 0 || md->topic_cnt != 1)
         mf_die("no metadata for %s", topic);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(64);
-    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+    /*
+     * Whether the topic holds any record. Reading all of it (want < 0)
+     * ends after idle_ms without a record; before the first record of a
+     * topic that holds some, after FIRST_FETCH_MS at least: the consumer's
+     * first fetch can take longer than idle_ms on a loaded machine (a read
+     * of it_gw under ASan ended then, finding none of what was there). Not
+     * until the timeout: under read_committed a topic may hold only
+     * aborted records, which never arrive.
+     */
+    bool empty = true;
+    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
         rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi > lo)
+            empty = false;
+    }
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
 
     long got = 0;
+    int first_wait_ms = idle_ms > FIRST_FETCH_MS ? idle_ms : FIRST_FETCH_MS;
     int64_t deadline = mf_mono_ms() + timeout_ms, last = mf_mono_ms();
     while (mf_mono_ms() < deadline) {
         if (want >= 0 && got >= want)
             break;
-        if (want < 0 && mf_mono_ms() - last > idle_ms)
+        if (want < 0 && mf_mono_ms() - last > (got > 0 || empty ? idle_ms : first_wait_ms))
             break;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)

@@ -126,8 +126,9 @@ struct mf_recs {
 
 /*
  * Reads a topic from the beginning of every partition (no group) until
- * `want` records arrived (want < 0: until idle_ms passes with nothing new)
- * or timeout_ms. Records are appended to out.
+ * `want` records arrived (want < 0: until idle_ms passes with nothing new;
+ * a topic that holds records gets a few seconds for its first) or
+ * timeout_ms. Records are appended to out.
  */
 void mf_kafka_read_topic(const char *bootstrap, const char *topic, long want, int idle_ms,
                          int timeout_ms, struct mf_recs *out);
