@@ -603,7 +603,7 @@ static int close_minutes_by_keys(struct agg_commit *cm, const struct agg_batch *
     arrays_open(cm, 3);
     for (size_t i = 0; i < b->ncloses; i++) {
         const struct agg_close *c = &b->closes[i];
-        if (agg_key_width(c->key) != AGG_W1M || c->merged)
+        if (agg_key_width(c->key) != AGG_W1M || !agg_close_from_memory(c))
             continue; /* merged: the merge closed it */
         if (k++) {
             for (int a = 0; a < 3; a++)
