@@ -60,6 +60,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,18 @@ static int fetch(CURL *c, const char *url, struct mf_buf *b)
     return curl_easy_perform(c) == CURLE_OK && b->data ? MF_OK : MF_ERETRY;
 }
 
+/* The value of the sample `series` (a metric's name and labels) in a scraped body. */
+static bool sample_value(const char *body, const char *series, double *v)
+{
+    size_t n = strlen(series);
+    for (const char *p = strstr(body, series); p; p = strstr(p + n, series))
+        if ((p == body || p[-1] == '\n') && p[n] == ' ') {
+            *v = strtod(p + n + 1, NULL);
+            return true;
+        }
+    return false;
+}
+
 /* Sum of the workers' finished source records, from their /metrics. */
 static long scrape_processed(CURL *c)
 {
@@ -119,12 +132,12 @@ static long scrape_processed(CURL *c)
         if (fetch(c, u, &b) == MF_OK) {
             static const char *const outcomes[] = {"validated", "quarantine", "dlq"};
             for (size_t k = 0; k < 3; k++) {
-                char pat[96];
-                snprintf(pat, sizeof pat, "meterflow_worker_records_total{outcome=\"%s\"} ",
+                char series[96];
+                double v;
+                snprintf(series, sizeof series, "meterflow_worker_records_total{outcome=\"%s\"}",
                          outcomes[k]);
-                const char *p = strstr(b.data, pat);
-                if (p)
-                    total += (long)strtod(p + strlen(pat), NULL);
+                if (sample_value(b.data, series, &v))
+                    total += (long)v;
             }
         }
         mf_buf_release(&b);
@@ -140,15 +153,15 @@ static long scrape_processed(CURL *c)
  */
 static void wait_registry(long n)
 {
-    static const char gauge[] = "\nmeterflow_worker_registry_meters ";
     CURL *c = curl_easy_init();
     for (int tries = 0; tries < 600; tries++) {
         int ok = 1;
         char *urls = mf_xstrdup(worker_metrics), *save = NULL;
         for (char *u = strtok_r(urls, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
             struct mf_buf b = MF_BUF_INIT;
-            const char *p = fetch(c, u, &b) == MF_OK ? strstr(b.data, gauge) : NULL;
-            if (!p || strtod(p + sizeof gauge - 1, NULL) < (double)n)
+            double v;
+            if (fetch(c, u, &b) != MF_OK ||
+                !sample_value(b.data, "meterflow_worker_registry_meters", &v) || v < (double)n)
                 ok = 0;
             mf_buf_release(&b);
         }
@@ -191,14 +204,12 @@ static long pg_progress(PGconn *pg)
 /* meterflow_agg_late_records_total from --agg-metrics, or -1. */
 static long scrape_late(CURL *c)
 {
-    static const char name[] = "\nmeterflow_agg_late_records_total ";
     long v = -1;
+    double x;
     struct mf_buf b = MF_BUF_INIT;
-    if (agg_metrics && fetch(c, agg_metrics, &b) == MF_OK) {
-        const char *p = strstr(b.data, name);
-        if (p)
-            v = (long)strtod(p + sizeof name - 1, NULL);
-    }
+    if (agg_metrics && fetch(c, agg_metrics, &b) == MF_OK &&
+        sample_value(b.data, "meterflow_agg_late_records_total", &x))
+        v = (long)x;
     mf_buf_release(&b);
     return v;
 }
